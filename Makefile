@@ -1,0 +1,61 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+CHURN  := $(BIN)/churn
+STAMP  := $(VENV)/.installed
+DEMO_CLIENTS ?= 3000
+DEMO_MONTHS  ?= 24
+DEMO_TRIALS  ?= 20
+PORT ?= 3000
+
+.PHONY: install browser demo test test-all lint format bench serve clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian's Chromium for the headless UI test (Playwright must not download its own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium (the UI test will be skipped)"; fi; }
+
+demo: install
+	$(CHURN) simulate --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) --out data/raw
+	$(CHURN) validate data/raw
+	$(CHURN) features --raw data/raw --out data/features/snapshots.parquet --every month
+	$(CHURN) train --features data/features/snapshots.parquet --trials $(DEMO_TRIALS) --report reports/train.json
+	$(CHURN) models
+	$(CHURN) score --out data/scores/latest.parquet
+	$(CHURN) call-list --capacity 100 --out data/scores/call_list.csv
+	$(BIN)/python -m serving.demo --port $(PORT)
+
+serve: install
+	$(CHURN) serve --port $(PORT)
+
+test: install browser
+	$(BIN)/python -m pytest -q -m "not slow" --timeout 900
+
+test-all: install browser
+	$(BIN)/python -m pytest -q --timeout 1800
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/service.py
+
+clean:
+	rm -rf data reports models/mlflow.db models/mlartifacts .pytest_cache

@@ -1,0 +1,257 @@
+"""The one CLI: ``churn <step>``. Commands mirror the data flow.
+
+raw events -> ``simulate``/``validate`` -> ``features``/``rules`` -> ``train``/``models``/
+``promote`` -> ``score``/``call-list``/``serve``.
+
+This is the edge of the program: it reads the config, sets the MLflow tracking URI,
+creates directories, and turns :class:`churn.errors.ChurnError` into a one-line message
+and a non-zero exit code. Heavy libraries are imported inside each command so that
+``churn --help`` is fast and importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from churn.config import Config, load_config
+from churn.errors import ChurnError
+
+app = typer.Typer(
+    help="Churn-risk scoring for a regional information-service centre.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+_state: dict[str, Any] = {"config_path": None}
+
+
+def _config() -> Config:
+    return load_config(_state["config_path"])
+
+
+def setup_mlflow(cfg: Config) -> str:
+    """Honour ``MLFLOW_TRACKING_URI``; default to SQLite under ``models/``."""
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.paths.mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def friendly(fn: F) -> F:
+    """Print ChurnError as one line on stderr and exit with its code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ChurnError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            for line in getattr(exc, "violations", [])[:200]:
+                typer.echo(f"  - {line}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(
+    config: Path | None = typer.Option(None, "--config", help="config YAML (default configs/default.yaml)"),
+) -> None:
+    _state["config_path"] = config
+
+
+@app.command()
+@friendly
+def simulate(
+    clients: int | None = typer.Option(None, help="number of clients"),
+    months: int | None = typer.Option(None, help="months of history"),
+    seed: int | None = typer.Option(None, help="random seed"),
+    out: Path | None = typer.Option(None, help="output directory for the raw Parquet tables"),
+) -> None:
+    """Generate a realistic synthetic client base in the raw-data contract."""
+    from simulator.cli import run_simulate
+
+    cfg = _config()
+    run_simulate(cfg, clients=clients, months=months, seed=seed, out=out or cfg.paths.raw_dir)
+
+
+@app.command()
+@friendly
+def validate(raw_dir: Path = typer.Argument(..., help="directory of raw Parquet tables")) -> None:
+    """Check every table and cross-table rule; list all violations."""
+    from features.schema import run_validate
+
+    run_validate(_config(), raw_dir)
+
+
+@app.command()
+@friendly
+def features(
+    raw: Path | None = typer.Option(None, help="raw data directory"),
+    out: Path | None = typer.Option(None, help="snapshot Parquet file"),
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default: newest event)"),
+    to: str | None = typer.Option(None, "--to", help="YYYY-MM-DD: last as_of of a range"),
+    every: str | None = typer.Option(None, "--every", help="'month' with --to"),
+) -> None:
+    """Build point-in-time client snapshots (one row per active client per as_of)."""
+    from features.cli import run_features
+
+    cfg = _config()
+    run_features(
+        cfg,
+        raw=raw or cfg.paths.raw_dir,
+        out=out or cfg.paths.features_path,
+        as_of=as_of,
+        to=to,
+        every=every,
+    )
+
+
+@app.command()
+@friendly
+def rules(
+    flags: Path = typer.Option(..., help="CSV of yes/no flags (acceptance format)"),
+    out: Path = typer.Option(..., help="output CSV with contact_index and rule_band"),
+) -> None:
+    """Score a table of yes/no flags with the documented contact-necessity index."""
+    from features.rules import run_rules_csv
+
+    run_rules_csv(_config(), flags, out)
+
+
+@app.command()
+@friendly
+def train(
+    raw: Path | None = typer.Option(None, help="raw data directory (builds snapshots)"),
+    features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
+    table: Path | None = typer.Option(None, help="any flat client table (CSV/Parquet)"),
+    target: str | None = typer.Option(None, help="target column for --table"),
+    positive: str | None = typer.Option(None, help="positive value of --target"),
+    id_col: str | None = typer.Option(None, "--id", help="id column for --table (dropped)"),
+    cv: int = typer.Option(5, help="folds for --table"),
+    trials: int | None = typer.Option(None, help="Optuna trials (overrides config)"),
+    report: Path | None = typer.Option(None, help="write the JSON report here"),
+) -> None:
+    """Train LightGBM + Optuna next to the rule indicator, evaluate, register in MLflow."""
+    cfg = _config()
+    if trials is not None:
+        cfg.training.n_trials = trials
+    if table is not None:
+        from training.table_mode import run_table_mode
+
+        run_table_mode(cfg, table=table, target=target, positive=positive, id_col=id_col, cv=cv, report=report)
+        return
+    setup_mlflow(cfg)
+    from training.pipeline import run_train
+
+    run_train(cfg, raw=raw, features_file=features_file, report=report)
+
+
+@app.command()
+@friendly
+def models() -> None:
+    """List registered versions, aliases and their test metrics."""
+    cfg = _config()
+    setup_mlflow(cfg)
+    from training.registry import print_models
+
+    print_models(cfg)
+
+
+@app.command()
+@friendly
+def promote(
+    version: int = typer.Option(..., help="model version to promote"),
+    alias: str = typer.Option("champion", help="alias to move"),
+) -> None:
+    """Move an alias (default champion) to a version by hand."""
+    cfg = _config()
+    setup_mlflow(cfg)
+    from training.registry import promote_version
+
+    promote_version(cfg, version=version, alias=alias)
+
+
+@app.command()
+@friendly
+def score(
+    features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
+    out: Path = typer.Option(..., help="output Parquet file"),
+    alias: str | None = typer.Option(None, help="registry alias (default from config)"),
+) -> None:
+    """Batch-score the latest snapshot with the champion model."""
+    cfg = _config()
+    setup_mlflow(cfg)
+    from serving.batch import run_score
+
+    run_score(cfg, features_file=features_file, out=out, alias=alias)
+
+
+@app.command("call-list")
+@friendly
+def call_list(
+    capacity: int = typer.Option(..., help="how many clients the specialists can call"),
+    out: Path = typer.Option(..., help="output CSV"),
+    features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
+    segment: str | None = typer.Option(None, help="small_medium or large"),
+    service_mode: str | None = typer.Option(None, "--service-mode", help="in_person or remote"),
+    as_of: str | None = typer.Option(None, "--as-of", help="snapshot date (default latest)"),
+) -> None:
+    """Write the weekly call list: the clients to call first with reasons and actions."""
+    cfg = _config()
+    setup_mlflow(cfg)
+    from serving.batch import run_call_list
+
+    run_call_list(
+        cfg,
+        capacity=capacity,
+        out=out,
+        features_file=features_file,
+        segment=segment,
+        service_mode=service_mode,
+        as_of=as_of,
+    )
+
+
+@app.command()
+@friendly
+def serve(
+    port: int | None = typer.Option(None, help="port (default from config)"),
+    features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
+    raw: Path | None = typer.Option(None, help="raw directory: build the snapshot at start-up"),
+    alias: str | None = typer.Option(None, help="registry alias"),
+) -> None:
+    """Start the BentoML service (scores, explanations, call list, /ui)."""
+    cfg = _config()
+    setup_mlflow(cfg)
+    from serving.run import run_serve
+
+    run_serve(cfg, port=port, features_file=features_file, raw=raw, alias=alias)
+
+
+def parse_date(value: str, field: str) -> date:
+    """Parse YYYY-MM-DD or fail with the field's name."""
+    from churn.errors import InputError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{field}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
