@@ -1,0 +1,95 @@
+"""Session fixtures shared by every test package: one small generated client base, its
+monthly snapshots, a real SQLite-backed MLflow store in a temp dir, and one trained and
+registered model. Built once per session with the project's own generator and pipeline,
+so tests exercise real parts, not mocks. Package-specific fixtures live in
+``tests/<package>/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from churn.config import Config, load_config
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+ACCEPTANCE_DIR = SHARED_DIR / "acceptance"
+
+SMALL_CLIENTS = 800
+SMALL_MONTHS = 20
+SMALL_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def base_config() -> Config:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("work")
+
+
+@pytest.fixture(scope="session")
+def session_config(base_config: Config, work_dir: Path) -> Config:
+    """The default config pointed at temp dirs, with a small, fast tuning budget."""
+    cfg = base_config.model_copy(deep=True)
+    cfg.paths.raw_dir = work_dir / "raw"
+    cfg.paths.features_path = work_dir / "features" / "snapshots.parquet"
+    cfg.paths.models_dir = work_dir / "models"
+    cfg.paths.reports_dir = work_dir / "reports"
+    cfg.paths.mlflow_tracking_uri = f"sqlite:///{work_dir / 'models' / 'mlflow.db'}"
+    cfg.paths.mlflow_artifacts_dir = work_dir / "models" / "mlartifacts"
+    cfg.simulate.clients = SMALL_CLIENTS
+    cfg.simulate.months = SMALL_MONTHS
+    cfg.simulate.seed = SMALL_SEED
+    cfg.training.n_trials = 6
+    cfg.training.timeout_s = 60
+    cfg.training.bootstrap_rounds = 100
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def small_raw(session_config: Config) -> Path:
+    """A small generated client base in the raw-data contract."""
+    from simulator.generate import simulate
+
+    simulate(session_config.simulate, session_config.paths.raw_dir)
+    return session_config.paths.raw_dir
+
+
+@pytest.fixture(scope="session")
+def small_snapshots(session_config: Config, small_raw: Path) -> Path:
+    """Monthly snapshots over the whole small base (one Parquet file)."""
+    from features.cli import run_features
+
+    out = session_config.paths.features_path
+    run_features(session_config, raw=small_raw, out=out, as_of=None, to=None, every="month")
+    return out
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(session_config: Config) -> str:
+    """A real MLflow tracking + registry store (SQLite) in a temp dir, for this session."""
+    import mlflow
+
+    uri = session_config.paths.mlflow_tracking_uri
+    Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+@pytest.fixture(scope="session")
+def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> dict[str, Any]:
+    """Train, evaluate and register one model on the small base; returns the report."""
+    from training.pipeline import run_train
+
+    report_path = session_config.paths.reports_dir / "train.json"
+    run_train(session_config, raw=session_config.paths.raw_dir, features_file=small_snapshots, report=report_path)
+    return json.loads(report_path.read_text())
