@@ -93,6 +93,8 @@ class RulesConfig(_Section):
 
     bands: RuleBands = RuleBands()
     contact_index: ContactIndexWeights = ContactIndexWeights()
+    # seed 002 training sub-indicator: high when the last training is older than this
+    training_max_age_days: int = Field(730, gt=0)
     extra: dict[str, Any] = {}
 
 
