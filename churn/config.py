@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from churn.errors import InputError
 
@@ -39,6 +39,46 @@ class PathsConfig(_Section):
     mlflow_artifacts_dir: Path = Path("models/mlartifacts")
 
 
+class HazardConfig(_Section):
+    """Hidden monthly churn hazard of the generator (logit scale, lagged observable signals).
+
+    Each weight multiplies a signal a specialist could see before the month starts; the
+    interaction weights make the risk non-additive so that a model can beat the rule.
+    The intercept is solved each month so the mean hazard equals ``target_monthly_churn``.
+    """
+
+    low_activity: float = 1.1  # saturating: (low_login_threshold - logins) / threshold, clipped
+    low_login_threshold: float = 8.0
+    zero_logins: float = 0.6
+    falling_activity: float = 0.7
+    overdue_debt: float = 0.4
+    overdue_debt_small_extra: float = 0.8
+    long_overdue: float = 0.6  # oldest overdue due date more than long_overdue_days ago
+    long_overdue_days: int = 45
+    competitor_yes: float = 0.3
+    competitor_yes_low_activity: float = 1.3
+    competitor_unknown: float = 0.2
+    training_norm_not_met: float = 0.35
+    renewal_arrived: float = 0.15
+    renewal_low_activity: float = 0.9
+    no_kit_updates: float = 0.6
+    neither_hotline_nor_cabinet: float = 0.25
+    key_user_change: float = 0.8
+    decision_maker_change: float = 0.5
+    change_window_days: int = 180
+    new_client: float = 0.4
+    new_client_short_advance: float = 0.6
+    new_client_days: int = 365
+    newsletter_clicks: float = -0.35
+    webinars_2plus: float = -0.2
+    no_contact: float = 0.3
+    no_contact_days: int = 60
+    large_segment: float = -0.3
+    category_a: float = -0.2
+    client_noise_sd: float = Field(0.25, ge=0)
+    month_noise_sd: float = Field(0.1, ge=0)
+
+
 class SimulateConfig(_Section):
     """Generator parameters: the shape of the synthetic client base."""
 
@@ -49,6 +89,32 @@ class SimulateConfig(_Section):
     category_shares: dict[str, float] = {"A": 0.2, "B": 0.35, "C": 0.45}
     remote_share: float = Field(0.4, ge=0, le=1)
     target_monthly_churn: float = Field(0.02, gt=0, lt=1)
+    # history and joining
+    history_months: int = Field(3, ge=0, le=24)  # activity exported before the window
+    new_client_share: float = Field(0.25, ge=0, le=1)  # clients joining during the window
+    mean_tenure_years: float = Field(4.0, gt=0)
+    # money
+    fee_median_rub: dict[str, float] = {"A": 14000.0, "B": 8000.0, "C": 5000.0}
+    fee_sigma: float = Field(0.5, ge=0)
+    advance_shares: dict[int, float] = {1: 0.35, 3: 0.25, 6: 0.15, 12: 0.25}
+    first_advance_shares: dict[int, float] = {1: 0.4, 3: 0.3, 6: 0.15, 12: 0.15}
+    first_advance_missing_share: float = Field(0.15, ge=0, le=1)
+    invoice_due_days: int = Field(5, ge=0)
+    # users
+    max_users: int = Field(15, ge=1, le=50)
+    missing_email_share: float = Field(0.08, ge=0, le=1)
+    bad_email_share: float = Field(0.06, ge=0, le=1)
+    region_missing_share: float = Field(0.04, ge=0, le=1)
+    # engagement and activity
+    engagement_ar: float = Field(0.85, ge=0, lt=1)
+    engagement_sd: float = Field(0.35, ge=0)
+    seasonality: dict[int, float] = {1: -0.25, 5: -0.1, 7: -0.3, 8: -0.35, 12: 0.05}
+    logins_per_user: float = Field(3.0, gt=0)
+    campaigns_per_month: int = Field(2, ge=0)
+    newsletter_subscribe_share: float = Field(0.5, ge=0, le=1)
+    competitor_unknown_share: float = Field(0.2, ge=0, le=1)
+    hazard: HazardConfig = HazardConfig()
+    compression: str = "zstd"
     extra: dict[str, Any] = {}
 
 
@@ -58,6 +124,7 @@ class FeaturesConfig(_Section):
     login_windows_days: list[int] = [7, 30, 90]
     trend_recent_days: int = 30
     trend_base_days: int = 60
+    active_users_window_days: int = 30
     webinar_window_days: int = 180
     cabinet_window_days: int = 90
     hotline_window_days: int = 60
@@ -69,6 +136,8 @@ class FeaturesConfig(_Section):
     renewal_window_days: int = 30
     training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
     snapshot_every: Literal["month"] = "month"
+    # DuckDB memory limit for building snapshots; beyond it the engine spills to disk.
+    engine_memory_limit: str = "4GB"
 
 
 class RuleBands(_Section):
@@ -98,6 +167,37 @@ class RulesConfig(_Section):
     extra: dict[str, Any] = {}
 
 
+class ParamRange(_Section):
+    """One tuned LightGBM parameter: ``low``..``high``, log-uniform when ``log``."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+
+DEFAULT_SEARCH_SPACE: dict[str, ParamRange] = {
+    "learning_rate": ParamRange(low=0.01, high=0.2, log=True),
+    "num_leaves": ParamRange(low=4, high=64, log=True, integer=True),
+    "min_child_samples": ParamRange(low=10, high=300, log=True, integer=True),
+    "min_sum_hessian_in_leaf": ParamRange(low=1e-3, high=10.0, log=True),
+    "lambda_l1": ParamRange(low=1e-8, high=10.0, log=True),
+    "lambda_l2": ParamRange(low=1e-8, high=10.0, log=True),
+    "feature_fraction": ParamRange(low=0.4, high=1.0),
+    "bagging_fraction": ParamRange(low=0.5, high=1.0),
+    "cat_smooth": ParamRange(low=1.0, high=50.0, log=True),
+}
+
+
+class ValidationConfig(_Section):
+    """``churn validate``: tolerances and how much is read at a time."""
+
+    contract_start_tolerance_days: int = Field(0, ge=0)  # events this many days early are ok
+    max_examples: int = Field(3, gt=0)  # example rows listed per violation
+    batch_rows: int = Field(2_000_000, gt=0)  # rows per pandera batch (bounded memory)
+    duckdb_memory_limit: str = "1GB"  # cross-table checks run in DuckDB under this cap
+
+
 class TrainingConfig(_Section):
     """Labels, split, tuning budget and evaluation."""
 
@@ -105,13 +205,21 @@ class TrainingConfig(_Section):
     seed: int = 42
     n_trials: int = Field(30, gt=0)
     timeout_s: int = Field(300, gt=0)
-    test_months: int = 3
-    valid_months: int = 3
+    test_months: int = Field(3, gt=0)
+    valid_months: int = Field(3, gt=0)
+    min_train_months: int = Field(2, gt=0)
     capacity_per_week: int = Field(100, gt=0)
     model_name: str = "churn-risk"
     experiment_name: str = "churn-risk"
     bootstrap_rounds: int = 500
-    search_space: dict[str, Any] = {}
+    search_space: dict[str, ParamRange] = Field(default_factory=lambda: dict(DEFAULT_SEARCH_SPACE))
+    num_threads: int = Field(2, gt=0)
+    max_boost_rounds: int = Field(1000, gt=0)
+    early_stopping_rounds: int = Field(50, gt=0)
+    # risk bands on the calibrated probability: "high" = the probability reached by the top
+    # `high_share` of validation rows, "dynamic" = by the top `dynamic_share`
+    risk_high_share: float = Field(0.10, gt=0, lt=1)
+    risk_dynamic_share: float = Field(0.25, gt=0, lt=1)
     extra: dict[str, Any] = {}
 
 
@@ -127,14 +235,48 @@ class ServingConfig(_Section):
     extra: dict[str, Any] = {}
 
 
+class ReasonGroup(_Section):
+    """A reason group (seeds 001/003) and its first retention action."""
+
+    label: str
+    action: str
+
+
+class FeatureReason(_Section):
+    """How one feature reads as a sentence: its group, an optional own action, templates."""
+
+    group: str
+    action: str | None = None
+    # case -> template; cases: missing, a category value, zero, one, default
+    text: dict[str, str]
+
+
+class ReasonsConfig(_Section):
+    """``configs/reasons.yaml``: drivers in plain words, reason groups and actions."""
+
+    raises: str = "raises risk"
+    lowers: str = "lowers risk"
+    separator: str = " — "
+    groups: dict[str, ReasonGroup] = {}
+    features: dict[str, FeatureReason] = {}
+
+    @model_validator(mode="after")
+    def _groups_exist(self) -> ReasonsConfig:
+        for name, feature in self.features.items():
+            if feature.group not in self.groups:
+                raise ValueError(f"features.{name}.group: unknown reason group {feature.group!r}")
+        return self
+
+
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
     simulate: SimulateConfig = SimulateConfig()
     features: FeaturesConfig = FeaturesConfig()
     rules: RulesConfig = RulesConfig()
+    validation: ValidationConfig = ValidationConfig()
     training: TrainingConfig = TrainingConfig()
     serving: ServingConfig = ServingConfig()
-    reasons: dict[str, Any] = {}
+    reasons: ReasonsConfig = ReasonsConfig()
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -1,0 +1,110 @@
+"""Churn labels for point-in-time snapshots.
+
+Time convention (shared with the feature layer, which uses only events with ts < as_of):
+
+* a client is **gone at t** when it has a churn event with ``ts <= t``; a churn event at
+  exactly ``as_of`` therefore belongs to the past: that client is not active at ``as_of``
+  and has no snapshot row (rows that slip through are dropped here, defensively);
+* the **label window** of a row is the half-open interval ``(as_of, as_of + horizon]``:
+  ``label = 1`` when the client's first churn event after ``as_of`` has
+  ``as_of < ts <= as_of + horizon``.
+
+The two rules partition time without gaps or overlaps: an event at ``as_of + horizon`` is
+a positive for the row at ``as_of`` and makes the client absent from a snapshot taken at
+``as_of + horizon``. Churn is treated as terminal (a client that left does not come back),
+which is how the raw contract defines a churn event ("date the client left").
+
+A row is labelled only when its whole window is observed, ``as_of + horizon <= data_end``;
+later rows are dropped rather than labelled 0, because "no churn seen yet" is not "no churn".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from churn.errors import InputError
+
+LABEL = "label"
+
+
+def _utc(values: pd.Series | pd.Timestamp) -> pd.Series | pd.Timestamp:
+    """Make timestamps tz-aware UTC (naive input is read as UTC)."""
+    if isinstance(values, pd.Timestamp):
+        return values.tz_localize("UTC") if values.tzinfo is None else values.tz_convert("UTC")
+    values = pd.to_datetime(values)
+    return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+
+
+def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{table}: missing column(s) {', '.join(missing)}")
+
+
+def label_snapshots(
+    snapshots: pd.DataFrame,
+    churn_events: pd.DataFrame,
+    horizon_days: int,
+    data_end: pd.Timestamp,
+) -> pd.DataFrame:
+    """Return the labelled rows of ``snapshots`` with an int ``label`` column.
+
+    Rows whose window reaches past ``data_end`` and rows of clients already gone at
+    ``as_of`` are dropped; the others keep their order and index.
+    """
+    _require(snapshots, ("client_id", "as_of"), "snapshots")
+    _require(churn_events, ("client_id", "ts"), "churn_events")
+    if horizon_days <= 0:
+        raise InputError(f"training.horizon_days: must be positive, got {horizon_days}")
+    horizon = pd.Timedelta(days=horizon_days)
+    end = _utc(pd.Timestamp(data_end))
+    as_of = _utc(snapshots["as_of"])
+
+    first_churn = (
+        churn_events.assign(ts=_utc(churn_events["ts"]))
+        .groupby("client_id", sort=False)["ts"]
+        .min()
+    )
+    churn_ts = snapshots["client_id"].map(first_churn)
+    churn_ts = _utc(churn_ts) if churn_ts.notna().any() else churn_ts
+
+    observed = (as_of + horizon <= end).to_numpy()
+    gone = (churn_ts <= as_of).fillna(False).to_numpy(dtype=bool)
+    in_window = ((churn_ts > as_of) & (churn_ts <= as_of + horizon)).fillna(False)
+
+    out = snapshots.loc[observed & ~gone].copy()
+    out[LABEL] = in_window.to_numpy(dtype=bool)[observed & ~gone].astype(np.int64)
+    return out
+
+
+def read_churn_events(raw_dir: Path) -> pd.DataFrame:
+    """The raw ``churn_events`` table (client_id, ts) or a one-line error."""
+    path = Path(raw_dir) / "churn_events.parquet"
+    if not path.exists():
+        raise InputError(
+            f"{path}: churn_events table not found; labels need the raw data (--raw DIR)"
+        )
+    events = pd.read_parquet(path)
+    _require(events, ("client_id", "ts"), "churn_events")
+    return events[["client_id", "ts"]]
+
+
+def data_end_of(raw_dir: Path) -> pd.Timestamp:
+    """The end of the observed data: the newest ``ts`` over every raw event table.
+
+    A row is only labelled when its whole horizon lies before this point.
+    """
+    ends = []
+    for path in sorted(Path(raw_dir).glob("*.parquet")):
+        if "ts" not in pq.read_schema(path).names:  # e.g. clients
+            continue
+        ts = pd.read_parquet(path, columns=["ts"])["ts"]
+        if len(ts):
+            ends.append(_utc(ts).max())
+    if not ends:
+        raise InputError(f"{raw_dir}: no raw event table with a ts column; cannot find data end")
+    return max(ends)
