@@ -68,6 +68,17 @@ const SUB_INDICATOR_LABELS = {
   cabinet: "Personal cabinet (3 months)",
 };
 
+// Conditions of the contact-necessity index (seed 004), as the rule's weights name them.
+const CONDITION_LABELS = {
+  renewal_period_arrived: "renewal period has arrived",
+  has_overdue_debt: "overdue debt",
+  no_kit_updates: "no kit updates",
+  neither_hotline_nor_lk: "neither hotline nor personal cabinet used",
+  training_norm_not_met: "training norm not met",
+  has_unreturned_acts: "unreturned acts",
+  systems_use: "systems use",
+};
+
 const CHART_BARS = 10;
 const state = { horizonDays: 90, ruleBands: { high: 0.34, dynamic: 0.3 } };
 
@@ -204,12 +215,29 @@ function reasonText(reason) {
   return reason.text || reason.reason_group || reason.feature || "";
 }
 
+/** A call-list row's reasons: a list (`reasons` / `drivers`) or flat `reason_1..3` columns. */
+function rowReasons(row) {
+  if (Array.isArray(row.reasons)) return row.reasons;
+  if (Array.isArray(row.drivers)) return row.drivers;
+  const flat = [];
+  for (let i = 1; row[`reason_${i}`] !== undefined; i += 1) {
+    if (row[`reason_${i}`]) {
+      flat.push({
+        text: row[`reason_${i}`],
+        reason_group: row[`reason_group_${i}`],
+        action: row[`action_${i}`],
+      });
+    }
+  }
+  return flat;
+}
+
 function firstAction(row) {
-  if (row.action) return row.action;
-  if (row.suggested_action) return row.suggested_action;
-  const reasons = row.reasons || row.drivers || [];
+  const reasons = rowReasons(row);
   const withAction = reasons.find((r) => r && typeof r === "object" && r.action);
-  return withAction ? withAction.action : "";
+  if (withAction) return withAction.action;
+  if (row.action) return String(row.action).split("; ")[0];
+  return row.suggested_action || "";
 }
 
 function callListBody() {
@@ -245,7 +273,7 @@ async function loadCallList(event) {
 }
 
 function callListRow(row, i) {
-  const reasons = row.reasons || row.drivers || [];
+  const reasons = rowReasons(row);
   const main = reasons.length ? reasonText(reasons[0]) : "";
   const rest = reasons.slice(1).map(reasonText).filter(Boolean);
   const risk = el("span");
@@ -260,8 +288,12 @@ function callListRow(row, i) {
     el("td", { class: "num" }, percent(row.probability)),
     el("td", {}, risk),
     el("td", {}, rule),
-    el("td", { class: "num" }, money(row.monthly_fee_rub)),
-    el("td", { title: rest.join("\n") }, main || "—"),
+    el(
+      "td",
+      { class: "num", title: `monthly fee ${money(row.monthly_fee_rub)}` },
+      money(row.expected_loss_rub ?? row.expected_loss),
+    ),
+    el("td", { class: "reason", title: rest.join("\n") }, main || "—"),
     el("td", {}, firstAction(row) || "—"),
   );
   const open = () => {
@@ -335,6 +367,7 @@ function renderClient(ex, score) {
   $("#rule-index").textContent = contactIndex === undefined ? "—" : Number(contactIndex).toFixed(2);
   bandBadge($("#rule-band"), ruleBand);
   renderSubIndicators(rule);
+  renderConditions(rule.conditions);
   $("#model-prob").textContent = percent(probability);
   bandBadge($("#model-band"), riskBand);
   $("#agreement").textContent = agreement(ruleBand, riskBand);
@@ -382,6 +415,22 @@ function subIndicatorEntries(rule) {
       .forEach(([name, item]) => push(name, item));
   }
   return entries;
+}
+
+function renderConditions(conditions) {
+  const node = $("#rule-conditions");
+  if (!Array.isArray(conditions)) {
+    node.textContent = "";
+    return;
+  }
+  const parts = conditions.map((c) => {
+    const name = typeof c === "string" ? c : c.name;
+    const weight = typeof c === "object" && typeof c.weight === "number" ? ` (+${c.weight.toFixed(2)})` : "";
+    return `${CONDITION_LABELS[name] || String(name).replace(/_/g, " ")}${weight}`;
+  });
+  node.textContent = parts.length
+    ? `Conditions met: ${parts.join(", ")}.`
+    : "None of the rule's conditions apply: base value only.";
 }
 
 function renderSubIndicators(rule) {
