@@ -1,0 +1,27 @@
+"""Debt and the payment-renewal period, as the accounts looked on as_of (seeds 000, 004).
+
+An invoice counts once it is issued (ts < as_of). It is unpaid on as_of unless it was
+paid strictly before as_of: a payment made on or after as_of had not happened yet.
+Overdue = unpaid on as_of and due strictly before as_of.
+"""
+
+from __future__ import annotations
+
+import ibis.expr.types as ir
+
+from features.windows import visible
+
+
+def invoice_signals(invoices: ir.Table, dates: ir.Table) -> ir.Table:
+    """open/overdue debt, the oldest overdue due date, the newest paid period end."""
+    j = visible(invoices, dates)
+    paid = j.paid_ts.notnull() & (j.paid_ts < j.as_of)
+    unpaid = ~paid
+    overdue = unpaid & (j.due_ts < j.as_of)
+    return j.group_by(["client_id", "as_of"]).aggregate(
+        open_debt_rub=j.amount_rub.sum(where=unpaid).cast("float64"),
+        overdue_debt_rub=j.amount_rub.sum(where=overdue).cast("float64"),
+        _oldest_overdue_due=j.due_ts.min(where=overdue),
+        _last_paid_period_end=j.period_end.max(where=paid),
+        _n_invoices=j.count(),
+    )

@@ -1,0 +1,131 @@
+"""``churn features``: which dates it builds, what it prints, and bad input (one-line errors)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tiny_base import AS_OF, write_tiny_base
+from typer.testing import CliRunner
+
+from churn.cli import app
+from churn.errors import InputError
+from features.cli import as_of_dates, latest_as_of
+
+runner = CliRunner()
+TODAY = date(2026, 1, 15)
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_base(tmp_path_factory.mktemp("cli") / "raw")
+
+
+def test_latest_as_of_is_the_day_after_the_newest_event(raw: Path) -> None:
+    # the newest event is the churn of client 1 on 2025-08-01
+    assert latest_as_of(raw) == date(2025, 8, 2)
+
+
+def test_date_rules(raw: Path) -> None:
+    assert as_of_dates(raw, "2025-06-01", None, None, TODAY) == [AS_OF]
+    assert as_of_dates(raw, None, None, None, TODAY) == [date(2025, 8, 2)]
+    assert as_of_dates(raw, "2025-04-15", "2025-06-01", "month", TODAY) == [
+        date(2025, 4, 15),
+        date(2025, 5, 1),
+        date(2025, 6, 1),
+    ]
+    # first event: user 11 trained 2023-06-01 -> Jul 2023 .. the month after 2025-08-01
+    monthly = as_of_dates(raw, None, None, "month", TODAY)
+    assert monthly[0] == date(2023, 7, 1) and monthly[-1] == date(2025, 9, 1)
+    assert len(monthly) == 27 and all(d.day == 1 for d in monthly)
+    # data running up to today: the last snapshot is the day after the newest event
+    late = as_of_dates(raw, None, None, "month", date(2025, 8, 20))
+    assert late[-2:] == [date(2025, 8, 1), date(2025, 8, 2)]
+
+
+def test_cli_writes_one_file_with_every_month(raw: Path, tmp_path: Path) -> None:
+    out = tmp_path / "snap.parquet"
+    args = ["features", "--raw", str(raw), "--out", str(out), "--as-of", "2025-05-01"]
+    result = runner.invoke(app, [*args, "--to", "2025-06-01", "--every", "month"])
+    assert result.exit_code == 0, result.output
+    snap = pd.read_parquet(out)
+    assert snap.groupby("as_of")["client_id"].apply(sorted).tolist() == [[1, 2, 3, 4], [1, 2, 4]]
+    assert "wrote 7 rows, 2 snapshot(s)" in result.output
+    assert (
+        "latest snapshot 2025-06-01: 3 active clients; rule_band: high 3, dynamic 0, no_threat 0"
+        in result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "2025-13-01"], "--as-of: expected a date YYYY-MM-DD"),
+        (["--as-of", "01.06.2025"], "--as-of: expected a date YYYY-MM-DD"),
+        (
+            ["--as-of", "2025-05-01", "--to", "2025-02-30", "--every", "month"],
+            "--to: expected a date",
+        ),
+        (["--as-of", "2999-01-01"], "--as-of: 2999-01-01 is in the future"),
+        (
+            ["--as-of", "2025-05-01", "--to", "2999-01-01", "--every", "month"],
+            "--to: 2999-01-01 is in the future",
+        ),
+        (["--as-of", "2020-01-01"], "--as-of: 2020-01-01 is not after the first event"),
+        (["--as-of", "2025-05-01", "--every", "week"], "--every: only 'month'"),
+        (["--as-of", "2025-05-01", "--to", "2025-06-01"], "--to: needs --every month"),
+        (
+            ["--as-of", "2025-06-01", "--to", "2025-05-01", "--every", "month"],
+            "--to: 2025-05-01 is before",
+        ),
+    ],
+)
+def test_bad_dates_fail_with_one_line(
+    raw: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(
+        app, ["features", "--raw", str(raw), "--out", str(tmp_path / "o.parquet"), *args]
+    )
+    assert result.exit_code == InputError.exit_code
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_missing_dir_and_missing_table(raw: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    result = runner.invoke(
+        app, ["features", "--raw", str(missing), "--out", str(tmp_path / "o.parquet")]
+    )
+    assert result.exit_code != 0
+    assert f"raw data directory not found: {missing}" in result.output
+    broken = write_tiny_base(tmp_path / "broken")
+    (broken / "logins.parquet").unlink()
+    result = runner.invoke(
+        app, ["features", "--raw", str(broken), "--out", str(tmp_path / "o.parquet")]
+    )
+    assert result.exit_code != 0
+    assert "table logins: file not found" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_column_is_named(tmp_path: Path) -> None:
+    broken = write_tiny_base(tmp_path / "broken")
+    df = pd.read_parquet(broken / "invoices.parquet").drop(columns="paid_ts")
+    df.to_parquet(broken / "invoices.parquet")
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--raw",
+            str(broken),
+            "--out",
+            str(tmp_path / "o.parquet"),
+            "--as-of",
+            "2025-06-01",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "table invoices: missing column(s) paid_ts" in result.output
