@@ -113,6 +113,7 @@ class SimulateConfig(_Section):
     campaigns_per_month: int = Field(2, ge=0)
     newsletter_subscribe_share: float = Field(0.5, ge=0, le=1)
     competitor_unknown_share: float = Field(0.2, ge=0, le=1)
+    training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
     hazard: HazardConfig = HazardConfig()
     compression: str = "zstd"
     extra: dict[str, Any] = {}

@@ -1,0 +1,41 @@
+"""``churn simulate``: generate a client base and print a short human summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from churn.config import Config
+from churn.errors import InputError
+
+
+def run_simulate(
+    cfg: Config, *, clients: int | None, months: int | None, seed: int | None, out: Path | None
+) -> None:
+    """Generate into ``out`` (None arguments fall back to ``cfg.simulate`` / ``cfg.paths``)."""
+    from simulator.generate import simulate
+
+    sim = cfg.simulate.model_copy(deep=True)
+    for name, value in (("clients", clients), ("months", months)):
+        if value is not None and value <= 0:
+            raise InputError(f"--{name}: must be a positive integer, got {value}")
+        if value is not None:
+            setattr(sim, name, value)
+    if seed is not None:
+        if seed < 0:
+            raise InputError(f"--seed: must be a non-negative integer, got {seed}")
+        sim.seed = seed
+    target = Path(out) if out is not None else cfg.paths.raw_dir
+    if target.exists() and not target.is_dir():
+        raise InputError(f"--out: {target} exists and is not a directory")
+    s = simulate(sim, target)
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in s["category_shares"].items())
+    typer.echo(
+        f"simulated {s['clients']:,} clients x {s['months']} months (seed {s['seed']})"
+        f" -> {target}\n"
+        f"  events: {s['events']:,} ({s['rows']['logins']:,} logins); churned: {s['churned']:,}; "
+        f"monthly churn rate {s['monthly_churn_rate']:.2%}\n"
+        f"  categories: {shares}; large segment {s['large_share']:.0%}; "
+        f"remote {s['remote_share']:.0%}; {s['seconds']:.1f} s"
+    )

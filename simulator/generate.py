@@ -1,0 +1,121 @@
+"""Generate a synthetic client base in the raw-data contract: ``simulate(cfg, out_dir)``.
+
+Static profiles are drawn once; then one vectorised step per month (history months
+first, then the window): hazard and churn at the month start (window months only),
+latent drift, the month's events, invoices. Each table is appended month by month, so
+memory is bounded by one month of events. One ``numpy.random.Generator(PCG64(seed))``
+drives every draw in a fixed order: the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from churn.config import SimulateConfig
+from features.contract import CATEGORIES
+from simulator import activity, engagement_events, relations
+from simulator.billing import Billing
+from simulator.calendar import Calendar
+from simulator.churn import churn_month
+from simulator.population import draw_population
+from simulator.state import evolve, initial_state, month_window
+from simulator.users import Users
+from simulator.write import Sink
+
+
+def _season(cfg: SimulateConfig, cal: Calendar, m: int) -> float:
+    return float(cfg.seasonality.get(cal.calendar_month(m), 0.0))
+
+
+def simulate(cfg: SimulateConfig, out_dir: Path) -> dict[str, Any]:
+    """Write every contract table plus ``_truth/hazard.parquet`` to ``out_dir``.
+
+    Returns a summary: clients, months, rows per table, events, churn rate, shares.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    rng = np.random.Generator(np.random.PCG64(cfg.seed))
+    cal = Calendar(cfg.start_date, cfg.months, cfg.history_months)
+    pop = draw_population(cfg, cal, rng)
+    st = initial_state(cfg, cal, pop, rng)
+    users = Users(cfg, pop, rng)
+    bill = Billing(cfg, cal, pop)
+    sink = Sink(out_dir, cfg.compression)
+    try:
+        eff0 = st.engagement + _season(cfg, cal, cal.first_month - 1)
+        engagement_events.initial_trainings(cal, pop, users, rng, sink)
+        relations.initial_checks(cfg, cal, pop, st, eff0, rng, sink)
+        bill.initial(st, rng)
+        monthly = [
+            _month(cfg, cal, m, pop, st, users, bill, rng, sink)
+            for m in range(cal.first_month, cfg.months)
+        ]
+        bill.write(st, sink)
+        sink.write("users", users.table(pop))
+        sink.write("clients", _clients_table(pop))
+    finally:
+        rows = sink.close()
+    return _summary(cfg, pop, rows, [x for x in monthly if x], time.perf_counter() - t0)
+
+
+def _month(
+    cfg: SimulateConfig, cal: Calendar, m: int, pop, st, users, bill, rng, sink
+) -> dict | None:
+    """One month: churn at its start (window months), then drift, events and invoices."""
+    churn = churn_month(cfg, cal, m, pop, st, users, bill, rng, sink) if m >= 0 else None
+    evolve(cfg, pop, st, rng)
+    eff = st.engagement + _season(cfg, cal, m)
+    win = month_window(cal, pop, st, m)
+    activity.logins(cfg, pop, st, users, win, eff, rng, sink)
+    activity.service_requests(pop, st, users, win, eff, rng, sink)
+    activity.webinars_and_video(pop, st, users, win, eff, rng, sink)
+    activity.kit_updates(pop, st, win, rng, sink)
+    engagement_events.newsletters(cfg, cal, m, pop, st, users, win, eff, rng, sink)
+    engagement_events.trainings(cal, m, pop, users, win, eff, rng, sink)
+    relations.competitor_checks(cfg, m, pop, st, win, eff, rng, sink)
+    relations.contacts(pop, st, users, win, eff, rng, sink)
+    bill.issue(m, win, st, rng)
+    st.history.close_month()
+    return churn
+
+
+def _clients_table(pop) -> dict[str, Any]:
+    from features.contract import SEGMENTS, SERVICE_MODES
+    from simulator.population import REGIONS
+
+    return {
+        "client_id": pop.client_id,
+        "category": (pop.category, CATEGORIES),
+        "monthly_fee_rub": pop.fee,
+        "segment": (pop.large.astype(np.int64), SEGMENTS),
+        "service_mode": (pop.remote.astype(np.int64), SERVICE_MODES),
+        "contract_start": pop.contract_start,
+        "first_advance_months": pop.first_advance,
+        "region": (pop.region, REGIONS),
+    }
+
+
+def _summary(
+    cfg: SimulateConfig, pop, rows: dict[str, int], monthly: list[dict], seconds: float
+) -> dict:
+    at_risk = sum(x["at_risk"] for x in monthly)
+    churned = sum(x["churned"] for x in monthly)
+    events = {k: v for k, v in rows.items() if k not in ("clients", "users")}
+    return {
+        "clients": pop.n,
+        "months": cfg.months,
+        "seed": cfg.seed,
+        "rows": rows,
+        "events": sum(events.values()),
+        "churned": churned,
+        "monthly_churn_rate": churned / at_risk if at_risk else 0.0,
+        "mean_hazard": sum(x["hazard_sum"] for x in monthly) / at_risk if at_risk else 0.0,
+        "category_shares": {c: float(np.mean(pop.category == i)) for i, c in enumerate(CATEGORIES)},
+        "large_share": float(pop.large.mean()),
+        "remote_share": float(pop.remote.mean()),
+        "seconds": round(seconds, 2),
+    }

@@ -1,0 +1,103 @@
+"""Incremental Parquet output in exactly the raw-data contract.
+
+One ``ParquetWriter`` per table, opened up front (so every table exists even when it
+stays empty), one row group per simulated month, so memory stays bounded by a month of
+events. Columns arrive as NumPy arrays with sentinel nulls, converted here:
+``int`` < 0 is null in a nullable int column, ``ts`` equal to NEVER is null, a
+``(codes, levels)`` pair is a text column (code < 0 is null). Files carry no pandas
+metadata and no write time, so the same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.contract import TABLES, TRUTH_DIR, TRUTH_HAZARD_FILE, Column, Table
+from simulator.calendar import NEVER
+
+ARROW_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "ts": pa.timestamp("us", tz="UTC"),
+}
+TRUTH_SCHEMA = pa.schema(
+    [("client_id", pa.int64()), ("month", ARROW_TYPES["ts"]), ("hazard", pa.float64())]
+)
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    return pa.schema(
+        [pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in table.columns]
+    )
+
+
+def to_arrow(col: Column, value: Any) -> pa.Array:
+    """Convert one generator column (NumPy + sentinels) to its contract Arrow type."""
+    if isinstance(value, pa.Array):
+        return value.cast(ARROW_TYPES[col.type])
+    if isinstance(value, tuple):
+        codes, levels = value
+        codes = np.asarray(codes, dtype=np.int32)
+        null = codes < 0
+        indices = pa.array(np.where(null, 0, codes), mask=null if null.any() else None)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(levels, pa.string())).cast(
+            pa.string()
+        )
+    arr = np.asarray(value)
+    if col.type == "ts":
+        null = arr == NEVER
+        return pa.array(
+            arr.astype(np.int64), type=ARROW_TYPES["ts"], mask=null if null.any() else None
+        )
+    if col.type == "int":
+        null = arr < 0 if col.nullable else np.zeros(len(arr), bool)
+        return pa.array(arr.astype(np.int64), type=pa.int64(), mask=null if null.any() else None)
+    return pa.array(arr.astype(np.float64), type=pa.float64())
+
+
+class Sink:
+    """All contract tables plus the hidden hazard, written month by month."""
+
+    def __init__(self, out_dir: Path, compression: str = "zstd") -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / TRUTH_DIR).mkdir(exist_ok=True)
+        opts = {"compression": compression}
+        self.writers = {
+            name: pq.ParquetWriter(out_dir / f"{name}.parquet", arrow_schema(t), **opts)
+            for name, t in TABLES.items()
+        }
+        self.truth = pq.ParquetWriter(out_dir / TRUTH_DIR / TRUTH_HAZARD_FILE, TRUTH_SCHEMA, **opts)
+        self.rows = {name: 0 for name in TABLES}
+
+    def write(self, name: str, columns: dict[str, Any], order: np.ndarray | None = None) -> None:
+        """Append one batch to ``name``; ``columns`` must match the contract names exactly."""
+        table = TABLES[name]
+        if list(columns) != table.column_names:
+            raise ValueError(f"{name}: columns {list(columns)} != contract {table.column_names}")
+        arrays = [to_arrow(c, columns[c.name]) for c in table.columns]
+        batch = pa.Table.from_arrays(arrays, schema=arrow_schema(table))
+        if order is not None:
+            batch = batch.take(pa.array(order))
+        if batch.num_rows:
+            self.writers[name].write_table(batch, row_group_size=max(batch.num_rows, 1))
+            self.rows[name] += batch.num_rows
+
+    def write_truth(self, client_id: np.ndarray, month_us: int, hazard: np.ndarray) -> None:
+        month = np.full(len(client_id), month_us, dtype=np.int64)
+        batch = pa.Table.from_arrays(
+            [pa.array(client_id), pa.array(month, type=ARROW_TYPES["ts"]), pa.array(hazard)],
+            schema=TRUTH_SCHEMA,
+        )
+        if batch.num_rows:
+            self.truth.write_table(batch)
+
+    def close(self) -> dict[str, int]:
+        for w in (*self.writers.values(), self.truth):
+            w.close()
+        return dict(self.rows)
