@@ -1,0 +1,208 @@
+"""training.evaluate: metrics, tie handling, call capacity, cluster bootstrap, report."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from training import evaluate as ev
+
+
+def _block(n_clients: int, n_dates: int, seed: int = 0) -> dict:
+    """Monthly snapshots of clients with a known hazard; model noisy, rule coarse."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-01-01", periods=n_dates, freq="MS", tz="UTC")
+    client = np.repeat(np.arange(n_clients), n_dates)
+    as_of = np.tile(dates.to_numpy(), n_clients)
+    latent = np.repeat(rng.normal(size=n_clients), n_dates) + rng.normal(0, 0.5, len(client))
+    hazard = 1 / (1 + np.exp(-(latent * 1.5 - 2.5)))
+    y = (rng.random(len(client)) < hazard).astype(int)
+    model = 1 / (1 + np.exp(-(latent * 1.5 - 2.5 + rng.normal(0, 0.6, len(client)))))
+    noisy = latent + rng.normal(0, 1.0, len(client))  # the rule sees a blurred signal
+    rule = np.round(0.2 + 0.05 * np.clip(np.floor(noisy + 2), 0, 6), 2)  # 7 coarse levels
+    return {
+        "y": y,
+        "as_of": as_of,
+        "client_id": client,
+        "hazard": hazard,
+        "model": model,
+        "rule": rule,
+    }
+
+
+def test_weighted_auc_matches_sklearn_with_ties_and_weights() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    s = rng.integers(0, 7, 500).astype(float)  # heavy ties
+    assert ev.roc_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    w = rng.integers(0, 4, 500)
+    groups, n = ev._tie_groups(s)
+    weighted = ev.weighted_auc(y.astype(float), groups, n, w.astype(float))
+    repeated = roc_auc_score(np.repeat(y, w), np.repeat(s, w))
+    assert weighted == pytest.approx(repeated, abs=1e-12)
+
+
+def test_top_k_shares_the_boundary_tie_group_and_ignores_row_order() -> None:
+    y = np.array([1, 1, 0, 0, 1])
+    s = np.array([3.0, 2.0, 2.0, 2.0, 1.0])
+    # one place left after the top score; the tie group of three holds one churner
+    assert ev.expected_hits_top_k(y, s, 2) == pytest.approx(1 + 1 / 3)
+    perm = np.random.default_rng(0).permutation(5)
+    assert ev.expected_hits_top_k(y[perm], s[perm], 2) == pytest.approx(1 + 1 / 3)
+    assert ev.expected_hits_top_k(y, s, 5) == pytest.approx(3)
+    # a constant score has lift exactly 1 whatever the order
+    y2 = np.r_[np.ones(30), np.zeros(70)]
+    assert ev.lift_top(y2, np.zeros(100)) == pytest.approx(1.0)
+
+
+def test_capacity_is_weekly_capacity_times_weeks_between_snapshots() -> None:
+    monthly = pd.date_range("2025-01-01", periods=4, freq="MS", tz="UTC").to_numpy()
+    k, weeks = ev.calls_per_snapshot(monthly, 100)
+    assert 4.2 < weeks < 4.5 and k == round(100 * weeks)
+    weekly = pd.date_range("2025-01-06", periods=4, freq="7D").to_numpy()
+    assert ev.calls_per_snapshot(weekly, 100) == (100, 1.0)
+    # per-date recall: date 1 has 2 churners (1 caught), date 2 has 1 (caught)
+    as_of = np.repeat(weekly[:2], 4)
+    y = np.array([1, 0, 1, 0, 0, 1, 0, 0])
+    s = np.array([0.9, 0.8, 0.1, 0.0, 0.2, 0.9, 0.1, 0.0])
+    m = ev.capacity_metrics(y, s, ev.date_codes(as_of)[0], k=1)
+    assert m["recall_at_capacity"] == pytest.approx((0.5 + 1.0) / 2)
+    assert m["precision_at_capacity"] == pytest.approx(1.0)
+    assert m["recall_at_capacity_pooled"] == pytest.approx(2 / 3)
+
+
+def test_evaluate_block_compares_model_rule_and_oracle() -> None:
+    b = _block(3000, 3)
+    valid = _block(3000, 3, seed=5)
+    scores = {"model": b["model"], "rule": b["rule"], "oracle": b["hazard"]}
+    res = ev.evaluate_block(
+        b["y"],
+        scores,
+        as_of=b["as_of"],
+        client_id=b["client_id"],
+        capacity_per_week=50,
+        bootstrap_rounds=200,
+        seed=3,
+        calib_scores={"rule": (valid["rule"], valid["y"])},
+    )
+    keys = {"roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "recall_at_capacity"}
+    for name in ("model", "rule", "oracle"):
+        assert keys | {"precision_at_capacity", "base_rate"} <= set(res[name])
+        assert 0.5 < res[name]["roc_auc"] <= 1
+        assert res[name]["brier"] is not None and res[name]["lift_top_decile"] > 1
+    assert res["oracle"]["roc_auc"] > res["model"]["roc_auc"] > res["rule"]["roc_auc"]
+    assert res["rule"]["probability_source"] == "isotonic_on_validation"
+    gain = res["auc_gain"]
+    assert gain["ci_low"] > 0 and gain["ci_low"] < gain["mean"] < gain["ci_high"]
+    assert gain["observed"] == pytest.approx(res["model"]["roc_auc"] - res["rule"]["roc_auc"])
+    assert 0 < res["gap_closed"] < 1
+    cal = res["calibration"]
+    assert len(cal) == 10 and sum(r["count"] for r in cal) == len(b["y"])
+    assert [r["mean_predicted"] for r in cal] == sorted(r["mean_predicted"] for r in cal)
+    assert res["block"]["calls_per_snapshot"] == round(50 * res["block"]["weeks_per_snapshot"])
+
+
+def test_rule_brier_is_null_without_validation_calibration_and_oracle_may_be_absent() -> None:
+    b = _block(500, 2)
+    res = ev.evaluate_block(
+        b["y"],
+        {"model": b["model"], "rule": b["rule"], "oracle": None},
+        as_of=b["as_of"],
+        client_id=b["client_id"],
+        capacity_per_week=10,
+        bootstrap_rounds=20,
+        seed=0,
+    )
+    assert res["rule"]["brier"] is None and res["rule"]["log_loss"] is None
+    assert res["model"]["probability_source"] == "as_is"
+    assert res["oracle"] is None and res["gap_closed"] is None
+
+
+def test_bootstrap_resamples_clients_not_rows() -> None:
+    """Copying every client five times adds no information: the CI must not shrink."""
+    one = _block(800, 1, seed=2)
+    dup = {k: np.repeat(v, 5) for k, v in one.items()}
+    dup["as_of"] = np.tile(pd.date_range("2025-01-01", periods=5, freq="MS").to_numpy(), 800)
+
+    def width(b: dict) -> float:
+        boot = ev.bootstrap_auc(
+            b["y"], {"m": b["model"], "r": b["rule"]}, b["client_id"], rounds=300, seed=1
+        )
+        diff = boot["m"] - boot["r"]
+        return float(np.percentile(diff, 97.5) - np.percentile(diff, 2.5))
+
+    ratio = width(dup) / width(one)
+    assert 0.75 < ratio < 1.33  # a row bootstrap would give about 1 / sqrt(5) = 0.45
+
+
+def test_bootstrap_is_seeded_and_fast() -> None:
+    b = _block(20_000, 5, seed=4)  # 100k rows
+    kwargs = dict(as_of=b["as_of"], client_id=b["client_id"], capacity_per_week=100)
+    start = time.perf_counter()
+    first = ev.evaluate_block(
+        b["y"], {"model": b["model"], "rule": b["rule"]}, bootstrap_rounds=500, seed=9, **kwargs
+    )
+    elapsed = time.perf_counter() - start
+    again = ev.evaluate_block(
+        b["y"], {"model": b["model"], "rule": b["rule"]}, bootstrap_rounds=500, seed=9, **kwargs
+    )
+    assert first["auc_gain"] == again["auc_gain"]
+    assert elapsed < 30, f"500 bootstrap rounds on 100k rows took {elapsed:.1f} s"
+
+
+def _tiny_model(rows: int = 600):
+    import lightgbm as lgb
+    from sklearn.isotonic import IsotonicRegression
+
+    from training.model import ChurnModel
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "logins_30d": rng.poisson(5, rows).astype(float),
+            "segment": pd.Categorical(rng.choice(["small_medium", "large"], rows)),
+        }
+    )
+    y = (rng.random(rows) < 1 / (1 + np.exp(X["logins_30d"] - 4))).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1},
+        lgb.Dataset(X, y),
+        num_boost_round=20,
+    )
+    raw = booster.predict(X, raw_score=True)
+    calibrator = IsotonicRegression(out_of_bounds="clip").fit(raw, y)
+    levels = {"segment": ["large", "small_medium"]}
+    model = ChurnModel(booster, calibrator, ["logins_30d", "segment"], levels)
+    frame = X.assign(segment=X["segment"].astype(str))
+    return model, frame, y
+
+
+def test_plots_and_self_contained_html(tmp_path: Path) -> None:
+    model, frame, y = _tiny_model()
+    p = model.predict_proba(frame)
+    rule = np.round(0.2 + 0.1 * (frame["logins_30d"].to_numpy() < 3), 2)
+    as_of = np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), len(y))
+    scores = {"model": p, "rule": rule, "oracle": None}
+    res = ev.evaluate_block(
+        y, scores, as_of=as_of, client_id=np.arange(len(y)), capacity_per_week=10,
+        bootstrap_rounds=50, seed=0,
+    )  # fmt: skip
+    paths = ev.write_plots_and_report(res, y, scores, tmp_path, model, frame)
+    names = {p.name for p in paths}
+    assert {"roc.png", "pr.png", "calibration.png", "lift.png", "shap_summary.png"} <= names
+    for png in tmp_path.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5
+    assert not re.search(r"(src|href)=[\"']?(http|//|[a-z_]+\.(png|css|js))", page)
+    assert "ROC-AUC" in page and "AUC gain" in page and "decile" in page
+
+    no_model = ev.write_plots_and_report(res, y, scores, tmp_path / "b", None, None)
+    assert "shap_summary.png" not in {p.name for p in no_model}
+    assert (tmp_path / "b" / "report.html").exists()
