@@ -1,0 +1,180 @@
+"""Why a client's score is what it is: SHAP contributions, drivers in words, the rule.
+
+Contributions are TreeSHAP values in the booster's raw (log-odds) space, so
+``sum(contributions) + base_value == model.predict_raw`` exactly; the calibrated
+probability is a monotone map of that sum, so a feature that raises the raw score
+raises the probability. They come from LightGBM's own ``pred_contrib=True`` — for a
+LightGBM model ``shap.TreeExplainer(booster).shap_values`` calls exactly that (the tests
+check the two agree), and it works on a whole frame at once, which the call list needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.config import ReasonsConfig, RulesConfig
+from churn.errors import InputError
+from features.rules import band, snapshot_flags
+from serving.scoring import with_rule_columns
+from serving.sentences import group_and_action, json_value, sentence
+from training.model import ChurnModel
+
+SUB_INDICATORS = ("training_indicator", "webinar_indicator", "cabinet_indicator")
+
+
+def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(n × features) SHAP contributions in raw space and the (n,) base value."""
+    out = model.booster.predict(model.prepare(frame), pred_contrib=True)
+    out = np.asarray(out, dtype=float)
+    return out[:, :-1], out[:, -1]
+
+
+def shap_contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """The same through ``shap.TreeExplainer`` (slower; kept to cross-check the fast path)."""
+    import shap
+
+    explainer = shap.TreeExplainer(model.booster)
+    values = np.asarray(explainer.shap_values(model.prepare(frame)), dtype=float)
+    base = np.asarray(explainer.expected_value, dtype=float).reshape(-1)[-1]
+    return values, float(base)
+
+
+def as_of_text(value: Any) -> str | None:
+    """A snapshot date as YYYY-MM-DD (None when the row has no as_of)."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date().isoformat()
+
+
+def driver_order(contrib: np.ndarray) -> np.ndarray:
+    """Feature indices: risk-raising by contribution desc, then lowering by size; zeros last."""
+    positive = contrib > 0
+    key = np.where(positive, -contrib, np.where(contrib < 0, 1.0 / (1.0 + np.abs(contrib)), np.inf))
+    return np.argsort(key, kind="stable")
+
+
+def rule_summary(row: pd.Series, rules: RulesConfig) -> dict[str, Any]:
+    """The documented rule next to the model: index, band, sub-indicators, conditions met."""
+    flags = snapshot_flags(row.to_frame().T).iloc[0]
+    weights = rules.contact_index
+    return {
+        "contact_index": json_value(row["contact_index"]),
+        "rule_band": json_value(row["rule_band"]),
+        "bands": rules.bands.model_dump(),
+        "sub_indicators": [
+            {
+                "name": name,
+                "value": json_value(row[name]),
+                "band": None if pd.isna(row[name]) else band(row[name], rules.bands),
+            }
+            for name in SUB_INDICATORS
+        ],
+        "conditions": [
+            {"name": name, "weight": getattr(weights, name)}
+            for name in flags.index[flags.to_numpy()]
+        ],
+    }
+
+
+def explain_client(
+    model: ChurnModel,
+    row: pd.DataFrame,
+    *,
+    top_k: int,
+    reasons: ReasonsConfig,
+    rules: RulesConfig | None = None,
+) -> dict[str, Any]:
+    """Everything a supervisor needs about one client (``row``: a one-row snapshot frame)."""
+    rules = rules or RulesConfig()
+    if len(row) != 1:
+        raise InputError(f"explain: expected one client row, got {len(row)}")
+    if not 1 <= top_k <= len(model.features):
+        raise InputError(f"top_k: must be between 1 and {len(model.features)}, got {top_k}")
+    frame = with_rule_columns(row, rules)
+    contrib, base = contributions(model, frame)
+    c, record = contrib[0], frame.iloc[0]
+    raw = float(base[0] + c.sum())
+    proba = float(np.clip(model.calibrator.predict(np.array([raw])), 0.0, 1.0)[0])
+    values = record.to_dict()
+    by_size = np.argsort(-np.abs(c), kind="stable")
+    drivers = []
+    for j in driver_order(c)[:top_k]:
+        if c[j] == 0:
+            break
+        feature = model.features[j]
+        group, action = group_and_action(feature, c[j], reasons)
+        drivers.append(
+            {
+                "text": sentence(feature, values[feature], c[j], values, reasons),
+                "feature": feature,
+                "value": json_value(values[feature]),
+                "contribution": float(c[j]),
+                "direction": "raises" if c[j] > 0 else "lowers",
+                "reason_group": group,
+                "action": action,
+            }
+        )
+    return {
+        "client_id": json_value(record["client_id"]),
+        "as_of": as_of_text(record.get("as_of")),
+        "probability": proba,
+        "risk_band": str(model.risk_band(np.array([proba]))[0]),
+        "base_value": float(base[0]),
+        "raw_score": raw,
+        "contributions": [
+            {
+                "feature": model.features[j],
+                "value": json_value(values[model.features[j]]),
+                "contribution": float(c[j]),
+            }
+            for j in by_size
+        ],
+        "drivers": drivers,
+        "rule": rule_summary(record, rules),
+    }
+
+
+def explain_frame(
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    top_n: int = 3,
+    *,
+    reasons: ReasonsConfig,
+) -> pd.DataFrame:
+    """Top ``top_n`` risk-raising reasons per row (same index): reason_i, feature_i,
+    reason_group_i, action_i, contribution_i, plus ``action``: the distinct suggested
+    actions, most important first. Rows with fewer raising drivers get empty slots."""
+    frame = with_rule_columns(snapshot)
+    contrib, _ = contributions(model, frame)
+    n, f = contrib.shape
+    k = min(top_n, f)
+    top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+    top_c = np.take_along_axis(contrib, top, axis=1)
+    records = frame.to_dict("records")
+    features = np.asarray(model.features, dtype=object)
+    out: dict[str, Any] = {"client_id": frame["client_id"].to_numpy()}
+    for i in range(k):
+        names, cs = features[top[:, i]], top_c[:, i]
+        active = cs > 0
+        texts = np.full(n, None, dtype=object)
+        groups = np.full(n, None, dtype=object)
+        actions = np.full(n, None, dtype=object)
+        for r in np.flatnonzero(active):  # only the k shown cells need words
+            name, value = names[r], records[r][names[r]]
+            texts[r] = sentence(name, value, cs[r], records[r], reasons)
+            groups[r], actions[r] = group_and_action(name, cs[r], reasons)
+        out[f"reason_{i + 1}"] = texts
+        out[f"feature_{i + 1}"] = np.where(active, names, None)
+        out[f"reason_group_{i + 1}"] = groups
+        out[f"action_{i + 1}"] = actions
+        out[f"contribution_{i + 1}"] = np.where(active, cs, np.nan)
+    result = pd.DataFrame(out, index=frame.index)
+    action_cols = [f"action_{i + 1}" for i in range(k)]
+    result["action"] = [
+        "; ".join(dict.fromkeys(a for a in acts if a)) or None
+        for acts in result[action_cols].itertuples(index=False)
+    ]
+    return result

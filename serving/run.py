@@ -1,0 +1,145 @@
+"""Starting and stopping the service: ``churn serve``, the demo, the tests and benchmarks.
+
+The service is always ``bentoml serve serving.service:ChurnService`` in its own process
+group, configured by environment variables (see ``serving.service``); the CLI's config —
+including overrides made in memory — travels as a YAML file, so the server reads exactly
+the settings the caller had. Stopping kills the whole group, so no worker is orphaned.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from churn.config import REPO_ROOT, Config
+from churn.errors import InputError, NotFound
+
+SERVICE = "serving.service:ChurnService"
+
+
+def write_config(cfg: Config, path: Path) -> Path:
+    """``cfg`` as a YAML file the server can load (rules and reasons included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        yaml.safe_dump(cfg.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+    )
+    return path
+
+
+def service_env(
+    cfg: Config,
+    *,
+    features_file: Path | None = None,
+    raw: Path | None = None,
+    alias: str | None = None,
+    tracking_uri: str | None = None,
+    config_path: Path | None = None,
+) -> dict[str, str]:
+    """Environment for ``bentoml serve``: config, alias, registry and the snapshot source."""
+    if config_path is None:
+        config_path = write_config(
+            cfg, Path(tempfile.mkdtemp(prefix="churn-serve-")) / "config.yaml"
+        )
+    env = {
+        **os.environ,
+        "CHURN_CONFIG": str(Path(config_path).resolve()),
+        "CHURN_MODEL_ALIAS": alias or cfg.serving.alias,
+        "MLFLOW_TRACKING_URI": tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or cfg.paths.mlflow_tracking_uri,
+    }
+    env.pop("CHURN_FEATURES", None)
+    env.pop("CHURN_RAW_DIR", None)
+    if raw is not None:
+        if not Path(raw).is_dir():
+            raise NotFound(f"raw: directory not found: {raw}")
+        env["CHURN_RAW_DIR"] = str(Path(raw).resolve())
+    else:
+        path = Path(features_file or cfg.paths.features_path)
+        if not path.is_file():
+            raise NotFound(
+                f"features: snapshot file not found: {path} (run `churn features` first)"
+            )
+        env["CHURN_FEATURES"] = str(path.resolve())
+    return env
+
+
+def start_service(
+    port: int, env: dict[str, str], *, host: str = "127.0.0.1", log: IO[Any] | None = None
+) -> subprocess.Popen[Any]:
+    """``bentoml serve`` in a new process group (stop it with :func:`stop_service`)."""
+    if not 0 < port < 65536:
+        raise InputError(f"port: must be between 1 and 65535, got {port}")
+    bentoml = Path(sys.executable).with_name("bentoml")
+    cmd = [str(bentoml), "serve", SERVICE, "--host", host, "--port", str(port)]
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+        start_new_session=True,
+    )
+
+
+def wait_ready(url: str, proc: subprocess.Popen[Any], timeout_s: float = 180.0) -> None:
+    """Poll ``/readyz`` until 200; fail early if the server process dies."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bentoml serve exited with code {proc.returncode} before ready")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"service at {url} not ready after {timeout_s:.0f} s")
+
+
+def stop_service(proc: subprocess.Popen[Any], timeout_s: float = 20.0) -> None:
+    """SIGTERM the process group, SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout_s)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        proc.wait(timeout=timeout_s)
+
+
+def run_serve(
+    cfg: Config,
+    *,
+    port: int | None = None,
+    features_file: Path | None = None,
+    raw: Path | None = None,
+    alias: str | None = None,
+) -> None:
+    """``churn serve``: run the service in the foreground until Ctrl-C."""
+    env = service_env(cfg, features_file=features_file, raw=raw, alias=alias)
+    port = port or cfg.serving.port
+    proc = start_service(port, env, host=os.environ.get("CHURN_HOST", "0.0.0.0"))
+    print(f"serving on http://localhost:{port} (UI at http://localhost:{port}/ui); Ctrl-C stops it")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_service(proc)

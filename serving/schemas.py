@@ -1,0 +1,200 @@
+"""Request and response models of the service: strict, so bad input fails with its field.
+
+Strict means: no type coercion ("5" is not a client id, 5.0 is not a capacity), no
+unknown keys, no NaN/inf, and value ranges from the snapshot contract (counts, fees and
+days are never negative; flags are 0/1; shares are within [0, 1]). A failure is a 400
+whose ``detail[].loc`` names the field. Limits that depend on the loaded model or config
+(top_k at most the number of features, at most ``max_clients_per_request`` ids) are
+checked by the service and fail the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from features.catalog import CATALOG, CATEGORICAL_FEATURES
+from features.contract import CATEGORIES, COMPETITOR_PRESENT, SEGMENTS, SERVICE_MODES
+
+INT64_MAX = 2**63 - 1
+ClientId = int  # bounds are on the fields: Field(ge=0, le=INT64_MAX)
+
+_STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+_ALLOWED: dict[str, tuple[str, ...]] = {
+    "category": CATEGORIES,
+    "segment": SEGMENTS,
+    "service_mode": SERVICE_MODES,
+    "competitor_present": COMPETITOR_PRESENT,
+}
+_FLAGS = {
+    "training_norm_met",
+    "key_user_trained",
+    "renewal_period_arrived",
+    "key_user_changed_180d",
+    "decision_maker_changed_180d",
+}
+_SHARES = {"training_coverage", "newsletter_bounce_share_90d"}
+_NULLABLE_TEXT = {"region", "competitor_present"}
+
+
+def _feature_field(name: str, dtype: str) -> tuple[Any, Any]:
+    """The pydantic (type, Field) for one snapshot column given by a caller."""
+    if name in CATEGORICAL_FEATURES:
+        allowed = _ALLOWED.get(name)
+        typ: Any = Literal[allowed] if allowed else str  # type: ignore[valid-type]
+        if name in _NULLABLE_TEXT:
+            return typ | None, Field(None)
+        return typ, Field(...)
+    if dtype == "int":
+        return int, Field(..., ge=0, le=1 if name in _FLAGS else INT64_MAX)
+    # float columns may be unknown (null) by the contract; never negative
+    return float | None, Field(..., ge=0, le=1 if name in _SHARES else None)
+
+
+def _client_features_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {"client_id": (int, Field(..., ge=0, le=INT64_MAX))}
+    for f in CATALOG:
+        if f.name in ("client_id", "as_of"):
+            continue
+        if f.name == "rule_band":
+            fields[f.name] = (Literal["high", "dynamic", "no_threat"] | None, Field(None))
+        elif f.name in (
+            "contact_index",
+            "training_indicator",
+            "webinar_indicator",
+            "cabinet_indicator",
+        ):
+            fields[f.name] = (float | None, Field(None, ge=0))  # computed when absent
+        else:
+            fields[f.name] = _feature_field(f.name, f.dtype)
+    fields["as_of"] = (date | None, Field(None))
+    return create_model(
+        "ClientFeatures", __config__=_STRICT, __doc__="One client's snapshot row.", **fields
+    )
+
+
+ClientFeatures = _client_features_model()
+
+
+class ScoreRequest(BaseModel):
+    """Either ids of clients in the loaded snapshot, or the clients' features."""
+
+    model_config = _STRICT
+    client_ids: list[ClientId] | None = Field(None, min_length=1)
+    clients: list[ClientFeatures] | None = Field(None, min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScoreRequest:
+        if (self.client_ids is None) == (self.clients is None):
+            raise ValueError("give exactly one of client_ids or clients")
+        for i, cid in enumerate(self.client_ids or []):
+            if not 0 <= cid <= INT64_MAX:
+                raise ValueError(f"client_ids[{i}]: {cid} is not a valid client id")
+        return self
+
+
+class ScoreRow(BaseModel):
+    client_id: int
+    probability: float
+    risk_band: str
+    contact_index: float | None
+    rule_band: str | None
+
+
+class ScoreResponse(BaseModel):
+    model_version: str
+    as_of: str | None
+    scores: list[ScoreRow]
+
+
+class ExplainRequest(BaseModel):
+    model_config = _STRICT
+    client_id: int = Field(..., ge=0, le=INT64_MAX)
+    top_k: int = Field(5, ge=1)
+
+
+class Contribution(BaseModel):
+    feature: str
+    value: Any
+    contribution: float
+
+
+class Driver(BaseModel):
+    text: str
+    feature: str
+    value: Any
+    contribution: float
+    direction: Literal["raises", "lowers"]
+    reason_group: str
+    action: str | None
+
+
+class SubIndicator(BaseModel):
+    name: str
+    value: float | None
+    band: str | None
+
+
+class Condition(BaseModel):
+    name: str
+    weight: float
+
+
+class RuleView(BaseModel):
+    contact_index: float | None
+    rule_band: str | None
+    bands: dict[str, float]
+    sub_indicators: list[SubIndicator]
+    conditions: list[Condition]
+
+
+class ExplainResponse(BaseModel):
+    client_id: int
+    as_of: str | None
+    model_version: str
+    probability: float
+    risk_band: str
+    base_value: float
+    raw_score: float
+    contributions: list[Contribution]
+    drivers: list[Driver]
+    rule: RuleView
+
+
+class CallListRequest(BaseModel):
+    model_config = _STRICT
+    capacity: int = Field(..., ge=1, le=1_000_000)
+    as_of: date | None = None
+    segment: Literal[SEGMENTS] | None = None  # type: ignore[valid-type]
+    service_mode: Literal[SERVICE_MODES] | None = None  # type: ignore[valid-type]
+
+
+class Reason(BaseModel):
+    text: str
+    feature: str
+    reason_group: str | None
+    action: str | None
+
+
+class CallListRow(BaseModel):
+    rank: int
+    client_id: int
+    segment: str | None
+    service_mode: str | None
+    probability: float
+    monthly_fee_rub: float | None
+    expected_loss_rub: float
+    risk_band: str
+    rule_band: str | None
+    contact_index: float | None
+    reasons: list[Reason]
+    action: str | None
+
+
+class CallListResponse(BaseModel):
+    as_of: str
+    model_version: str
+    ranking: str
+    clients: list[CallListRow]

@@ -1,0 +1,49 @@
+"""Scores for a snapshot: calibrated probability, model band, and the rule next to it.
+
+One function serves the batch CLI, the service and the benchmarks, so "the score of
+client X" means the same number everywhere. The rule columns come from the snapshot
+when present (the feature layer computed them); a frame of hand-typed features without
+them gets them computed from the same definitions (``features.rules``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from churn.config import RulesConfig
+from features.rules import RULE_COLUMNS, SNAPSHOT_INPUTS, band_series, rule_columns_pandas
+from training.model import ChurnModel
+
+SCORE_COLUMNS = ["client_id", "probability", "risk_band", "contact_index", "rule_band"]
+
+
+def with_rule_columns(snapshot: pd.DataFrame, rules: RulesConfig | None = None) -> pd.DataFrame:
+    """``snapshot`` with every rule column present (computed only where missing)."""
+    rules = rules or RulesConfig()
+    missing = [c for c in RULE_COLUMNS if c not in snapshot.columns]
+    if not missing:
+        return snapshot
+    if missing == ["rule_band"]:
+        return snapshot.assign(rule_band=band_series(snapshot["contact_index"], rules.bands))
+    if all(c in snapshot.columns for c in SNAPSHOT_INPUTS):
+        computed = rule_columns_pandas(snapshot, rules)
+        return snapshot.assign(**{c: computed[c] for c in missing})
+    return snapshot  # model.prepare names whatever is still missing
+
+
+def score_frame(
+    model: ChurnModel, snapshot: pd.DataFrame, rules: RulesConfig | None = None
+) -> pd.DataFrame:
+    """client_id, probability, risk_band, contact_index, rule_band for every row (same index)."""
+    frame = with_rule_columns(snapshot, rules)
+    proba = model.predict_proba(frame)
+    return pd.DataFrame(
+        {
+            "client_id": frame["client_id"].to_numpy(),
+            "probability": proba,
+            "risk_band": model.risk_band(proba),
+            "contact_index": frame["contact_index"].astype("float64").to_numpy(),
+            "rule_band": frame["rule_band"].astype("str").to_numpy(),
+        },
+        index=frame.index,
+    )

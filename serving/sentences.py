@@ -1,0 +1,119 @@
+"""Drivers in plain words: one feature's value and sign -> a sentence a specialist acts on.
+
+The wording, the reason group and the retention action per feature live in
+``configs/reasons.yaml`` (specialists own them); this module only picks the template
+case for a value and fills it in. A feature without a mapping still reads as something
+("logins_30d = 3 — raises risk") rather than failing an explanation.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping
+from typing import Any
+
+from churn.config import FeatureReason, ReasonsConfig
+
+UNKNOWN = "unknown"
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN and pandas' NA/NaT all mean "not known"."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT, pd.NA (raises TypeError for NA)
+    except TypeError:
+        return True
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe scalar: NaN -> None, numpy scalars -> Python, timestamps -> ISO text."""
+    if is_missing(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    return value
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+class _Formatter(string.Formatter):
+    """str.format with the specs the templates use: int, rub, pct, days, 2f."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if is_missing(value):
+            return UNKNOWN
+        if isinstance(value, str):
+            return value
+        x = float(value)
+        if format_spec == "int":
+            return str(int(round(x)))
+        if format_spec == "rub":
+            return f"{x:,.0f}".replace(",", " ")
+        if format_spec == "pct":
+            return f"{100 * x:.0f} %"
+        if format_spec == "days":
+            return _days(int(round(x)))
+        if format_spec == "2f":
+            return f"{x:.2f}"
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Formatter()
+
+
+def case_of(value: Any, templates: Mapping[str, str]) -> str:
+    """Which template case a value falls in: missing, category value, zero, one, default."""
+    if is_missing(value):
+        return "missing" if "missing" in templates else "default"
+    if isinstance(value, str):
+        return value if value in templates else "default"
+    x = float(value)
+    if x == 0 and "zero" in templates:
+        return "zero"
+    if x == 1 and "one" in templates:
+        return "one"
+    return "default"
+
+
+def describe(feature: str, value: Any, row: Mapping[str, Any], reasons: ReasonsConfig) -> str:
+    """The sentence for a feature's value, without the raises/lowers suffix."""
+    spec = reasons.features.get(feature)
+    if spec is None:
+        return f"{feature} = {_FORMATTER.format_field(value, '')}"
+    template = spec.text.get(case_of(value, spec.text)) or spec.text.get("default")
+    if template is None:  # e.g. a flag with only zero/one cases got a 2
+        return f"{feature} = {_FORMATTER.format_field(value, '')}"
+    try:
+        return _FORMATTER.vformat(template, (), {**row, "value": value})
+    except (KeyError, IndexError, ValueError):
+        return f"{feature} = {_FORMATTER.format_field(value, '')}"
+
+
+def sentence(
+    feature: str, value: Any, contribution: float, row: Mapping[str, Any], reasons: ReasonsConfig
+) -> str:
+    """ "No logins in the last 30 days — raises risk"."""
+    direction = reasons.raises if contribution > 0 else reasons.lowers
+    return f"{describe(feature, value, row, reasons)}{reasons.separator}{direction}"
+
+
+def group_and_action(
+    feature: str, contribution: float, reasons: ReasonsConfig
+) -> tuple[str, str | None]:
+    """Reason group label and the suggested action (none for a driver that lowers risk)."""
+    spec: FeatureReason | None = reasons.features.get(feature)
+    if spec is None:
+        return "other", None
+    group = reasons.groups[spec.group]
+    if contribution <= 0:
+        return group.label, None
+    return group.label, spec.action or group.action

@@ -1,0 +1,88 @@
+"""The call list: ranking, filters, capacity, reasons and actions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from churn.config import load_config
+from churn.errors import InputError
+from serving.calllist import build_call_list
+from serving.scoring import score_frame
+
+
+@pytest.fixture(scope="module")
+def reasons():
+    return load_config().reasons
+
+
+def test_ranked_by_expected_loss(tiny_model, tiny_snapshot, reasons):
+    calls = build_call_list(tiny_model, tiny_snapshot, capacity=25, reasons=reasons)
+    assert len(calls) == 25
+    assert calls["rank"].tolist() == list(range(1, 26))
+    loss = calls["expected_loss_rub"].to_numpy()
+    assert (np.diff(loss) <= 1e-9).all()
+    np.testing.assert_allclose(loss, calls["probability"] * calls["monthly_fee_rub"])
+    # nobody left out has a larger expected loss than the last one listed
+    scores = score_frame(tiny_model, tiny_snapshot)
+    all_loss = scores["probability"].to_numpy() * tiny_snapshot["monthly_fee_rub"].to_numpy()
+    assert np.sort(all_loss)[::-1][24] == pytest.approx(loss[-1])
+
+
+def test_expected_loss_and_probability_rankings_differ_when_fees_differ(
+    tiny_model, tiny_snapshot, reasons
+):
+    by_loss = build_call_list(tiny_model, tiny_snapshot, capacity=30, reasons=reasons)
+    by_p = build_call_list(
+        tiny_model, tiny_snapshot, capacity=30, reasons=reasons, ranking="probability"
+    )
+    assert (np.diff(by_p["probability"].to_numpy()) <= 1e-12).all()
+    assert by_loss["client_id"].tolist() != by_p["client_id"].tolist()
+    assert by_loss["expected_loss_rub"].sum() > by_p["expected_loss_rub"].sum()
+    # with one fee for everybody the two rankings agree
+    flat = tiny_snapshot.assign(monthly_fee_rub=10_000.0)
+    a = build_call_list(tiny_model, flat, capacity=30, reasons=reasons)
+    b = build_call_list(tiny_model, flat, capacity=30, reasons=reasons, ranking="probability")
+    assert a["client_id"].tolist() == b["client_id"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("segment", "mode"), [("large", None), (None, "remote"), ("small_medium", "in_person")]
+)
+def test_filters(tiny_model, tiny_snapshot, reasons, segment, mode):
+    calls = build_call_list(
+        tiny_model, tiny_snapshot, capacity=500, reasons=reasons, segment=segment, service_mode=mode
+    )
+    expected = tiny_snapshot
+    if segment:
+        expected = expected[expected["segment"] == segment]
+        assert (calls["segment"] == segment).all()
+    if mode:
+        expected = expected[expected["service_mode"] == mode]
+        assert (calls["service_mode"] == mode).all()
+    assert len(calls) == len(expected) > 0  # capacity above the count keeps everybody once
+    assert calls["client_id"].is_unique
+
+
+def test_every_listed_client_has_reasons_and_an_action(tiny_model, tiny_snapshot, reasons):
+    calls = build_call_list(tiny_model, tiny_snapshot, capacity=20, reasons=reasons)
+    assert calls["reason_1"].notna().all()
+    assert calls["reason_1"].str.endswith("raises risk").all()
+    assert calls["action"].notna().all()
+    for col in ("reason_1", "reason_2", "reason_3"):
+        assert col in calls.columns
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": -3}, "capacity"),
+        ({"capacity": 5, "segment": "huge"}, "segment"),
+        ({"capacity": 5, "service_mode": "telepathy"}, "service_mode"),
+        ({"capacity": 5, "ranking": "vibes"}, "ranking"),
+    ],
+)
+def test_bad_arguments_name_the_field(tiny_model, tiny_snapshot, reasons, kwargs, field):
+    with pytest.raises(InputError, match=field):
+        build_call_list(tiny_model, tiny_snapshot, reasons=reasons, **kwargs)

@@ -1,0 +1,111 @@
+"""Explanations: additive SHAP in raw space, drivers in words, the rule next to the model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from churn.config import load_config
+from churn.errors import InputError
+from serving.explain import contributions, explain_client, explain_frame, shap_contributions
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config()
+
+
+def test_contributions_plus_base_equal_raw_score(tiny_model, tiny_snapshot):
+    contrib, base = contributions(tiny_model, tiny_snapshot)
+    assert contrib.shape == (len(tiny_snapshot), len(tiny_model.features))
+    raw = tiny_model.predict_raw(tiny_snapshot)
+    np.testing.assert_allclose(contrib.sum(axis=1) + base, raw, atol=1e-6)
+
+
+def test_fast_path_equals_shap_tree_explainer(tiny_model, tiny_snapshot):
+    rows = tiny_snapshot.iloc[:50]
+    fast, base = contributions(tiny_model, rows)
+    slow, slow_base = shap_contributions(tiny_model, rows)
+    np.testing.assert_allclose(fast, slow, atol=1e-9)
+    assert base[0] == pytest.approx(slow_base)
+
+
+def test_explain_client_keys_and_additivity(tiny_model, tiny_snapshot, cfg):
+    row = tiny_snapshot.iloc[[5]]
+    out = explain_client(tiny_model, row, top_k=4, reasons=cfg.reasons, rules=cfg.rules)
+    json.dumps(out)  # JSON-safe, NaN included
+    assert {
+        "client_id",
+        "as_of",
+        "probability",
+        "base_value",
+        "contributions",
+        "drivers",
+        "rule",
+    } <= set(out)
+    assert out["client_id"] == int(row["client_id"].iloc[0])
+    assert out["as_of"] == "2025-06-01"
+    total = out["base_value"] + sum(c["contribution"] for c in out["contributions"])
+    assert total == pytest.approx(float(tiny_model.predict_raw(row)[0]), abs=1e-6)
+    assert out["probability"] == pytest.approx(float(tiny_model.predict_proba(row)[0]))
+    sizes = [abs(c["contribution"]) for c in out["contributions"]]
+    assert sizes == sorted(sizes, reverse=True)
+    assert {c["feature"] for c in out["contributions"]} == set(tiny_model.features)
+
+
+def test_drivers_raise_first_and_carry_group_and_action(tiny_model, tiny_snapshot, cfg):
+    for i in range(20):
+        out = explain_client(tiny_model, tiny_snapshot.iloc[[i]], top_k=6, reasons=cfg.reasons)
+        drivers = out["drivers"]
+        assert 0 < len(drivers) <= 6
+        signs = [d["contribution"] > 0 for d in drivers]
+        assert signs == sorted(signs, reverse=True)  # raising drivers come first
+        for d in drivers:
+            assert d["text"].endswith("raises risk" if d["contribution"] > 0 else "lowers risk")
+            assert d["reason_group"]
+            assert (d["action"] is not None) == (d["contribution"] > 0)
+
+
+def test_the_label_driver_is_found(tiny_model, tiny_snapshot, cfg):
+    """Zero logins drives the label; for such a client it should be a raising driver."""
+    idle = tiny_snapshot[tiny_snapshot["logins_30d"] == 0]
+    hits = 0
+    for i in range(10):
+        out = explain_client(tiny_model, idle.iloc[[i]], top_k=3, reasons=cfg.reasons)
+        texts = [d["text"] for d in out["drivers"]]
+        hits += "No logins in the last 30 days — raises risk" in texts
+    assert hits >= 7
+
+
+def test_rule_summary_matches_snapshot(tiny_model, tiny_snapshot, cfg):
+    row = tiny_snapshot.iloc[[3]]
+    rule = explain_client(tiny_model, row, top_k=1, reasons=cfg.reasons, rules=cfg.rules)["rule"]
+    assert rule["contact_index"] == pytest.approx(row["contact_index"].iloc[0])
+    assert rule["rule_band"] == row["rule_band"].iloc[0]
+    names = [s["name"] for s in rule["sub_indicators"]]
+    assert names == ["training_indicator", "webinar_indicator", "cabinet_indicator"]
+    weights = cfg.rules.contact_index
+    expected = weights.base + sum(c["weight"] for c in rule["conditions"])
+    assert expected == pytest.approx(rule["contact_index"])
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 10_000])
+def test_bad_top_k_is_named(tiny_model, tiny_snapshot, cfg, top_k):
+    with pytest.raises(InputError, match="top_k"):
+        explain_client(tiny_model, tiny_snapshot.iloc[[0]], top_k=top_k, reasons=cfg.reasons)
+
+
+def test_explain_frame_agrees_with_explain_client(tiny_model, tiny_snapshot, cfg):
+    frame = explain_frame(tiny_model, tiny_snapshot.iloc[:40], 3, reasons=cfg.reasons)
+    assert len(frame) == 40
+    for i in (0, 7, 21):
+        single = explain_client(tiny_model, tiny_snapshot.iloc[[i]], top_k=3, reasons=cfg.reasons)
+        raising = [d for d in single["drivers"] if d["contribution"] > 0]
+        got = [frame[f"reason_{k}"].iloc[i] for k in (1, 2, 3)]
+        assert got[: len(raising)] == [d["text"] for d in raising]
+        assert (
+            frame["action"].iloc[i] == "; ".join(dict.fromkeys(d["action"] for d in raising))
+            or None
+        )

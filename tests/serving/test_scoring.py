@@ -1,0 +1,58 @@
+"""score_frame: the numbers every consumer (CLI, service, benchmarks) shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn.config import RulesConfig
+from churn.errors import InputError
+from serving.scoring import SCORE_COLUMNS, score_frame
+
+
+def test_score_frame_matches_the_model(tiny_model, tiny_snapshot):
+    scores = score_frame(tiny_model, tiny_snapshot)
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert scores.index.equals(tiny_snapshot.index)
+    np.testing.assert_allclose(scores["probability"], tiny_model.predict_proba(tiny_snapshot))
+    assert scores["probability"].between(0, 1).all()
+    p, t = scores["probability"], tiny_model.risk_thresholds
+    assert (scores.loc[p >= t["high"], "risk_band"] == "high").all()
+    assert (scores.loc[p < t["dynamic"], "risk_band"] == "no_threat").all()
+    assert (scores["rule_band"] == tiny_snapshot["rule_band"].to_numpy()).all()
+
+
+def test_rule_columns_are_computed_when_absent(tiny_model, tiny_snapshot):
+    bare = tiny_snapshot.drop(
+        columns=[
+            "contact_index",
+            "rule_band",
+            "training_indicator",
+            "webinar_indicator",
+            "cabinet_indicator",
+        ]
+    )
+    scores = score_frame(tiny_model, bare, RulesConfig())
+    np.testing.assert_allclose(scores["contact_index"], tiny_snapshot["contact_index"])
+    assert (scores["rule_band"] == tiny_snapshot["rule_band"].to_numpy()).all()
+
+
+def test_a_row_scores_the_same_alone_and_in_bulk(tiny_model, tiny_snapshot):
+    bulk = score_frame(tiny_model, tiny_snapshot)
+    one = score_frame(tiny_model, tiny_snapshot.iloc[[17]])
+    assert one["probability"].iloc[0] == pytest.approx(bulk["probability"].iloc[17])
+
+
+def test_missing_feature_column_is_named(tiny_model, tiny_snapshot):
+    with pytest.raises(InputError, match="logins_30d"):
+        score_frame(tiny_model, tiny_snapshot.drop(columns="logins_30d"))
+
+
+def test_unknown_category_scores_like_missing(tiny_model, tiny_snapshot):
+    row = tiny_snapshot.iloc[[0]].copy()
+    unknown = row.assign(region=pd.Series(["atlantis"], index=row.index, dtype="str"))
+    missing = row.assign(region=pd.Series([None], index=row.index, dtype="str"))
+    a = score_frame(tiny_model, unknown)["probability"].iloc[0]
+    b = score_frame(tiny_model, missing)["probability"].iloc[0]
+    assert a == pytest.approx(b)

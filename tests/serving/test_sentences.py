@@ -1,0 +1,83 @@
+"""Drivers in plain words: known values give the sentences a specialist expects."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from churn.config import load_config
+from features.catalog import MODEL_FEATURES
+from serving.sentences import case_of, describe, group_and_action, json_value, sentence
+
+
+@pytest.fixture(scope="module")
+def reasons():
+    return load_config().reasons
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "row", "contribution", "expected"),
+    [
+        ("logins_30d", 0, {}, 0.4, "No logins in the last 30 days — raises risk"),
+        ("logins_30d", 12, {}, -0.2, "12 logins in the last 30 days — lowers risk"),
+        (
+            "overdue_debt_rub",
+            12300.0,
+            {"days_overdue": 45},
+            0.3,
+            "Overdue debt of 12 300 RUB, 45 days overdue — raises risk",
+        ),
+        (
+            "competitor_present",
+            "yes",
+            {},
+            0.5,
+            "Competitor present at the last diagnostics — raises risk",
+        ),
+        ("competitor_present", None, {}, 0.1, "Competitor presence never checked — raises risk"),
+        ("key_user_trained", 1, {}, -0.3, "Key user trained — lowers risk"),
+        ("renewal_period_arrived", 1, {}, 0.2, "Payment-renewal period has arrived — raises risk"),
+        ("days_since_training", math.nan, {}, 0.2, "No user has ever been trained — raises risk"),
+        (
+            "training_coverage",
+            0.25,
+            {},
+            0.1,
+            "25 % of users hold a valid training certificate — raises risk",
+        ),
+    ],
+)
+def test_known_values_read_as_expected(reasons, feature, value, row, contribution, expected):
+    assert sentence(feature, value, contribution, {feature: value, **row}, reasons) == expected
+
+
+def test_every_model_feature_has_words_group_and_action(reasons):
+    assert set(MODEL_FEATURES) <= set(reasons.features)
+    for feature in MODEL_FEATURES:
+        text = describe(feature, 0, {}, reasons)
+        assert not text.startswith(f"{feature} = "), f"{feature} falls back to its column name"
+        group, action = group_and_action(feature, 1.0, reasons)
+        assert group and action, feature
+        assert group_and_action(feature, -1.0, reasons)[1] is None  # nothing to fix
+
+
+def test_cases_and_fallbacks(reasons):
+    assert case_of(math.nan, {"missing": "", "default": ""}) == "missing"
+    assert case_of(0, {"zero": "", "default": ""}) == "zero"
+    assert case_of(1.0, {"one": "", "default": ""}) == "one"
+    assert case_of("maybe", {"yes": "", "default": ""}) == "default"
+    assert describe("not_a_feature", 3, {}, reasons) == "not_a_feature = 3"
+    # a flag outside 0/1 has no template case: still a sentence, not an error
+    assert describe("key_user_trained", 2, {}, reasons).startswith("key_user_trained")
+
+
+def test_json_value_is_json_safe():
+    import numpy as np
+    import pandas as pd
+
+    assert json_value(np.float64("nan")) is None
+    assert json_value(pd.NA) is None
+    assert json_value(np.int64(3)) == 3 and type(json_value(np.int64(3))) is int
+    assert json_value(float("inf")) is None
+    assert json_value("yes") == "yes"
