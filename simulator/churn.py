@@ -92,7 +92,7 @@ def signals(
         "short_advance": (pop.first_advance >= 1) & (pop.first_advance <= 3),
         "clicks": h.last("clicks", 3) > 0,
         "webinars2": h.last("webinars", 6) >= 2,
-        "no_contact": ms - st.last_reached > cfg.hazard.no_contact_days * US_PER_DAY,
+        "no_contact": ms - st.last_contact > cfg.hazard.no_contact_days * US_PER_DAY,
     }
 
 

@@ -85,7 +85,7 @@ def draw_population(cfg: SimulateConfig, cal: Calendar, rng: np.random.Generator
         new_at, _advance_choice(rng, cfg.first_advance_shares, n, "first_advance_shares"), advance
     )
     missing_p = np.where(
-        new_at, cfg.first_advance_missing_share * 0.5, cfg.first_advance_missing_share * 2.5
+        new_at, cfg.first_advance_missing_share * 0.5, cfg.first_advance_missing_share * 1.5
     )
     first = np.where(rng.random(n) < missing_p, -1, first)
     region = rng.choice(len(REGIONS), n, p=np.array(REGION_SHARES))

@@ -112,8 +112,7 @@ def contacts(
     miss = np.array([NO_ANSWER] * 11 + [CALLBACK] * 6 + [REFUSED] * 3)[(u[1] * 20).astype(np.int64)]
     outcome = np.where(u[0] < p_reached, REACHED, miss)
     outcome = np.where(rng.random(len(idx)) < 0.03, -1, outcome)
-    got = outcome == REACHED
-    np.maximum.at(st.last_reached, idx[got], ts[got])
+    np.maximum.at(st.last_contact, idx, ts)
 
     ku = _changes(st, users, win, eff, rng, slot=0, role=KEY, base=0.012)
     dm = _changes(st, users, win, eff, rng, slot=1, role=DM, base=0.008)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from churn.config import SimulateConfig
-from simulator.calendar import LONG_AGO, NEVER, US_PER_DAY, Calendar
+from simulator.calendar import LONG_AGO, NEVER, US_PER_DAY, US_PER_HOUR, Calendar
 from simulator.population import Population
 
 COUNTS = (
@@ -53,7 +53,7 @@ class State:
     kit_stopped: np.ndarray
     key_user_change: np.ndarray
     dm_change: np.ndarray
-    last_reached: np.ndarray
+    last_contact: np.ndarray  # last specialist call or visit, any outcome
     history: History
 
 
@@ -74,7 +74,7 @@ def initial_state(
         kit_stopped=rng.random(n) < 0.05,
         key_user_change=np.full(n, LONG_AGO, dtype=np.int64),
         dm_change=np.full(n, LONG_AGO, dtype=np.int64),
-        last_reached=np.where(reached > pop.contract_start, reached, LONG_AGO),
+        last_contact=np.where(reached > pop.contract_start, reached, LONG_AGO),
         history=History(n),
     )
 
@@ -105,10 +105,21 @@ class Window:
     frac: np.ndarray  # share of the month covered, per client (0 when inactive)
 
     def spread(self, rng: np.random.Generator, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Turn per-client counts into (client index, uniform time in the client's window)."""
+        """Turn per-client counts into (client index, time in the client's window).
+
+        Office rhythm: most events on weekdays (a weekend day is redrawn 4 times in 5)
+        and during the working day (hour ~ triangular 7-19 h). Window bounds are whole
+        days, so the day + hour stays inside [lo, hi).
+        """
         idx = np.repeat(np.arange(len(counts)), counts)
-        span = (self.hi - self.lo)[idx]
-        return idx, self.lo[idx] + (rng.random(len(idx)) * span).astype(np.int64)
+        lo = self.lo[idx]
+        days = (self.hi[idx] - lo) // US_PER_DAY
+        u = rng.random((4, len(idx)))
+        day = (u[0] * days).astype(np.int64)
+        weekday = ((lo // US_PER_DAY) + day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        day = np.where((weekday >= 5) & (u[1] < 0.8), ((u[1] / 0.8) * days).astype(np.int64), day)
+        hour_us = ((7.0 + 6.0 * (u[2] + u[3])) * US_PER_HOUR).astype(np.int64)
+        return idx, lo + day * US_PER_DAY + hour_us
 
 
 def month_window(cal: Calendar, pop: Population, st: State, m: int) -> Window:
