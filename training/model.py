@@ -60,3 +60,16 @@ class ChurnModel:
             "high",
             np.where(p >= self.risk_thresholds["dynamic"], "dynamic", "no_threat"),
         )
+
+
+def categorical_levels_from(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[str]]:
+    """The sorted text levels of each categorical column, as seen in the training rows.
+
+    A level that only appears later becomes missing in :meth:`ChurnModel.prepare`, which
+    LightGBM treats like any unseen category instead of shifting the codes of known ones.
+    """
+    return {
+        col: sorted(frame[col].dropna().astype("str").unique().tolist())
+        for col in columns
+        if col in frame.columns
+    }

@@ -128,3 +128,15 @@ def fresh_mlflow(tmp_path: Path, base_config: Config) -> Iterator[Config]:
         mp.undo()
         mlflow.set_tracking_uri(old_tracking)
         mlflow.set_registry_uri(old_registry)
+
+
+@pytest.fixture(scope="session")
+def synthetic_files(synthetic: SyntheticBase, tmp_path_factory: pytest.TempPathFactory):
+    """(raw_dir, snapshot_file) of the synthetic base on disk."""
+    return write_synthetic(synthetic, tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_factory():
+    """make_synthetic and write_synthetic, for tests that need their own base."""
+    return make_synthetic, write_synthetic

@@ -1,0 +1,138 @@
+"""``churn train`` end to end through the CLI: bad input fails with one line, a good run
+writes the report and a complete MLflow run; the session ``trained`` report has every key."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from churn.cli import app
+from churn.config import Config
+
+REPORT_METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
+
+
+def _write_config(cfg: Config, root: Path) -> Path:
+    path = root / "cfg" / "default.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    return path
+
+
+def _train(config: Path, *args: str):
+    return CliRunner().invoke(app, ["--config", str(config), "train", *args])
+
+
+def _assert_one_line_error(result, pattern: str) -> None:
+    assert result.exit_code != 0, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_bad_input_is_one_line_and_nonzero(
+    fresh_mlflow: Config, synthetic_files, synthetic_factory, tmp_path: Path
+) -> None:
+    raw, snap = synthetic_files
+    config = _write_config(fresh_mlflow, tmp_path)  # paths.raw_dir points to a missing dir
+    _assert_one_line_error(_train(config), r"give --raw DIR .* or --features FILE")
+    _assert_one_line_error(
+        _train(config, "--features", str(tmp_path / "nope.parquet")), r"snapshot file not found"
+    )
+    _assert_one_line_error(_train(config, "--raw", str(tmp_path / "nope")), r"--raw: directory not")
+    # a snapshot file alone cannot be labelled: the churn events live in the raw data
+    _assert_one_line_error(_train(config, "--features", str(snap)), r"labels need the raw churn")
+    broken = tmp_path / "broken.parquet"
+    pd.read_parquet(snap).drop(columns=["logins_30d"]).to_parquet(broken)
+    _assert_one_line_error(
+        _train(config, "--features", str(broken), "--raw", str(raw)),
+        r"lacks snapshot column.*logins_30d",
+    )
+    not_parquet = tmp_path / "text.parquet"
+    not_parquet.write_text("client_id,as_of\n1,2024-01-01\n")
+    _assert_one_line_error(
+        _train(config, "--features", str(not_parquet)), r"not a readable Parquet"
+    )
+    make, write = synthetic_factory
+    short_raw, short_snap = write(make(n_clients=200, n_months=8), tmp_path / "short")
+    _assert_one_line_error(
+        _train(config, "--features", str(short_snap), "--raw", str(short_raw)), r"too few labelled"
+    )
+
+
+def test_cli_train_writes_report_and_complete_run(
+    fresh_mlflow: Config, synthetic_files, tmp_path: Path
+) -> None:
+    raw, snap = synthetic_files
+    config = _write_config(fresh_mlflow, tmp_path)
+    report_path = tmp_path / "reports" / "train.json"
+    args = (
+        "--features",
+        str(snap),
+        "--raw",
+        str(raw),
+        "--trials",
+        "2",
+        "--report",
+        str(report_path),
+    )
+    result = _train(config, *args)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "trial 2/2" in result.output and "roc_auc" in result.output  # progress + table
+    report = json.loads(report_path.read_text())
+    _check_report(report)
+    assert report["promoted"] is True and report["model_version"] == "1"
+
+    client = MlflowClient(fresh_mlflow.paths.mlflow_tracking_uri)
+    run = client.get_run(report["run_id"])
+    assert run.data.tags["dataset_digest"] == report["dataset_digest"]
+    assert "git_commit" in run.data.tags
+    assert run.data.metrics["test_model_roc_auc"] == pytest.approx(
+        report["test"]["model"]["roc_auc"]
+    )
+    assert run.inputs.dataset_inputs[0].dataset.digest == report["dataset_digest"]
+    artifacts = {
+        a.path
+        for d in ("", "optuna", "evaluation", "config", "report")
+        for a in client.list_artifacts(run.info.run_id, d)
+    }
+    for expected in (
+        "config/config.json",
+        "optuna/trials.csv",
+        "optuna/best_trial.json",
+        "optuna/optimization_history.png",
+        "report/train.json",
+    ):
+        assert expected in artifacts, sorted(artifacts)
+    assert any(p.startswith("evaluation/") and p.endswith(".html") for p in artifacts)
+    artifact_root = Path(fresh_mlflow.paths.mlflow_artifacts_dir)
+    assert any(artifact_root.rglob("MLmodel"))  # artifacts land in the configured directory
+
+    models = CliRunner().invoke(app, ["--config", str(config), "models"])
+    assert models.exit_code == 0 and "champion" in models.output
+
+
+def _check_report(report: dict) -> None:
+    for name in ("model", "rule"):
+        for key in REPORT_METRICS:
+            assert isinstance(report["test"][name][key], float), (name, key)
+    assert "oracle" in report["test"]
+    for key in ("run_id", "model_version", "promoted", "auc_gain", "gap_closed"):
+        assert key in report
+    gain = report["auc_gain"]
+    assert gain["ci_low"] <= gain["ci_high"]
+    split = report["split"]
+    assert max(split["train"]) < min(split["valid"]) and max(split["valid"]) < min(split["test"])
+
+
+def test_trained_fixture_report_has_every_key(trained: dict) -> None:
+    _check_report(trained)
+    assert trained["test"]["oracle"] is not None and trained["test"]["oracle"]["roc_auc"] > 0.5
+    assert trained["gap_closed"] is not None

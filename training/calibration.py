@@ -1,0 +1,62 @@
+"""Probability calibration of the booster's raw score, fitted on the validation block only.
+
+Platt scaling (a logistic regression on the raw log-odds) rather than isotonic regression:
+
+* it is strictly monotone, so calibration never creates ties and never changes the
+  ranking: the call list and the ROC-AUC are those of the booster (isotonic regression
+  is a step function and would merge clients into plateaus of equal probability);
+* it has two parameters, so a validation block with a few hundred positives is enough;
+  isotonic regression overfits such a block and its steps move with every retrain;
+* boosted trees trained on log-loss are usually off by a shift and a scale in log-odds
+  (early stopping, class balance, the train/valid time shift), which is what Platt fixes.
+
+Risk thresholds are chosen on the same validation block, as shares of clients to flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+
+from churn.errors import InputError
+
+
+@dataclass(frozen=True)
+class PlattCalibrator:
+    """p = sigmoid(slope * raw + intercept)."""
+
+    slope: float
+    intercept: float
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        return expit(self.slope * np.asarray(raw, dtype=float) + self.intercept)
+
+
+def fit_platt(raw: np.ndarray, y: np.ndarray) -> PlattCalibrator:
+    """Fit Platt scaling (almost unregularised) on validation raw scores and labels."""
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2:
+        raise InputError("validation: labels have one class only; cannot calibrate")
+    lr = LogisticRegression(C=1e6, max_iter=1000)
+    lr.fit(np.asarray(raw, dtype=float).reshape(-1, 1), y)
+    return PlattCalibrator(slope=float(lr.coef_[0, 0]), intercept=float(lr.intercept_[0]))
+
+
+def risk_thresholds(proba_valid: np.ndarray, *, high_share: float, dynamic_share: float) -> dict:
+    """Calibrated-probability cut-offs that flag the top shares of validation rows.
+
+    "high" = the probability reached by the riskiest ``high_share`` of validation rows,
+    "dynamic" = by the riskiest ``dynamic_share`` (so dynamic <= high).
+    """
+    if not 0 < high_share <= dynamic_share < 1:
+        raise InputError(
+            "training.risk_high_share must be positive and not above training.risk_dynamic_share"
+        )
+    p = np.asarray(proba_valid, dtype=float)
+    return {
+        "high": float(np.quantile(p, 1 - high_share)),
+        "dynamic": float(np.quantile(p, 1 - dynamic_share)),
+    }

@@ -1,0 +1,340 @@
+"""``churn train``: snapshots -> labels -> time split -> tuned LightGBM -> calibration ->
+test-block evaluation beside the rule and the oracle -> MLflow run + registry gate -> report.
+
+Each stage is a small function; :func:`run_train` only wires them and prints progress.
+The test block is never seen before evaluation: tuning and early stopping use train and
+validation, calibration and risk thresholds use validation only.
+
+Oracle: when the raw directory holds the generator's ``_truth/hazard.parquet`` (client_id,
+month, hazard = probability of churning in that month, computed from information before
+the month), the oracle score of a row is the hazard of the month that starts at its
+``as_of``: the best ranking achievable with point-in-time information. The hazards of the
+later months in the horizon are not used for the headline number (they depend on what
+happens after ``as_of``); their horizon-cumulative ``1 - prod(1 - h)`` is reported
+beside it as ``oracle_horizon`` for reference.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import typer
+
+from churn.config import Config
+from churn.errors import InputError
+from features.catalog import CATEGORICAL_FEATURES, MODEL_FEATURES
+from training.calibration import fit_platt, risk_thresholds
+from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
+from training.model import ChurnModel, categorical_levels_from
+from training.split import Split, time_split
+from training.tune import TuneResult, tune_lgbm
+
+RULE_SCORE = "contact_index"
+HEADLINE = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "recall_at_capacity")
+
+
+@dataclass
+class Blocks:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    split: Split
+
+
+def _say(msg: str) -> None:
+    typer.echo(f"[train] {msg}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_snapshots(
+    cfg: Config, raw_dir: Path, features_file: Path | None
+) -> tuple[pd.DataFrame, Path]:
+    """Read the snapshot file, or build monthly snapshots from ``raw_dir`` first."""
+    if features_file is None:
+        from features.cli import run_features
+
+        features_file = Path(cfg.paths.features_path)
+        _say(f"building monthly snapshots from {raw_dir} -> {features_file}")
+        run_features(cfg, raw=raw_dir, out=features_file, as_of=None, to=None, every="month")
+    features_file = Path(features_file)
+    if not features_file.exists():
+        raise InputError(f"--features: snapshot file not found: {features_file}")
+    try:
+        frame = pd.read_parquet(features_file)
+    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
+        raise InputError(f"--features: {features_file} is not a readable Parquet file") from exc
+    needed = ["client_id", "as_of", *MODEL_FEATURES, RULE_SCORE]
+    missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"--features: {features_file} lacks snapshot column(s) {', '.join(missing)}"
+        )
+    return frame, features_file
+
+
+def labelled(cfg: Config, snapshots: pd.DataFrame, raw_dir: Path) -> pd.DataFrame:
+    """Snapshots with labels from the raw churn events; rows without a full horizon dropped."""
+    if not Path(raw_dir).is_dir():
+        raise InputError(
+            f"raw data directory not found: {raw_dir}; labels need the raw churn_events "
+            "(pass --raw DIR or set paths.raw_dir)"
+        )
+    events = read_churn_events(raw_dir)
+    data_end = data_end_of(raw_dir)
+    out = label_snapshots(snapshots, events, cfg.training.horizon_days, data_end)
+    if out.empty:
+        raise InputError(
+            f"snapshots: no row has a full {cfg.training.horizon_days}-day horizon before the "
+            f"end of the data ({data_end.date()}); need more history"
+        )
+    return out.reset_index(drop=True)
+
+
+def split_blocks(cfg: Config, frame: pd.DataFrame) -> Blocks:
+    t = cfg.training
+    split = time_split(
+        frame["as_of"],
+        valid_months=t.valid_months,
+        test_months=t.test_months,
+        horizon_days=t.horizon_days,
+        min_train_months=t.min_train_months,
+    )
+    block = split.block_of(frame["as_of"])
+    parts = {
+        name: frame[block == name].reset_index(drop=True) for name in ("train", "valid", "test")
+    }
+    for name, part in parts.items():
+        if part[LABEL].nunique() < 2:
+            raise InputError(f"snapshots: the {name} block has one label class only; need churners")
+    return Blocks(parts["train"], parts["valid"], parts["test"], split)
+
+
+def oracle_scores(
+    raw_dir: Path, frame: pd.DataFrame, horizon_days: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(point-in-time hazard, horizon-cumulative hazard) per row, or None without truth."""
+    path = Path(raw_dir) / "_truth" / "hazard.parquet"
+    if not path.exists():
+        return None
+    hazard = pd.read_parquet(path, columns=["client_id", "month", "hazard"])
+    month = pd.to_datetime(hazard["month"], utc=True)
+    key = hazard["client_id"].astype("int64") * 100_000 + month.dt.year * 12 + month.dt.month
+    by_key = pd.Series(hazard["hazard"].to_numpy(dtype=float), index=key.to_numpy())
+    by_key = by_key[~by_key.index.duplicated()]
+    as_of = pd.to_datetime(frame["as_of"], utc=True)
+    base = (
+        frame["client_id"].astype("int64").to_numpy() * 100_000
+        + (as_of.dt.year * 12 + as_of.dt.month).to_numpy()
+    )
+    n_months = max(1, round(horizon_days / (365.25 / 12)))
+    per_month = [by_key.reindex(base + m).to_numpy() for m in range(n_months)]
+    point = per_month[0]
+    if np.isnan(point).all():
+        return None
+    survive = np.prod([1 - np.nan_to_num(h, nan=0.0) for h in per_month], axis=0)
+    return np.nan_to_num(point, nan=float(np.nanmean(point))), 1 - survive
+
+
+# --------------------------------------------------------------------------- model
+
+
+def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
+    """Tune + refit on train (early stopping on valid), calibrate and band on valid."""
+    levels = categorical_levels_from(blocks.train, CATEGORICAL_FEATURES)
+    shell = ChurnModel(
+        None, None, list(MODEL_FEATURES), levels, horizon_days=cfg.training.horizon_days
+    )
+    X_train, X_valid = shell.prepare(blocks.train), shell.prepare(blocks.valid)
+    y_train, y_valid = blocks.train[LABEL].to_numpy(), blocks.valid[LABEL].to_numpy()
+    started = time.monotonic()
+
+    def progress(study: Any, trial: Any) -> None:
+        value = "pruned" if trial.value is None else f"auc={trial.value:.4f}"
+        _say(
+            f"trial {trial.number + 1}/{cfg.training.n_trials} {value} "
+            f"best={study.best_value:.4f} ({time.monotonic() - started:.0f}s)"
+        )
+
+    tuned = tune_lgbm(X_train, y_train, X_valid, y_valid, cfg=cfg.training, on_trial=progress)
+    shell.booster = tuned.booster
+    raw_valid = shell.predict_raw(blocks.valid)
+    shell.calibrator = fit_platt(raw_valid, y_valid)
+    shell.risk_thresholds = risk_thresholds(
+        shell.predict_proba(blocks.valid),
+        high_share=cfg.training.risk_high_share,
+        dynamic_share=cfg.training.risk_dynamic_share,
+    )
+    shell.metadata = {
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "params": tuned.params,
+        "best_iteration": tuned.best_iteration,
+        "valid_roc_auc": tuned.best_score,
+        "train_as_of": [d.date().isoformat() for d in blocks.split.train],
+        "valid_as_of": [d.date().isoformat() for d in blocks.split.valid],
+        "test_as_of": [d.date().isoformat() for d in blocks.split.test],
+        "calibration": "platt (validation block)",
+        "risk_rule": (
+            f"high = top {cfg.training.risk_high_share:.0%} of validation rows, "
+            f"dynamic = top {cfg.training.risk_dynamic_share:.0%}"
+        ),
+    }
+    return shell, tuned
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> tuple[dict, dict]:
+    """Test-block metrics of model, rule and oracle; returns (eval_result, scores)."""
+    from training.evaluate import evaluate_block
+
+    test, valid = blocks.test, blocks.valid
+    y, y_valid = test[LABEL].to_numpy(), valid[LABEL].to_numpy()
+    scores: dict[str, np.ndarray | None] = {
+        "model": model.predict_proba(test),
+        "rule": test[RULE_SCORE].to_numpy(dtype=float),
+        "oracle": None,
+    }
+    calib = {"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)}
+    oracle_test = oracle_scores(raw_dir, test, cfg.training.horizon_days)
+    oracle_valid = oracle_scores(raw_dir, valid, cfg.training.horizon_days)
+    if oracle_test is not None and oracle_valid is not None:
+        scores["oracle"] = oracle_test[0]
+        calib["oracle"] = (oracle_valid[0], y_valid)  # monthly hazard -> horizon probability
+    result = evaluate_block(
+        y,
+        scores,
+        as_of=test["as_of"].to_numpy(),
+        client_id=test["client_id"].to_numpy(),
+        capacity_per_week=cfg.training.capacity_per_week,
+        bootstrap_rounds=cfg.training.bootstrap_rounds,
+        seed=cfg.training.seed,
+        calib_scores=calib,
+    )
+    if oracle_test is not None:
+        from sklearn.metrics import roc_auc_score
+
+        result["oracle_horizon"] = {"roc_auc": float(roc_auc_score(y, oracle_test[1]))}
+    return result, scores
+
+
+def build_report(
+    result: dict, blocks: Blocks, tuned: TuneResult, reg: Any, run_id: str, digest: str
+) -> dict[str, Any]:
+    """The JSON report: test metrics side by side, the gain CI, gap closed, registry outcome."""
+    test = {name: result.get(name) for name in ("model", "rule", "oracle")}
+    return {
+        "test": test,
+        "auc_gain": result.get("auc_gain"),
+        "gap_closed": result.get("gap_closed"),
+        "oracle_horizon": result.get("oracle_horizon"),
+        "calibration": result.get("calibration"),
+        "block": result.get("block"),
+        "split": blocks.split.describe(),
+        "rows": {"train": len(blocks.train), "valid": len(blocks.valid), "test": len(blocks.test)},
+        "tuning": {
+            "n_trials": len(tuned.study.trials),
+            "best_params": tuned.study.best_params,
+            "best_iteration": tuned.best_iteration,
+            "valid_roc_auc": tuned.best_score,
+        },
+        "dataset_digest": digest,
+        "run_id": run_id,
+        "model_version": reg.version,
+        "alias": reg.alias,
+        "promoted": reg.promoted,
+        "champion_before": {
+            "version": reg.champion_version,
+            "roc_auc_on_this_test": reg.champion_roc_auc,
+        }
+        if reg.champion_version
+        else None,
+    }
+
+
+def metrics_table(report: dict) -> str:
+    """A compact model / rule / oracle table for the terminal."""
+    cols = ("model", "rule", "oracle")
+    lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in cols)]
+    for key in HEADLINE:
+        cells = []
+        for c in cols:
+            value = (report["test"].get(c) or {}).get(key)
+            cells.append(f"{value:>10.4f}" if isinstance(value, int | float) else f"{'-':>10}")
+        lines.append(f"{key:<22}" + "".join(cells))
+    gain, gap = report.get("auc_gain") or {}, report.get("gap_closed")
+    if gain:
+        lines.append(
+            f"AUC gain model-rule: {gain.get('observed', gain.get('mean')):.4f} "
+            f"(95% CI {gain['ci_low']:.4f} .. {gain['ci_high']:.4f})"
+        )
+    if gap is not None:
+        lines.append(f"gap closed (model-0.5)/(oracle-0.5): {gap:.3f}")
+    lines.append(
+        f"model version {report['model_version']} -> {report['alias']}"
+        f"{' (promoted)' if report['promoted'] else ' (not promoted)'}; run {report['run_id']}"
+    )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def run_train(
+    cfg: Config, *, raw: Path | None, features_file: Path | None, report: Path | None
+) -> dict[str, Any]:
+    """``churn train --raw DIR | --features FILE``: train, evaluate, register, report."""
+    from training import registry
+
+    if raw is None and features_file is None:
+        raise InputError("churn train: give --raw DIR (raw tables) or --features FILE (snapshots)")
+    raw_dir = Path(raw) if raw is not None else Path(cfg.paths.raw_dir)
+    if raw is not None and not raw_dir.is_dir():
+        raise InputError(f"--raw: directory not found: {raw_dir}")
+    snapshots, source = load_snapshots(cfg, raw_dir, features_file)
+    _say(
+        f"{len(snapshots)} snapshot rows, {snapshots['as_of'].nunique()} as_of dates from {source}"
+    )
+    frame = labelled(cfg, snapshots, raw_dir)
+    blocks = split_blocks(cfg, frame)
+    for name in ("train", "valid", "test"):
+        part = getattr(blocks, name)
+        dates = getattr(blocks.split, name)
+        _say(
+            f"{name}: {len(part)} rows, churn {part[LABEL].mean():.3f}, "
+            f"as_of {dates.min().date()}..{dates.max().date()}"
+        )
+    _say(f"tuning LightGBM: {cfg.training.n_trials} trials, <= {cfg.training.timeout_s}s")
+    model, tuned = fit_model(cfg, blocks)
+    _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
+    _say("evaluating on the test block (model, rule, oracle)")
+    result, scores = evaluate(cfg, model, blocks, raw_dir)
+    experiment_id = registry.ensure_experiment(cfg)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        digest = registry.log_run(cfg, frame, source, model, tuned, result, scores, blocks)
+        version = registry.log_model(cfg, model, blocks.test)
+        reg = registry.gate(
+            cfg, version, result["model"]["roc_auc"], blocks.test, blocks.test[LABEL].to_numpy()
+        )
+        registry.tag_version(cfg, version, result["model"], registry_dates(blocks.split.test))
+        out = build_report(result, blocks, tuned, reg, run.info.run_id, digest)
+        mlflow.log_dict(out, "report/train.json")
+    if report is not None:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        _say(f"report -> {report}")
+    typer.echo(metrics_table(out))
+    return out
+
+
+def registry_dates(dates: pd.DatetimeIndex) -> list[str]:
+    return [d.date().isoformat() for d in dates]
