@@ -4,12 +4,16 @@ Date rules (documented in ``features/README.md``):
 
 * ``--as-of D`` alone: one snapshot as of D.
 * ``--as-of D --to E --every month``: D, then the first of every following month up to E.
-* ``--every month`` without ``--as-of``: the first of every month after the month of the
-  first event, up to the first of the month after the newest event (when that is still in
-  the future, the last snapshot is the day after the newest event instead).
+* ``--every month`` without ``--as-of``: the first of every month from the first month
+  start whose activity windows are fully covered by data (the first activity event plus
+  the longest login window, 90 days) up to the first of the month after the newest event
+  (when that is still in the future, the last snapshot is the day after the newest event).
 * nothing: one snapshot as of the day after the newest event (:func:`latest_as_of`).
 
-An as_of after today, or on/before the first event (nothing known yet), is an InputError.
+An as_of after today, or on/before the first activity event (nothing known yet), is an
+InputError. "Activity" tables record the client's use of the service; users, trainings,
+invoices and contracts reach years back (registrations, certificates, billing) and do not
+mark the start of the export.
 """
 
 from __future__ import annotations
@@ -28,26 +32,36 @@ from features.rules import DYNAMIC, HIGH, NO_THREAT
 from features.snapshot import write_snapshots
 from features.windows import month_starts
 
+ACTIVITY_TABLES = (
+    "logins",
+    "service_requests",
+    "webinars",
+    "newsletter_events",
+    "video_clicks",
+    "kit_updates",
+)
 
-def _event_paths(raw_dir: Path) -> list[Path]:
+
+def _event_paths(raw_dir: Path) -> dict[str, Path]:
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"raw data directory not found: {raw_dir}")
-    paths = []
+    paths = {}
     for name, spec in TABLES.items():
         path = raw_dir / f"{name}.parquet"
         if not path.is_file():
             raise InputError(f"table {name}: file not found: {path}")
         if spec.is_event:
-            paths.append(path)
+            paths[name] = path
     return paths
 
 
 def data_span(raw_dir: Path) -> tuple[date, date]:
-    """(date of the first event, date of the newest event) over every event table's ts."""
+    """(date of the first activity event, date of the newest event in any event table)."""
     union = " UNION ALL ".join(
-        f"SELECT min(ts) AS lo, max(ts) AS hi FROM read_parquet('{p.as_posix()}')"
-        for p in _event_paths(raw_dir)
+        f"SELECT min(ts) FILTER (WHERE {name in ACTIVITY_TABLES}) AS lo, max(ts) AS hi "
+        f"FROM read_parquet('{path.as_posix()}')"
+        for name, path in _event_paths(raw_dir).items()
     )
     con = duckdb.connect()
     try:
@@ -56,7 +70,7 @@ def data_span(raw_dir: Path) -> tuple[date, date]:
     finally:
         con.close()
     if lo is None or hi is None:
-        raise InputError(f"{raw_dir}: the event tables hold no events")
+        raise InputError(f"{raw_dir}: the activity tables hold no events")
     return lo, hi
 
 
@@ -77,7 +91,12 @@ def _next_month(d: date) -> date:
 
 
 def as_of_dates(
-    raw_dir: Path, as_of: str | None, to: str | None, every: str | None, today: date
+    raw_dir: Path,
+    as_of: str | None,
+    to: str | None,
+    every: str | None,
+    today: date,
+    warmup_days: int = 90,
 ) -> list[date]:
     """The as_of dates the flags ask for (see the module docstring), checked."""
     if every is not None and every != "month":
@@ -93,7 +112,7 @@ def as_of_dates(
         stop = end or _next_month(newest)
         if end is None and stop > today:  # data up to now: the last snapshot sees all of it
             stop = newest + timedelta(days=1)
-        begin = start or _next_month(first)
+        begin = start or _next_month(first + timedelta(days=warmup_days - 1))
         if stop < begin:
             raise InputError(f"--to: {stop} is before --as-of {begin}")
         dates = [begin, *month_starts(begin + timedelta(days=1), stop)]
@@ -104,7 +123,7 @@ def as_of_dates(
             raise InputError(f"{flag}: {d} is in the future (today is {today})")
         if d <= first:
             raise InputError(
-                f"{flag}: {d} is not after the first event ({first}): nothing known yet"
+                f"{flag}: {d} is not after the first activity event ({first}): nothing known yet"
             )
     return dates
 
@@ -135,7 +154,8 @@ def run_features(
     today: date | None = None,
 ) -> None:
     """``churn features``: build the snapshots the flags ask for into one Parquet file."""
-    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today())
+    warmup = max(cfg.features.login_windows_days)
+    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), warmup)
     out = Path(out)
     n = write_snapshots(Path(raw), dates, cfg, out)
     span = f"{dates[0]}" if len(dates) == 1 else f"{dates[0]} .. {dates[-1]}"

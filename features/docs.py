@@ -32,12 +32,15 @@ churn features --raw data/raw --out snap.parquet                          # as o
 ```
 
 Dates: `--as-of D --to E --every month` builds D, then the first of every following month up
-to E. `--every month` alone builds the first of every month after the month of the first
-event, up to the first of the month after the newest event (if that is still in the future,
-the last snapshot is the day after the newest event instead). With no dates, one snapshot
-as of the day after the newest event (`features.cli.latest_as_of`). An `as_of` after today,
-or on or before the first event, is an error; so are malformed dates and `--every` other
-than `month`.
+to E. `--every month` alone builds the first of every month from the first month start at
+which the longest login window (90 days) is fully covered by activity data, up to the first
+of the month after the newest event (if that is still in the future, the last snapshot is
+the day after the newest event instead). "Activity data" starts with the first login,
+request, webinar, newsletter event, VideoConsultant click or kit update; users, trainings
+and invoices reach further back and do not mark the start of the export. With no dates,
+one snapshot as of the day after the newest event (`features.cli.latest_as_of`). An
+`as_of` after today, or on or before the first activity event, is an error; so are
+malformed dates, `--to` without `--every month`, and `--every` other than `month`.
 
 ## Point in time
 

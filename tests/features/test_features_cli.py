@@ -36,10 +36,11 @@ def test_date_rules(raw: Path) -> None:
         date(2025, 5, 1),
         date(2025, 6, 1),
     ]
-    # first event: user 11 trained 2023-06-01 -> Jul 2023 .. the month after 2025-08-01
-    monthly = as_of_dates(raw, None, None, "month", TODAY)
-    assert monthly[0] == date(2023, 7, 1) and monthly[-1] == date(2025, 9, 1)
-    assert len(monthly) == 27 and all(d.day == 1 for d in monthly)
+    # first activity: the webinar of 2024-12-02 (trainings, users, invoices reach further
+    # back); + 90 days of login window -> April 2025 .. the month after 2025-08-01
+    monthly = as_of_dates(raw, None, None, "month", TODAY, warmup_days=90)
+    assert monthly == [date(2025, m, 1) for m in range(4, 10)]
+    assert as_of_dates(raw, None, None, "month", TODAY, warmup_days=1)[0] == date(2025, 1, 1)
     # data running up to today: the last snapshot is the day after the newest event
     late = as_of_dates(raw, None, None, "month", date(2025, 8, 20))
     assert late[-2:] == [date(2025, 8, 1), date(2025, 8, 2)]
@@ -73,7 +74,7 @@ def test_cli_writes_one_file_with_every_month(raw: Path, tmp_path: Path) -> None
             ["--as-of", "2025-05-01", "--to", "2999-01-01", "--every", "month"],
             "--to: 2999-01-01 is in the future",
         ),
-        (["--as-of", "2020-01-01"], "--as-of: 2020-01-01 is not after the first event"),
+        (["--as-of", "2020-01-01"], "--as-of: 2020-01-01 is not after the first activity event"),
         (["--as-of", "2025-05-01", "--every", "week"], "--every: only 'month'"),
         (["--as-of", "2025-05-01", "--to", "2025-06-01"], "--to: needs --every month"),
         (
