@@ -153,6 +153,9 @@ def train(
     if table is not None:
         from training.table_mode import run_table_mode
 
+        if trials is not None:  # --trials is per outer fold in table mode
+            cfg.training.table_trials = trials
+
         run_table_mode(cfg, table=table, target=target, positive=positive, id_col=id_col, cv=cv, report=report)
         return
     setup_mlflow(cfg)

@@ -223,7 +223,7 @@ class TrainingConfig(_Section):
     risk_dynamic_share: float = Field(0.25, gt=0, lt=1)
     # `churn train --table`: trials per outer fold; the time budget is split across folds
     table_trials: int = Field(20, gt=0)
-    table_timeout_s: float = Field(150, gt=0)
+    table_timeout_s: float = Field(120, gt=0)
     table_inner_valid_share: float = Field(0.2, gt=0, lt=1)  # of each outer-train part
     table_max_category_share: float = Field(0.5, gt=0, le=1)  # more distinct texts: id-like
     extra: dict[str, Any] = {}

@@ -1,0 +1,215 @@
+"""``churn train --table``: any flat client table, nested CV, baseline, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churn.cli import app
+from churn.config import Config
+from churn.errors import InputError
+from features.catalog import CATEGORICAL_FEATURES, MODEL_FEATURES
+from training.table_io import infer_column
+from training.table_mode import run_table_mode
+
+REPORT_KEYS = {
+    "cv_roc_auc",
+    "cv_roc_auc_std",
+    "baseline_cv_roc_auc",
+    "baseline_cv_roc_auc_std",
+    "rows",
+    "features",
+    "positives",
+    "fold_roc_auc",
+    "baseline_fold_roc_auc",
+    "best_params",
+}
+
+
+@pytest.fixture
+def quick(base_config: Config) -> Config:
+    """A small tuning budget: a few trials per fold, short early stopping."""
+    cfg = base_config.model_copy(deep=True)
+    cfg.training.table_trials = 3
+    cfg.training.table_timeout_s = 45
+    cfg.training.max_boost_rounds = 300
+    cfg.training.early_stopping_rounds = 20
+    return cfg
+
+
+def _as_messy_text(values: pd.Series, rng: np.random.Generator) -> pd.Series:
+    """Numbers the way a spreadsheet export writes them: '1 234,5', blanks, spaces."""
+    text = values.map(lambda v: f"{v:,.1f}".replace(",", " ").replace(".", ","))
+    blank = rng.random(len(values)) < 0.1
+    return text.where(~blank, rng.choice(["", " "], len(values)))
+
+
+@pytest.fixture(scope="module")
+def generated_table(
+    small_snapshots: Path, small_raw: Path, base_config: Config, tmp_path_factory
+) -> tuple[Path, pd.DataFrame]:
+    """The latest labelled snapshot of the generated base, as a messy CSV export."""
+    from training.labels import data_end_of, label_snapshots, read_churn_events
+
+    snaps = pd.read_parquet(small_snapshots)
+    labelled = label_snapshots(
+        snaps,
+        read_churn_events(small_raw),
+        base_config.training.horizon_days,
+        data_end_of(small_raw),
+    )
+    latest = labelled[labelled["as_of"] == labelled["as_of"].max()]
+    table = latest[["client_id", *MODEL_FEATURES]].copy()
+    table["churned"] = np.where(latest["label"] == 1, "yes", "no")
+    rng = np.random.default_rng(0)
+    table["monthly_fee_rub"] = _as_messy_text(table["monthly_fee_rub"].astype(float), rng)
+    path = tmp_path_factory.mktemp("table") / "clients.csv"
+    table.to_csv(path, index=False, sep=";")
+    return path, table
+
+
+def test_generated_table_end_to_end(generated_table, quick: Config, tmp_path: Path) -> None:
+    path, table = generated_table
+    report_path = tmp_path / "out" / "table.json"
+    report = run_table_mode(
+        quick,
+        table=path,
+        target="churned",
+        positive=None,
+        id_col="client_id",
+        cv=3,
+        report=report_path,
+    )
+    assert json.loads(report_path.read_text()) == report
+    assert set(report) >= REPORT_KEYS
+    assert report["rows"] == len(table)
+    assert report["positives"] == int((table["churned"] == "yes").sum())
+    assert report["positive"] == "yes"
+    # every model feature is used unless it is constant in this snapshot
+    constant = [c for c, why in report["dropped_columns"].items() if why == "constant"]
+    assert report["features"] == len(MODEL_FEATURES) - len(constant)
+    assert "client_id" not in report["numeric_features"] + report["categorical_features"]
+    assert "monthly_fee_rub" in report["numeric_features"]  # '1 234,5' and blanks parsed
+    used_cats = [c for c in CATEGORICAL_FEATURES if c not in constant]
+    assert sorted(report["categorical_features"]) == sorted(used_cats)
+    assert len(report["fold_roc_auc"]) == 3 and len(report["best_params"]) == 3
+    assert 0.5 < report["cv_roc_auc"] <= 1 and 0.5 < report["baseline_cv_roc_auc"] <= 1
+    assert report["cv_roc_auc_std"] >= 0
+
+
+def _interaction_table(path: Path, n: int = 1500, seed: int = 1) -> Path:
+    """Churn driven by an XOR-like interaction a linear model cannot represent."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    plan = rng.choice(["basic", "pro", "max"], n)
+    logit = 2.5 * np.sign(a) * np.sign(b) + 0.8 * (plan == "basic") - 1.0
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "a": a.round(4).astype(str),
+            "b": b,
+            "plan": plan,
+            "noise": rng.normal(size=n),
+            "same_for_all": "x",
+            "left": y.astype(int),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "a"] = ""
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_tuned_model_beats_baseline_on_nonlinear_signal(quick: Config, tmp_path: Path) -> None:
+    path = _interaction_table(tmp_path / "xor.csv")
+    report = run_table_mode(
+        quick, table=path, target="left", positive=None, id_col="id", cv=3, report=None
+    )
+    assert report["positive"] == "1"
+    assert report["features"] == 4  # a, b, plan, noise; id and the constant column dropped
+    assert report["dropped_columns"] == {"id": "id column", "same_for_all": "constant"}
+    assert report["cv_roc_auc"] > report["baseline_cv_roc_auc"] + 0.1
+    assert report["model_beats_baseline_folds"] == 3
+
+
+def test_numeric_text_inference() -> None:
+    kind, values = infer_column(pd.Series(["12.5", "", " ", "1 234,5", "1,234.5", "-3", "NA"]))
+    assert kind == "numeric"
+    assert values.tolist()[0] == 12.5 and values.tolist()[3:6] == [1234.5, 1234.5, -3.0]
+    assert values.isna().tolist() == [False, True, True, False, False, False, True]
+    kind, values = infer_column(pd.Series(["gold", "12", ""]))
+    assert kind == "categorical" and values.isna().tolist() == [False, False, True]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture
+def small_csv(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "cid": np.arange(n),
+            "x": rng.normal(size=n),
+            "status": rng.choice(["active", "left", "paused"], n),
+            "flag": rng.choice(["yes", "no"], n),
+            "same": ["only"] * n,
+        }
+    )
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    frame.assign(empty_col=" ").to_csv(tmp_path / "with_empty.csv", index=False)
+    return path
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["train", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--table", "{dir}/nope.csv", "--target", "flag"], "nope.csv"),
+        (["--table", "{csv}"], "--target"),
+        (["--table", "{csv}", "--target", "churn"], "churn"),
+        (["--table", "{csv}", "--target", "same"], "one class"),
+        (["--table", "{csv}", "--target", "status"], "--positive"),
+        (["--table", "{csv}", "--target", "status", "--positive", "gone"], "'paused'"),
+        (["--table", "{csv}", "--target", "flag", "--id", "client"], "client"),
+        (["--table", "{dir}/with_empty.csv", "--target", "flag", "--id", "cid"], "empty_col"),
+        (["--table", "{csv}", "--target", "flag", "--cv", "1"], "--cv"),
+        (["--table", "{csv}", "--target", "flag", "--cv", "500"], "rarer target class"),
+        (["--table", "{dir}/empty.csv", "--target", "flag"], "empty"),
+        (["--table", "{dir}/broken.parquet", "--target", "flag"], "broken.parquet"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(
+    args: list[str], needle: str, small_csv: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "broken.parquet").write_bytes(b"this is not parquet")
+    filled = [a.format(csv=small_csv, dir=tmp_path) for a in args]
+    code, output = _cli(*filled)
+    assert code != 0
+    assert "error:" in output and needle in output
+    assert "Traceback" not in output
+
+
+def test_all_nan_column_named_in_input_error(small_csv: Path, quick: Config) -> None:
+    with pytest.raises(InputError, match="empty_col"):
+        run_table_mode(
+            quick,
+            table=small_csv.parent / "with_empty.csv",
+            target="flag",
+            positive="yes",
+            id_col="cid",
+            cv=2,
+            report=None,
+        )
