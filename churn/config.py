@@ -195,7 +195,7 @@ class ValidationConfig(_Section):
 
     contract_start_tolerance_days: int = Field(0, ge=0)  # events this many days early are ok
     max_examples: int = Field(3, gt=0)  # example rows listed per violation
-    batch_rows: int = Field(2_000_000, gt=0)  # rows per pandera batch (bounded memory)
+    batch_rows: int = Field(1_000_000, gt=0)  # rows per pandera batch (bounded memory)
     duckdb_memory_limit: str = "1GB"  # cross-table checks run in DuckDB under this cap
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from churn.config import ValidationConfig
-from features.contract import LARGE_SEGMENT_FEE_RUB, TABLES
+from features.contract import LARGE_SEGMENT_FEE_RUB, TABLES, Table
 from features.violation import Violation, rows
 
 if TYPE_CHECKING:
@@ -31,90 +31,104 @@ PLANNED_COLUMNS = frozenset({"due_ts"})
 
 @dataclass(frozen=True)
 class Rule:
+    """One rule on one table: rows of the table's joined view where ``predicate`` holds."""
+
     table: str
     column: str
     check: str
     message: str  # "{n}" is replaced by "N rows"
     needs: tuple[tuple[str, str], ...]  # (table, column) pairs that must be usable
-    bad_rows: str  # SQL selecting the offending rows
+    predicate: str  # SQL over the table's columns and the joined __ columns of _view_sql
+    context: tuple[str, ...] = ()  # extra columns shown with example rows
 
 
-def _rules(
-    states: dict[str, TableState], today: datetime, tolerance_days: int, batch_rows: int
-) -> Iterator[Rule]:
+def _id_rules(t: Table) -> Iterator[Rule]:
+    cols = set(t.column_names)
+    if t.name != "clients" and "client_id" in cols:
+        yield Rule(
+            t.name, "client_id", "unknown_client_id", "{n} with a client_id not in clients",
+            ((t.name, "client_id"), ("clients", "client_id")),
+            "client_id IS NOT NULL AND __cid IS NULL",
+        )  # fmt: skip
+    if t.name != "users" and "user_id" in cols:
+        yield Rule(
+            t.name, "user_id", "unknown_user_id", "{n} with a user_id not in users",
+            ((t.name, "user_id"), ("users", "user_id")),
+            "user_id IS NOT NULL AND __uid IS NULL",
+        )  # fmt: skip
+        yield Rule(
+            t.name, "user_id", "user_of_other_client",
+            "{n} whose user belongs to another client in users",
+            ((t.name, "user_id"), (t.name, "client_id"), ("users", "user_id"),
+             ("users", "client_id")),
+            "__users_client_id <> client_id", ("__users_client_id AS users_client_id",),
+        )  # fmt: skip
+
+
+def _time_rules(t: Table, today: datetime, tolerance_days: int) -> Iterator[Rule]:
     today_sql = f"TIMESTAMPTZ '{today.isoformat()}'"
     after_today = "{n} dated after " + today.strftime("%Y-%m-%d %H:%M UTC")
-    fee_rule = f"large when fee > {LARGE_SEGMENT_FEE_RUB:,.0f}"
-    early = f"c.contract_start - to_days({int(tolerance_days)})"
     tol = f" (tolerance {tolerance_days} days)" if tolerance_days else ""
-    for t in TABLES.values():
-        cols = set(t.column_names)
-        if t.name != "clients" and "client_id" in cols:
+    for col in t.time_columns:
+        if t.name != "clients":
             yield Rule(
-                t.name, "client_id", "unknown_client_id", "{n} with a client_id not in clients",
-                ((t.name, "client_id"), ("clients", "client_id")),
-                f"SELECT e.* FROM {t.name} e ANTI JOIN clients c USING (client_id)"
-                " WHERE e.client_id IS NOT NULL",
+                t.name, col, "before_contract_start",
+                "{n} dated before the client's contract_start" + tol,
+                ((t.name, col), (t.name, "client_id"), ("clients", "client_id"),
+                 ("clients", "contract_start")),
+                f"{col} < __contract_start - to_days({int(tolerance_days)})",
+                ("__contract_start AS contract_start",),
             )  # fmt: skip
-        if t.name != "users" and "user_id" in cols:
+        if col not in PLANNED_COLUMNS:
             yield Rule(
-                t.name, "user_id", "unknown_user_id", "{n} with a user_id not in users",
-                ((t.name, "user_id"), ("users", "user_id")),
-                f"SELECT e.* FROM {t.name} e ANTI JOIN users u USING (user_id)"
-                " WHERE e.user_id IS NOT NULL",
-            )  # fmt: skip
+                t.name, col, "in_future", after_today, ((t.name, col),), f"{col} > {today_sql}"
+            )
+
+
+def _duplicate_rules(t: Table, state: TableState | None, batch_rows: int) -> Iterator[Rule]:
+    """Uniqueness of tables too big for one pandera batch (smaller ones: pandera)."""
+    if state is None or (state.rows or 0) <= batch_rows:
+        return
+    for c in t.columns:
+        if c.unique:
             yield Rule(
-                t.name, "user_id", "user_of_other_client",
-                "{n} whose user belongs to another client in users",
-                ((t.name, "user_id"), (t.name, "client_id"), ("users", "user_id"),
-                 ("users", "client_id")),
-                f"SELECT e.*, u.client_id AS users_client_id FROM {t.name} e"
-                " JOIN users u USING (user_id) WHERE e.client_id <> u.client_id",
+                t.name, c.name, "duplicate_key", "{n} share a key value with another row",
+                ((t.name, c.name),), f"__n_{c.name} > 1",
             )  # fmt: skip
-        for col in t.time_columns:
-            if t.name != "clients":
-                yield Rule(
-                    t.name, col, "before_contract_start",
-                    "{n} dated before the client's contract_start" + tol,
-                    ((t.name, col), (t.name, "client_id"), ("clients", "client_id"),
-                     ("clients", "contract_start")),
-                    f"SELECT e.*, c.contract_start FROM {t.name} e JOIN clients c"
-                    f" USING (client_id) WHERE e.{col} < {early}",
-                )  # fmt: skip
-            if col not in PLANNED_COLUMNS:
-                yield Rule(
-                    t.name, col, "in_future", after_today,
-                    ((t.name, col),),
-                    f"SELECT * FROM {t.name} WHERE {col} > {today_sql}",
-                )  # fmt: skip
-        state = states.get(t.name)
-        if state is not None and (state.rows or 0) > batch_rows:
-            for c in t.columns:  # too big for one pandera batch: uniqueness in SQL
-                if c.unique:
-                    yield Rule(
-                        t.name, c.name, "duplicate_key", "{n} share a key value with another row",
-                        ((t.name, c.name),),
-                        f"SELECT * FROM {t.name} WHERE {c.name} IN"
-                        f" (SELECT {c.name} FROM {t.name} GROUP BY 1 HAVING count(*) > 1)",
-                    )  # fmt: skip
+
+
+def _row_rules() -> Iterator[Rule]:
+    """Rules between columns of one row."""
     yield Rule(
         "invoices", "due_ts", "due_before_issue", "{n} due before they were issued (due_ts < ts)",
-        (("invoices", "due_ts"), ("invoices", "ts")),
-        "SELECT * FROM invoices WHERE due_ts < ts",
+        (("invoices", "due_ts"), ("invoices", "ts")), "due_ts < ts",
     )  # fmt: skip
     yield Rule(
         "invoices", "period_end", "period_end_before_start", "{n} with period_end < period_start",
-        (("invoices", "period_end"), ("invoices", "period_start")),
-        "SELECT * FROM invoices WHERE period_end < period_start",
+        (("invoices", "period_end"), ("invoices", "period_start")), "period_end < period_start",
     )  # fmt: skip
+    fee_rule = f"large when fee > {LARGE_SEGMENT_FEE_RUB:,.0f}"
     yield Rule(
         "clients", "segment", "segment_vs_fee",
         "{n} whose segment contradicts the fee rule (" + fee_rule + ")",
         (("clients", "segment"), ("clients", "monthly_fee_rub")),
-        "SELECT * FROM clients WHERE segment IS NOT NULL AND monthly_fee_rub IS NOT NULL AND"
-        f" segment <> CASE WHEN monthly_fee_rub > {LARGE_SEGMENT_FEE_RUB} THEN 'large'"
+        f"segment <> CASE WHEN monthly_fee_rub > {LARGE_SEGMENT_FEE_RUB} THEN 'large'"
         " ELSE 'small_medium' END",
     )  # fmt: skip
+
+
+def all_rules(
+    states: dict[str, TableState], today: datetime, tolerance_days: int, batch_rows: int
+) -> list[Rule]:
+    """Every cross-table / cross-row rule whose columns are usable, in contract order."""
+    rules: list[Rule] = []
+    row_rules = list(_row_rules())
+    for t in TABLES.values():
+        rules += _id_rules(t)
+        rules += _time_rules(t, today, tolerance_days)
+        rules += _duplicate_rules(t, states.get(t.name), batch_rows)
+        rules += [r for r in row_rules if r.table == t.name]
+    return [r for r in rules if _usable(states, r.needs)]
 
 
 def _usable(states: dict[str, TableState], needs: tuple[tuple[str, str], ...]) -> bool:
@@ -123,21 +137,55 @@ def _usable(states: dict[str, TableState], needs: tuple[tuple[str, str], ...]) -
     )
 
 
+# ---------------------------------------------------------------- running the rules
+
+
+def _view_sql(name: str, rules: list[Rule]) -> tuple[str, list[str]]:
+    """The table joined with what its rules need (one scan answers all of them).
+
+    Returns the SQL and the helper (``__``) columns it adds, to hide in example rows.
+    Joined tables are reduced to one row per key first, so a duplicated key (reported
+    on its own table) cannot multiply rows here.
+    """
+    text = " ".join(r.predicate + " " + " ".join(r.context) for r in rules)
+    select, joins, helpers = ["e.*"], [], []
+    if "__cid" in text or "__contract_start" in text:
+        start = "min(contract_start)" if "__contract_start" in text else "NULL"
+        joins.append(
+            f"LEFT JOIN (SELECT client_id AS __cid, {start} AS __contract_start FROM clients"
+            " GROUP BY 1) c ON e.client_id = c.__cid"
+        )
+        select += ["c.__cid", "c.__contract_start"]
+        helpers += ["__cid", "__contract_start"]
+    if "__uid" in text or "__users_client_id" in text:
+        owner = "min(client_id)" if "__users_client_id" in text else "NULL"
+        joins.append(
+            f"LEFT JOIN (SELECT user_id AS __uid, {owner} AS __users_client_id FROM users"
+            " GROUP BY 1) u ON e.user_id = u.__uid"
+        )
+        select += ["u.__uid", "u.__users_client_id"]
+        helpers += ["__uid", "__users_client_id"]
+    for r in rules:
+        if r.check == "duplicate_key":
+            select.append(f"count(*) OVER (PARTITION BY e.{r.column}) AS __n_{r.column}")
+            helpers.append(f"__n_{r.column}")
+    sql = f"SELECT {', '.join(select)} FROM {name} e {' '.join(joins)}"
+    return sql, helpers
+
+
 def _connect(states: dict[str, TableState], cfg: ValidationConfig) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{cfg.duckdb_memory_limit}'")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     for name, state in states.items():
         if state.rows is None:
             continue
         path = str(state.path).replace("'", "''")
         # any datetime unit is valid: cast to one type so comparisons bind (ns vs us)
-        ts = [
-            c.name for c in TABLES[name].columns if c.type == "ts" and c.name in state.good_columns
-        ]
-        replace = (
-            f" REPLACE ({', '.join(f'CAST({c} AS TIMESTAMPTZ) AS {c}' for c in ts)})" if ts else ""
-        )
+        ts = [c.name for c in TABLES[name].columns if c.type == "ts"]
+        casts = [f"CAST({c} AS TIMESTAMPTZ) AS {c}" for c in ts if c in state.good_columns]
+        replace = f" REPLACE ({', '.join(casts)})" if casts else ""
         con.execute(f"CREATE VIEW {name} AS SELECT *{replace} FROM read_parquet('{path}')")
     return con
 
@@ -146,52 +194,58 @@ def cross_table_violations(
     states: dict[str, TableState], *, today: datetime, config: ValidationConfig
 ) -> list[Violation]:
     """Every cross-table rule that can run on the usable columns, with example rows."""
-    rules = [
-        r
-        for r in _rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
-        if _usable(states, r.needs)
-    ]
+    rules = all_rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
     con = _connect(states, config)
+    out: list[Violation] = []
     try:
-        counts = _counts(con, rules)
-        return [
-            v
-            for rule, n in zip(rules, counts, strict=True)
-            if (v := _violation(con, rule, n, config.max_examples)) is not None
-        ]
+        for name in TABLES:
+            mine = [r for r in rules if r.table == name]
+            if not mine:
+                continue
+            view, helpers = _view_sql(name, mine)
+            for rule, n in zip(mine, _counts(con, view, mine), strict=True):
+                v = _violation(con, view, helpers, rule, n, config.max_examples)
+                if v is not None:
+                    out.append(v)
     finally:
         con.close()
+    return out
 
 
-def _counts(con: duckdb.DuckDBPyConnection, rules: list[Rule]) -> list[int | str]:
-    """Offending-row count per rule: one round trip; rule by rule if one fails to run."""
-    if not rules:
-        return []
-    union = " UNION ALL ".join(
-        f"SELECT {i} AS i, count(*) AS n FROM ({r.bad_rows})" for i, r in enumerate(rules)
-    )
+def _counts(con: duckdb.DuckDBPyConnection, view: str, rules: list[Rule]) -> list[int | str]:
+    """Offending-row count per rule in one scan; rule by rule if the scan fails."""
+    filters = ", ".join(f"count(*) FILTER (WHERE {r.predicate})" for r in rules)
     try:
-        return [n for _, n in sorted(con.sql(union).fetchall())]
+        return list(con.sql(f"WITH w AS ({view}) SELECT {filters} FROM w").fetchall()[0])
     except duckdb.Error:
-        return [_count_one(con, r) for r in rules]
+        return [_count_one(con, view, r) for r in rules]
 
 
-def _count_one(con: duckdb.DuckDBPyConnection, rule: Rule) -> int | str:
+def _count_one(con: duckdb.DuckDBPyConnection, view: str, rule: Rule) -> int | str:
     try:
-        return con.sql(f"SELECT count(*) FROM ({rule.bad_rows})").fetchall()[0][0]
+        sql = f"WITH w AS ({view}) SELECT count(*) FROM w WHERE {rule.predicate}"
+        return con.sql(sql).fetchall()[0][0]
     except duckdb.Error as exc:  # never a traceback: the rule is reported as not checkable
         return str(exc).splitlines()[0]
 
 
 def _violation(
-    con: duckdb.DuckDBPyConnection, rule: Rule, n: int | str, k: int
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    helpers: list[str],
+    rule: Rule,
+    n: int | str,
+    k: int,
 ) -> Violation | None:
     if isinstance(n, str):
         return Violation(rule.table, rule.column, rule.check, f"could not check: {n}")
     if not n:
         return None
+    hide = f" EXCLUDE ({', '.join(helpers)})" if helpers else ""
+    shown = ", ".join(("*" + hide, *rule.context))
+    sql = f"WITH w AS ({view}) SELECT {shown} FROM w WHERE {rule.predicate} LIMIT {int(k)}"
     # via Arrow: fetching TIMESTAMPTZ as Python objects would need pytz
-    sample = con.sql(f"SELECT * FROM ({rule.bad_rows}) LIMIT {int(k)}").to_arrow_table()
+    sample = con.sql(sql).to_arrow_table()
     examples = [{c: _plain(v) for c, v in row.items()} for row in sample.to_pylist()]
     msg = rule.message.format(n=rows(n))
     return Violation(rule.table, rule.column, rule.check, msg, examples, n)

@@ -54,7 +54,6 @@ def test_schemas_are_built_from_the_contract() -> None:
 
 
 def test_generated_base_is_clean(small_raw: Path) -> None:
-    pytest.importorskip("simulator.generate")
     violations = validate_dir(small_raw)
     assert violations == [], "\n".join(v.line() for v in violations)
 
