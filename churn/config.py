@@ -214,7 +214,7 @@ class TrainingConfig(_Section):
     experiment_name: str = "churn-risk"
     bootstrap_rounds: int = 500
     search_space: dict[str, ParamRange] = Field(default_factory=lambda: dict(DEFAULT_SEARCH_SPACE))
-    num_threads: int = Field(2, gt=0)
+    num_threads: int = Field(1, gt=0)
     max_boost_rounds: int = Field(1000, gt=0)
     early_stopping_rounds: int = Field(50, gt=0)
     # risk bands on the calibrated probability: "high" = the probability reached by the top

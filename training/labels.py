@@ -1,18 +1,23 @@
 """Churn labels for point-in-time snapshots.
 
-Time convention (shared with the feature layer, which uses only events with ts < as_of):
+Time convention, the one the feature layer and the generator already use: a snapshot "as
+of" a date is computed from events strictly before it (ts < as_of), so **everything at
+ts >= as_of is the future** at scoring time. Hence:
 
-* a client is **gone at t** when it has a churn event with ``ts <= t``; a churn event at
-  exactly ``as_of`` therefore belongs to the past: that client is not active at ``as_of``
-  and has no snapshot row (rows that slip through are dropped here, defensively);
-* the **label window** of a row is the half-open interval ``(as_of, as_of + horizon]``:
-  ``label = 1`` when the client's first churn event after ``as_of`` has
-  ``as_of < ts <= as_of + horizon``.
+* a client is **gone at t** when its first churn event has ``ts < t``. A churn event
+  stamped exactly ``as_of`` (the CRM records days, and the generator's month-m churners
+  can leave on day 1) has not happened yet for a score computed from data before
+  ``as_of``: the client is active, is in the snapshot (``features.signals.profile.
+  active_clients`` keeps ``first_churn >= as_of``) and is a positive;
+* the **label window** of a row is the half-open interval ``[as_of, as_of + horizon)``:
+  ``label = 1`` when the client's first churn event has ``as_of <= ts < as_of + horizon``.
 
-The two rules partition time without gaps or overlaps: an event at ``as_of + horizon`` is
-a positive for the row at ``as_of`` and makes the client absent from a snapshot taken at
-``as_of + horizon``. Churn is treated as terminal (a client that left does not come back),
-which is how the raw contract defines a churn event ("date the client left").
+The two rules partition time without gaps or overlaps: an event at ``as_of + horizon``
+is not in this row's window, and it is in the window of a snapshot taken at
+``as_of + horizon`` (where the client is still active). The issue text wrote the window
+as ``(as_of, as_of + horizon]``; that would contradict the feature layer's "active while
+first_churn >= as_of" and drop the day-1 churners, so the closed end is at ``as_of``.
+Churn is treated as terminal (the raw contract: "date the client left").
 
 A row is labelled only when its whole window is observed, ``as_of + horizon <= data_end``;
 later rows are dropped rather than labelled 0, because "no churn seen yet" is not "no churn".
@@ -73,8 +78,8 @@ def label_snapshots(
     churn_ts = _utc(churn_ts) if churn_ts.notna().any() else churn_ts
 
     observed = (as_of + horizon <= end).to_numpy()
-    gone = (churn_ts <= as_of).fillna(False).to_numpy(dtype=bool)
-    in_window = ((churn_ts > as_of) & (churn_ts <= as_of + horizon)).fillna(False)
+    gone = (churn_ts < as_of).fillna(False).to_numpy(dtype=bool)
+    in_window = ((churn_ts >= as_of) & (churn_ts < as_of + horizon)).fillna(False)
 
     out = snapshots.loc[observed & ~gone].copy()
     out[LABEL] = in_window.to_numpy(dtype=bool)[observed & ~gone].astype(np.int64)

@@ -29,7 +29,7 @@ import typer
 
 from churn.config import Config
 from churn.errors import InputError
-from features.catalog import CATEGORICAL_FEATURES, MODEL_FEATURES
+from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.calibration import fit_platt, risk_thresholds
 from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
 from training.model import ChurnModel, categorical_levels_from
@@ -78,7 +78,21 @@ def load_snapshots(
         raise InputError(
             f"--features: {features_file} lacks snapshot column(s) {', '.join(missing)}"
         )
-    return frame, features_file
+    return numeric_as_float(frame), features_file
+
+
+def numeric_as_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast catalog-numeric columns that arrive as decimals/objects to float64.
+
+    DuckDB writes sums of decimal literals as ``decimal128``, which pandas reads as Python
+    ``Decimal`` objects: LightGBM, MLflow signatures and JSON all reject those.
+    """
+    out = frame.copy()
+    numeric = [f.name for f in CATALOG if f.dtype in ("int", "float") and f.name in out.columns]
+    for col in numeric:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = pd.to_numeric(out[col].astype("float64"), errors="coerce")
+    return out
 
 
 def labelled(cfg: Config, snapshots: pd.DataFrame, raw_dir: Path) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Labels: the window is (as_of, as_of + horizon]; unobserved windows are dropped."""
+"""Labels: the window is [as_of, as_of + horizon); unobserved windows are dropped."""
 
 from __future__ import annotations
 
@@ -25,18 +25,28 @@ def _events(**ts_by_client: pd.Timestamp) -> pd.DataFrame:
 def test_window_boundaries() -> None:
     h = pd.Timedelta(days=90)
     events = _events(
-        c1=AS_OF + h,  # exactly at the end of the window: positive
-        c2=AS_OF + h + pd.Timedelta(days=1),  # one day later: negative
-        c3=AS_OF + pd.Timedelta(hours=1),  # just after as_of: positive
-        c4=AS_OF + h + pd.Timedelta(seconds=1),  # a second after the window: negative
+        c1=AS_OF,  # on as_of: not yet happened for data before as_of -> positive
+        c2=AS_OF + h - pd.Timedelta(days=1),  # last day of the window: positive
+        c3=AS_OF + h,  # the next window's first instant: negative here
+        c4=AS_OF + h - pd.Timedelta(seconds=1),  # a second before the end: positive
+        c5=AS_OF + h + pd.Timedelta(days=1),  # later: negative
     )
-    out = label_snapshots(_snap(1, 2, 3, 4, 5), events, 90, END)
-    assert dict(zip(out["client_id"], out["label"], strict=True)) == {1: 1, 2: 0, 3: 1, 4: 0, 5: 0}
+    out = label_snapshots(_snap(1, 2, 3, 4, 5, 6), events, 90, END)
+    got = dict(zip(out["client_id"], out["label"], strict=True))
+    assert got == {1: 1, 2: 1, 3: 0, 4: 1, 5: 0, 6: 0}
     assert out["label"].dtype == "int64"
 
 
-def test_event_at_or_before_as_of_means_gone_and_is_dropped() -> None:
-    events = _events(c1=AS_OF, c2=AS_OF - pd.Timedelta(days=10))
+def test_windows_of_consecutive_snapshots_partition_time() -> None:
+    # an event at as_of + horizon is negative for as_of and positive for the snapshot there
+    later = AS_OF + pd.Timedelta(days=90)
+    snaps = pd.concat([_snap(1), _snap(1, as_of=later)])
+    out = label_snapshots(snaps, _events(c1=later), 90, END)
+    assert out["label"].tolist() == [0, 1]
+
+
+def test_event_before_as_of_means_gone_and_is_dropped() -> None:
+    events = _events(c1=AS_OF - pd.Timedelta(seconds=1), c2=AS_OF - pd.Timedelta(days=10))
     out = label_snapshots(_snap(1, 2, 3), events, 90, END)
     assert out["client_id"].tolist() == [3]
 
