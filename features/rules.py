@@ -205,13 +205,16 @@ def add_rule_columns(t: ir.Table, rules: RulesConfig) -> ir.Table:
     for extra in ("has_unreturned_acts", "systems_use"):
         if extra in t.columns:
             conditions[extra] = t[extra] == 1
-    total = ibis.literal(w.base, "float64")
-    for name, cond in conditions.items():
-        total = total + ibis.ifelse(cond.fill_null(False), getattr(w, name), 0.0)
-    ci = total.cast("float64").round(DECIMALS)
 
     def lit(x: float) -> ir.Value:
-        return ibis.literal(float(x), "float64")
+        # A bare float literal compiles to SQL "0.34", which DuckDB and Spark type as
+        # DECIMAL (and Ibis drops a same-type cast); casting its text keeps it DOUBLE.
+        return ibis.literal(repr(float(x))).cast("float64")
+
+    total = lit(w.base)
+    for name, cond in conditions.items():
+        total = total + ibis.ifelse(cond.fill_null(False), lit(getattr(w, name)), lit(0.0))
+    ci = total.round(DECIMALS)
 
     def count_scale(n: ir.Value) -> ir.Value:
         return ibis.cases((n == 0, lit(b.high)), (n == 1, lit(b.dynamic)), else_=lit(b.no_threat))

@@ -271,3 +271,19 @@ def test_cli_empty_file(tmp_path: Path, content: str) -> None:
 def test_cli_missing_file(tmp_path: Path) -> None:
     res = _run(tmp_path / "nope.csv", tmp_path)
     assert res.exit_code != 0 and "nope.csv" in res.output
+
+
+def test_ibis_columns_are_double_when_written_through_sql(cfg: Config, tmp_path: Path) -> None:
+    """The feature layer writes with DuckDB SQL: float literals must not become DECIMAL."""
+    import ibis
+    import pyarrow.parquet as pq
+
+    con = ibis.duckdb.connect()
+    out = tmp_path / "rules.parquet"
+    con.to_parquet(add_rule_columns(ibis.memtable(_snapshot_rows()), cfg.rules), out)
+    schema = pq.read_schema(out)
+    for col in ("contact_index", "training_indicator", "webinar_indicator", "cabinet_indicator"):
+        assert str(schema.field(col).type) == "double", col
+    got = pd.read_parquet(out)
+    for col in EXPECTED.columns:
+        assert got[col].tolist() == EXPECTED[col].tolist(), col
