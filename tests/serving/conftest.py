@@ -3,10 +3,10 @@ per test session (``service_url``) that other packages' tests (the UI test) reus
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -17,6 +17,7 @@ from serving.run import service_env, start_service, stop_service, wait_ready, wr
 from training.model import ChurnModel
 
 READY_TIMEOUT_S = 180
+EXTERNAL_URL_ENV = "CHURN_TEST_SERVICE_URL"
 
 
 @pytest.fixture(scope="session")
@@ -37,14 +38,18 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def service_url(
-    session_config: Config,
-    trained: dict[str, Any],
-    small_snapshots: Path,
-    mlflow_uri: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``bentoml serve`` on a free localhost port with the session's champion and snapshots;
-    the whole process group is killed at the end of the session."""
+    the whole process group is killed at the end of the session. With
+    ``CHURN_TEST_SERVICE_URL`` set, the tests use that running server instead."""
+    if external := os.environ.get(EXTERNAL_URL_ENV):
+        yield external.rstrip("/")
+        return
+    session_config: Config = request.getfixturevalue("session_config")
+    request.getfixturevalue("trained")
+    small_snapshots: Path = request.getfixturevalue("small_snapshots")
+    mlflow_uri: str = request.getfixturevalue("mlflow_uri")
     work = tmp_path_factory.mktemp("service")
     env = service_env(
         session_config,
