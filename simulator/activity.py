@@ -15,7 +15,7 @@ from features.contract import REQUEST_CHANNELS
 from simulator.population import Population
 from simulator.state import State, Window
 from simulator.users import Users
-from simulator.write import Sink
+from simulator.write import Sink, day_order
 
 WEBINAR_TOPICS = (
     "tax",
@@ -56,7 +56,7 @@ def logins(
     idx, ts = win.spread(rng, rng.poisson(lam))
     st.history.add("logins", idx)
     uid = users.pick(rng, idx, pop.n_users)
-    order = np.argsort(ts, kind="stable")
+    order = day_order(ts)
     sink.write("logins", {"client_id": pop.client_id[idx], "user_id": uid, "ts": ts}, order)
 
 
@@ -87,7 +87,7 @@ def service_requests(
         "ts": ts,
         "channel": (ch, REQUEST_CHANNELS),
     }
-    sink.write("service_requests", cols, np.argsort(ts, kind="stable"))
+    sink.write("service_requests", cols, day_order(ts))
 
 
 def webinars_and_video(
@@ -111,13 +111,13 @@ def webinars_and_video(
         "ts": ts,
         "topic": (topic, WEBINAR_TOPICS),
     }
-    sink.write("webinars", cols, np.argsort(ts, kind="stable"))
+    sink.write("webinars", cols, day_order(ts))
 
     idx, ts = win.spread(rng, rng.poisson(0.4 * scale))
     st.history.add("video", idx)
     uid = _null_some(rng, users.pick(rng, idx, pop.n_users), 0.05)
     cols = {"client_id": pop.client_id[idx], "user_id": uid, "ts": ts}
-    sink.write("video_clicks", cols, np.argsort(ts, kind="stable"))
+    sink.write("video_clicks", cols, day_order(ts))
 
 
 def kit_updates(
@@ -127,6 +127,4 @@ def kit_updates(
     lam = np.where(pop.remote, 4.0, 2.0) * win.frac * ~st.kit_stopped
     idx, ts = win.spread(rng, rng.poisson(lam))
     st.history.add("kits", idx)
-    sink.write(
-        "kit_updates", {"client_id": pop.client_id[idx], "ts": ts}, np.argsort(ts, kind="stable")
-    )
+    sink.write("kit_updates", {"client_id": pop.client_id[idx], "ts": ts}, day_order(ts))

@@ -21,7 +21,7 @@ from simulator.calendar import US_PER_DAY, Calendar
 from simulator.population import Population
 from simulator.state import State
 from simulator.users import Users
-from simulator.write import Sink
+from simulator.write import Sink, day_order
 
 # driver -> (churn type shares, reason group shares)
 DRIVERS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
@@ -128,6 +128,8 @@ def contributions(
 
 def calibrate(x: np.ndarray, target: float) -> float:
     """Intercept b with mean(sigmoid(b + x)) == target (bisection; the mean is monotone in b)."""
+    if x.size == 0:
+        return 0.0
     lo, hi = -20.0, 10.0
     for _ in range(50):
         mid = (lo + hi) / 2
@@ -185,7 +187,7 @@ def churn_month(
     st.churn_us[gone] = ts
     bill.forfeit(gone[debt], ms)
     reason = np.where(rng.random(len(gone)) < 0.05, -1, reason)
-    order = np.argsort(ts, kind="stable")
+    order = day_order(ts)
     sink.write(
         "churn_events",
         {

@@ -16,7 +16,7 @@ from simulator.calendar import US_PER_DAY, US_PER_HOUR, US_PER_SECOND, Calendar
 from simulator.population import Population
 from simulator.state import State, Window
 from simulator.users import Users
-from simulator.write import Sink
+from simulator.write import Sink, day_order
 
 SENT, DELIVERED, BOUNCED, CLICKED = range(4)
 COURSES = ("basic_search", "advanced_search", "accounting", "legal_practice", "new_version")
@@ -70,7 +70,7 @@ def newsletters(
         "campaign_id": camp,
         "event": (ev, NEWSLETTER_EVENTS),
     }
-    sink.write("newsletter_events", cols, np.argsort(ts, kind="stable"))
+    sink.write("newsletter_events", cols, day_order(ts))
 
 
 def _training_rows(
@@ -91,7 +91,7 @@ def _training_rows(
         "ts": ts,
         "course": (course, COURSES),
     }
-    sink.write("trainings", cols, np.argsort(ts, kind="stable"))
+    sink.write("trainings", cols, day_order(ts))
 
 
 def initial_trainings(

@@ -17,7 +17,7 @@ from simulator.calendar import Calendar
 from simulator.population import Population
 from simulator.state import State, Window
 from simulator.users import DM, KEY, Users
-from simulator.write import Sink
+from simulator.write import Sink, day_order
 
 COMPETITORS = ("Garant", "Kodeks", "Tekhekspert", "local_vendor")
 CALL, VISIT, KU_CHANGE, DM_CHANGE = (CONTACT_KINDS.index(k) for k in CONTACT_KINDS)
@@ -52,7 +52,7 @@ def _write_checks(
         "competitor_present": (ans, COMPETITOR_PRESENT),
         "competitor": (name, COMPETITORS),
     }
-    sink.write("competitor_checks", cols, np.argsort(ts, kind="stable"))
+    sink.write("competitor_checks", cols, day_order(ts))
 
 
 def initial_checks(
@@ -126,7 +126,7 @@ def contacts(
         "kind": (kind, CONTACT_KINDS),
         "outcome": (outcome, CONTACT_OUTCOMES),
     }
-    sink.write("contacts", cols, np.argsort(ts, kind="stable"))
+    sink.write("contacts", cols, day_order(ts))
 
 
 def _changes(
@@ -143,7 +143,7 @@ def _changes(
     p = np.clip(base * np.exp(-0.4 * eff), 0, 0.3) * win.frac
     rows = np.nonzero(rng.random(len(p)) < p)[0]
     ts = win.lo[rows] + (rng.random(len(rows)) * (win.hi - win.lo)[rows]).astype(np.int64)
-    has_slot = users.used[rows, slot]
+    has_slot = users.used[rows, slot] if slot < users.used.shape[1] else np.zeros(len(rows), bool)
     users.replace(rng, rows[has_slot], slot, role, ts[has_slot])
     if slot == 0:
         st.key_user_change[rows] = ts
