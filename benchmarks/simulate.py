@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="output dir (default: a temp dir, removed)"
     )
     args = ap.parse_args(argv)
+    # benchmarks/ holds features.py etc.: keep it from shadowing the project's packages
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
 
     from churn.config import load_config
     from simulator.generate import simulate
