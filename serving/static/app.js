@@ -294,7 +294,7 @@ function callListRow(row, i) {
       money(row.expected_loss_rub ?? row.expected_loss),
     ),
     el("td", { class: "reason", title: rest.join("\n") }, main || "—"),
-    el("td", {}, firstAction(row) || "—"),
+    el("td", { class: "todo" }, firstAction(row) || "—"),
   );
   const open = () => {
     $("#client-id").value = String(row.client_id);
@@ -338,8 +338,9 @@ async function explainClient(rawId) {
     highlightRow(parsed.id);
   } catch (err) {
     card.hidden = true;
+    const plain = err.message.replace(/^[a-z_]+: /, "");
     const text = err.status === 404
-      ? `${err.message} — check the id or pick a client from the call list.`
+      ? `${plain.charAt(0).toUpperCase()}${plain.slice(1)} — check the id or pick a client from the call list.`
       : `Could not explain client ${parsed.id}: ${err.message}`;
     showMessage(message, text);
   }
