@@ -55,6 +55,8 @@ class HazardConfig(_Section):
     overdue_debt_small_extra: float = 0.8
     long_overdue: float = 0.6  # oldest overdue due date more than long_overdue_days ago
     long_overdue_days: int = 45
+    very_long_overdue: float = 1.5  # seed 000: termination after ~6 months of debt suspension
+    very_long_overdue_days: int = 180
     competitor_yes: float = 0.3
     competitor_yes_low_activity: float = 1.3
     competitor_unknown: float = 0.2

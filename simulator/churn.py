@@ -113,7 +113,8 @@ def contributions(
         + hz.newsletter_clicks * f["clicks"]
         + hz.webinars_2plus * f["webinars2"],
         "debt": f["overdue"] * (hz.overdue_debt + hz.overdue_debt_small_extra * small)
-        + hz.long_overdue * (s["overdue_days"] > hz.long_overdue_days),
+        + hz.long_overdue * (s["overdue_days"] > hz.long_overdue_days)
+        + hz.very_long_overdue * (s["overdue_days"] > hz.very_long_overdue_days),
         "competitor": f["competitor_yes"]
         * (hz.competitor_yes + hz.competitor_yes_low_activity * low)
         + hz.competitor_unknown * f["competitor_unknown"],
