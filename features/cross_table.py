@@ -173,11 +173,15 @@ def _view_sql(name: str, rules: list[Rule]) -> tuple[str, list[str]]:
     return sql, helpers
 
 
-def _connect(states: dict[str, TableState], cfg: ValidationConfig) -> duckdb.DuckDBPyConnection:
+def _connect(
+    states: dict[str, TableState], cfg: ValidationConfig
+) -> tuple[duckdb.DuckDBPyConnection, list[Violation]]:
+    """A DuckDB connection with one view per readable table (and what DuckDB could not read)."""
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{cfg.duckdb_memory_limit}'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    failed = []
     for name, state in states.items():
         if state.rows is None:
             continue
@@ -186,24 +190,38 @@ def _connect(states: dict[str, TableState], cfg: ValidationConfig) -> duckdb.Duc
         ts = [c.name for c in TABLES[name].columns if c.type == "ts"]
         casts = [f"CAST({c} AS TIMESTAMPTZ) AS {c}" for c in ts if c in state.good_columns]
         replace = f" REPLACE ({', '.join(casts)})" if casts else ""
-        con.execute(f"CREATE VIEW {name} AS SELECT *{replace} FROM read_parquet('{path}')")
-    return con
+        try:
+            con.execute(f"CREATE VIEW {name} AS SELECT *{replace} FROM read_parquet('{path}')")
+        except duckdb.Error as exc:
+            msg = f"{state.path.name}: unreadable ({str(exc).splitlines()[0]})"
+            failed.append(Violation(name, "", "unreadable", msg))
+    return con, failed
 
 
 def cross_table_violations(
     states: dict[str, TableState], *, today: datetime, config: ValidationConfig
 ) -> list[Violation]:
     """Every cross-table rule that can run on the usable columns, with example rows."""
-    rules = all_rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
-    con = _connect(states, config)
-    out: list[Violation] = []
+    con, out = _connect(states, config)
+    unreadable = {v.table for v in out}
+    rules = [
+        r
+        for r in all_rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
+        if not unreadable & {t for t, _ in r.needs}
+    ]
     try:
         for name in TABLES:
             mine = [r for r in rules if r.table == name]
             if not mine:
                 continue
             view, helpers = _view_sql(name, mine)
-            for rule, n in zip(mine, _counts(con, view, mine), strict=True):
+            counts = _counts(con, view, mine)
+            errors = {n for n in counts if isinstance(n, str)}
+            if len(errors) == 1 and len(errors) == len(set(counts)):  # one cause, e.g. bad file
+                msg = f"cross-table checks could not run: {errors.pop()}"
+                out.append(Violation(name, "", "unreadable", msg))
+                continue
+            for rule, n in zip(mine, counts, strict=True):
                 v = _violation(con, view, helpers, rule, n, config.max_examples)
                 if v is not None:
                     out.append(v)

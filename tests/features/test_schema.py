@@ -318,3 +318,15 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert missing.exit_code not in (0, 1)
     assert len(missing.output.strip().splitlines()) == 1
     assert "nope" in missing.output and "Traceback" not in missing.output
+
+
+def test_file_that_breaks_after_the_structural_pass_is_one_violation(tmp_path: Path) -> None:
+    """E.g. a writer still replacing the file: DuckDB cannot read what pyarrow could."""
+    from features.cross_table import cross_table_violations
+    from features.schema import inspect_dir
+
+    raw = write_tiny_raw(tmp_path / "raw")
+    states, _ = inspect_dir(raw)
+    (raw / "logins.parquet").write_bytes(b"x")
+    found = cross_table_violations(states, today=datetime.now(UTC), config=ValidationConfig())
+    assert _keys(found) == {("logins", "", "unreadable")}
