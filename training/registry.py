@@ -36,9 +36,9 @@ from mlflow.tracking import MlflowClient
 from churn.config import Config
 from churn.errors import ChurnError, NotFound
 from training.model import ChurnModel
+from training.pyfunc import MODEL_ARTIFACT, ChurnPyfunc
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-MODEL_ARTIFACT = "churn_model"
 TAG_PREFIX = "test_"
 TAGGED_METRICS = (
     "roc_auc",
@@ -50,17 +50,6 @@ TAGGED_METRICS = (
     "precision_at_capacity",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class ChurnPyfunc(mlflow.pyfunc.PythonModel):
-    """Pyfunc face of a ChurnModel: snapshot rows in, calibrated churn probability out."""
-
-    def load_context(self, context: Any) -> None:
-        self.model: ChurnModel = joblib.load(context.artifacts[MODEL_ARTIFACT])
-
-    # no type hints on purpose: MLflow 3 would derive a (list-only) signature from them
-    def predict(self, context, model_input, params=None):
-        return self.model.predict_proba(pd.DataFrame(model_input))
 
 
 @dataclass

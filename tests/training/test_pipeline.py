@@ -3,7 +3,6 @@ writes the report and a complete MLflow run; the session ``trained`` report has 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -67,44 +66,22 @@ def test_bad_input_is_one_line_and_nonzero(
     )
 
 
-def test_cli_train_writes_report_and_complete_run(
-    fresh_mlflow: Config, synthetic_files, tmp_path: Path
-) -> None:
-    raw, snap = synthetic_files
-    config = _write_config(fresh_mlflow, tmp_path)
-    report_path = tmp_path / "reports" / "train.json"
-    args = (
-        "--features",
-        str(snap),
-        "--raw",
-        str(raw),
-        "--trials",
-        "2",
-        "--report",
-        str(report_path),
-    )
-    result = _train(config, *args)
-    assert result.exit_code == 0, result.output + result.stderr
-    assert "trial 2/2" in result.output and "roc_auc" in result.output  # progress + table
-    report = json.loads(report_path.read_text())
-    _check_report(report)
-    assert report["promoted"] is True and report["model_version"] == "1"
-
-    client = MlflowClient(fresh_mlflow.paths.mlflow_tracking_uri)
-    run = client.get_run(report["run_id"])
-    assert run.data.tags["dataset_digest"] == report["dataset_digest"]
+def test_trained_run_is_complete_in_mlflow(trained: dict, session_config: Config) -> None:
+    """The session training run logged everything a data scientist needs to compare runs."""
+    _check_report(trained)
+    client = MlflowClient(session_config.paths.mlflow_tracking_uri)
+    run = client.get_run(trained["run_id"])
+    assert run.data.tags["dataset_digest"] == trained["dataset_digest"]
+    assert run.inputs.dataset_inputs[0].dataset.digest == trained["dataset_digest"]
     assert "git_commit" in run.data.tags
-    assert run.data.metrics["test_model_roc_auc"] == pytest.approx(
-        report["test"]["model"]["roc_auc"]
-    )
-    assert run.inputs.dataset_inputs[0].dataset.digest == report["dataset_digest"]
-    artifacts = {
-        a.path
-        for d in ("", "optuna", "evaluation", "config", "report")
-        for a in client.list_artifacts(run.info.run_id, d)
-    }
+    assert run.data.params["calibration"] == "platt"
+    model_auc = trained["test"]["model"]["roc_auc"]
+    assert run.data.metrics["test_model_roc_auc"] == pytest.approx(model_auc)
+    folders = ("", "optuna", "evaluation", "config", "report")
+    artifacts = {a.path for d in folders for a in client.list_artifacts(run.info.run_id, d)}
     for expected in (
         "config/config.json",
+        "config/split.json",
         "optuna/trials.csv",
         "optuna/best_trial.json",
         "optuna/optimization_history.png",
@@ -112,11 +89,22 @@ def test_cli_train_writes_report_and_complete_run(
     ):
         assert expected in artifacts, sorted(artifacts)
     assert any(p.startswith("evaluation/") and p.endswith(".html") for p in artifacts)
-    artifact_root = Path(fresh_mlflow.paths.mlflow_artifacts_dir)
+    assert any(p.startswith("evaluation/") and p.endswith(".png") for p in artifacts)
+    artifact_root = Path(session_config.paths.mlflow_artifacts_dir)
     assert any(artifact_root.rglob("MLmodel"))  # artifacts land in the configured directory
+    mv = client.get_model_version(session_config.training.model_name, trained["model_version"])
+    assert float(mv.tags["test_roc_auc"]) == pytest.approx(model_auc, abs=1e-6)
+    assert mv.tags["test_block"].split(",") == trained["split"]["test"]
 
-    models = CliRunner().invoke(app, ["--config", str(config), "models"])
-    assert models.exit_code == 0 and "champion" in models.output
+
+def test_churn_models_lists_versions(trained: dict, session_config: Config, tmp_path: Path) -> None:
+    config = _write_config(session_config, tmp_path)
+    result = CliRunner().invoke(app, ["--config", str(config), "models"])
+    assert result.exit_code == 0, result.stderr
+    row = next(
+        ln for ln in result.output.splitlines() if ln.split()[:1] == [trained["model_version"]]
+    )
+    assert trained["alias"] in row
 
 
 def _check_report(report: dict) -> None:
