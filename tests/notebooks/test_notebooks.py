@@ -1,0 +1,112 @@
+"""The notebooks run top to bottom on the session's generated base and champion model.
+
+Each notebook reads its inputs from environment variables (``CHURN_FEATURES``,
+``CHURN_RAW_DIR``, ``MLFLOW_TRACKING_URI``); here they point at the session fixtures, and
+the kernel (started by nbclient from this interpreter, so the project's venv) inherits
+them. To add a notebook, add one ``pytest.param`` to :data:`NOTEBOOKS` with a function
+that checks what the notebook must produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+CELL_TIMEOUT_S = 600
+
+
+def tagged_outputs(nb: nbformat.NotebookNode, tag: str) -> list[dict[str, Any]]:
+    """Outputs of the code cells carrying ``tag`` in their metadata."""
+    cells = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert cells, f"no cell tagged {tag!r}"
+    return [out for cell in cells for out in cell.get("outputs", [])]
+
+
+def check_rule_vs_model(nb: nbformat.NotebookNode) -> None:
+    """02: the 3x3 agreement table (counts and churn rates) and the capacity table."""
+    payloads = [
+        o["data"]["application/json"]
+        for o in tagged_outputs(nb, "agreement")
+        if "application/json" in o.get("data", {})
+    ]
+    assert len(payloads) == 1
+    table = payloads[0]
+    assert table["bands"] == ["high", "dynamic", "no_threat"]
+    counts, rates = table["counts"], table["churn_rate"]
+    assert len(counts) == 3 and all(len(row) == 3 for row in counts)
+    assert sum(map(sum, counts)) > 0
+    for count_row, rate_row in zip(counts, rates, strict=True):
+        for n, rate in zip(count_row, rate_row, strict=True):
+            assert (rate is None) == (n == 0)
+            assert rate is None or 0.0 <= rate <= 1.0
+    shown = "".join(
+        o.get("data", {}).get("text/plain", "") for o in tagged_outputs(nb, "agreement")
+    )
+    assert "rule band" in shown and "model band" in shown
+    capacity = "".join(
+        o.get("data", {}).get("text/plain", "") + o.get("text", "")
+        for o in tagged_outputs(nb, "capacity")
+    )
+    assert "recall_at_capacity" in capacity and "AUC gain" in capacity
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 2  # the agreement heat map and the ROC / capture curves
+
+
+NOTEBOOKS = [
+    pytest.param("02-rule-vs-model.ipynb", check_rule_vs_model, id="02-rule-vs-model"),
+]
+
+
+@pytest.fixture(scope="session")
+def notebook_env(
+    small_snapshots: Path, small_raw: Path, mlflow_uri: str, trained: dict
+) -> dict[str, str]:
+    """Environment pointing the notebooks at the session's data and champion model."""
+    assert trained["model_version"]
+    return {
+        "CHURN_FEATURES": str(small_snapshots),
+        "CHURN_RAW_DIR": str(small_raw),
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+    }
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    return nb
+
+
+@pytest.mark.parametrize(("name", "check"), NOTEBOOKS)
+def test_notebook_runs_top_to_bottom(
+    name: str,
+    check: Callable[[nbformat.NotebookNode], None],
+    notebook_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key, value in notebook_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # let the kernel use its inline backend
+    nb = execute(NOTEBOOK_DIR / name)  # raises CellExecutionError naming the failing cell
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    check(nb)
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOK_DIR.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_are_stored_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, path.name
