@@ -118,13 +118,14 @@ def plot_gains(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: d
 def _save(path: Path, draw: Callable[[Axes], None], size: tuple[float, float] = (6, 5)) -> Path:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=size)
-    try:
-        draw(ax)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    with plt.style.context("default"):  # Optuna's plots switch the global style to ggplot
+        fig, ax = plt.subplots(figsize=size)
+        try:
+            draw(ax)
+            fig.tight_layout()
+            fig.savefig(path, dpi=110)
+        finally:
+            plt.close(fig)
     return path
 
 
@@ -144,15 +145,16 @@ def shap_summary(path: Path, model: ChurnModel, X_sample: pd.DataFrame, seed: in
     shown = X.apply(
         lambda c: c.cat.codes.where(c.notna()) if isinstance(c.dtype, pd.CategoricalDtype) else c
     )
-    shap.summary_plot(
-        values, shown.astype(float), show=False, max_display=20, rng=np.random.default_rng(seed)
-    )
-    fig = plt.gcf()
-    try:
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
+    with plt.style.context("default"):
+        shap.summary_plot(
+            values, shown.astype(float), show=False, max_display=20, rng=np.random.default_rng(seed)
+        )
+        fig = plt.gcf()
+        try:
+            fig.tight_layout()
+            fig.savefig(path, dpi=110)
+        finally:
+            plt.close(fig)
     return path
 
 
