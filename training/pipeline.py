@@ -154,8 +154,14 @@ def oracle_scores(
     point = per_month[0]
     if np.isnan(point).all():
         return None
-    survive = np.prod([1 - np.nan_to_num(h, nan=0.0) for h in per_month], axis=0)
-    return np.nan_to_num(point, nan=float(np.nanmean(point))), 1 - survive
+    point = np.nan_to_num(point, nan=float(np.nanmean(point)))
+    # a client who churned has no hazard for later months: carry its last one forward, or
+    # churners would get fewer months of hazard than survivors (a bias against positives)
+    filled = [point]
+    for h in per_month[1:]:
+        filled.append(np.where(np.isnan(h), filled[-1], h))
+    survive = np.prod([1 - h for h in filled], axis=0)
+    return point, 1 - survive
 
 
 # --------------------------------------------------------------------------- model
@@ -332,21 +338,39 @@ def run_train(
     _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
     _say("evaluating on the test block (model, rule, oracle)")
     result, scores = evaluate(cfg, model, blocks, raw_dir)
-    experiment_id = registry.ensure_experiment(cfg)
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        digest = registry.log_run(cfg, frame, source, model, tuned, result, scores, blocks)
-        version = registry.log_model(cfg, model, blocks.test)
-        reg = registry.gate(
-            cfg, version, result["model"]["roc_auc"], blocks.test, blocks.test[LABEL].to_numpy()
-        )
-        registry.tag_version(cfg, version, result["model"], registry_dates(blocks.split.test))
-        out = build_report(result, blocks, tuned, reg, run.info.run_id, digest)
-        mlflow.log_dict(out, "report/train.json")
+    _say("logging the run and registering the model in MLflow")
+    with registry.quiet_mlflow():
+        out = _log_and_register(cfg, frame, source, model, tuned, result, scores, blocks)
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
         _say(f"report -> {report}")
     typer.echo(metrics_table(out))
+    return out
+
+
+def _log_and_register(
+    cfg: Config,
+    frame: pd.DataFrame,
+    source: Path,
+    model: ChurnModel,
+    tuned: TuneResult,
+    result: dict,
+    scores: dict,
+    blocks: Blocks,
+) -> dict[str, Any]:
+    """One MLflow run: everything logged, the model registered and gated; returns the report."""
+    from training import registry
+
+    experiment_id = registry.ensure_experiment(cfg)
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        digest = registry.log_run(cfg, frame, source, model, tuned, result, scores, blocks)
+        version = registry.log_model(cfg, model, blocks.test)
+        y_test = blocks.test[LABEL].to_numpy()
+        reg = registry.gate(cfg, version, result["model"]["roc_auc"], blocks.test, y_test)
+        registry.tag_version(cfg, version, result["model"], registry_dates(blocks.split.test))
+        out = build_report(result, blocks, tuned, reg, run.info.run_id, digest)
+        mlflow.log_dict(out, "report/train.json")
     return out
 
 

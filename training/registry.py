@@ -18,9 +18,13 @@ Test metrics are stored as version tags ``test_<metric>`` so ``churn models`` an
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +77,30 @@ class Registration:
 # --------------------------------------------------------------------------- experiment / run
 
 
+@contextmanager
+def quiet_mlflow() -> Iterator[None]:
+    """Keep the terminal to our progress lines while MLflow logs and registers.
+
+    MLflow's hints (integer columns, cloudpickle, type hints) and artifact progress bars are
+    expected here and say nothing actionable. Warnings are *recorded* rather than filtered
+    because MLflow re-enables some with its own filters.
+    """
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(record=True):
+            yield
+    finally:
+        logger.setLevel(level)
+        if previous is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+
+
 def ensure_experiment(cfg: Config) -> str:
     """The experiment id, creating it with artifacts under ``mlflow_artifacts_dir``."""
     client = MlflowClient()
@@ -105,11 +133,9 @@ def git_commit() -> str | None:
 
 def log_dataset(frame: pd.DataFrame, source: Path, context: str = "training") -> str:
     """Log the labelled snapshot table as the run's input; returns its digest."""
-    with warnings.catch_warnings():  # "source can be interpreted in multiple ways": it is local
-        warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(
-            frame, source=str(Path(source).resolve()), name=Path(source).stem, targets="label"
-        )
+    dataset = mlflow.data.from_pandas(
+        frame, source=str(Path(source).resolve()), name=Path(source).stem, targets="label"
+    )
     mlflow.log_input(dataset, context=context)
     return dataset.digest
 
@@ -158,11 +184,8 @@ def log_model(cfg: Config, model: ChurnModel, example: pd.DataFrame) -> str:
     from mlflow.models import infer_signature
 
     example = example[model.features].head(5)
-    with warnings.catch_warnings():  # integer-column and type-hint hints: the schema is exact
-        warnings.simplefilter("ignore", UserWarning)
-        signature = infer_signature(example, model.predict_proba(example))
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    signature = infer_signature(example, model.predict_proba(example))
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "churn_model.joblib"
         joblib.dump(model, path)
         info = mlflow.pyfunc.log_model(
