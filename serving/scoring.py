@@ -18,17 +18,26 @@ SCORE_COLUMNS = ["client_id", "probability", "risk_band", "contact_index", "rule
 
 
 def with_rule_columns(snapshot: pd.DataFrame, rules: RulesConfig | None = None) -> pd.DataFrame:
-    """``snapshot`` with every rule column present (computed only where missing)."""
+    """``snapshot`` with every rule column filled: absent or null cells are computed from
+    the snapshot inputs (or, for ``rule_band``, from ``contact_index``); given ones are kept."""
     rules = rules or RulesConfig()
-    missing = [c for c in RULE_COLUMNS if c not in snapshot.columns]
-    if not missing:
+    gaps = [c for c in RULE_COLUMNS if c not in snapshot.columns or snapshot[c].isna().any()]
+    if not gaps:
         return snapshot
-    if missing == ["rule_band"]:
-        return snapshot.assign(rule_band=band_series(snapshot["contact_index"], rules.bands))
     if all(c in snapshot.columns for c in SNAPSHOT_INPUTS):
         computed = rule_columns_pandas(snapshot, rules)
-        return snapshot.assign(**{c: computed[c] for c in missing})
-    return snapshot  # model.prepare names whatever is still missing
+    elif "contact_index" in snapshot.columns and snapshot["contact_index"].notna().all():
+        computed = pd.DataFrame({"rule_band": band_series(snapshot["contact_index"], rules.bands)})
+    else:
+        return snapshot  # model.prepare names whatever is still missing
+    filled = {
+        c: snapshot[c].where(snapshot[c].notna(), computed[c])
+        if c in snapshot.columns
+        else computed[c]
+        for c in gaps
+        if c in computed.columns
+    }
+    return snapshot.assign(**filled)
 
 
 def score_frame(

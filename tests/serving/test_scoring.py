@@ -56,3 +56,10 @@ def test_unknown_category_scores_like_missing(tiny_model, tiny_snapshot):
     a = score_frame(tiny_model, unknown)["probability"].iloc[0]
     b = score_frame(tiny_model, missing)["probability"].iloc[0]
     assert a == pytest.approx(b)
+
+
+def test_null_rule_cells_are_filled_and_given_ones_kept(tiny_model, tiny_snapshot):
+    holes = tiny_snapshot.astype({"rule_band": "object"}).copy()
+    holes.loc[holes.index[:10], "rule_band"] = None
+    scores = score_frame(tiny_model, holes)
+    assert (scores["rule_band"] == tiny_snapshot["rule_band"].to_numpy()).all()

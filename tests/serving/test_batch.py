@@ -1,0 +1,115 @@
+"""``churn score`` and ``churn call-list``: the registered champion, real Parquet/CSV files,
+the same numbers as the library, and one-line errors with a non-zero exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churn.cli import app
+from serving.loading import load_model, load_snapshots
+from serving.run import write_config
+from serving.scoring import score_frame
+
+
+@pytest.fixture(scope="module")
+def cli_config(session_config, trained, mlflow_uri, tmp_path_factory) -> Path:
+    return write_config(session_config, tmp_path_factory.mktemp("batch") / "default.yaml")
+
+
+def churn(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_churn_score_writes_the_latest_snapshot_scores(
+    cli_config, session_config, small_snapshots, tmp_path
+):
+    out = tmp_path / "scores.parquet"
+    result = churn(
+        "--config", str(cli_config), "score", "--features", str(small_snapshots), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    latest = load_snapshots(session_config, features_file=small_snapshots).get()
+    assert len(scores) == len(latest)
+    assert scores["as_of"].nunique() == 1
+    champion = load_model(session_config, "champion")
+    expected = score_frame(champion.model, latest, session_config.rules)
+    np.testing.assert_allclose(scores["probability"], expected["probability"].to_numpy())
+    assert (scores["model_version"] == str(champion.version)).all()
+
+
+def test_churn_call_list_csv(cli_config, small_snapshots, tmp_path):
+    out = tmp_path / "calls.csv"
+    result = churn(
+        "--config",
+        str(cli_config),
+        "call-list",
+        "--capacity",
+        "15",
+        "--features",
+        str(small_snapshots),
+        "--out",
+        str(out),
+        "--segment",
+        "small_medium",
+    )
+    assert result.exit_code == 0, result.output
+    calls = pd.read_csv(out)
+    assert len(calls) == 15
+    assert calls["rank"].tolist() == list(range(1, 16))
+    assert (calls["segment"] == "small_medium").all()
+    assert (np.diff(calls["expected_loss_rub"]) <= 1e-9).all()
+    assert calls["reason_1"].notna().all() and calls["action"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--capacity", "0"], "capacity"),
+        (["--capacity", "5", "--segment", "huge"], "segment"),
+        (["--capacity", "5", "--service-mode", "telepathy"], "service_mode"),
+        (["--capacity", "5", "--as-of", "1999-01-01"], "as_of"),
+        (["--capacity", "5", "--as-of", "soon"], "as_of"),
+    ],
+)
+def test_call_list_bad_arguments_exit_non_zero_naming_them(
+    cli_config, small_snapshots, tmp_path, args, needle
+):
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(cli_config),
+            "call-list",
+            "--features",
+            str(small_snapshots),
+            "--out",
+            str(tmp_path / "x.csv"),
+            *args,
+        ],
+    )
+    assert result.exit_code != 0
+    assert needle in result.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_missing_features_file_is_named(cli_config, tmp_path):
+    missing = tmp_path / "nope.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(cli_config),
+            "score",
+            "--features",
+            str(missing),
+            "--out",
+            str(tmp_path / "s.parquet"),
+        ],
+    )
+    assert result.exit_code != 0 and "nope.parquet" in result.output
