@@ -209,14 +209,22 @@ class ChurnService:
                 return not_found(missing)  # type: ignore[return-value]
             as_of = ld.snapshots.latest.date().isoformat()
             if len(ids) == 1:  # one caller's client: let adaptive batching group callers
-                rows = await self.to_async.score_batch([ids[0]])  # type: ignore[attr-defined]
+                try:
+                    rows = await self.to_async.score_batch([ids[0]])  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001 — ids are known, so this is the batch path
+                    # failing (the batcher sheds load with a 503 when busy; its internal
+                    # transport can reset under concurrency): score this one client directly
+                    log.warning("batched /score failed; scoring client %s directly", ids[0])
+                    rows = score_records(await anyio.to_thread.run_sync(self._score_ids, ids))
                 return self._score_response(rows, as_of)
             scores = await anyio.to_thread.run_sync(self._score_ids, ids)
             return self._score_response(score_records(scores), as_of)
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]
 
-    @bentoml.api(route="/score_batch", batchable=True, max_batch_size=1000, max_latency_ms=1000)
+    # max_latency_ms is the batcher's load-shedding limit (it cancels requests it expects to
+    # miss it with a 503), not a waiting time: keep it well above busy-time latencies.
+    @bentoml.api(route="/score_batch", batchable=True, max_batch_size=1000, max_latency_ms=30_000)
     def score_batch(self, client_ids: list[int]) -> list[dict[str, Any]]:
         """Internal: the batchable single-client path behind ``/score`` (known ids only)."""
         if self.loaded is None:
