@@ -213,3 +213,28 @@ def test_all_nan_column_named_in_input_error(small_csv: Path, quick: Config) -> 
             cv=2,
             report=None,
         )
+
+
+def test_parquet_types_and_boolean_target(tmp_path: Path) -> None:
+    from training.table_io import prepare_table, read_table
+
+    n = 40
+    frame = pd.DataFrame(
+        {
+            "fee": pd.array([1500.0, None, 900.0, 1200.0] * (n // 4), dtype="Float64"),
+            "plan": pd.Categorical(["basic", "pro"] * (n // 2)),
+            "note": pd.array(["12,5", None, " 7 "] * (n // 3) + ["1"] * (n % 3), dtype="str"),
+            "signed": pd.Timestamp("2024-01-01", tz="UTC"),
+            "left": [True, False, False, True] * (n // 4),
+        }
+    )
+    path = tmp_path / "clients.parquet"
+    frame.to_parquet(path, index=False)
+    table = prepare_table(
+        read_table(path), target="left", positive=None, id_col=None, max_category_share=0.5
+    )
+    assert table.positive == "true" and table.y.tolist() == frame["left"].astype(int).tolist()
+    assert sorted(table.numeric) == ["fee", "note"] and table.categorical == ["plan"]
+    assert table.X["note"].iloc[:3].tolist()[0] == 12.5 and np.isnan(table.X["note"].iloc[1])
+    assert table.X["plan"].dtype == "category" and table.X["fee"].dtype == "float64"
+    assert "signed" in table.dropped
