@@ -4,9 +4,8 @@
 features and rules config; out comes one table with exactly the columns of
 ``features/catalog.py`` (in that order, with those dtypes), one row per client active on
 each as_of. Only what was known strictly before as_of is used (see ``features/README.md``).
-All as_of dates are computed in one query: each raw table is scanned once and its events
-are paired with the dates they are visible from, which is what makes 12 monthly
-snapshots cost about as much as one.
+Several as_of dates are one query (a UNION ALL of per-date plans); every event filter has
+literal time bounds, so each plan reads only the row groups its windows need.
 
 The expression uses only portable Ibis operations, so ``ibis.to_sql(expr, dialect="pyspark")``
 compiles it for Spark. The I/O edges (:func:`load_tables`, :func:`build_snapshots`,
@@ -41,9 +40,35 @@ from features.signals.services import (
     webinar_signals,
 )
 from features.signals.training import certificate_signals, last_training
-from features.windows import AS_OF_TYPE, as_of_table, attach, days_before, days_between
+from features.windows import AS_OF_TYPE, AsOf, at, days_since, utc_midnight
 
+SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR", "ts": "TIMESTAMPTZ"}
 IBIS_TYPES = {"int": "int64", "float": "float64", "str": "string", "ts": AS_OF_TYPE}
+# The raw columns the signals read (what benchmarks/features.py scans as the baseline).
+USED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "clients": (
+        "client_id",
+        "category",
+        "segment",
+        "service_mode",
+        "region",
+        "monthly_fee_rub",
+        "contract_start",
+        "first_advance_months",
+    ),
+    "users": ("client_id", "user_id", "role", "ts"),
+    "trainings": ("client_id", "user_id", "ts"),
+    "logins": ("client_id", "user_id", "ts"),
+    "service_requests": ("client_id", "ts", "channel"),
+    "webinars": ("client_id", "ts"),
+    "newsletter_events": ("client_id", "ts", "event"),
+    "video_clicks": ("client_id", "ts"),
+    "kit_updates": ("client_id", "ts"),
+    "invoices": ("client_id", "ts", "due_ts", "paid_ts", "amount_rub", "period_end"),
+    "competitor_checks": ("client_id", "ts", "competitor_present"),
+    "contacts": ("client_id", "ts", "kind", "outcome"),
+    "churn_events": ("client_id", "ts"),
+}
 # Amounts that are truly 0 when a client has no (unpaid) invoice.
 ZERO_WHEN_ABSENT_FLOATS = ("open_debt_rub", "overdue_debt_rub")
 
@@ -57,36 +82,45 @@ def snapshots_expr(
     cfg: FeaturesConfig,
     rules: RulesConfig,
 ) -> ir.Table:
-    """Snapshots of every active client for every date in ``as_of_dates``, catalog columns."""
-    dates = as_of_table(as_of_dates)
-    t = tables
-    grid = active_clients(t["clients"], t["churn_events"], dates)
-    users_at = registered_users(t["users"], dates)
-    signals = (
-        user_counts(users_at),
-        login_signals(t["logins"], dates, cfg),
-        certificate_signals(t["trainings"], users_at, dates, cfg),
-        last_training(t["trainings"], dates),
-        webinar_signals(t["webinars"], dates, cfg),
-        request_signals(t["service_requests"], dates, cfg),
-        newsletter_signals(t["newsletter_events"], dates, cfg),
-        video_signals(t["video_clicks"], dates, cfg),
-        kit_update_signals(t["kit_updates"], dates, cfg),
-        invoice_signals(t["invoices"], dates),
-        competitor_signals(t["competitor_checks"], dates),
-        contact_signals(t["contacts"], dates, cfg),
-    )
-    for signal in signals:
-        grid = attach(grid, signal)
-    snap = add_rule_columns(_derive(_fill_absent(grid), cfg), rules)
-    return conform(snap).order_by(["as_of", "client_id"])
+    """Snapshots for every date in ``as_of_dates`` (one UNION ALL), sorted by as_of, client."""
+    dates = sorted(set(as_of_dates))
+    if not dates:
+        raise InputError("as_of: no dates to build")
+    plans = [snapshot_expr(tables, d, cfg, rules) for d in dates]
+    union = plans[0] if len(plans) == 1 else ibis.union(*plans, distinct=False)
+    return union.order_by(["as_of", "client_id"])
 
 
 def snapshot_expr(
-    tables: dict[str, ir.Table], as_of: date, cfg: FeaturesConfig, rules: RulesConfig
+    tables: dict[str, ir.Table], as_of: AsOf, cfg: FeaturesConfig, rules: RulesConfig
 ) -> ir.Table:
-    """The snapshot of one as_of (see :func:`snapshots_expr`)."""
-    return snapshots_expr(tables, [as_of], cfg, rules)
+    """The snapshot as of 00:00 UTC on ``as_of``: one row per active client, catalog columns.
+
+    Pure: tables in, table out. Every event is filtered with literal bounds before as_of
+    (``features.windows``), so nothing on or after as_of can reach a value.
+    """
+    t = tables
+    users_at = registered_users(t["users"], as_of)
+    signals = (
+        user_counts(users_at),
+        login_signals(t["logins"], as_of, cfg),
+        certificate_signals(t["trainings"], users_at, as_of, cfg),
+        last_training(t["trainings"], as_of),
+        webinar_signals(t["webinars"], as_of, cfg),
+        request_signals(t["service_requests"], as_of, cfg),
+        newsletter_signals(t["newsletter_events"], as_of, cfg),
+        video_signals(t["video_clicks"], as_of, cfg),
+        kit_update_signals(t["kit_updates"], as_of, cfg),
+        invoice_signals(t["invoices"], as_of),
+        competitor_signals(t["competitor_checks"], as_of),
+        contact_signals(t["contacts"], as_of, cfg),
+    )
+    joined = active_clients(t["clients"], t["churn_events"], as_of)
+    for i, signal in enumerate(signals):  # one flat chain of left joins on client_id
+        joined = joined.left_join(signal, "client_id", rname=f"{{name}}_{i}")
+    flat = joined.drop(*(f"client_id_{i}" for i in range(len(signals))))
+    snap = _derive(_fill_absent(flat), as_of, cfg).mutate(as_of=at(as_of))
+    return conform(add_rule_columns(snap, rules))
 
 
 def _fill_absent(t: ir.Table) -> ir.Table:
@@ -105,11 +139,7 @@ def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
     return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
 
 
-def _days_since(t: ir.Table, ts: ir.TimestampValue) -> ir.FloatingValue:
-    return days_between(t.as_of, ts).cast("float64")
-
-
-def _derive(t: ir.Table, cfg: FeaturesConfig) -> ir.Table:
+def _derive(t: ir.Table, as_of: AsOf, cfg: FeaturesConfig) -> ir.Table:
     """Signals that combine several aggregates: ratios, norms, days since, renewal."""
     base_per_recent = cfg.trend_base_days / cfg.trend_recent_days
     norm = ibis.cases(
@@ -121,19 +151,23 @@ def _derive(t: ir.Table, cfg: FeaturesConfig) -> ir.Table:
     renewal = ibis.cases(
         (t._n_invoices == 0, 0),  # never billed: no payment period known yet
         (paid_end.isnull(), 1),  # billed, nothing paid: the payment is due now
-        (paid_end <= days_before(t.as_of, -cfg.renewal_window_days), 1),
+        (paid_end <= at(as_of, -cfg.renewal_window_days), 1),
         else_=0,
     )
+
+    def since(ts: ir.TimestampValue) -> ir.FloatingValue:
+        return days_since(as_of, ts).cast("float64")
+
     return t.mutate(
         login_trend=_ratio(t._trend_recent, t._trend_base / base_per_recent),
         training_coverage=_ratio(t._valid_users, t.n_users),
         training_norm_met=norm_met.fill_null(False).cast("int64"),
-        days_since_training=_days_since(t, t._last_training_ts),
+        days_since_training=since(t._last_training_ts),
         newsletter_bounce_share_90d=_ratio(t._bounced, t._sent),
-        days_overdue=days_between(t.as_of, t._oldest_overdue_due).fill_null(0),
+        days_overdue=days_since(as_of, t._oldest_overdue_due).fill_null(0),
         renewal_period_arrived=renewal.cast("int64"),
-        days_since_competitor_check=_days_since(t, t._last_check_ts),
-        days_since_contact=_days_since(t, t._last_contact_ts),
+        days_since_competitor_check=since(t._last_check_ts),
+        days_since_contact=since(t._last_contact_ts),
     )
 
 
@@ -184,18 +218,73 @@ def load_tables(raw_dir: Path, con: ibis.BaseBackend) -> dict[str, ir.Table]:
     return tables
 
 
-def build_snapshots(raw_dir: Path, as_of_dates: list[date], cfg: Config) -> pd.DataFrame:
+_SENTINEL = date(2999, 1, 1)  # stands for as_of in the compiled template
+
+
+def _literal_sql(con: ibis.BaseBackend, as_of: date) -> str:
+    """How the engine's SQL spells the as_of instant (as in the compiled plan)."""
+    sql = con.compile(at(as_of).name("v"))
+    return sql.removeprefix("SELECT ").rsplit(" AS ", 1)[0]
+
+
+def snapshots_sql(
+    con: ibis.BaseBackend,
+    tables: dict[str, ir.Table],
+    as_of_dates: Sequence[date],
+    cfg: FeaturesConfig,
+    rules: RulesConfig,
+) -> str:
+    """The SQL of :func:`snapshots_expr`, compiled once instead of once per date.
+
+    Ibis spends about a second building and compiling one date's plan; 24 dates would
+    spend more time there than in the engine. So the plan is compiled once with an
+    Ibis parameter for as_of (every time bound in it is ``as_of - INTERVAL n DAY``) and
+    instantiated per date by swapping that one literal; the branches are one UNION ALL.
+    ``tests/features/test_snapshot.py`` checks it equals :func:`snapshots_expr`.
+    """
+    dates = sorted(set(as_of_dates))
+    if not dates:
+        raise InputError("as_of: no dates to build")
+    param = ibis.param(AS_OF_TYPE)
+    plan = snapshot_expr(tables, param, cfg, rules)
+    template = con.compile(plan, params={param: utc_midnight(_SENTINEL)})
+    token = _literal_sql(con, _SENTINEL)
+    if token not in template:  # pragma: no cover - would mean the compiler changed
+        raise RuntimeError("snapshots_sql: as_of literal not found in the compiled plan")
+    branches = [f"SELECT * FROM ({template.replace(token, _literal_sql(con, d))})" for d in dates]
+    # Ibis drops casts it believes redundant; pin the catalog types in the engine's SQL.
+    columns = ", ".join(f'CAST("{f.name}" AS {SQL_TYPES[f.dtype]}) AS "{f.name}"' for f in CATALOG)
+    union = " UNION ALL ".join(branches)
+    return f'SELECT {columns} FROM ({union}) ORDER BY "as_of", "client_id"'
+
+
+def _snapshots_query(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config) -> tuple:
+    con = connect(cfg.features)
+    tables = load_tables(raw_dir, con)
+    return con, snapshots_sql(con, tables, as_of_dates, cfg.features, cfg.rules)
+
+
+def build_snapshots(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config) -> pd.DataFrame:
     """All snapshots as one pandas frame (for tests and small bases; big ones: write_snapshots)."""
-    con = connect(cfg.features)
-    expr = snapshots_expr(load_tables(raw_dir, con), as_of_dates, cfg.features, cfg.rules)
-    return con.to_pandas(expr)
+    con, sql = _snapshots_query(raw_dir, as_of_dates, cfg)
+    try:
+        return con.con.sql(sql).to_arrow_table().to_pandas()
+    finally:
+        con.disconnect()
 
 
-def write_snapshots(raw_dir: Path, as_of_dates: list[date], cfg: Config, out: Path) -> int:
-    """Stream all snapshots into one Parquet file (DuckDB COPY); returns the row count."""
-    con = connect(cfg.features)
-    expr = snapshots_expr(load_tables(raw_dir, con), as_of_dates, cfg.features, cfg.rules)
+def write_snapshots(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config, out: Path) -> int:
+    """Stream all snapshots into one Parquet file (DuckDB COPY); returns the row count.
+
+    DuckDB streams the query into the file, spilling to disk beyond
+    ``features.engine_memory_limit``; events never pass through pandas.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    con.to_parquet(expr, out)
+    con, sql = _snapshots_query(raw_dir, as_of_dates, cfg)
+    target = out.as_posix().replace("'", "''")
+    try:
+        con.raw_sql(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+    finally:
+        con.disconnect()
     return pq.ParquetFile(out).metadata.num_rows

@@ -1,22 +1,24 @@
-"""Time helpers shared by every signal: the as_of grid, windows and day differences.
+"""Time helpers shared by every signal: as_of literals, windows, day differences.
 
-Every signal is computed for a *table* of as_of dates at once, not one date at a time:
-events are paired with the as_of dates they are visible from (``ts < as_of``, and
-``ts >= as_of - lookback`` when the signal only looks back a fixed number of days). One
-scan of each raw table then serves 1 or 24 snapshots. Everything here is plain Ibis
-(comparisons, interval arithmetic, date differences), so the same expressions compile
-for DuckDB and for Spark (run Spark with ``spark.sql.session.timeZone=UTC``).
+A snapshot as of D is taken at 00:00 UTC on D. Every signal filters its events with
+*literal* bounds: ``ts < D`` (everything known), and ``ts >= D - N days`` for "the N days
+before as_of". Literal bounds keep the per-event work to plain comparisons (no date
+arithmetic per event), and let the engine skip whole Parquet row groups outside the
+window (the raw tables are written roughly in time order). Several as_of dates are one
+``UNION ALL`` of per-date plans (``features.snapshot.snapshots_expr``).
+
+Everything here is plain Ibis (comparisons, filters, date differences on aggregates), so
+the same expressions compile for DuckDB and for Spark (run Spark with
+``spark.sql.session.timeZone=UTC``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pyarrow as pa
 
 KEYS = ("client_id", "as_of")
 AS_OF_TYPE = dt.Timestamp(timezone="UTC", scale=6)
@@ -27,49 +29,37 @@ def utc_midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-def as_of_table(dates: Iterable[date]) -> ir.Table:
-    """A one-column table of distinct as_of instants (UTC midnight), sorted."""
-    values = sorted({utc_midnight(d) for d in dates})
-    if not values:
-        raise ValueError("as_of_table: no dates")
-    arrow = pa.table({"as_of": pa.array(values, type=pa.timestamp("us", tz="UTC"))})
-    return ibis.memtable(arrow)
+AsOf = date | ir.TimestampScalar
+"""A snapshot date: a Python date (00:00 UTC) or an Ibis timestamp scalar / parameter."""
 
 
-def days_before(as_of: ir.TimestampValue, days: int) -> ir.TimestampValue:
-    """The start of the window "the ``days`` days before as_of"."""
-    return as_of - ibis.interval(days=days)
+def at(as_of: AsOf, days_before: int = 0) -> ir.TimestampScalar:
+    """The instant ``days_before`` days before as_of (negative: after it).
 
-
-def in_last(ts: ir.TimestampValue, as_of: ir.TimestampValue, days: int) -> ir.BooleanValue:
-    """``ts`` in [as_of - days, as_of): the window used by every "N days" signal."""
-    return (ts >= days_before(as_of, days)) & (ts < as_of)
-
-
-def days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.IntegerValue:
-    """Whole calendar days from ``earlier`` to ``later`` (UTC dates), as int64."""
-    return later.date().delta(earlier.date(), unit="day").cast("int64")
-
-
-def visible(
-    events: ir.Table, dates: ir.Table, lookback_days: int | None = None, ts: str = "ts"
-) -> ir.Table:
-    """Pair each event with every as_of it is visible from: ts < as_of (within lookback).
-
-    The result has the event's columns plus ``as_of``. With a lookback, an event joins at
-    most ``lookback / spacing + 1`` dates, so 12 monthly snapshots cost far less than 12
-    scans; without one (last-ever values), it joins every later date.
+    With a date this is ``literal(as_of) - INTERVAL n DAY``: a constant the engine folds
+    once, so per-event work stays a plain comparison. The same expression with an Ibis
+    parameter lets one compiled plan serve many dates (``features.snapshot``).
     """
-    cond = [events[ts] < dates.as_of]
+    value = as_of if isinstance(as_of, ir.Value) else ibis.literal(utc_midnight(as_of), AS_OF_TYPE)
+    return value - ibis.interval(days=days_before) if days_before else value
+
+
+def known(events: ir.Table, as_of: AsOf, lookback_days: int | None = None) -> ir.Table:
+    """Events known on as_of (``ts < as_of``), optionally only the last ``lookback_days``."""
+    cond = events.ts < at(as_of)
     if lookback_days is not None:
-        cond.append(events[ts] >= days_before(dates.as_of, lookback_days))
-    return events.join(dates, cond)
+        cond = cond & (events.ts >= at(as_of, lookback_days))
+    return events.filter(cond)
 
 
-def attach(grid: ir.Table, signal: ir.Table) -> ir.Table:
-    """Left-join a per-(client_id, as_of) signal table onto the grid of active clients."""
-    joined = grid.left_join(signal, list(KEYS))
-    return joined.drop(*(f"{k}_right" for k in KEYS))
+def within(ts: ir.TimestampValue, as_of: AsOf, days: int) -> ir.BooleanValue:
+    """``ts >= as_of - days``: for events already known on as_of, "in the last N days"."""
+    return ts >= at(as_of, days)
+
+
+def days_since(as_of: AsOf, ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole UTC calendar days from ``ts`` to as_of, as int64 (missing stays missing)."""
+    return at(as_of).date().delta(ts.date(), unit="day").cast("int64")
 
 
 def month_starts(first: date, last: date) -> list[date]:

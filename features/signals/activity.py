@@ -5,27 +5,25 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from churn.config import FeaturesConfig
-from features.windows import days_before, visible
+from features.windows import AsOf, known, within
 
 
-def login_signals(logins: ir.Table, dates: ir.Table, cfg: FeaturesConfig) -> ir.Table:
-    """logins_{N}d, the two trend parts and active_users_30d per (client_id, as_of).
+def login_signals(logins: ir.Table, as_of: AsOf, cfg: FeaturesConfig) -> ir.Table:
+    """logins_{N}d, the two trend parts and active_users_30d per client.
 
     The trend is finished in the snapshot (it needs NaN when the base is 0), so this
     returns the raw counts ``_trend_recent`` and ``_trend_base``.
     """
     recent, base = cfg.trend_recent_days, cfg.trend_base_days
     lookback = max([*cfg.login_windows_days, recent + base, cfg.active_users_window_days])
-    j = visible(logins, dates, lookback)
-    since = {n: j.ts >= days_before(j.as_of, n) for n in cfg.login_windows_days}
-    counts = {f"logins_{n}d": cond.sum().cast("int64") for n, cond in since.items()}
-    in_recent = j.ts >= days_before(j.as_of, recent)
-    in_base = (j.ts >= days_before(j.as_of, recent + base)) & ~in_recent
-    return j.group_by(["client_id", "as_of"]).aggregate(
+    j = known(logins, as_of, lookback)
+    counts = {f"logins_{n}d": j.count(where=within(j.ts, as_of, n)) for n in cfg.login_windows_days}
+    in_recent = within(j.ts, as_of, recent)
+    in_base = within(j.ts, as_of, recent + base) & ~in_recent
+    active = within(j.ts, as_of, cfg.active_users_window_days)
+    return j.group_by("client_id").aggregate(
         **counts,
-        _trend_recent=in_recent.sum().cast("int64"),
-        _trend_base=in_base.sum().cast("int64"),
-        active_users_30d=j.user_id.nunique(
-            where=j.ts >= days_before(j.as_of, cfg.active_users_window_days)
-        ).cast("int64"),
+        _trend_recent=j.count(where=in_recent),
+        _trend_base=j.count(where=in_base),
+        active_users_30d=j.user_id.nunique(where=active).cast("int64"),
     )

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from features.windows import visible
+from features.windows import AsOf, at, known
 
 
-def invoice_signals(invoices: ir.Table, dates: ir.Table) -> ir.Table:
+def invoice_signals(invoices: ir.Table, as_of: AsOf) -> ir.Table:
     """open/overdue debt, the oldest overdue due date, the newest paid period end."""
-    j = visible(invoices, dates)
-    paid = j.paid_ts.notnull() & (j.paid_ts < j.as_of)
+    j = known(invoices, as_of)
+    paid = j.paid_ts.notnull() & (j.paid_ts < at(as_of))
     unpaid = ~paid
-    overdue = unpaid & (j.due_ts < j.as_of)
-    return j.group_by(["client_id", "as_of"]).aggregate(
+    overdue = unpaid & (j.due_ts < at(as_of))
+    return j.group_by("client_id").aggregate(
         open_debt_rub=j.amount_rub.sum(where=unpaid).cast("float64"),
         overdue_debt_rub=j.amount_rub.sum(where=overdue).cast("float64"),
         _oldest_overdue_due=j.due_ts.min(where=overdue),

@@ -11,23 +11,23 @@ from __future__ import annotations
 import ibis.expr.types as ir
 
 from churn.config import FeaturesConfig
-from features.windows import visible
+from features.windows import AsOf, known
 
 
 def certificate_signals(
-    trainings: ir.Table, users_at: ir.Table, dates: ir.Table, cfg: FeaturesConfig
+    trainings: ir.Table, users_at: ir.Table, as_of: AsOf, cfg: FeaturesConfig
 ) -> ir.Table:
     """_valid_users (distinct registered users with a valid certificate), key_user_trained."""
-    valid = visible(trainings, dates, cfg.certificate_valid_days)
-    valid = valid.select("client_id", "as_of", "user_id").distinct()
-    j = valid.join(users_at, ["client_id", "as_of", "user_id"])
-    return j.group_by(["client_id", "as_of"]).aggregate(
+    valid = known(trainings, as_of, cfg.certificate_valid_days)
+    valid = valid.select("client_id", "user_id").distinct()
+    j = valid.join(users_at, ["client_id", "user_id"])
+    return j.group_by("client_id").aggregate(
         _valid_users=j.user_id.nunique().cast("int64"),
         key_user_trained=(j.role == "key_user").any().cast("int64"),
     )
 
 
-def last_training(trainings: ir.Table, dates: ir.Table) -> ir.Table:
+def last_training(trainings: ir.Table, as_of: AsOf) -> ir.Table:
     """_last_training_ts: the newest training of any of the client's users before as_of."""
-    j = visible(trainings, dates)
-    return j.group_by(["client_id", "as_of"]).aggregate(_last_training_ts=j.ts.max())
+    j = known(trainings, as_of)
+    return j.group_by("client_id").aggregate(_last_training_ts=j.ts.max())

@@ -4,6 +4,7 @@ the output contract; engine neutrality (compiles to Spark SQL)."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,14 @@ from tiny_base import AS_OF, write_tiny_base
 from churn.config import Config, load_config
 from churn.errors import InputError
 from features.catalog import CATALOG, COLUMNS
-from features.snapshot import build_snapshots, snapshot_expr, unbound_tables
+from features.snapshot import (
+    build_snapshots,
+    connect,
+    load_tables,
+    snapshot_expr,
+    snapshots_expr,
+    unbound_tables,
+)
 from features.spark_sql import to_spark_sql
 
 NAN = math.nan
@@ -121,6 +129,17 @@ def test_snapshots_of_several_dates_equal_single_ones(tiny_raw: Path, cfg: Confi
         one = build_snapshots(tiny_raw, [d], cfg)
         part = both[both["as_of"] == pd.Timestamp(d, tz="UTC")].reset_index(drop=True)
         pd.testing.assert_frame_equal(part, one)
+
+
+def test_plan_compiled_once_equals_the_pure_expression(tiny_raw: Path, cfg: Config) -> None:
+    """build_snapshots instantiates one compiled plan per date; it must equal the pure
+    Ibis expression (a union of per-date literal plans) run by Ibis."""
+    dates = [date(2025, 4, 1), AS_OF, date(2025, 7, 15)]
+    fast = build_snapshots(tiny_raw, dates, cfg)
+    con = connect(cfg.features)
+    pure = con.to_pandas(snapshots_expr(load_tables(tiny_raw, con), dates, cfg.features, cfg.rules))
+    assert sorted(set(fast["as_of"].dt.date)) == sorted(dates)
+    pd.testing.assert_frame_equal(fast, pure)
 
 
 def test_windows_that_do_not_match_the_catalog_names_are_refused(tiny_raw: Path) -> None:
