@@ -185,6 +185,11 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _plain(value: Any) -> str:
+    """A number for text that _table escapes afterwards (no HTML entities here)."""
+    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in rows)
@@ -203,9 +208,10 @@ def summary_html(result: dict) -> str:
     items = [
         ("AUC gain, model - rule (observed)", gain.get("observed")),
         ("AUC gain, bootstrap mean", gain.get("mean")),
-        ("AUC gain, 95 % CI", f"[{_fmt(gain.get('ci_low'))}, {_fmt(gain.get('ci_high'))}]"),
+        ("AUC gain, 95 % CI", f"[{_plain(gain.get('ci_low'))}, {_plain(gain.get('ci_high'))}]"),
         ("bootstrap rounds (clients resampled)", gain.get("rounds")),
         ("gap to oracle closed, (model-0.5)/(oracle-0.5)", result.get("gap_closed")),
+        ("test block as_of", f"{block.get('first_as_of')} .. {block.get('last_as_of')}"),
         (
             "rows / clients / snapshot dates",
             f"{block.get('rows')} / {block.get('clients')} / {block.get('as_of_dates')}",
@@ -213,7 +219,7 @@ def summary_html(result: dict) -> str:
         (
             "calls per snapshot (capacity per week x weeks)",
             f"{block.get('calls_per_snapshot')} = {block.get('capacity_per_week')}"
-            f" x {_fmt(block.get('weeks_per_snapshot'))}",
+            f" x {_plain(block.get('weeks_per_snapshot'))}",
         ),
     ]
     return _table(["", "value"], [[k, v] for k, v in items])
