@@ -289,7 +289,7 @@ def rescore_champion(
     from sklearn.metrics import roc_auc_score
 
     try:
-        current = load_by_alias(cfg, CHAMPION)
+        current = load_alias(cfg.training.model_name, CHAMPION)
     except NotFound:
         return None, None
     try:
@@ -333,17 +333,26 @@ def tag_version(cfg: Config, version: str, metrics: dict[str, Any], test_dates: 
 
 
 def load_by_alias(cfg: Config, alias: str | None = None) -> LoadedModel:
-    """Load ``models:/{serving.model_name}@{alias}`` as a ChurnModel with its metadata."""
-    name = cfg.serving.model_name
-    alias = alias or cfg.serving.alias
+    """Load ``models:/{serving.model_name}@{alias}`` as a ChurnModel with its metadata.
+
+    ``alias`` defaults to ``serving.alias`` (champion). A missing model or alias is
+    :class:`NotFound` with a one-line hint to run ``churn train``.
+    """
+    return load_alias(cfg.serving.model_name, alias or cfg.serving.alias)
+
+
+def load_alias(name: str, alias: str) -> LoadedModel:
     client = MlflowClient()
     mv = _alias_version(client, name, alias)
     if mv is None:
         raise NotFound(
             f"model {name}@{alias} not found in {mlflow.get_tracking_uri()}: run `churn train`"
         )
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@{alias}")
-    model: ChurnModel = pyfunc.unwrap_python_model().model
+    # load the resolved version, not the alias again: the alias may move in between
+    wrapper = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}").unwrap_python_model()
+    model = getattr(wrapper, "model", None)
+    if not isinstance(model, ChurnModel):
+        raise NotFound(f"model {name}@{alias} (version {mv.version}) is not a churn model")
     metrics = {
         k.removeprefix(TAG_PREFIX): float(v)
         for k, v in mv.tags.items()
