@@ -17,6 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from churn.config import load_config
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 CELL_TIMEOUT_S = 600
 
@@ -58,8 +60,37 @@ def check_rule_vs_model(nb: nbformat.NotebookNode) -> None:
     assert len(images) >= 2  # the agreement heat map and the ROC / capture curves
 
 
+def check_explaining_a_client(nb: nbformat.NotebookNode) -> None:
+    """03: one client per model band (or the nearest), each explained in words and a chart."""
+    payloads = [
+        o["data"]["application/json"]
+        for o in tagged_outputs(nb, "walkthrough")
+        if "application/json" in o.get("data", {})
+    ]
+    assert len(payloads) == 1
+    clients = payloads[0]["clients"]
+    words = load_config().reasons  # "raises risk" / "lowers risk", as the specialists word it
+    assert [c["wanted_band"] for c in clients] == ["high", "dynamic", "no_threat"]
+    for c in clients:
+        assert c["how"] in ("in band", "nearest (band empty)")
+        assert c["how"] != "in band" or c["risk_band"] == c["wanted_band"]
+        assert 0.0 <= c["probability"] <= 1.0
+        assert c["rule_band"] in ("high", "dynamic", "no_threat")
+        assert c["sentences"]
+        assert all(words.raises in t or words.lowers in t for t in c["sentences"])
+    probabilities = [c["probability"] for c in clients]
+    assert probabilities == sorted(probabilities, reverse=True)
+    shown = "".join(o.get("text", "") for o in tagged_outputs(nb, "client"))
+    assert shown.count("chance of leaving") == 3 and "contact-necessity index" in shown
+    charts = [o for o in tagged_outputs(nb, "client") if "image/png" in o.get("data", {})]
+    assert len(charts) == 3  # one SHAP bar chart per client
+
+
 NOTEBOOKS = [
     pytest.param("02-rule-vs-model.ipynb", check_rule_vs_model, id="02-rule-vs-model"),
+    pytest.param(
+        "03-explaining-a-client.ipynb", check_explaining_a_client, id="03-explaining-a-client"
+    ),
 ]
 
 
