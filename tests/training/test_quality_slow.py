@@ -18,7 +18,6 @@ CLIENTS, MONTHS, SEED, TRIALS = 3000, 24, 42, 20
 
 @pytest.mark.slow
 def test_model_closes_gap_to_oracle_and_beats_rule(fresh_mlflow: Config, tmp_path: Path) -> None:
-    from features.cli import run_features
     from simulator.generate import simulate
     from training.pipeline import run_train
 
@@ -26,10 +25,12 @@ def test_model_closes_gap_to_oracle_and_beats_rule(fresh_mlflow: Config, tmp_pat
     cfg.simulate.clients, cfg.simulate.months, cfg.simulate.seed = CLIENTS, MONTHS, SEED
     cfg.training.n_trials, cfg.training.timeout_s = TRIALS, 600
     cfg.training.max_boost_rounds, cfg.training.bootstrap_rounds = 1000, 500
-    raw, snap = tmp_path / "raw", tmp_path / "snapshots.parquet"
+    raw = tmp_path / "raw"
+    cfg.paths.features_path = tmp_path / "features" / "snapshots.parquet"
     simulate(cfg.simulate, raw)
-    run_features(cfg, raw=raw, out=snap, as_of=None, to=None, every="month")
-    report = run_train(cfg, raw=raw, features_file=snap, report=tmp_path / "train.json")
+    # --raw only: run_train builds the monthly snapshots itself
+    report = run_train(cfg, raw=raw, features_file=None, report=tmp_path / "train.json")
+    assert cfg.paths.features_path.exists()
 
     model, rule, oracle = (report["test"][k]["roc_auc"] for k in ("model", "rule", "oracle"))
     print(f"model {model:.4f} rule {rule:.4f} oracle {oracle:.4f} gap {report['gap_closed']:.3f}")
