@@ -63,16 +63,23 @@ table (and moves payments to on/after D) and checks that no value changes.
 
 ## Engine
 
-`features.snapshot.snapshots_expr(tables, as_of_dates, cfg, rules)` is a pure function
-from Ibis tables to one Ibis table; DuckDB runs it over the Parquet files
-(`write_snapshots` streams the result to Parquet with `COPY`, so events are never loaded
-into pandas). All as_of dates are computed in one query: each event is paired with the
-as_of dates it is visible from (a range join on `ts < as_of` and `ts >= as_of - lookback`),
-so 12 monthly snapshots cost far less than 12 scans. The expression uses only portable
-operations (comparisons, interval arithmetic, `DATEDIFF`, `MAX_BY`, conditional
-aggregates, no UDFs); `python -m features.spark_sql 2025-06-01` prints the same query
+`features.snapshot.snapshot_expr(tables, as_of, cfg, rules)` is a pure function from Ibis
+tables to one Ibis table (one as_of); `snapshots_expr(tables, dates, cfg, rules)` is the
+UNION ALL of those per-date plans. Every event filter has literal time bounds
+(`ts < as_of`, `ts >= as_of - INTERVAL n DAY`, folded to constants by the engine), so the
+per-event work is a comparison and the engine skips whole Parquet row groups outside a
+window (the raw tables are written in time order). The expressions use only portable
+operations (filters, equi-joins, conditional counts, `MAX_BY`, `DATEDIFF` on aggregates;
+no UDFs, no pandas); `python -m features.spark_sql 2025-06-01` prints the same plan
 compiled for Spark (run it with `spark.sql.session.timeZone=UTC`).
-`benchmarks/features.py` measures build time against a plain scan of the same columns.
+
+DuckDB runs it over the Parquet files (`build_snapshots` → pandas for small bases,
+`write_snapshots` → a streaming `COPY ... TO` Parquet, so events never pass through pandas;
+`features.engine_memory_limit` caps the engine, which spills beyond it). Because Ibis
+spends about a second compiling one date's plan, the DuckDB path compiles the plan once
+with an Ibis parameter for as_of and instantiates it per date (a test checks it equals the
+pure expression). `benchmarks/features.py` measures build time against a plain scan of the
+same columns.
 
 ## Signals
 """

@@ -28,10 +28,10 @@ from churn.errors import InputError
 from features.catalog import CATALOG, COLUMNS
 from features.contract import TABLES
 from features.rules import add_rule_columns
-from features.signals.activity import login_signals
+from features.signals.activity import active_user_signals, login_signals
 from features.signals.money import invoice_signals
 from features.signals.profile import active_clients, registered_users, user_counts
-from features.signals.relations import competitor_signals, contact_signals
+from features.signals.relations import competitor_signals, contact_signals, last_contact
 from features.signals.services import (
     kit_update_signals,
     newsletter_signals,
@@ -104,6 +104,7 @@ def snapshot_expr(
     signals = (
         user_counts(users_at),
         login_signals(t["logins"], as_of, cfg),
+        active_user_signals(t["logins"], as_of, cfg),
         certificate_signals(t["trainings"], users_at, as_of, cfg),
         last_training(t["trainings"], as_of),
         webinar_signals(t["webinars"], as_of, cfg),
@@ -114,6 +115,7 @@ def snapshot_expr(
         invoice_signals(t["invoices"], as_of),
         competitor_signals(t["competitor_checks"], as_of),
         contact_signals(t["contacts"], as_of, cfg),
+        last_contact(t["contacts"], as_of),
     )
     joined = active_clients(t["clients"], t["churn_events"], as_of)
     for i, signal in enumerate(signals):  # one flat chain of left joins on client_id
