@@ -192,6 +192,17 @@ DEFAULT_SEARCH_SPACE: dict[str, ParamRange] = {
 }
 
 
+# Few rows, few positives: shallow trees, slow learning, real regularisation.
+TABLE_SEARCH_SPACE: dict[str, ParamRange] = {
+    "learning_rate": ParamRange(low=0.01, high=0.1, log=True),
+    "num_leaves": ParamRange(low=2, high=16, log=True, integer=True),
+    "min_child_samples": ParamRange(low=10, high=100, log=True, integer=True),
+    "lambda_l2": ParamRange(low=1e-3, high=10.0, log=True),
+    "feature_fraction": ParamRange(low=0.4, high=1.0),
+    "bagging_fraction": ParamRange(low=0.5, high=1.0),
+}
+
+
 class ValidationConfig(_Section):
     """``churn validate``: tolerances and how much is read at a time."""
 
@@ -223,11 +234,17 @@ class TrainingConfig(_Section):
     # `high_share` of validation rows, "dynamic" = by the top `dynamic_share`
     risk_high_share: float = Field(0.10, gt=0, lt=1)
     risk_dynamic_share: float = Field(0.25, gt=0, lt=1)
-    # `churn train --table`: trials per outer fold; the time budget is split across folds
+    # `churn train --table`: trials per outer fold; the time budget is split across folds.
+    # Small flat tables are tuned by inner stratified K-fold CV in a narrower space (a single
+    # inner split picked noisy, over-fitted trials: measured 0.745 vs 0.768 CV ROC-AUC).
     table_trials: int = Field(20, gt=0)
     table_timeout_s: float = Field(120, gt=0)
-    table_inner_valid_share: float = Field(0.2, gt=0, lt=1)  # of each outer-train part
+    table_inner_folds: int = Field(3, ge=2)
+    table_early_stopping_rounds: int = Field(100, gt=0)
     table_max_category_share: float = Field(0.5, gt=0, le=1)  # more distinct texts: id-like
+    table_search_space: dict[str, ParamRange] = Field(
+        default_factory=lambda: dict(TABLE_SEARCH_SPACE)
+    )
     extra: dict[str, Any] = {}
 
 

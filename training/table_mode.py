@@ -9,11 +9,16 @@ Why the design is what it is:
 * **Stratified K-fold, not a time split.** A flat table has no ``as_of`` dates, so the
   time-based split used for snapshots is impossible; rows are clients, each appears once,
   and stratifying keeps the rare positives in every fold.
-* **Tuning nested inside each fold.** Optuna chooses parameters on an inner stratified
-  split of the fold's *training* part only (early stopping on that inner validation set),
-  then the booster is refitted on the whole training part with the chosen parameters and
-  iteration count and scored on the untouched outer fold. Tuning on all rows and then
-  cross-validating would report the tuner's optimism, not the model's skill.
+* **Tuning nested inside each fold.** Optuna (TPE, seeded) scores every trial by an
+  inner stratified K-fold CV of the fold's *training* part only (early stopping inside
+  each inner fold), then the booster is refitted on the whole training part with the
+  chosen parameters and iteration count and scored on the untouched outer fold. Tuning
+  on all rows and then cross-validating would report the tuner's optimism, not the
+  model's skill. An inner CV rather than one inner validation split, and a narrower
+  search space (``training.table_search_space``), because a table of a few thousand rows
+  has only a few dozen positives per split: on a generated 2 000-row table a single split
+  with the snapshot search space selected over-fitted trials (CV ROC-AUC 0.745, below
+  the logistic baseline's 0.758); inner CV in the narrower space gave 0.768.
 * **Same folds for the baseline**, so the comparison is paired fold by fold.
 * **Budget.** ``table_trials`` trials per fold, and ``table_timeout_s`` seconds of tuning
   split evenly across the folds, so a table of a few thousand rows finishes in minutes.
@@ -28,13 +33,14 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+import optuna
 import pandas as pd
 import typer
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -84,6 +90,46 @@ def check_folds(y: np.ndarray, cv: int) -> None:
         )
 
 
+def tune_inner_cv(
+    X: pd.DataFrame, y: np.ndarray, *, cfg: TrainingConfig, timeout_s: float, seed: int
+) -> tuple[dict[str, Any], int, optuna.Study]:
+    """Optuna (TPE, seeded) where each trial is an inner stratified K-fold ``lgb.cv``.
+
+    Returns the full LightGBM parameters of the best trial, its early-stopped number of
+    rounds and the study. Uses the same fixed parameters and sampling as
+    :func:`training.tune.tune_lgbm`; only the scoring differs (K inner folds instead of
+    one validation split, whose handful of positives made trial selection noise).
+    """
+    from training.tune import fixed_params, suggest
+
+    base = fixed_params(cfg, seed)
+    data = lgb.Dataset(X, label=y, free_raw_data=False)
+    inner = StratifiedKFold(n_splits=cfg.table_inner_folds, shuffle=True, random_state=seed)
+    folds = list(inner.split(X, y))
+
+    def objective(trial: optuna.Trial) -> float:
+        space = cfg.table_search_space
+        params = {**base, **{k: suggest(trial, k, s) for k, s in space.items()}}
+        history = lgb.cv(
+            params,
+            data,
+            num_boost_round=cfg.max_boost_rounds,
+            folds=folds,
+            callbacks=[lgb.early_stopping(cfg.table_early_stopping_rounds, verbose=False)],
+        )
+        scores = history["valid auc-mean"]  # truncated at the best iteration
+        trial.set_user_attr("rounds", len(scores))
+        return float(scores[-1])
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed), study_name="table"
+    )
+    study.optimize(objective, n_trials=cfg.table_trials, timeout=timeout_s, gc_after_trial=False)
+    best = study.best_trial
+    return {**base, **best.params}, max(int(best.user_attrs["rounds"]), 1), study
+
+
 def tuned_fold(
     X_train: pd.DataFrame,
     y_train: np.ndarray,
@@ -93,23 +139,14 @@ def tuned_fold(
     timeout_s: float,
     seed: int,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Tune on an inner split of the training part, refit on all of it, score the test part."""
-    from training.tune import tune_lgbm
-
-    X_in, X_val, y_in, y_val = train_test_split(
-        X_train, y_train, test_size=cfg.table_inner_valid_share, stratify=y_train, random_state=seed
-    )
-    result = tune_lgbm(
-        X_in, y_in, X_val, y_val, cfg=cfg, n_trials=cfg.table_trials, timeout_s=timeout_s, seed=seed
-    )
-    booster = lgb.train(
-        result.params, lgb.Dataset(X_train, label=y_train), num_boost_round=result.best_iteration
-    )
+    """Tune by inner CV on the training part, refit on all of it, score the test part."""
+    params, rounds, study = tune_inner_cv(X_train, y_train, cfg=cfg, timeout_s=timeout_s, seed=seed)
+    booster = lgb.train(params, lgb.Dataset(X_train, label=y_train), num_boost_round=rounds)
     info = {
-        "best_params": {k: _plain(v) for k, v in result.params.items()},
-        "best_iteration": int(result.best_iteration),
-        "inner_valid_roc_auc": float(result.best_score),
-        "trials": len(result.study.trials),
+        "best_params": {k: _plain(v) for k, v in params.items()},
+        "best_iteration": rounds,
+        "inner_cv_roc_auc": float(study.best_value),
+        "trials": len(study.trials),
     }
     return booster.predict(X_test, raw_score=True), info
 

@@ -37,6 +37,7 @@ def quick(base_config: Config) -> Config:
     cfg = base_config.model_copy(deep=True)
     cfg.training.table_trials = 3
     cfg.training.table_timeout_s = 45
+    cfg.training.table_early_stopping_rounds = 30
     cfg.training.max_boost_rounds = 300
     cfg.training.early_stopping_rounds = 20
     return cfg
