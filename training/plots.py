@@ -50,7 +50,10 @@ def gains_curve(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Points sit at the end of each group of equal scores, so a straight segment across a
     tie group is exactly the expectation under a random tie-break.
     """
+    from training.evaluate import _finite
+
     y = np.asarray(y, dtype=float)
+    scores = _finite(scores)
     order = np.argsort(-scores, kind="stable")
     s_sorted, y_sorted = scores[order], y[order]
     ends = np.r_[np.flatnonzero(np.diff(s_sorted) != 0), len(s_sorted) - 1]
