@@ -347,7 +347,8 @@ def evaluate_block(
 
     Returns a JSON-ready dict: one entry per score name (``None`` for an absent score)
     with the metrics of :func:`score_metrics`, plus ``auc_gain`` (cluster-bootstrap CI of
-    model minus rule ROC-AUC), ``gap_closed`` ((model - 0.5) / (oracle - 0.5)),
+    model minus rule ROC-AUC), ``gap_closed`` ((model - 0.5) / (oracle - 0.5)) and its
+    bootstrap interval ``gap_closed_ci``,
     ``calibration`` (by decile of the model probability) and the capacity used.
     """
     y = np.asarray(y, dtype=float)
@@ -386,6 +387,11 @@ def evaluate_block(
     model_auc = result["model"]["roc_auc"] if result.get("model") else None
     oracle_auc = result["oracle"]["roc_auc"] if result.get("oracle") else None
     result["gap_closed"] = _gap_closed(model_auc, oracle_auc)
+    result["gap_closed_ci"] = None
+    if "model" in boot and "oracle" in boot:
+        lift_over_chance = boot["oracle"] - 0.5
+        ratio = np.where(lift_over_chance > 0, (boot["model"] - 0.5) / lift_over_chance, np.nan)
+        result["gap_closed_ci"] = _interval(ratio, bootstrap_rounds)
     result["calibration"] = calibration_table(y, present["model"]) if "model" in present else []
     result["block"] = {
         "rows": int(len(y)),

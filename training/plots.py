@@ -208,12 +208,17 @@ def metrics_html(result: dict) -> str:
 def summary_html(result: dict) -> str:
     gain = result.get("auc_gain") or {}
     block = result.get("block") or {}
+    gap_ci = result.get("gap_closed_ci") or {}
     items = [
         ("AUC gain, model - rule (observed)", gain.get("observed")),
         ("AUC gain, bootstrap mean", gain.get("mean")),
         ("AUC gain, 95 % CI", f"[{_plain(gain.get('ci_low'))}, {_plain(gain.get('ci_high'))}]"),
         ("bootstrap rounds (clients resampled)", gain.get("rounds")),
         ("gap to oracle closed, (model-0.5)/(oracle-0.5)", result.get("gap_closed")),
+        (
+            "gap closed, 95 % CI",
+            f"[{_plain(gap_ci.get('ci_low'))}, {_plain(gap_ci.get('ci_high'))}]",
+        ),
         ("test block as_of", f"{block.get('first_as_of')} .. {block.get('last_as_of')}"),
         (
             "rows / clients / snapshot dates",

@@ -102,6 +102,8 @@ def test_evaluate_block_compares_model_rule_and_oracle() -> None:
     assert gain["ci_low"] > 0 and gain["ci_low"] < gain["mean"] < gain["ci_high"]
     assert gain["observed"] == pytest.approx(res["model"]["roc_auc"] - res["rule"]["roc_auc"])
     assert 0 < res["gap_closed"] < 1
+    gap_ci = res["gap_closed_ci"]
+    assert gap_ci["ci_low"] < res["gap_closed"] < gap_ci["ci_high"] and gap_ci["rounds"] == 200
     cal = res["calibration"]
     assert len(cal) == 10 and sum(r["count"] for r in cal) == len(b["y"])
     assert [r["mean_predicted"] for r in cal] == sorted(r["mean_predicted"] for r in cal)
@@ -121,7 +123,7 @@ def test_rule_brier_is_null_without_validation_calibration_and_oracle_may_be_abs
     )
     assert res["rule"]["brier"] is None and res["rule"]["log_loss"] is None
     assert res["model"]["probability_source"] == "as_is"
-    assert res["oracle"] is None and res["gap_closed"] is None
+    assert res["oracle"] is None and res["gap_closed"] is None and res["gap_closed_ci"] is None
 
 
 def test_bootstrap_resamples_clients_not_rows() -> None:
