@@ -209,6 +209,13 @@ def prepare_table(
         raise InputError(f"--id {id_col}: not a column; columns are {_show(columns, 30)}")
     if id_col == target:
         raise InputError(f"--id {id_col}: is also the --target")
+    if id_col is not None:
+        repeated = frame[id_col][frame[id_col].duplicated(keep=False)].dropna().unique()
+        if len(repeated):
+            raise InputError(
+                f"--id {id_col}: {len(repeated)} id(s) appear on more than one row (e.g. "
+                f"{_show([str(v) for v in repeated[:3]])}); the table needs one row per client"
+            )
     notes: list[str] = []
     target_text = _target_text(frame[target])
     keep = target_text.notna().to_numpy()

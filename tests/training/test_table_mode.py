@@ -163,6 +163,7 @@ def small_csv(tmp_path: Path) -> Path:
             "same": ["only"] * n,
         }
     )
+    frame["x2"] = frame["cid"] // 2  # an id column with every id on two rows
     path = tmp_path / "small.csv"
     frame.to_csv(path, index=False)
     frame.assign(empty_col=" ").to_csv(tmp_path / "with_empty.csv", index=False)
@@ -186,6 +187,7 @@ def _cli(*args: str) -> tuple[int, str]:
         (["--table", "{csv}", "--target", "flag", "--id", "client"], "client"),
         (["--table", "{dir}/with_empty.csv", "--target", "flag", "--id", "cid"], "empty_col"),
         (["--table", "{csv}", "--target", "flag", "--cv", "1"], "--cv"),
+        (["--table", "{csv}", "--target", "flag", "--id", "x2"], "one row per client"),
         (["--table", "{csv}", "--target", "flag", "--cv", "500"], "rarer target class"),
         (["--table", "{dir}/empty.csv", "--target", "flag"], "empty"),
         (["--table", "{dir}/broken.parquet", "--target", "flag"], "broken.parquet"),
