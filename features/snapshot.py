@@ -29,9 +29,10 @@ from features.catalog import CATALOG, COLUMNS
 from features.contract import TABLES
 from features.rules import add_rule_columns
 from features.signals.activity import active_user_signals, login_signals
+from features.signals.history import history_signals
 from features.signals.money import invoice_signals
 from features.signals.profile import active_clients, registered_users, user_counts
-from features.signals.relations import competitor_signals, contact_signals, last_contact
+from features.signals.relations import contact_signals
 from features.signals.services import (
     kit_update_signals,
     newsletter_signals,
@@ -39,7 +40,7 @@ from features.signals.services import (
     video_signals,
     webinar_signals,
 )
-from features.signals.training import certificate_signals, last_training
+from features.signals.training import certificate_signals
 from features.windows import AS_OF_TYPE, AsOf, at, days_since, utc_midnight
 
 SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR", "ts": "TIMESTAMPTZ"}
@@ -86,19 +87,30 @@ def snapshots_expr(
     dates = sorted(set(as_of_dates))
     if not dates:
         raise InputError("as_of: no dates to build")
-    plans = [snapshot_expr(tables, d, cfg, rules) for d in dates]
+    history = history_signals(tables, dates)
+    plans = [snapshot_expr(tables, d, cfg, rules, history) for d in dates]
     union = plans[0] if len(plans) == 1 else ibis.union(*plans, distinct=False)
     return union.order_by(["as_of", "client_id"])
 
 
 def snapshot_expr(
-    tables: dict[str, ir.Table], as_of: AsOf, cfg: FeaturesConfig, rules: RulesConfig
+    tables: dict[str, ir.Table],
+    as_of: AsOf,
+    cfg: FeaturesConfig,
+    rules: RulesConfig,
+    history: ir.Table | None = None,
 ) -> ir.Table:
     """The snapshot as of 00:00 UTC on ``as_of``: one row per active client, catalog columns.
 
-    Pure: tables in, table out. Every event is filtered with literal bounds before as_of
-    (``features.windows``), so nothing on or after as_of can reach a value.
+    Pure: tables in, table out. Windowed events are filtered with literal bounds before
+    as_of (``features.windows``); last-ever values come from ``history``
+    (:func:`features.signals.history.history_signals` over dates including as_of, built
+    here for as_of alone when not given). Nothing on or after as_of reaches a value.
     """
+    if history is None:
+        if isinstance(as_of, ir.Value):
+            raise ValueError("snapshot_expr: a parametrised as_of needs the history table")
+        history = history_signals(tables, [as_of])
     t = tables
     users_at = registered_users(t["users"], as_of)
     signals = (
@@ -106,16 +118,14 @@ def snapshot_expr(
         login_signals(t["logins"], as_of, cfg),
         active_user_signals(t["logins"], as_of, cfg),
         certificate_signals(t["trainings"], users_at, as_of, cfg),
-        last_training(t["trainings"], as_of),
         webinar_signals(t["webinars"], as_of, cfg),
         request_signals(t["service_requests"], as_of, cfg),
         newsletter_signals(t["newsletter_events"], as_of, cfg),
         video_signals(t["video_clicks"], as_of, cfg),
         kit_update_signals(t["kit_updates"], as_of, cfg),
         invoice_signals(t["invoices"], as_of),
-        competitor_signals(t["competitor_checks"], as_of),
         contact_signals(t["contacts"], as_of, cfg),
-        last_contact(t["contacts"], as_of),
+        history.filter(history.as_of == at(as_of)).drop("as_of"),
     )
     joined = active_clients(t["clients"], t["churn_events"], as_of)
     for i, signal in enumerate(signals):  # one flat chain of left joins on client_id
@@ -150,8 +160,9 @@ def _derive(t: ir.Table, as_of: AsOf, cfg: FeaturesConfig) -> ir.Table:
     )
     norm_met = (t.n_users > 0) & (t._valid_users >= norm * t.n_users - 1e-9)
     paid_end = t._last_paid_period_end
+    never_billed = t._first_invoice_ts.isnull() | (t._first_invoice_ts >= at(as_of))
     renewal = ibis.cases(
-        (t._n_invoices == 0, 0),  # never billed: no payment period known yet
+        (never_billed, 0),  # no payment period known yet
         (paid_end.isnull(), 1),  # billed, nothing paid: the payment is due now
         (paid_end <= at(as_of, -cfg.renewal_window_days), 1),
         else_=0,
@@ -221,6 +232,7 @@ def load_tables(raw_dir: Path, con: ibis.BaseBackend) -> dict[str, ir.Table]:
 
 
 _SENTINEL = date(2999, 1, 1)  # stands for as_of in the compiled template
+HISTORY_TABLE = "_snapshot_history"
 
 
 def _literal_sql(con: ibis.BaseBackend, as_of: date) -> str:
@@ -239,7 +251,8 @@ def snapshots_sql(
     """The SQL of :func:`snapshots_expr`, compiled once instead of once per date.
 
     Ibis spends about a second building and compiling one date's plan; 24 dates would
-    spend more time there than in the engine. So the plan is compiled once with an
+    spend more time there than in the engine. So the history (shared by all dates) is
+    materialised once as a temporary table, the per-date plan is compiled once with an
     Ibis parameter for as_of (every time bound in it is ``as_of - INTERVAL n DAY``) and
     instantiated per date by swapping that one literal; the branches are one UNION ALL.
     ``tests/features/test_snapshot.py`` checks it equals :func:`snapshots_expr`.
@@ -247,8 +260,10 @@ def snapshots_sql(
     dates = sorted(set(as_of_dates))
     if not dates:
         raise InputError("as_of: no dates to build")
+    history_sql = con.compile(history_signals(tables, dates))
+    con.raw_sql(f"CREATE OR REPLACE TEMP TABLE {HISTORY_TABLE} AS {history_sql}")
     param = ibis.param(AS_OF_TYPE)
-    plan = snapshot_expr(tables, param, cfg, rules)
+    plan = snapshot_expr(tables, param, cfg, rules, con.table(HISTORY_TABLE))
     template = con.compile(plan, params={param: utc_midnight(_SENTINEL)})
     token = _literal_sql(con, _SENTINEL)
     if token not in template:  # pragma: no cover - would mean the compiler changed

@@ -13,15 +13,16 @@ from features.windows import AsOf, at, known
 
 
 def invoice_signals(invoices: ir.Table, as_of: AsOf) -> ir.Table:
-    """open/overdue debt, the oldest overdue due date, the newest paid period end."""
+    """open/overdue debt and the oldest overdue due date, from invoices unpaid on as_of.
+
+    (The newest paid period and the first invoice are history:
+    ``features.signals.history``.)
+    """
     j = known(invoices, as_of)
-    paid = j.paid_ts.notnull() & (j.paid_ts < at(as_of))
-    unpaid = ~paid
-    overdue = unpaid & (j.due_ts < at(as_of))
+    j = j.filter(j.paid_ts.isnull() | (j.paid_ts >= at(as_of)))
+    overdue = j.due_ts < at(as_of)
     return j.group_by("client_id").aggregate(
-        open_debt_rub=j.amount_rub.sum(where=unpaid).cast("float64"),
+        open_debt_rub=j.amount_rub.sum().cast("float64"),
         overdue_debt_rub=j.amount_rub.sum(where=overdue).cast("float64"),
         _oldest_overdue_due=j.due_ts.min(where=overdue),
-        _last_paid_period_end=j.period_end.max(where=paid),
-        _n_invoices=j.count(),
     )

@@ -3,7 +3,8 @@
 A certificate is valid ``certificate_valid_days`` (730) after the training, so it counts
 on as_of when the training is in [as_of - 730 days, as_of). Coverage is over users
 registered before as_of; a training of a user not (yet) registered is ignored there, but
-still counts for "days since the last training" (the client was trained).
+still counts for "days since the last training" (the client was trained; that one is
+history, ``features.signals.history``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,3 @@ def certificate_signals(
         _valid_users=j.user_id.nunique().cast("int64"),
         key_user_trained=(j.role == "key_user").any().cast("int64"),
     )
-
-
-def last_training(trainings: ir.Table, as_of: AsOf) -> ir.Table:
-    """_last_training_ts: the newest training of any of the client's users before as_of."""
-    j = known(trainings, as_of)
-    return j.group_by("client_id").aggregate(_last_training_ts=j.ts.max())
