@@ -241,7 +241,7 @@ def _literal_sql(con: ibis.BaseBackend, as_of: date) -> str:
     return sql.removeprefix("SELECT ").rsplit(" AS ", 1)[0]
 
 
-def snapshots_sql(
+def prepare_snapshots_sql(
     con: ibis.BaseBackend,
     tables: dict[str, ir.Table],
     as_of_dates: Sequence[date],
@@ -249,6 +249,8 @@ def snapshots_sql(
     rules: RulesConfig,
 ) -> str:
     """The SQL of :func:`snapshots_expr`, compiled once instead of once per date.
+
+    Side effect: creates the temporary table ``_snapshot_history`` on ``con``.
 
     Ibis spends about a second building and compiling one date's plan; 24 dates would
     spend more time there than in the engine. So the history (shared by all dates) is
@@ -267,7 +269,7 @@ def snapshots_sql(
     template = con.compile(plan, params={param: utc_midnight(_SENTINEL)})
     token = _literal_sql(con, _SENTINEL)
     if token not in template:  # pragma: no cover - would mean the compiler changed
-        raise RuntimeError("snapshots_sql: as_of literal not found in the compiled plan")
+        raise RuntimeError("prepare_snapshots_sql: as_of literal not found in the compiled plan")
     branches = [f"SELECT * FROM ({template.replace(token, _literal_sql(con, d))})" for d in dates]
     # Ibis drops casts it believes redundant; pin the catalog types in the engine's SQL.
     columns = ", ".join(f'CAST("{f.name}" AS {SQL_TYPES[f.dtype]}) AS "{f.name}"' for f in CATALOG)
@@ -275,10 +277,12 @@ def snapshots_sql(
     return f'SELECT {columns} FROM ({union}) ORDER BY "as_of", "client_id"'
 
 
-def _snapshots_query(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config) -> tuple:
+def _snapshots_query(
+    raw_dir: Path, as_of_dates: Sequence[date], cfg: Config
+) -> tuple[ibis.BaseBackend, str]:
     con = connect(cfg.features)
     tables = load_tables(raw_dir, con)
-    return con, snapshots_sql(con, tables, as_of_dates, cfg.features, cfg.rules)
+    return con, prepare_snapshots_sql(con, tables, as_of_dates, cfg.features, cfg.rules)
 
 
 def build_snapshots(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config) -> pd.DataFrame:

@@ -20,7 +20,6 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-KEYS = ("client_id", "as_of")
 AS_OF_TYPE = dt.Timestamp(timezone="UTC", scale=6)
 
 
