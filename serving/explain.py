@@ -18,16 +18,17 @@ import pandas as pd
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
 from features.rules import band, snapshot_flags
-from serving.scoring import with_rule_columns
+from serving.scoring import model_matrix, probabilities, with_rule_columns
 from serving.sentences import group_and_action, json_value, sentence
 from training.model import ChurnModel
 
 SUB_INDICATORS = ("training_indicator", "webinar_indicator", "cabinet_indicator")
+TEXT_COLUMNS = ("reason_", "feature_", "action_")  # reason_group_ starts with reason_
 
 
 def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n × features) SHAP contributions in raw space and the (n,) base value."""
-    out = model.booster.predict(model.prepare(frame), pred_contrib=True)
+    out = model.booster.predict(model_matrix(model, frame), pred_contrib=True)
     out = np.asarray(out, dtype=float)
     return out[:, :-1], out[:, -1]
 
@@ -97,7 +98,7 @@ def explain_client(
     contrib, base = contributions(model, frame)
     c, record = contrib[0], frame.iloc[0]
     raw = float(base[0] + c.sum())
-    proba = float(np.clip(model.calibrator.predict(np.array([raw])), 0.0, 1.0)[0])
+    proba = float(probabilities(model, np.array([raw]))[0])
     values = record.to_dict()
     by_size = np.argsort(-np.abs(c), kind="stable")
     drivers = []
@@ -171,10 +172,16 @@ def explain_frame(
         out[f"reason_group_{i + 1}"] = groups
         out[f"action_{i + 1}"] = actions
         out[f"contribution_{i + 1}"] = np.where(active, cs, np.nan)
-    result = pd.DataFrame(out, index=frame.index)
+    # object columns keep None as None (a plain str column would turn it into NaN)
+    result = pd.DataFrame(
+        {
+            k: pd.Series(v, index=frame.index, dtype=object if k.startswith(TEXT_COLUMNS) else None)
+            for k, v in out.items()
+        }
+    )
     action_cols = [f"action_{i + 1}" for i in range(k)]
     result["action"] = [
-        "; ".join(dict.fromkeys(a for a in acts if a)) or None
+        "; ".join(dict.fromkeys(a for a in acts if isinstance(a, str) and a)) or None
         for acts in result[action_cols].itertuples(index=False)
     ]
     return result

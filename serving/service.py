@@ -345,12 +345,12 @@ def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:
         reasons = [
             {
                 "text": row[f"reason_{i}"],
-                "feature": row[f"feature_{i}"],
-                "reason_group": row[f"reason_group_{i}"],
-                "action": row[f"action_{i}"],
+                "feature": json_value(row[f"feature_{i}"]),
+                "reason_group": json_value(row[f"reason_group_{i}"]),
+                "action": json_value(row[f"action_{i}"]),
             }
             for i in range(1, n + 1)
-            if row[f"reason_{i}"]
+            if isinstance(row[f"reason_{i}"], str)
         ]
         base = {
             k: json_value(row[k])

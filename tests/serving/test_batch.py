@@ -40,6 +40,9 @@ def test_churn_score_writes_the_latest_snapshot_scores(
     champion = load_model(session_config, "champion")
     expected = score_frame(champion.model, latest, session_config.rules)
     np.testing.assert_allclose(scores["probability"], expected["probability"].to_numpy())
+    np.testing.assert_allclose(
+        scores["probability"], champion.model.predict_proba(latest), atol=1e-12
+    )
     assert (scores["model_version"] == str(champion.version)).all()
 
 

@@ -86,3 +86,21 @@ def test_every_listed_client_has_reasons_and_an_action(tiny_model, tiny_snapshot
 def test_bad_arguments_name_the_field(tiny_model, tiny_snapshot, reasons, kwargs, field):
     with pytest.raises(InputError, match=field):
         build_call_list(tiny_model, tiny_snapshot, reasons=reasons, **kwargs)
+
+
+def test_whole_base_call_list_has_clean_text_cells(tiny_model, tiny_snapshot, reasons):
+    """Clients with fewer than three risk-raising drivers leave empty slots as None."""
+    calls = build_call_list(tiny_model, tiny_snapshot, capacity=len(tiny_snapshot), reasons=reasons)
+    assert len(calls) == len(tiny_snapshot)
+    for col in ("reason_1", "reason_2", "reason_3", "action_1", "action_2", "action_3", "action"):
+        cells = calls[col].tolist()
+        assert all(c is None or (isinstance(c, str) and c) for c in cells), col
+    # asking for as many reasons as features forces empty slots: they must be None too
+    from serving.explain import explain_frame
+
+    n = len(tiny_model.features)
+    wide = explain_frame(tiny_model, tiny_snapshot.iloc[:30], n, reasons=reasons)
+    last = wide[f"reason_{n}"].tolist()
+    assert any(c is None for c in last)
+    assert all(c is None or isinstance(c, str) for c in last)
+    assert all(isinstance(a, str) or a is None for a in wide["action"])

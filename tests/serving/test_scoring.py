@@ -63,3 +63,25 @@ def test_null_rule_cells_are_filled_and_given_ones_kept(tiny_model, tiny_snapsho
     holes.loc[holes.index[:10], "rule_band"] = None
     scores = score_frame(tiny_model, holes)
     assert (scores["rule_band"] == tiny_snapshot["rule_band"].to_numpy()).all()
+
+
+def test_fast_matrix_reproduces_the_model_exactly(tiny_model, tiny_snapshot):
+    from serving.scoring import model_matrix, raw_scores
+
+    odd = tiny_snapshot.copy()
+    odd.loc[odd.index[:5], "region"] = "atlantis"  # unknown level
+    odd.loc[odd.index[5:9], "segment"] = None
+    np.testing.assert_array_equal(raw_scores(tiny_model, odd), tiny_model.predict_raw(odd))
+    np.testing.assert_array_equal(
+        score_frame(tiny_model, odd)["probability"], tiny_model.predict_proba(odd)
+    )
+    assert model_matrix(tiny_model, odd).shape == (len(odd), len(tiny_model.features))
+
+
+def test_fast_matrix_coerces_text_in_numeric_columns_like_prepare(tiny_model, tiny_snapshot):
+    from serving.scoring import raw_scores
+
+    odd = tiny_snapshot.iloc[:20].astype({"logins_30d": "object"})
+    odd.loc[odd.index[:3], "logins_30d"] = "lots"
+    odd.loc[odd.index[3:6], "logins_30d"] = None
+    np.testing.assert_array_equal(raw_scores(tiny_model, odd), tiny_model.predict_raw(odd))

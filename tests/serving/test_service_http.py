@@ -78,6 +78,10 @@ def test_score_by_ids_equals_the_library(client, champion, latest, session_confi
     assert got["client_id"].tolist() == ids
     expected = score_frame(champion.model, latest.loc[ids], session_config.rules)
     np.testing.assert_allclose(got["probability"], expected["probability"], atol=1e-12)
+    # the serving fast path agrees with the model's own predict_proba
+    np.testing.assert_allclose(
+        got["probability"], champion.model.predict_proba(latest.loc[ids]), atol=1e-12
+    )
     assert got["risk_band"].tolist() == expected["risk_band"].tolist()
     assert got["rule_band"].tolist() == expected["rule_band"].tolist()
 
@@ -166,6 +170,8 @@ def test_explain_is_additive_and_complete(client, champion, latest):
 
 
 def test_call_list(client, latest):
+    everyone = client.post("/call_list", json={"capacity": 100_000})
+    assert everyone.status_code == 200 and len(everyone.json()["clients"]) == len(latest)
     r = client.post("/call_list", json={"capacity": 10})
     assert r.status_code == 200, r.text
     body = r.json()
