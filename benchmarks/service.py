@@ -165,7 +165,7 @@ def free_port() -> int:
 def running_server(setup: Setup, work: Path, startup_timeout_s: float = 240) -> Iterator[str]:
     """The real service (``serving.run``, as ``churn serve`` starts it) on a free localhost
     port; yields its base URL and stops the whole process group afterwards."""
-    from serving.run import service_env, start_service, stop_service, wait_ready
+    from serving.run import service_env, start_service, stop_service
 
     env = service_env(
         setup.cfg,
@@ -181,12 +181,31 @@ def running_server(setup: Setup, work: Path, startup_timeout_s: float = 240) -> 
         proc = start_service(port, env, log=log_file)
         try:
             try:
-                wait_ready(url, proc, startup_timeout_s)
+                wait_ready_or_failed(url, proc, startup_timeout_s)
             except (RuntimeError, TimeoutError) as exc:
                 raise RuntimeError(f"{exc}\n{log_path.read_text()[-3000:]}") from exc
             yield url
         finally:
             stop_service(proc)
+
+
+def wait_ready_or_failed(url: str, proc: Any, timeout_s: float) -> None:
+    """Poll ``/readyz``; stop early when the process dies or the service reports (on
+    ``/version``) that loading the model or snapshot failed, instead of waiting it out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before ready")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+            version = httpx.get(f"{url}/version", timeout=2)
+            if version.status_code == 503 and "still loading" not in version.text:
+                raise RuntimeError(f"service failed to load: {version.text}")
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"service at {url} not ready after {timeout_s:.0f} s")
 
 
 # ---------------------------------------------------------------------- timing --
@@ -249,8 +268,8 @@ def measure_inproc(
         sample,
         warmup,
     )
-    big = snapshot.loc[bulk_ids(snapshot, rows)]
-    rate = best_rate(lambda: score_frame(model, big, cfg.rules), rows, repeats)
+    many = bulk_ids(snapshot, rows)  # the service's work for ids: look them up, then score
+    rate = best_rate(lambda: score_frame(model, snapshot.loc[many], cfg.rules), rows, repeats)
     s50, s99 = percentiles_ms(score_lat)
     e50, e99 = percentiles_ms(explain_lat)
     return {
