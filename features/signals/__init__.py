@@ -1,7 +1,8 @@
-"""Point-in-time signals, one module per theme; each returns a table keyed by (client_id, as_of).
+"""Point-in-time signals, one module per theme.
 
-Every function takes the raw tables (Ibis), the as_of table (:func:`features.windows.as_of_table`)
-and the features config, and returns one row per client and as_of that has any relevant
-event. The snapshot left-joins them onto the active clients and decides what "no row" means
-(0 for counts, NaN for "days since"), so those rules live in one place.
+Per-date signals take raw tables (Ibis), one as_of (a date or an Ibis parameter) and the
+features config, and return one row per client that has a relevant event before as_of.
+``history`` computes the last-ever values for all dates of a build at once. The snapshot
+left-joins them onto the active clients and decides what "no row" means (0 for counts,
+NaN for "days since"), so those rules live in one place.
 """
