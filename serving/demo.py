@@ -22,7 +22,7 @@ from churn.config import load_config
 from churn.errors import ChurnError
 from serving.run import service_env, start_service, stop_service, wait_ready
 
-SHOWN_CONTRIBUTIONS = 5
+SHOWN_CONTRIBUTIONS = 3
 
 
 def shorten(explanation: dict[str, Any]) -> dict[str, Any]:

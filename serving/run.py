@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,13 @@ from churn.config import REPO_ROOT, Config
 from churn.errors import InputError, NotFound
 
 SERVICE = "serving.service:ChurnService"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free right now (bind to port 0)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def write_config(cfg: Config, path: Path) -> Path:
@@ -137,9 +145,17 @@ def run_serve(
     port = port or cfg.serving.port
     proc = start_service(port, env, host=os.environ.get("CHURN_HOST", "0.0.0.0"))
     print(f"serving on http://localhost:{port} (UI at http://localhost:{port}/ui); Ctrl-C stops it")
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (and SIGINT even when inherited as ignored) stop the server's whole group too
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
         stop_service(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -4,7 +4,6 @@ per test session (``service_url``) that other packages' tests (the UI test) reus
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,14 @@ import pytest
 from serving_helpers import make_model, make_snapshot
 
 from churn.config import Config
-from serving.run import service_env, start_service, stop_service, wait_ready, write_config
+from serving.run import (
+    free_port,
+    service_env,
+    start_service,
+    stop_service,
+    wait_ready,
+    write_config,
+)
 from training.model import ChurnModel
 
 READY_TIMEOUT_S = 180
@@ -28,12 +34,6 @@ def tiny_snapshot() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_snapshot: pd.DataFrame) -> ChurnModel:
     return make_model(tiny_snapshot, seed=1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
