@@ -156,3 +156,11 @@ def test_compiles_to_spark_sql(cfg: Config) -> None:
     assert "DATEDIFF" in sql.upper() and "UNBOUNDED PRECEDING" in sql.upper()
     assert all(f"`{c}`" in sql for c in COLUMNS)
     assert list(expr.columns) == COLUMNS
+
+
+def test_several_dates_compile_to_spark_sql(cfg: Config) -> None:
+    """The multi-date expression (shared history + UNION ALL) is engine-neutral too."""
+    expr = snapshots_expr(unbound_tables(), [date(2025, 5, 1), AS_OF], cfg.features, cfg.rules)
+    sql = to_spark_sql(expr).upper()
+    assert "UNION ALL" in sql and "ORDER BY" in sql
+    assert list(expr.columns) == COLUMNS
