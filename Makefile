@@ -34,6 +34,12 @@ demo: install
 	$(CHURN) score --out data/scores/latest.parquet
 	$(CHURN) call-list --capacity 100 --out data/scores/call_list.csv
 	$(BIN)/python -m serving.demo --port $(PORT)
+	@echo ""
+	@echo "Done. Where to look next:"
+	@echo "  reports/train.json, reports/report.html   model vs rule vs oracle on the test block"
+	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss)"
+	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db   runs and the registry"
+	@echo "  make serve, then http://localhost:$(PORT)/ui   the supervisor page"
 
 serve: install
 	$(CHURN) serve --port $(PORT)

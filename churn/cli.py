@@ -69,7 +69,9 @@ def friendly(fn: F) -> F:
 
 @app.callback()
 def main(
-    config: Path | None = typer.Option(None, "--config", help="config YAML (default configs/default.yaml)"),
+    config: Path | None = typer.Option(
+        None, "--config", help="config YAML (default configs/default.yaml)"
+    ),
 ) -> None:
     _state["config_path"] = config
 
@@ -156,7 +158,9 @@ def train(
         if trials is not None:  # --trials is per outer fold in table mode
             cfg.training.table_trials = trials
 
-        run_table_mode(cfg, table=table, target=target, positive=positive, id_col=id_col, cv=cv, report=report)
+        run_table_mode(
+            cfg, table=table, target=target, positive=positive, id_col=id_col, cv=cv, report=report
+        )
         return
     setup_mlflow(cfg)
     from training.pipeline import run_train

@@ -123,7 +123,12 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "webinars",
-            (_cid(), Column("user_id", "int", nullable=True), _ts(), Column("topic", "str", nullable=True)),
+            (
+                _cid(),
+                Column("user_id", "int", nullable=True),
+                _ts(),
+                Column("topic", "str", nullable=True),
+            ),
             time_columns=("ts",),
         ),
         Table(
@@ -137,7 +142,11 @@ TABLES: dict[str, Table] = {
             ),
             time_columns=("ts",),
         ),
-        Table("video_clicks", (_cid(), Column("user_id", "int", nullable=True), _ts()), time_columns=("ts",)),
+        Table(
+            "video_clicks",
+            (_cid(), Column("user_id", "int", nullable=True), _ts()),
+            time_columns=("ts",),
+        ),
         Table("kit_updates", (_cid(), _ts()), time_columns=("ts",)),
         Table(
             "invoices",

@@ -91,5 +91,10 @@ def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> d
     from training.pipeline import run_train
 
     report_path = session_config.paths.reports_dir / "train.json"
-    run_train(session_config, raw=session_config.paths.raw_dir, features_file=small_snapshots, report=report_path)
+    run_train(
+        session_config,
+        raw=session_config.paths.raw_dir,
+        features_file=small_snapshots,
+        report=report_path,
+    )
     return json.loads(report_path.read_text())

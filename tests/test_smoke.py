@@ -16,7 +16,16 @@ def test_cli_help_lists_every_step() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "churn.cli", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for step in ("simulate", "validate", "features", "rules", "train", "score", "call-list", "serve"):
+    for step in (
+        "simulate",
+        "validate",
+        "features",
+        "rules",
+        "train",
+        "score",
+        "call-list",
+        "serve",
+    ):
         assert step in out
 
 
