@@ -113,6 +113,7 @@ class ExplainRequest(BaseModel):
     model_config = _STRICT
     client_id: int = Field(..., ge=0, le=INT64_MAX)
     top_k: int = Field(5, ge=1)
+    as_of: date | None = None  # an earlier snapshot of the loaded file; latest by default
 
 
 class Contribution(BaseModel):

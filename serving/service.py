@@ -239,10 +239,14 @@ class ChurnService:
 
     # ------------------------------------------------------------------ explain
 
-    def _explain(self, client_id: int, top_k: int) -> dict[str, Any]:
+    def _explain(self, client_id: int, top_k: int, as_of: Any = None) -> dict[str, Any]:
         ld = self.loaded
         assert ld is not None
-        row = ld.snapshots.get().loc[[client_id]]
+        snapshot = ld.snapshots.get(as_of)
+        if client_id not in snapshot.index:
+            when = snapshot["as_of"].iloc[0].date().isoformat()
+            raise NotFound(f"client_id: unknown client {client_id} in the snapshot of {when}")
+        row = snapshot.loc[[client_id]]
         out = explain_client(ld.model, row, top_k=top_k, reasons=ld.cfg.reasons, rules=ld.cfg.rules)
         out["model_version"] = ld.version
         return out
@@ -260,10 +264,10 @@ class ChurnService:
                 f"top_k: at most {n_features} (the number of features), got {request.top_k}",
                 "top_k",
             )  # type: ignore[return-value]
-        if request.client_id not in ld.snapshots.get().index:
-            return error(404, f"client_id: unknown client {request.client_id}", "client_id")  # type: ignore[return-value]
         try:
-            out = await anyio.to_thread.run_sync(self._explain, request.client_id, request.top_k)
+            out = await anyio.to_thread.run_sync(
+                self._explain, request.client_id, request.top_k, request.as_of
+            )
             return ExplainResponse.model_validate(out)
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]

@@ -185,6 +185,15 @@ def test_call_list(client, latest):
     assert all(c["segment"] == "large" for c in large)
 
 
+def test_explain_an_earlier_snapshot(client, session_config, small_snapshots):
+    snaps = load_snapshots(session_config, features_file=small_snapshots)
+    earlier = sorted(snaps.by_as_of)[-2]
+    cid = int(snaps.get(earlier).index[0])
+    r = client.post("/explain", json={"client_id": cid, "as_of": earlier.date().isoformat()})
+    assert r.status_code == 200, r.text
+    assert r.json()["as_of"] == earlier.date().isoformat()
+
+
 def test_call_list_for_an_earlier_snapshot(client, session_config, small_snapshots):
     dates = sorted(load_snapshots(session_config, features_file=small_snapshots).by_as_of)
     earlier = dates[-3].date().isoformat()
@@ -211,6 +220,8 @@ BAD = [
     ("/explain", {"client_id": 1, "top_k": 0}, 400, "top_k"),
     ("/explain", {"client_id": 1, "top_k": -2}, 400, "top_k"),
     ("/explain", {"client_id": 1, "top_k": 100000}, 400, "top_k"),
+    ("/explain", {"client_id": 1, "as_of": "1999-01-01"}, 404, "as_of"),
+    ("/explain", {"client_id": 1, "as_of": 20240101}, 400, "as_of"),
     ("/call_list", {}, 400, "capacity"),
     ("/call_list", {"capacity": 0}, 400, "capacity"),
     ("/call_list", {"capacity": -5}, 400, "capacity"),
