@@ -13,7 +13,8 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from churn.config import FeatureReason, ReasonsConfig
+from churn.config import FeatureReason, ReasonsConfig, RuleBands
+from features.rules import band
 
 UNKNOWN = "unknown"
 
@@ -46,7 +47,7 @@ def _days(n: int) -> str:
 
 
 class _Formatter(string.Formatter):
-    """str.format with the specs the templates use: int, rub, pct, days, 2f."""
+    """str.format with the specs the templates use: int, rub, pct, days, 2f, band."""
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if is_missing(value):
@@ -64,6 +65,8 @@ class _Formatter(string.Formatter):
             return _days(int(round(x)))
         if format_spec == "2f":
             return f"{x:.2f}"
+        if format_spec == "band":
+            return band(x, RuleBands()).replace("_", " ")
         return super().format_field(value, format_spec)
 
 

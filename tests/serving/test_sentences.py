@@ -81,3 +81,17 @@ def test_json_value_is_json_safe():
     assert json_value(np.int64(3)) == 3 and type(json_value(np.int64(3))) is int
     assert json_value(float("inf")) is None
     assert json_value("yes") == "yes"
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "expected"),
+    [
+        ("logins_30d", 1, "One login in the last 30 days"),
+        ("kit_updates_90d", 1, "One kit update in the last 90 days"),
+        ("webinar_indicator", 0.34, "Webinar sub-indicator in the high band (0.34)"),
+        ("cabinet_indicator", 0.30, "Personal-cabinet sub-indicator in the dynamic band (0.30)"),
+        ("days_since_contact", 1.0, "Last call or visit 1 day ago"),
+    ],
+)
+def test_singulars_and_bands_read_naturally(reasons, feature, value, expected):
+    assert describe(feature, value, {feature: value}, reasons) == expected
