@@ -36,7 +36,7 @@ demo: install
 	$(BIN)/python -m serving.demo --port $(PORT)
 	@echo ""
 	@echo "Done. Where to look next:"
-	@echo "  reports/train.json, reports/report.html   model vs rule vs oracle on the test block"
+	@echo "  reports/train.json, reports/evaluation/report.html  model vs rule vs oracle on the test block"
 	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss)"
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db   runs and the registry"
 	@echo "  make serve, then http://localhost:$(PORT)/ui   the supervisor page"

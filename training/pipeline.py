@@ -345,6 +345,7 @@ def run_train(
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
         _say(f"report -> {report}")
+        _copy_evaluation(out["run_id"], Path(report).parent / "evaluation")
     typer.echo(metrics_table(out))
     return out
 
@@ -372,6 +373,19 @@ def _log_and_register(
         out = build_report(result, blocks, tuned, reg, run.info.run_id, digest)
         mlflow.log_dict(out, "report/train.json")
     return out
+
+
+def _copy_evaluation(run_id: str, dst: Path) -> None:
+    """Put the run's plots and HTML report next to the JSON report, where people look first."""
+    import shutil
+
+    try:
+        tmp = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation")
+    except Exception:  # no plots were logged (they are a convenience); the run is complete
+        return
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(tmp, dst)
+    _say(f"plots and HTML report -> {dst / 'report.html'}")
 
 
 def registry_dates(dates: pd.DatetimeIndex) -> list[str]:
