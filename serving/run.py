@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import yaml
 
-from churn.config import REPO_ROOT, Config
+from churn.config import Config
 from churn.errors import InputError, NotFound
 
 SERVICE = "serving.service:ChurnService"
@@ -42,6 +42,14 @@ def write_config(cfg: Config, path: Path) -> Path:
     return path
 
 
+def absolute_sqlite(uri: str) -> str:
+    """A relative ``sqlite:///models/mlflow.db`` made absolute, so the server finds it."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
+
+
 def service_env(
     cfg: Config,
     *,
@@ -56,13 +64,12 @@ def service_env(
         config_path = write_config(
             cfg, Path(tempfile.mkdtemp(prefix="churn-serve-")) / "config.yaml"
         )
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or cfg.paths.mlflow_tracking_uri
     env = {
         **os.environ,
         "CHURN_CONFIG": str(Path(config_path).resolve()),
         "CHURN_MODEL_ALIAS": alias or cfg.serving.alias,
-        "MLFLOW_TRACKING_URI": tracking_uri
-        or os.environ.get("MLFLOW_TRACKING_URI")
-        or cfg.paths.mlflow_tracking_uri,
+        "MLFLOW_TRACKING_URI": absolute_sqlite(uri),
     }
     env.pop("CHURN_FEATURES", None)
     env.pop("CHURN_RAW_DIR", None)
@@ -90,7 +97,7 @@ def start_service(
     cmd = [str(bentoml), "serve", SERVICE, "--host", host, "--port", str(port)]
     return subprocess.Popen(
         cmd,
-        cwd=REPO_ROOT,
+        cwd=Path.cwd(),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT if log else None,
