@@ -98,6 +98,8 @@ def score_frame(
 ) -> pd.DataFrame:
     """client_id, probability, risk_band, contact_index, rule_band for every row (same index)."""
     frame = with_rule_columns(snapshot, rules)
+    if frame.empty:
+        return pd.DataFrame({c: [] for c in SCORE_COLUMNS}, index=frame.index)
     proba = probabilities(model, raw_scores(model, frame))
     return pd.DataFrame(
         {

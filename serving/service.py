@@ -27,7 +27,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import bentoml
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import Field
 from starlette.staticfiles import StaticFiles
 
 from churn.config import REPO_ROOT, Config, load_config
@@ -43,6 +44,7 @@ from serving.calllist import build_call_list
 from serving.explain import explain_client
 from serving.loading import Snapshots, load_model, load_snapshots
 from serving.schemas import (
+    INT64_MAX,
     CallListRequest,
     CallListResponse,
     ExplainRequest,
@@ -54,6 +56,7 @@ from serving.scoring import score_frame
 from serving.sentences import json_value
 
 log = logging.getLogger("churn.service")
+BatchId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_IDS_SHOWN = 5
 
@@ -225,17 +228,22 @@ class ChurnService:
     # max_latency_ms is the batcher's load-shedding limit (it cancels requests it expects to
     # miss it with a 503), not a waiting time: keep it well above busy-time latencies.
     @bentoml.api(route="/score_batch", batchable=True, max_batch_size=1000, max_latency_ms=30_000)
-    def score_batch(self, client_ids: list[int]) -> list[dict[str, Any]]:
-        """Internal: the batchable single-client path behind ``/score`` (known ids only)."""
+    def score_batch(self, client_ids: list[BatchId]) -> list[dict[str, Any]]:
+        """Internal: the batchable single-client path behind ``/score``. An unknown id gets
+        a row of nulls rather than an error, so one caller's bad id cannot fail the other
+        callers batched with it (``/score`` itself checks ids first and answers 404)."""
         if self.loaded is None:
             raise bentoml.exceptions.ServiceUnavailable("service not ready")
         known = self.loaded.snapshots.get().index
-        missing = unknown_ids(client_ids, known)
-        if missing:
-            raise bentoml.exceptions.NotFound(
-                f"client_ids: unknown clients {missing[:MAX_IDS_SHOWN]}"
-            )
-        return score_records(self._score_ids(client_ids))
+        found = np.isin(np.asarray(client_ids, dtype=np.int64), known.to_numpy())
+        known_ids = [c for c, f in zip(client_ids, found, strict=True) if f]
+        rows = score_records(self._score_ids(known_ids)) if known_ids else []
+        scored = iter(rows)
+        empty = {"probability": None, "risk_band": None, "contact_index": None, "rule_band": None}
+        return [
+            next(scored) if f else {"client_id": c, **empty}
+            for c, f in zip(client_ids, found, strict=True)
+        ]
 
     # ------------------------------------------------------------------ explain
 

@@ -85,3 +85,8 @@ def test_fast_matrix_coerces_text_in_numeric_columns_like_prepare(tiny_model, ti
     odd.loc[odd.index[:3], "logins_30d"] = "lots"
     odd.loc[odd.index[3:6], "logins_30d"] = None
     np.testing.assert_array_equal(raw_scores(tiny_model, odd), tiny_model.predict_raw(odd))
+
+
+def test_empty_frame_scores_to_empty(tiny_model, tiny_snapshot):
+    scores = score_frame(tiny_model, tiny_snapshot.iloc[:0])
+    assert scores.empty and list(scores.columns) == SCORE_COLUMNS

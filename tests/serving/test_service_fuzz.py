@@ -53,6 +53,7 @@ def bodies(path: str, known_ids: list[int]):
             "client_id": ids | ids | json_values,
             "top_k": st.integers(min_value=-3, max_value=60) | json_values,
         },
+        "/score_batch": {"client_ids": st.lists(ids, min_size=1, max_size=10) | json_values},
         "/call_list": {
             "capacity": st.integers(min_value=-3, max_value=20_000)
             | st.integers(1, 50)
@@ -81,7 +82,7 @@ def known_ids(service_url) -> list[int]:
     return [c["client_id"] for c in r.json()["clients"]]
 
 
-@pytest.mark.parametrize("path", ["/score", "/explain", "/call_list"])
+@pytest.mark.parametrize("path", ["/score", "/explain", "/call_list", "/score_batch"])
 def test_no_generated_body_gives_a_5xx(service_url, known_ids, path):
     with httpx.Client(base_url=service_url, timeout=60) as client:
 

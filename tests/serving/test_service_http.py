@@ -288,3 +288,19 @@ def test_ui_is_served(client):
     r = client.get("/ui")
     assert r.status_code == 200 and "<html" in r.text.lower()
     assert math.isfinite(len(r.text))
+
+
+def test_score_batch_gives_unknown_ids_nulls_not_errors(client, latest):
+    known = int(latest.index[0])
+    r = client.post("/score_batch", json={"client_ids": [known, 987654321]})
+    assert r.status_code == 200, r.text
+    rows = r.json()
+    assert rows[0]["client_id"] == known and rows[0]["probability"] is not None
+    assert rows[1] == {
+        "client_id": 987654321,
+        "probability": None,
+        "risk_band": None,
+        "contact_index": None,
+        "rule_band": None,
+    }
+    assert client.post("/score_batch", json={"client_ids": [2**70]}).status_code == 400
