@@ -293,8 +293,12 @@ function callListRow(row, i) {
       { class: "num", title: `monthly fee ${money(row.monthly_fee_rub)}` },
       money(row.expected_loss_rub ?? row.expected_loss),
     ),
-    el("td", { class: "reason", title: rest.join("\n") }, main || "—"),
-    el("td", { class: "todo" }, firstAction(row) || "—"),
+    el(
+      "td",
+      { class: "reason", title: rest.length ? `Also: ${rest.join("; ")}` : "" },
+      el("div", {}, main || "—"),
+      firstAction(row) ? el("div", { class: "todo" }, `→ ${firstAction(row)}`) : null,
+    ),
   );
   const open = () => {
     $("#client-id").value = String(row.client_id);
@@ -374,6 +378,7 @@ function renderClient(ex, score) {
   $("#agreement").textContent = agreement(ruleBand, riskBand);
 
   renderDrivers(ex.drivers || []);
+  renderKeeps(ex.contributions || []);
   renderChart(ex.contributions || []);
 }
 
@@ -468,6 +473,16 @@ function renderDrivers(drivers) {
   $("#action").textContent = main
     ? `Suggested first step: ${main.action}${main.reason_group ? ` (${main.reason_group.replace(/_/g, " ")})` : ""}.`
     : "";
+}
+
+/** The strongest signals that lower this client's risk: what the specialist can build on. */
+function renderKeeps(contributions) {
+  const keeps = contributions
+    .filter((c) => Number(c.contribution) < 0)
+    .sort((a, b) => a.contribution - b.contribution)
+    .slice(0, 3)
+    .map((c) => `${featureLabel(c.feature)} = ${formatValue(c.value)}`);
+  $("#keeps").textContent = keeps.length ? `What keeps this client: ${keeps.join("; ")}.` : "";
 }
 
 /** A diverging bar chart of SHAP contributions: red to the right raises risk, green lowers it. */
