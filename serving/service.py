@@ -347,6 +347,31 @@ def score_records(scores: pd.DataFrame) -> list[dict[str, Any]]:
     return rows.where(rows.notna(), None).to_dict("records")
 
 
+class JsonBodiesOnly:
+    """ASGI middleware: the API takes JSON only. BentoML would also try to parse multipart
+    and form bodies, and a malformed one fails inside its parser with a 500; answer 415
+    naming the content type instead."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_ROUTES:
+            headers = dict(scope.get("headers") or [])
+            media = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip()
+            if media and media.lower() != "application/json":
+                response = error(
+                    415, f"content-type: {media!r} not supported; send application/json"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+API_ROUTES = frozenset({"/score", "/score_batch", "/explain", "/call_list"})
+ChurnService.add_asgi_middleware(JsonBodiesOnly)
+
+
 def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:
     """Call-list rows with their reasons nested (the CSV keeps them flat)."""
     n = sum(

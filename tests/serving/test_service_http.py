@@ -304,3 +304,23 @@ def test_score_batch_gives_unknown_ids_nulls_not_errors(client, latest):
         "rule_band": None,
     }
     assert client.post("/score_batch", json={"client_ids": [2**70]}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+        "application/vnd.bentoml+pickle",
+        "application/octet-stream",
+        "text/plain",
+    ],
+)
+def test_non_json_bodies_are_415_not_500(client, content_type):
+    for path in ("/score", "/explain", "/call_list", "/score_batch"):
+        r = client.post(
+            path, content=b'{"client_ids": [1]}', headers={"content-type": content_type}
+        )
+        assert r.status_code == 415, (path, r.status_code, r.text)
+        assert "content-type" in r.json()["error"]
