@@ -23,6 +23,7 @@ from serving.sentences import group_and_action, json_value, sentence
 from training.model import ChurnModel
 
 SUB_INDICATORS = ("training_indicator", "webinar_indicator", "cabinet_indicator")
+ACTION_SEPARATOR = " | "  # actions themselves contain "; "
 TEXT_COLUMNS = ("reason_", "feature_", "action_")  # reason_group_ starts with reason_
 
 
@@ -147,7 +148,8 @@ def explain_frame(
 ) -> pd.DataFrame:
     """Top ``top_n`` risk-raising reasons per row (same index): reason_i, feature_i,
     reason_group_i, action_i, contribution_i, plus ``action``: the distinct suggested
-    actions, most important first. Rows with fewer raising drivers get empty slots."""
+    actions, most important first, joined by `` | ``. Rows with fewer raising drivers
+    get empty slots (None)."""
     frame = with_rule_columns(snapshot)
     contrib, _ = contributions(model, frame)
     n, f = contrib.shape
@@ -181,7 +183,7 @@ def explain_frame(
     )
     action_cols = [f"action_{i + 1}" for i in range(k)]
     result["action"] = [
-        "; ".join(dict.fromkeys(a for a in acts if isinstance(a, str) and a)) or None
+        ACTION_SEPARATOR.join(dict.fromkeys(a for a in acts if isinstance(a, str) and a)) or None
         for acts in result[action_cols].itertuples(index=False)
     ]
     return result

@@ -106,6 +106,6 @@ def test_explain_frame_agrees_with_explain_client(tiny_model, tiny_snapshot, cfg
         got = [frame[f"reason_{k}"].iloc[i] for k in (1, 2, 3)]
         assert got[: len(raising)] == [d["text"] for d in raising]
         assert (
-            frame["action"].iloc[i] == "; ".join(dict.fromkeys(d["action"] for d in raising))
+            frame["action"].iloc[i] == " | ".join(dict.fromkeys(d["action"] for d in raising))
             or None
         )

@@ -98,3 +98,32 @@ def test_no_generated_body_gives_a_5xx(service_url, known_ids, path):
 def test_huge_id_list_is_refused_cleanly(service_url):
     r = httpx.post(f"{service_url}/score", json={"client_ids": list(range(50_000))}, timeout=120)
     assert r.status_code == 400
+
+
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "",
+    "text/plain",
+    "multipart/form-data; boundary=b",
+    "application/x-www-form-urlencoded",
+    "application/vnd.bentoml+pickle",
+    "application/vnd.bentoml.arrow",
+]
+
+
+@pytest.mark.parametrize("path", ["/score", "/explain", "/call_list"])
+def test_no_raw_body_or_content_type_gives_a_5xx(service_url, path):
+    with httpx.Client(base_url=service_url, timeout=60) as client:
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(
+            body=st.binary(max_size=200) | st.text(max_size=200).map(str.encode),
+            ctype=st.sampled_from(CONTENT_TYPES),
+        )
+        def check(body, ctype):
+            headers = {"content-type": ctype} if ctype else {}
+            r = client.post(path, content=body, headers=headers)
+            assert r.status_code < 500, (body, ctype, r.status_code, r.text[:300])
+
+        check()
