@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from typing_extensions import TypedDict
 
 from features.catalog import CATALOG, CATEGORICAL_FEATURES
 from features.contract import CATEGORIES, COMPETITOR_PRESENT, SEGMENTS, SERVICE_MODES
@@ -95,7 +96,9 @@ class ScoreRequest(BaseModel):
         return self
 
 
-class ScoreRow(BaseModel):
+class ScoreRow(TypedDict):
+    """A TypedDict, not a model: pydantic validates 10 000 of them ~9x faster."""
+
     client_id: int
     probability: float
     risk_band: str

@@ -341,10 +341,22 @@ class ChurnService:
         return FileResponse(STATIC_DIR / "index.html")
 
 
+def _nulls(values: list[Any]) -> list[Any]:
+    return [None if v is None or v != v else v for v in values]  # NaN != NaN
+
+
 def score_records(scores: pd.DataFrame) -> list[dict[str, Any]]:
-    """Score rows as JSON-safe dicts (a missing contact index becomes null)."""
-    rows = scores.astype({"contact_index": "float64"}).astype(object)
-    return rows.where(rows.notna(), None).to_dict("records")
+    """Score rows as JSON-safe dicts (a missing contact index or band becomes null).
+    Column-wise ``tolist`` rather than ``DataFrame.to_dict``: 10 000 rows in a few ms."""
+    columns = {
+        "client_id": scores["client_id"].astype("int64").tolist(),
+        "probability": scores["probability"].astype("float64").tolist(),
+        "risk_band": scores["risk_band"].astype(object).tolist(),
+        "contact_index": _nulls(scores["contact_index"].astype("float64").tolist()),
+        "rule_band": _nulls(scores["rule_band"].astype(object).tolist()),
+    }
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 class JsonBodiesOnly:
