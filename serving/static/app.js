@@ -236,7 +236,7 @@ function firstAction(row) {
   const reasons = rowReasons(row);
   const withAction = reasons.find((r) => r && typeof r === "object" && r.action);
   if (withAction) return withAction.action;
-  if (row.action) return String(row.action).split("; ")[0];
+  if (row.action) return String(row.action).split(" | ")[0];
   return row.suggested_action || "";
 }
 
