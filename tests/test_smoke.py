@@ -39,3 +39,13 @@ def test_bad_config_names_the_field(tmp_path: Path) -> None:
     (tmp_path / "default.yaml").write_text("training:\n  horizon_days: -5\n")
     with pytest.raises(InputError, match="horizon_days"):
         load_config(tmp_path / "default.yaml")
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest's default import mode needs unique basenames across test folders."""
+    tests_dir = Path(__file__).parent
+    names = [
+        p.name for p in tests_dir.rglob("*.py") if p.name not in {"conftest.py", "__init__.py"}
+    ]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    assert not dupes, f"duplicate test module names: {dupes}"
