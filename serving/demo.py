@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait()
         except KeyboardInterrupt:
             pass
-        except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+        except (ChurnError, httpx.HTTPError) as exc:
             print(f"error: the service did not answer: {exc} (see {log_path})", file=sys.stderr)
             return 1
         finally:

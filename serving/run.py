@@ -21,7 +21,7 @@ from typing import IO, Any
 import yaml
 
 from churn.config import Config
-from churn.errors import InputError, NotFound
+from churn.errors import ChurnError, InputError, NotFound
 
 SERVICE = "serving.service:ChurnService"
 
@@ -105,21 +105,44 @@ def start_service(
     )
 
 
+class ServiceFailed(ChurnError):
+    """The server started but could not load its model or snapshot (message says why)."""
+
+    exit_code = 3
+
+
+def load_failure(url: str) -> str | None:
+    """The server's load error, if loading failed (None while loading or when ready)."""
+    import httpx
+
+    try:
+        r = httpx.get(f"{url}/version", timeout=2)
+    except httpx.HTTPError:
+        return None
+    if r.status_code != 503:
+        return None
+    message = str(r.json().get("error", ""))
+    return None if "still loading" in message else message
+
+
 def wait_ready(url: str, proc: subprocess.Popen[Any], timeout_s: float = 180.0) -> None:
-    """Poll ``/readyz`` until 200; fail early if the server process dies."""
+    """Poll ``/readyz`` until 200; fail early if the server dies or cannot load its model."""
     import httpx
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"bentoml serve exited with code {proc.returncode} before ready")
+            raise ServiceFailed(f"bentoml serve exited with code {proc.returncode} before ready")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
+            status = httpx.get(f"{url}/readyz", timeout=2).status_code
         except httpx.HTTPError:
-            pass
+            status = None
+        if status == 200:
+            return
+        if status == 503 and (failure := load_failure(url)):
+            raise ServiceFailed(failure)
         time.sleep(0.5)
-    raise TimeoutError(f"service at {url} not ready after {timeout_s:.0f} s")
+    raise ServiceFailed(f"service at {url} not ready after {timeout_s:.0f} s")
 
 
 def stop_service(proc: subprocess.Popen[Any], timeout_s: float = 20.0) -> None:
@@ -151,7 +174,7 @@ def run_serve(
     env = service_env(cfg, features_file=features_file, raw=raw, alias=alias)
     port = port or cfg.serving.port
     proc = start_service(port, env, host=os.environ.get("CHURN_HOST", "0.0.0.0"))
-    print(f"serving on http://localhost:{port} (UI at http://localhost:{port}/ui); Ctrl-C stops it")
+    print(f"starting the service on port {port} ...")
 
     def interrupt(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -159,6 +182,8 @@ def run_serve(
     # SIGTERM (and SIGINT even when inherited as ignored) stop the server's whole group too
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=300)
+        print(f"serving on http://localhost:{port} (UI at /ui); Ctrl-C stops it")
         proc.wait()
     except KeyboardInterrupt:
         pass

@@ -159,6 +159,9 @@ class ChurnService:
                 self.loaded.version,
                 len(self.loaded.snapshots.by_as_of),
             )
+        except ChurnError as exc:  # a user-facing problem: one line, no traceback
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("loading the model or snapshot failed: %s", self.load_error)
         except Exception as exc:  # noqa: BLE001 — reported by /readyz and every endpoint
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("loading the model or snapshot failed")

@@ -34,3 +34,34 @@ def test_demo_prints_samples_and_stops_cleanly(
     assert "service stopped" in out
     leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "server processes left behind"
+
+
+@pytest.mark.slow
+def test_churn_serve_with_an_unknown_alias_fails_with_one_line(
+    session_config, trained, small_snapshots, mlflow_uri, tmp_path
+):
+    cfg = session_config.model_copy(deep=True)
+    cfg.paths.features_path = small_snapshots
+    config = write_config(cfg, tmp_path / "default.yaml")
+    port = free_port()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "churn.cli",
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+            "--alias",
+            "nosuch",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "nosuch" in result.stderr.strip().splitlines()[-1]
+    leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
