@@ -21,6 +21,7 @@ concurrent callers into one vectorised prediction.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import subprocess
@@ -141,6 +142,25 @@ def not_found(missing: list[int]) -> JSONResponse:
     return error(404, f"client_ids: unknown {noun} {shown}{more}", "client_ids")
 
 
+# Prometheus metrics beside BentoML's request metrics (bentoml.metrics builds them lazily,
+# in multiprocess mode): what the service is scoring, and with which model.
+SCORED = bentoml.metrics.Counter(
+    name="churn_scored_clients",
+    documentation="Clients answered, by endpoint and model risk band",
+    labelnames=["endpoint", "risk_band"],
+)
+MODEL_INFO = bentoml.metrics.Gauge(
+    name="churn_model_info",
+    documentation="1 for the loaded model version, alias and snapshot date",
+    labelnames=["version", "alias", "as_of"],
+)
+
+
+def count_bands(endpoint: str, bands: list[str]) -> None:
+    for band, n in collections.Counter(bands).items():
+        SCORED.labels(endpoint=endpoint, risk_band=str(band)).inc(n)
+
+
 @bentoml.service(name="churn_risk", traffic={"timeout": 120}, workers=1)
 @bentoml.asgi_app(web, path="/")
 class ChurnService:
@@ -154,6 +174,11 @@ class ChurnService:
     def _load(self) -> None:
         try:
             self.loaded = load_everything()
+            MODEL_INFO.labels(
+                version=self.loaded.version,
+                alias=self.loaded.alias,
+                as_of=self.loaded.snapshots.latest.date().isoformat(),
+            ).set(1)
             log.info(
                 "loaded model %s and %d snapshot(s)",
                 self.loaded.version,
@@ -190,6 +215,7 @@ class ChurnService:
     def _score_response(self, rows: list[dict[str, Any]], as_of: str | None) -> ScoreResponse:
         ld = self.loaded
         assert ld is not None
+        count_bands("score", [r["risk_band"] for r in rows])
         return ScoreResponse.model_validate(
             {"model_version": ld.version, "as_of": as_of, "scores": rows}
         )
@@ -279,6 +305,7 @@ class ChurnService:
             out = await anyio.to_thread.run_sync(
                 self._explain, request.client_id, request.top_k, request.as_of
             )
+            count_bands("explain", [out["risk_band"]])
             return ExplainResponse.model_validate(out)
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]
@@ -313,6 +340,7 @@ class ChurnService:
             return self._not_ready()  # type: ignore[return-value]
         try:
             out = await anyio.to_thread.run_sync(self._call_list, request)
+            count_bands("call_list", [c["risk_band"] for c in out["clients"]])
             return CallListResponse.model_validate(out)
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]

@@ -58,6 +58,11 @@ def test_health_ready_and_metrics(client):
         or "bentoml_service_request_duration" in metrics.text
     )
     assert 'endpoint="/score"' in metrics.text
+    # the service's own metrics: clients answered by band, and the loaded model
+    client.post("/call_list", json={"capacity": 3})
+    text = client.get("/metrics").text
+    assert re.search(r'churn_scored_clients_total\{[^}]*endpoint="call_list"', text), text[-2000:]
+    assert re.search(r'churn_model_info\{[^}]*alias="champion"', text)
 
 
 def test_version(client, champion, latest):
