@@ -65,3 +65,34 @@ def test_churn_serve_with_an_unknown_alias_fails_with_one_line(
     assert "nosuch" in result.stderr.strip().splitlines()[-1]
     leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+
+
+@pytest.mark.slow
+def test_service_builds_the_snapshot_from_raw_at_start_up(
+    session_config, trained, small_raw, mlflow_uri, tmp_path
+):
+    import httpx
+
+    from features.cli import latest_as_of
+    from serving.run import service_env, start_service, stop_service, wait_ready
+
+    env = service_env(
+        session_config,
+        raw=small_raw,
+        tracking_uri=mlflow_uri,
+        config_path=write_config(session_config, tmp_path / "c.yaml"),
+    )
+    port = free_port()
+    with (tmp_path / "server.log").open("w") as log:
+        proc = start_service(port, env, log=log)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url, proc)
+            version = httpx.get(f"{url}/version").json()
+            assert version["as_of"] == latest_as_of(small_raw).isoformat()
+            assert version["as_of_available"] == [version["as_of"]]
+            top = httpx.post(f"{url}/call_list", json={"capacity": 2}).json()["clients"]
+            r = httpx.post(f"{url}/score", json={"client_ids": [top[0]["client_id"]]})
+            assert r.status_code == 200 and r.json()["as_of"] == version["as_of"]
+        finally:
+            stop_service(proc)
