@@ -18,7 +18,7 @@ import pandas as pd
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
 from features.rules import band, snapshot_flags
-from serving.scoring import model_matrix, probabilities, with_rule_columns
+from serving.scoring import model_matrix, probabilities, threads, with_rule_columns
 from serving.sentences import group_and_action, json_value, sentence
 from training.model import ChurnModel
 
@@ -29,7 +29,8 @@ TEXT_COLUMNS = ("reason_", "feature_", "action_")  # reason_group_ starts with r
 
 def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n × features) SHAP contributions in raw space and the (n,) base value."""
-    out = model.booster.predict(model_matrix(model, frame), pred_contrib=True)
+    x = model_matrix(model, frame)
+    out = model.booster.predict(x, pred_contrib=True, num_threads=threads(len(x)))
     out = np.asarray(out, dtype=float)
     return out[:, :-1], out[:, -1]
 

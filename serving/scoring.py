@@ -25,6 +25,7 @@ from churn.errors import InputError
 from features.rules import RULE_COLUMNS, SNAPSHOT_INPUTS, band_series, rule_columns_pandas
 from training.model import ChurnModel
 
+SMALL_BATCH_ROWS = 2_000
 SCORE_COLUMNS = ["client_id", "probability", "risk_band", "contact_index", "rule_band"]
 
 
@@ -83,9 +84,15 @@ def _levels(levels: tuple[str, ...]) -> pd.Index:
 
 def raw_scores(model: ChurnModel, frame: pd.DataFrame) -> np.ndarray:
     """The booster's raw output (log-odds), as ``model.predict_raw``."""
-    return np.asarray(
-        model.booster.predict(model_matrix(model, frame), raw_score=True), dtype=float
-    )
+    x = model_matrix(model, frame)
+    raw = model.booster.predict(x, raw_score=True, num_threads=threads(len(x)))
+    return np.asarray(raw, dtype=float)
+
+
+def threads(rows: int) -> int:
+    """LightGBM threads: one for small inputs (thread start-up dominates a single-client
+    call, as in ``ChurnModel.predict_raw``), the default for bulk."""
+    return 1 if rows < SMALL_BATCH_ROWS else 0
 
 
 def probabilities(model: ChurnModel, raw: np.ndarray) -> np.ndarray:
