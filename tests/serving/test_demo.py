@@ -1,17 +1,15 @@
 """``python -m serving.demo``: starts the real server, prints /score, /explain and the UI
-URL, stops it, and leaves no process behind."""
+URL, stops it, and leaves no process behind; ``churn serve`` fails cleanly; ``--raw``
+builds the snapshot at start-up. Each starts its own server (~10 s)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-import pytest
-
 from serving.run import free_port, write_config
 
 
-@pytest.mark.slow
 def test_demo_prints_samples_and_stops_cleanly(
     session_config, trained, small_snapshots, mlflow_uri, tmp_path
 ):
@@ -36,7 +34,6 @@ def test_demo_prints_samples_and_stops_cleanly(
     assert leftovers.stdout.strip() == "", "server processes left behind"
 
 
-@pytest.mark.slow
 def test_churn_serve_with_an_unknown_alias_fails_with_one_line(
     session_config, trained, small_snapshots, mlflow_uri, tmp_path
 ):
@@ -67,7 +64,6 @@ def test_churn_serve_with_an_unknown_alias_fails_with_one_line(
     assert leftovers.stdout.strip() == ""
 
 
-@pytest.mark.slow
 def test_service_builds_the_snapshot_from_raw_at_start_up(
     session_config, trained, small_raw, mlflow_uri, tmp_path
 ):
