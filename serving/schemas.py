@@ -173,6 +173,7 @@ class CallListRequest(BaseModel):
     as_of: date | None = None
     segment: Literal[SEGMENTS] | None = None  # type: ignore[valid-type]
     service_mode: Literal[SERVICE_MODES] | None = None  # type: ignore[valid-type]
+    ranking: Literal["expected_loss", "probability"] | None = None  # default serving.ranking
 
 
 class Reason(BaseModel):

@@ -321,7 +321,7 @@ class ChurnService:
             snapshot,
             capacity=request.capacity,
             reasons=ld.cfg.reasons,
-            ranking=ld.cfg.serving.ranking,
+            ranking=request.ranking or ld.cfg.serving.ranking,
             segment=request.segment,
             service_mode=request.service_mode,
             rules=ld.cfg.rules,
@@ -329,7 +329,7 @@ class ChurnService:
         return {
             "as_of": snapshot["as_of"].iloc[0].date().isoformat(),
             "model_version": ld.version,
-            "ranking": ld.cfg.serving.ranking,
+            "ranking": request.ranking or ld.cfg.serving.ranking,
             "clients": call_list_records(calls),
         }
 

@@ -186,6 +186,10 @@ def test_call_list(client, latest):
     loss = [c["expected_loss_rub"] for c in rows]
     assert loss == sorted(loss, reverse=True)
     assert all(c["reasons"] and c["action"] for c in rows)
+    by_p = client.post("/call_list", json={"capacity": 10, "ranking": "probability"}).json()
+    assert by_p["ranking"] == "probability"
+    p = [c["probability"] for c in by_p["clients"]]
+    assert p == sorted(p, reverse=True)
     large = client.post("/call_list", json={"capacity": 5, "segment": "large"}).json()["clients"]
     assert all(c["segment"] == "large" for c in large)
 
@@ -234,6 +238,7 @@ BAD = [
     ("/call_list", {"capacity": 5, "segment": "huge"}, 400, "segment"),
     ("/call_list", {"capacity": 5, "service_mode": "telepathy"}, 400, "service_mode"),
     ("/call_list", {"capacity": 5, "as_of": "yesterday"}, 400, "as_of"),
+    ("/call_list", {"capacity": 5, "ranking": "vibes"}, 400, "ranking"),
     ("/call_list", {"capacity": 5, "as_of": "1999-01-01"}, 404, "as_of"),
 ]
 
