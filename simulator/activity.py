@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from features.contract import REQUEST_CHANNELS
-from simulator.population import Population
-from simulator.state import State, Window
-from simulator.users import Users
-from simulator.write import Sink, day_order
+from simulator.month import MonthContext
 
 WEBINAR_TOPICS = (
     "tax",
@@ -42,34 +38,17 @@ def _null_some(rng: np.random.Generator, ids: np.ndarray, share: float | np.ndar
     return np.where(rng.random(len(ids)) < share, -1, ids)
 
 
-def logins(
-    cfg: SimulateConfig,
-    pop: Population,
-    st: State,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
-    lam = pop.n_users * cfg.logins_per_user * np.exp(eff) * win.frac
-    idx, ts = win.spread(rng, rng.poisson(lam))
-    st.history.add("logins", idx)
-    uid = users.pick(rng, idx, pop.n_users)
-    order = day_order(ts)
-    sink.write("logins", {"client_id": pop.client_id[idx], "user_id": uid, "ts": ts}, order)
+def logins(ctx: MonthContext) -> None:
+    pop, win = ctx.pop, ctx.win
+    lam = pop.n_users * ctx.cfg.logins_per_user * np.exp(ctx.eff) * win.frac
+    idx, ts = win.spread(ctx.rng, ctx.rng.poisson(lam))
+    ctx.st.history.add("logins", idx)
+    ctx.sink.events("logins", pop.client_id[idx], ts, ctx.pick_users(idx))
 
 
-def service_requests(
-    pop: Population,
-    st: State,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
-    scale = np.exp(eff) * win.frac
+def service_requests(ctx: MonthContext) -> None:
+    pop, win, rng = ctx.pop, ctx.win, ctx.rng
+    scale = np.exp(ctx.eff) * win.frac
     parts = []
     for code, channel in enumerate(REQUEST_CHANNELS):
         rate, anonymous = CHANNEL_RATES[channel]
@@ -77,54 +56,32 @@ def service_requests(
         if channel == "personal_cabinet":
             lam = lam * pop.uses_cabinet * np.sqrt(pop.n_users)
         idx, ts = win.spread(rng, rng.poisson(lam))
-        st.history.add(HISTORY_NAME[channel], idx)
-        uid = _null_some(rng, users.pick(rng, idx, pop.n_users), anonymous)
+        ctx.st.history.add(HISTORY_NAME[channel], idx)
+        uid = _null_some(rng, ctx.pick_users(idx), anonymous)
         parts.append((idx, ts, uid, np.full(len(idx), code)))
     idx, ts, uid, ch = (np.concatenate(p) for p in zip(*parts, strict=True))
-    cols = {
-        "client_id": pop.client_id[idx],
-        "user_id": uid,
-        "ts": ts,
-        "channel": (ch, REQUEST_CHANNELS),
-    }
-    sink.write("service_requests", cols, day_order(ts))
+    ctx.sink.events("service_requests", pop.client_id[idx], ts, uid, channel=(ch, REQUEST_CHANNELS))
 
 
-def webinars_and_video(
-    pop: Population,
-    st: State,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
-    scale = np.sqrt(pop.n_users) * np.exp(eff) * win.frac
+def webinars_and_video(ctx: MonthContext) -> None:
+    pop, win, rng = ctx.pop, ctx.win, ctx.rng
+    scale = np.sqrt(pop.n_users) * np.exp(ctx.eff) * win.frac
     idx, ts = win.spread(rng, rng.poisson(0.2 * scale))
-    st.history.add("webinars", idx)
-    uid = _null_some(rng, users.pick(rng, idx, pop.n_users), 0.1)
+    ctx.st.history.add("webinars", idx)
+    uid = _null_some(rng, ctx.pick_users(idx), 0.1)
     topic = rng.integers(0, len(WEBINAR_TOPICS), len(idx))
     topic = np.where(rng.random(len(idx)) < 0.05, -1, topic)
-    cols = {
-        "client_id": pop.client_id[idx],
-        "user_id": uid,
-        "ts": ts,
-        "topic": (topic, WEBINAR_TOPICS),
-    }
-    sink.write("webinars", cols, day_order(ts))
+    ctx.sink.events("webinars", pop.client_id[idx], ts, uid, topic=(topic, WEBINAR_TOPICS))
 
     idx, ts = win.spread(rng, rng.poisson(0.4 * scale))
-    st.history.add("video", idx)
-    uid = _null_some(rng, users.pick(rng, idx, pop.n_users), 0.05)
-    cols = {"client_id": pop.client_id[idx], "user_id": uid, "ts": ts}
-    sink.write("video_clicks", cols, day_order(ts))
+    ctx.st.history.add("video", idx)
+    uid = _null_some(rng, ctx.pick_users(idx), 0.05)
+    ctx.sink.events("video_clicks", pop.client_id[idx], ts, uid)
 
 
-def kit_updates(
-    pop: Population, st: State, win: Window, rng: np.random.Generator, sink: Sink
-) -> None:
+def kit_updates(ctx: MonthContext) -> None:
     """Weekly online updates for remote clients, fortnightly visits for in-person ones."""
-    lam = np.where(pop.remote, 4.0, 2.0) * win.frac * ~st.kit_stopped
-    idx, ts = win.spread(rng, rng.poisson(lam))
-    st.history.add("kits", idx)
-    sink.write("kit_updates", {"client_id": pop.client_id[idx], "ts": ts}, day_order(ts))
+    lam = np.where(ctx.pop.remote, 4.0, 2.0) * ctx.win.frac * ~ctx.st.kit_stopped
+    idx, ts = ctx.win.spread(ctx.rng, ctx.rng.poisson(lam))
+    ctx.st.history.add("kits", idx)
+    ctx.sink.events("kit_updates", ctx.pop.client_id[idx], ts)

@@ -21,7 +21,7 @@ from simulator.calendar import US_PER_DAY, Calendar
 from simulator.population import Population
 from simulator.state import State
 from simulator.users import Users
-from simulator.write import Sink, day_order
+from simulator.write import Sink
 
 # driver -> (churn type shares, reason group shares)
 DRIVERS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
@@ -188,15 +188,11 @@ def churn_month(
     st.churn_us[gone] = ts
     bill.forfeit(gone[debt], ms)
     reason = np.where(rng.random(len(gone)) < 0.05, -1, reason)
-    order = day_order(ts)
-    sink.write(
+    sink.events(
         "churn_events",
-        {
-            "client_id": pop.client_id[gone],
-            "ts": ts,
-            "churn_type": (ctype, CHURN_TYPES),
-            "reason_group": (reason, REASON_GROUPS),
-        },
-        order,
+        pop.client_id[gone],
+        ts,
+        churn_type=(ctype, CHURN_TYPES),
+        reason_group=(reason, REASON_GROUPS),
     )
     return {"at_risk": len(risk), "churned": len(gone), "hazard_sum": float(hazard.sum())}

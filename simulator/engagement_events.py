@@ -10,31 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from features.contract import NEWSLETTER_EVENTS
 from simulator.calendar import US_PER_DAY, US_PER_HOUR, US_PER_SECOND, Calendar
+from simulator.month import MonthContext
 from simulator.population import Population
-from simulator.state import State, Window
 from simulator.users import Users
-from simulator.write import Sink, day_order
+from simulator.write import Sink
 
 SENT, DELIVERED, BOUNCED, CLICKED = range(4)
 COURSES = ("basic_search", "advanced_search", "accounting", "legal_practice", "new_version")
 CERT_DAYS = 730
 
 
-def newsletters(
-    cfg: SimulateConfig,
-    cal: Calendar,
-    m: int,
-    pop: Population,
-    st: State,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
+def newsletters(ctx: MonthContext) -> None:
+    cfg, cal, m, users, win, rng = ctx.cfg, ctx.cal, ctx.m, ctx.users, ctx.win, ctx.rng
     ms = int(cal.month_start(m))
     parts = []
     for k in range(cfg.campaigns_per_month):
@@ -45,7 +34,7 @@ def newsletters(
         sent = send + (rng.random(len(rows)) * 2 * US_PER_HOUR).astype(np.int64)
         bad = users.bad_email[rows, slots]
         got = sent + ((1 + 119 * rng.random(len(rows))) * US_PER_SECOND).astype(np.int64)
-        p_click = np.clip(0.06 * np.exp(eff[rows]), 0, 0.9)
+        p_click = np.clip(0.06 * np.exp(ctx.eff[rows]), 0, 0.9)
         click = ~bad & (rng.random(len(rows)) < p_click)
         click_ts = sent + (rng.exponential(8.0, len(rows)) * US_PER_HOUR).astype(np.int64)
         click &= click_ts < win.hi[rows]
@@ -56,21 +45,21 @@ def newsletters(
         parts.append(
             (rows[click], uid[click], click_ts[click], np.full(int(click.sum()), CLICKED), campaign)
         )
-        st.history.add("sent", rows)
-        st.history.add("bounced", rows[bad])
-        st.history.add("clicks", rows[click])
+        ctx.st.history.add("sent", rows)
+        ctx.st.history.add("bounced", rows[bad])
+        ctx.st.history.add("clicks", rows[click])
     if not parts:
         return
     idx, uid, ts, ev = (np.concatenate([p[i] for p in parts]) for i in range(4))
     camp = np.concatenate([np.full(len(p[0]), p[4], dtype=np.int64) for p in parts])
-    cols = {
-        "client_id": pop.client_id[idx],
-        "user_id": uid,
-        "ts": ts,
-        "campaign_id": camp,
-        "event": (ev, NEWSLETTER_EVENTS),
-    }
-    sink.write("newsletter_events", cols, day_order(ts))
+    ctx.sink.events(
+        "newsletter_events",
+        ctx.pop.client_id[idx],
+        ts,
+        uid,
+        campaign_id=camp,
+        event=(ev, NEWSLETTER_EVENTS),
+    )
 
 
 def _training_rows(
@@ -85,13 +74,8 @@ def _training_rows(
     users.cert_until[rows, slots] = ts + CERT_DAYS * US_PER_DAY
     course = rng.integers(0, len(COURSES), len(rows))
     course = np.where(rng.random(len(rows)) < 0.05, -1, course)
-    cols = {
-        "client_id": pop.client_id[rows],
-        "user_id": users.ids[rows, slots],
-        "ts": ts,
-        "course": (course, COURSES),
-    }
-    sink.write("trainings", cols, day_order(ts))
+    uid = users.ids[rows, slots]
+    sink.events("trainings", pop.client_id[rows], ts, uid, course=(course, COURSES))
 
 
 def initial_trainings(
@@ -108,22 +92,13 @@ def initial_trainings(
     _training_rows(rng, pop, users, rows[ok], slots[ok], ts[ok], sink)
 
 
-def trainings(
-    cal: Calendar,
-    m: int,
-    pop: Population,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
+def trainings(ctx: MonthContext) -> None:
     """Users without a certificate (or with one expiring soon) take a course this month."""
-    me = int(cal.month_start(m + 1))
+    pop, users = ctx.pop, ctx.users
+    me = int(ctx.cal.month_start(ctx.m + 1))
     due = users.used & (users.cert_until < me + 60 * US_PER_DAY)
-    p = pop.training_rate * np.exp(0.4 * eff) * win.frac
+    p = pop.training_rate * np.exp(0.4 * ctx.eff) * ctx.win.frac
     p2 = np.clip(p[:, None] * np.where(np.arange(due.shape[1]) == 0, 1.5, 1.0)[None, :], 0, 1)
-    rows, slots = np.nonzero(due & (rng.random(due.shape) < p2))
-    span = win.hi[rows] - win.lo[rows]
-    ts = win.lo[rows] + (rng.random(len(rows)) * span).astype(np.int64)
-    _training_rows(rng, pop, users, rows, slots, ts, sink)
+    rows, slots = np.nonzero(due & (ctx.rng.random(due.shape) < p2))
+    ts = ctx.in_window(rows)
+    _training_rows(ctx.rng, pop, users, rows, slots, ts, ctx.sink)

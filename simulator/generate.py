@@ -21,6 +21,7 @@ from simulator import activity, engagement_events, relations
 from simulator.billing import Billing
 from simulator.calendar import Calendar
 from simulator.churn import churn_month
+from simulator.month import MonthContext
 from simulator.population import draw_population
 from simulator.state import evolve, initial_state, month_window
 from simulator.users import Users
@@ -70,14 +71,15 @@ def _month(
     evolve(cfg, pop, st, rng)
     eff = st.engagement + _season(cfg, cal, m)
     win = month_window(cal, pop, st, m)
-    activity.logins(cfg, pop, st, users, win, eff, rng, sink)
-    activity.service_requests(pop, st, users, win, eff, rng, sink)
-    activity.webinars_and_video(pop, st, users, win, eff, rng, sink)
-    activity.kit_updates(pop, st, win, rng, sink)
-    engagement_events.newsletters(cfg, cal, m, pop, st, users, win, eff, rng, sink)
-    engagement_events.trainings(cal, m, pop, users, win, eff, rng, sink)
-    relations.competitor_checks(cfg, m, pop, st, win, eff, rng, sink)
-    relations.contacts(pop, st, users, win, eff, rng, sink)
+    ctx = MonthContext(cfg, cal, m, pop, st, users, win, eff, rng, sink)
+    activity.logins(ctx)
+    activity.service_requests(ctx)
+    activity.webinars_and_video(ctx)
+    activity.kit_updates(ctx)
+    engagement_events.newsletters(ctx)
+    engagement_events.trainings(ctx)
+    relations.competitor_checks(ctx)
+    relations.contacts(ctx)
     bill.issue(m, win, st, rng)
     st.history.close_month()
     return churn

@@ -14,10 +14,11 @@ import numpy as np
 from churn.config import SimulateConfig
 from features.contract import COMPETITOR_PRESENT, CONTACT_KINDS, CONTACT_OUTCOMES
 from simulator.calendar import Calendar
+from simulator.month import MonthContext
 from simulator.population import Population
-from simulator.state import State, Window
-from simulator.users import DM, KEY, Users
-from simulator.write import Sink, day_order
+from simulator.state import State
+from simulator.users import DM, KEY
+from simulator.write import Sink
 
 COMPETITORS = ("Garant", "Kodeks", "Tekhekspert", "local_vendor")
 CALL, VISIT, KU_CHANGE, DM_CHANGE = (CONTACT_KINDS.index(k) for k in CONTACT_KINDS)
@@ -46,13 +47,13 @@ def _write_checks(
     sink: Sink,
 ) -> None:
     st.competitor_seen[rows] = ans + 1  # 1 yes, 2 no, 3 unknown
-    cols = {
-        "client_id": pop.client_id[rows],
-        "ts": ts,
-        "competitor_present": (ans, COMPETITOR_PRESENT),
-        "competitor": (name, COMPETITORS),
-    }
-    sink.write("competitor_checks", cols, day_order(ts))
+    sink.events(
+        "competitor_checks",
+        pop.client_id[rows],
+        ts,
+        competitor_present=(ans, COMPETITOR_PRESENT),
+        competitor=(name, COMPETITORS),
+    )
 
 
 def initial_checks(
@@ -74,33 +75,17 @@ def initial_checks(
     _write_checks(pop, st, rows, ts[rows], ans, name, sink)
 
 
-def competitor_checks(
-    cfg: SimulateConfig,
-    m: int,
-    pop: Population,
-    st: State,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
-    due = ((m - pop.check_phase) % 6 == 0) & (win.frac > 0)
+def competitor_checks(ctx: MonthContext) -> None:
+    due = ((ctx.m - ctx.pop.check_phase) % 6 == 0) & (ctx.win.frac > 0)
     rows = np.nonzero(due)[0]
-    ts = win.lo[rows] + (rng.random(len(rows)) * (win.hi - win.lo)[rows]).astype(np.int64)
-    ans, name = _answers(cfg, st, rows, eff, rng)
-    _write_checks(pop, st, rows, ts, ans, name, sink)
+    ts = ctx.in_window(rows)
+    ans, name = _answers(ctx.cfg, ctx.st, rows, ctx.eff, ctx.rng)
+    _write_checks(ctx.pop, ctx.st, rows, ts, ans, name, ctx.sink)
 
 
-def contacts(
-    pop: Population,
-    st: State,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    sink: Sink,
-) -> None:
+def contacts(ctx: MonthContext) -> None:
     """Calls and visits with outcomes, plus key-user / decision-maker changes."""
+    pop, win, rng = ctx.pop, ctx.win, ctx.rng
     calls = np.where(pop.remote, 2.1, 0.5) * win.frac
     visits = np.where(pop.remote, 0.0, 0.9) * win.frac
     c_idx, c_ts = win.spread(rng, rng.poisson(calls))
@@ -108,43 +93,36 @@ def contacts(
     idx, ts = np.concatenate([c_idx, v_idx]), np.concatenate([c_ts, v_ts])
     kind = np.concatenate([np.full(len(c_idx), CALL), np.full(len(v_idx), VISIT)])
     u = rng.random((2, len(idx)))
-    p_reached = 1 / (1 + np.exp(-(1.2 + 0.8 * eff[idx])))
+    p_reached = 1 / (1 + np.exp(-(1.2 + 0.8 * ctx.eff[idx])))
     miss = np.array([NO_ANSWER] * 11 + [CALLBACK] * 6 + [REFUSED] * 3)[(u[1] * 20).astype(np.int64)]
     outcome = np.where(u[0] < p_reached, REACHED, miss)
     outcome = np.where(rng.random(len(idx)) < 0.03, -1, outcome)
-    np.maximum.at(st.last_contact, idx, ts)
+    np.maximum.at(ctx.st.last_contact, idx, ts)
 
-    ku = _changes(st, users, win, eff, rng, slot=0, role=KEY, base=0.012)
-    dm = _changes(st, users, win, eff, rng, slot=1, role=DM, base=0.008)
+    ku = _changes(ctx, slot=0, role=KEY, base=0.012)
+    dm = _changes(ctx, slot=1, role=DM, base=0.008)
     idx = np.concatenate([idx, ku[0], dm[0]])
     ts = np.concatenate([ts, ku[1], dm[1]])
     kind = np.concatenate([kind, np.full(len(ku[0]), KU_CHANGE), np.full(len(dm[0]), DM_CHANGE)])
     outcome = np.concatenate([outcome, np.full(len(ku[0]) + len(dm[0]), -1)])
-    cols = {
-        "client_id": pop.client_id[idx],
-        "ts": ts,
-        "kind": (kind, CONTACT_KINDS),
-        "outcome": (outcome, CONTACT_OUTCOMES),
-    }
-    sink.write("contacts", cols, day_order(ts))
+    ctx.sink.events(
+        "contacts",
+        pop.client_id[idx],
+        ts,
+        kind=(kind, CONTACT_KINDS),
+        outcome=(outcome, CONTACT_OUTCOMES),
+    )
 
 
 def _changes(
-    st: State,
-    users: Users,
-    win: Window,
-    eff: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    slot: int,
-    role: int,
-    base: float,
+    ctx: MonthContext, *, slot: int, role: int, base: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    p = np.clip(base * np.exp(-0.4 * eff), 0, 0.3) * win.frac
-    rows = np.nonzero(rng.random(len(p)) < p)[0]
-    ts = win.lo[rows] + (rng.random(len(rows)) * (win.hi - win.lo)[rows]).astype(np.int64)
+    st, users = ctx.st, ctx.users
+    p = np.clip(base * np.exp(-0.4 * ctx.eff), 0, 0.3) * ctx.win.frac
+    rows = np.nonzero(ctx.rng.random(len(p)) < p)[0]
+    ts = ctx.in_window(rows)
     has_slot = users.used[rows, slot] if slot < users.used.shape[1] else np.zeros(len(rows), bool)
-    users.replace(rng, rows[has_slot], slot, role, ts[has_slot])
+    users.replace(ctx.rng, rows[has_slot], slot, role, ts[has_slot])
     if slot == 0:
         st.key_user_change[rows] = ts
         st.engagement[rows] -= 0.4

@@ -122,6 +122,26 @@ class Sink:
             self.writers[name].write_table(batch, row_group_size=max(batch.num_rows, 1))
             self.rows[name] += batch.num_rows
 
+    def events(
+        self,
+        name: str,
+        client_id: np.ndarray,
+        ts: np.ndarray,
+        user_id: np.ndarray | None = None,
+        **rest: Any,
+    ) -> None:
+        """Append event rows to ``name`` in calendar-day order.
+
+        Every event table leads with client_id, [user_id,] ts; ``rest`` are the columns
+        after ``ts`` in contract order (``write`` checks the names).
+        """
+        who = (
+            {"client_id": client_id}
+            if user_id is None
+            else {"client_id": client_id, "user_id": user_id}
+        )
+        self.write(name, {**who, "ts": ts, **rest}, day_order(ts))
+
     def write_truth(self, client_id: np.ndarray, month_us: int, hazard: np.ndarray) -> None:
         month = np.full(len(client_id), month_us, dtype=np.int64)
         batch = pa.Table.from_arrays(
