@@ -82,6 +82,9 @@ def rule_summary(row: pd.Series, rules: RulesConfig) -> dict[str, Any]:
     }
 
 
+PROTECTIVE_SHOWN = 3
+
+
 def explain_client(
     model: ChurnModel,
     row: pd.DataFrame,
@@ -103,23 +106,23 @@ def explain_client(
     proba = float(probabilities(model, np.array([raw]))[0])
     values = record.to_dict()
     by_size = np.argsort(-np.abs(c), kind="stable")
-    drivers = []
-    for j in driver_order(c)[:top_k]:
-        if c[j] == 0:
-            break
+
+    def driver(j: int) -> dict[str, Any]:
         feature = model.features[j]
         group, action = group_and_action(feature, c[j], reasons)
-        drivers.append(
-            {
-                "text": sentence(feature, values[feature], c[j], values, reasons),
-                "feature": feature,
-                "value": json_value(values[feature]),
-                "contribution": float(c[j]),
-                "direction": "raises" if c[j] > 0 else "lowers",
-                "reason_group": group,
-                "action": action,
-            }
-        )
+        return {
+            "text": sentence(feature, values[feature], c[j], values, reasons),
+            "feature": feature,
+            "value": json_value(values[feature]),
+            "contribution": float(c[j]),
+            "direction": "raises" if c[j] > 0 else "lowers",
+            "reason_group": group,
+            "action": action,
+        }
+
+    drivers = [driver(j) for j in driver_order(c)[:top_k] if c[j] != 0]
+    # what keeps the client: the strongest risk-lowering signals, for the specialist to build on
+    protective = [driver(j) for j in np.argsort(c, kind="stable")[:PROTECTIVE_SHOWN] if c[j] < 0]
     return {
         "client_id": json_value(record["client_id"]),
         "as_of": as_of_text(record.get("as_of")),
@@ -136,6 +139,7 @@ def explain_client(
             for j in by_size
         ],
         "drivers": drivers,
+        "protective": protective,
         "rule": rule_summary(record, rules),
     }
 

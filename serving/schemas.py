@@ -164,6 +164,7 @@ class ExplainResponse(BaseModel):
     raw_score: float
     contributions: list[Contribution]
     drivers: list[Driver]
+    protective: list[Driver] = []
     rule: RuleView
 
 

@@ -378,7 +378,7 @@ function renderClient(ex, score) {
   $("#agreement").textContent = agreement(ruleBand, riskBand);
 
   renderDrivers(ex.drivers || []);
-  renderKeeps(ex.contributions || []);
+  renderKeeps(ex.contributions || [], ex.protective || []);
   renderChart(ex.contributions || []);
 }
 
@@ -476,12 +476,14 @@ function renderDrivers(drivers) {
 }
 
 /** The strongest signals that lower this client's risk: what the specialist can build on. */
-function renderKeeps(contributions) {
-  const keeps = contributions
-    .filter((c) => Number(c.contribution) < 0)
-    .sort((a, b) => a.contribution - b.contribution)
-    .slice(0, 3)
-    .map((c) => `${featureLabel(c.feature)} = ${formatValue(c.value)}`);
+function renderKeeps(contributions, protective) {
+  const keeps = (protective && protective.length
+    ? protective.map((d) => d.text)
+    : contributions
+        .filter((c) => Number(c.contribution) < 0)
+        .sort((a, b) => a.contribution - b.contribution)
+        .slice(0, 3)
+        .map((c) => `${featureLabel(c.feature)} = ${formatValue(c.value)}`));
   $("#keeps").textContent = keeps.length ? `What keeps this client: ${keeps.join("; ")}.` : "";
 }
 
@@ -525,6 +527,7 @@ document.addEventListener("DOMContentLoaded", () => {
     explainClient($("#client-id").value);
   });
   loadVersion();
+  loadCallList(); // the list is what a supervisor opens the page for
   const fromUrl = new URLSearchParams(window.location.search).get("client");
   if (fromUrl) {
     $("#client-id").value = fromUrl;

@@ -109,3 +109,13 @@ def test_explain_frame_agrees_with_explain_client(tiny_model, tiny_snapshot, cfg
             frame["action"].iloc[i] == " | ".join(dict.fromkeys(d["action"] for d in raising))
             or None
         )
+
+
+def test_protective_signals_are_the_strongest_risk_lowering_ones(tiny_model, tiny_snapshot, cfg):
+    for i in range(5):
+        row = tiny_snapshot.iloc[[i]]
+        ex = explain_client(tiny_model, row, top_k=3, reasons=cfg.reasons, rules=cfg.rules)
+        lowering = sorted(c["contribution"] for c in ex["contributions"] if c["contribution"] < 0)
+        got = [p["contribution"] for p in ex["protective"]]
+        assert got == lowering[:3]
+        assert all(p["direction"] == "lowers" and p["text"] for p in ex["protective"])
