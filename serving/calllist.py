@@ -9,7 +9,7 @@ the specialist knows what to say before dialling.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,11 +19,25 @@ from churn.errors import InputError
 from features.contract import SEGMENTS, SERVICE_MODES
 from serving.explain import explain_frame
 from serving.scoring import score_frame
+from serving.sentences import json_value
 from training.model import ChurnModel
 
 Ranking = Literal["expected_loss", "probability"]
 RANKINGS: tuple[str, ...] = ("expected_loss", "probability")
 TOP_REASONS = 3
+# the call list's own columns, ahead of the reasons, actions and contact summary
+LEADING_COLUMNS = (
+    "rank",
+    "client_id",
+    "segment",
+    "service_mode",
+    "probability",
+    "monthly_fee_rub",
+    "expected_loss_rub",
+    "risk_band",
+    "rule_band",
+    "contact_index",
+)
 
 
 def _check_choice(field: str, value: str | None, allowed: tuple[str, ...]) -> None:
@@ -80,16 +94,27 @@ def build_call_list(
     why = explain_frame(model, chosen.loc[top.index], TOP_REASONS, reasons=reasons)
     listed = top.join(why.drop(columns="client_id"))
     listed.insert(0, "rank", np.arange(1, len(listed) + 1))
-    columns = [
-        "rank",
-        "client_id",
-        "segment",
-        "service_mode",
-        "probability",
-        "monthly_fee_rub",
-        "expected_loss_rub",
-        "risk_band",
-        "rule_band",
-        "contact_index",
-    ]
-    return listed[columns + [c for c in why.columns if c != "client_id"]].reset_index(drop=True)
+    columns = [*LEADING_COLUMNS, *(c for c in why.columns if c != "client_id")]
+    return listed[columns].reset_index(drop=True)
+
+
+def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:
+    """Call-list rows with their reasons nested (the CSV keeps them flat)."""
+    n = sum(
+        1 for c in calls.columns if c.startswith("reason_") and not c.startswith("reason_group")
+    )
+    records = []
+    for row in calls.to_dict("records"):
+        reasons = [
+            {
+                "text": row[f"reason_{i}"],
+                "feature": json_value(row[f"feature_{i}"]),
+                "reason_group": json_value(row[f"reason_group_{i}"]),
+                "action": json_value(row[f"action_{i}"]),
+            }
+            for i in range(1, n + 1)
+            if isinstance(row[f"reason_{i}"], str)
+        ]
+        base = {k: json_value(row[k]) for k in (*LEADING_COLUMNS, "action")}
+        records.append({**base, "reasons": reasons})
+    return records

@@ -41,7 +41,7 @@ from starlette.staticfiles import StaticFiles
 
 from churn.config import REPO_ROOT, Config, load_config
 from churn.errors import ChurnError, NotFound
-from serving.calllist import build_call_list
+from serving.calllist import build_call_list, call_list_records
 from serving.explain import explain_client
 from serving.loading import Snapshots, load_model, load_snapshots
 from serving.schemas import (
@@ -54,7 +54,6 @@ from serving.schemas import (
     ScoreResponse,
 )
 from serving.scoring import score_frame
-from serving.sentences import json_value
 
 log = logging.getLogger("churn.service")
 BatchId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
@@ -413,40 +412,3 @@ class JsonBodiesOnly:
 
 API_ROUTES = frozenset({"/score", "/score_batch", "/explain", "/call_list"})
 ChurnService.add_asgi_middleware(JsonBodiesOnly)
-
-
-def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:
-    """Call-list rows with their reasons nested (the CSV keeps them flat)."""
-    n = sum(
-        1 for c in calls.columns if c.startswith("reason_") and not c.startswith("reason_group")
-    )
-    records = []
-    for row in calls.to_dict("records"):
-        reasons = [
-            {
-                "text": row[f"reason_{i}"],
-                "feature": json_value(row[f"feature_{i}"]),
-                "reason_group": json_value(row[f"reason_group_{i}"]),
-                "action": json_value(row[f"action_{i}"]),
-            }
-            for i in range(1, n + 1)
-            if isinstance(row[f"reason_{i}"], str)
-        ]
-        base = {
-            k: json_value(row[k])
-            for k in (
-                "rank",
-                "client_id",
-                "segment",
-                "service_mode",
-                "probability",
-                "monthly_fee_rub",
-                "expected_loss_rub",
-                "risk_band",
-                "rule_band",
-                "contact_index",
-                "action",
-            )
-        }
-        records.append({**base, "reasons": reasons})
-    return records
