@@ -37,16 +37,12 @@ Conventions that matter for reading the numbers:
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score
-
-if TYPE_CHECKING:
-    from training.model import ChurnModel
 
 SCORE_ORDER: tuple[str, ...] = ("model", "rule", "oracle")
 NOT_PROBABILITIES: frozenset[str] = frozenset({"rule"})
@@ -407,20 +403,3 @@ def evaluate_block(
         "bootstrap_seed": int(seed),
     }
     return result
-
-
-def write_plots_and_report(
-    eval_result: dict,
-    y: np.ndarray,
-    scores: dict[str, np.ndarray | None],
-    out_dir: Path,
-    model: ChurnModel | None,
-    X_sample: pd.DataFrame | None,
-) -> list[Path]:
-    """PNG plots (roc, pr, calibration, lift, shap_summary) and one self-contained report.html.
-
-    Implemented in :mod:`training.plots` so that metrics never import matplotlib.
-    """
-    from training.plots import write_plots_and_report as write
-
-    return write(eval_result, y, scores, out_dir, model, X_sample)

@@ -238,7 +238,7 @@ def log_run(
     blocks: Any,
 ) -> str:
     """Log params, config, dataset, git commit, metrics, study, plots + HTML; returns digest."""
-    from training.evaluate import write_plots_and_report
+    from training.plots import write_plots_and_report
 
     mlflow.log_params({k: v for k, v in tuned.params.items()})
     mlflow.log_params(

@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from training import evaluate as ev
+from training.plots import write_plots_and_report
 
 
 def _block(n_clients: int, n_dates: int, seed: int = 0) -> dict:
@@ -195,7 +196,7 @@ def test_plots_and_self_contained_html(tmp_path: Path) -> None:
         y, scores, as_of=as_of, client_id=np.arange(len(y)), capacity_per_week=10,
         bootstrap_rounds=50, seed=0,
     )  # fmt: skip
-    paths = ev.write_plots_and_report(res, y, scores, tmp_path, model, frame)
+    paths = write_plots_and_report(res, y, scores, tmp_path, model, frame)
     names = {p.name for p in paths}
     assert {"roc.png", "pr.png", "calibration.png", "lift.png", "shap_summary.png"} <= names
     for png in tmp_path.glob("*.png"):
@@ -205,6 +206,6 @@ def test_plots_and_self_contained_html(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=[\"']?(http|//|[a-z_]+\.(png|css|js))", page)
     assert "ROC-AUC" in page and "AUC gain" in page and "decile" in page
 
-    no_model = ev.write_plots_and_report(res, y, scores, tmp_path / "b", None, None)
+    no_model = write_plots_and_report(res, y, scores, tmp_path / "b", None, None)
     assert "shap_summary.png" not in {p.name for p in no_model}
     assert (tmp_path / "b" / "report.html").exists()
