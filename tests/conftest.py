@@ -16,9 +16,6 @@ import pytest
 
 from churn.config import Config, load_config
 
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
-ACCEPTANCE_DIR = SHARED_DIR / "acceptance"
-
 SMALL_CLIENTS = 800
 SMALL_MONTHS = 20
 SMALL_SEED = 7

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from acceptance import SHARED_ACCEPTANCE_DIR, VENDORED_DIR, acceptance_file
 from typer.testing import CliRunner
 
 from churn.cli import app
@@ -21,9 +22,8 @@ from features.rules import (
     score_flags,
 )
 
-# the repo sits beside shared/ (same logic as tests/conftest.py ACCEPTANCE_DIR)
-ACCEPTANCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "acceptance"
-ACCEPTANCE = ACCEPTANCE_DIR / "contact_index_2018-09-17.csv"
+ACCEPTANCE_NAME = "contact_index_2018-09-17.csv"
+ACCEPTANCE = acceptance_file(ACCEPTANCE_NAME)
 runner = CliRunner()
 
 
@@ -54,6 +54,13 @@ def test_acceptance_table_every_row_exact(cfg: Config, tmp_path: Path) -> None:
     expected_bands = [_expected_band(float(v)) for v in src["contact_index"]]
     assert got["rule_band"].tolist() == expected_bands
     assert set(expected_bands) == {"high", "dynamic", "no_threat"}  # all three bands exercised
+
+
+def test_vendored_acceptance_copy_equals_the_source() -> None:
+    source = SHARED_ACCEPTANCE_DIR / ACCEPTANCE_NAME
+    if not source.exists():
+        pytest.skip(f"{source} not beside this clone; the vendored copy is used")
+    assert (VENDORED_DIR / ACCEPTANCE_NAME).read_bytes() == source.read_bytes()
 
 
 def test_acceptance_weights_come_from_config(cfg: Config) -> None:
