@@ -74,11 +74,10 @@ def _write_config(cfg: Config, path: Path) -> Path:
 
 
 def _set_tracking(uri: str) -> None:
-    import mlflow
+    from churn.cli import use_tracking_uri
 
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_tracking_uri(uri)
 
 
 def _champion_setup(cfg: Config, work: Path) -> Setup | None:
@@ -114,18 +113,12 @@ def _generated_setup(cfg: Config, work: Path, clients: int, months: int, trials:
     from training.pipeline import run_train
 
     cfg = cfg.model_copy(deep=True)
-    cfg.paths.raw_dir = work / "raw"
-    cfg.paths.features_path = work / "features" / "snapshots.parquet"
-    cfg.paths.models_dir = work / "models"
-    cfg.paths.reports_dir = work / "reports"
-    cfg.paths.mlflow_tracking_uri = f"sqlite:///{work / 'models' / 'mlflow.db'}"
-    cfg.paths.mlflow_artifacts_dir = work / "models" / "mlartifacts"
+    cfg.paths = cfg.paths.under(work)
     cfg.simulate.clients = clients
     cfg.simulate.months = months
     cfg.training.n_trials = trials
     cfg.training.timeout_s = 120
     cfg.training.bootstrap_rounds = 50
-    cfg.paths.models_dir.mkdir(parents=True, exist_ok=True)
     _set_tracking(cfg.paths.mlflow_tracking_uri)
 
     t0 = time.perf_counter()

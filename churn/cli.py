@@ -41,9 +41,13 @@ def _config() -> Config:
 
 def setup_mlflow(cfg: Config) -> str:
     """Honour ``MLFLOW_TRACKING_URI``; default to SQLite under ``models/``."""
+    return use_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg.paths.mlflow_tracking_uri)
+
+
+def use_tracking_uri(uri: str) -> str:
+    """Point MLflow tracking and registry at ``uri``, creating a SQLite file's folder."""
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.paths.mlflow_tracking_uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)

@@ -38,6 +38,18 @@ class PathsConfig(_Section):
     mlflow_tracking_uri: str = "sqlite:///models/mlflow.db"
     mlflow_artifacts_dir: Path = Path("models/mlartifacts")
 
+    def under(self, root: Path) -> PathsConfig:
+        """The same layout rooted at ``root``: a throwaway workspace for tests and benchmarks."""
+        models = root / "models"
+        return PathsConfig(
+            raw_dir=root / "raw",
+            features_path=root / "features" / "snapshots.parquet",
+            models_dir=models,
+            reports_dir=root / "reports",
+            mlflow_tracking_uri=f"sqlite:///{models / 'mlflow.db'}",
+            mlflow_artifacts_dir=models / "mlartifacts",
+        )
+
 
 class HazardConfig(_Section):
     """Hidden monthly churn hazard of the generator (logit scale, lagged observable signals).

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from churn.cli import use_tracking_uri
 from churn.config import Config, load_config
 
 SMALL_CLIENTS = 800
@@ -35,12 +36,7 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def session_config(base_config: Config, work_dir: Path) -> Config:
     """The default config pointed at temp dirs, with a small, fast tuning budget."""
     cfg = base_config.model_copy(deep=True)
-    cfg.paths.raw_dir = work_dir / "raw"
-    cfg.paths.features_path = work_dir / "features" / "snapshots.parquet"
-    cfg.paths.models_dir = work_dir / "models"
-    cfg.paths.reports_dir = work_dir / "reports"
-    cfg.paths.mlflow_tracking_uri = f"sqlite:///{work_dir / 'models' / 'mlflow.db'}"
-    cfg.paths.mlflow_artifacts_dir = work_dir / "models" / "mlartifacts"
+    cfg.paths = cfg.paths.under(work_dir)
     cfg.simulate.clients = SMALL_CLIENTS
     cfg.simulate.months = SMALL_MONTHS
     cfg.simulate.seed = SMALL_SEED
@@ -72,14 +68,9 @@ def small_snapshots(session_config: Config, small_raw: Path) -> Path:
 @pytest.fixture(scope="session")
 def mlflow_uri(session_config: Config) -> str:
     """A real MLflow tracking + registry store (SQLite) in a temp dir, for this session."""
-    import mlflow
-
     uri = session_config.paths.mlflow_tracking_uri
-    Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
+    return use_tracking_uri(uri)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn.cli import use_tracking_uri
 from churn.config import Config
 from features.catalog import CATALOG, COLUMNS
 
@@ -107,21 +108,16 @@ def synthetic() -> SyntheticBase:
 def fresh_mlflow(tmp_path: Path, base_config: Config) -> Iterator[Config]:
     """A config whose MLflow store (SQLite + artifacts) is new and empty for this test."""
     cfg = base_config.model_copy(deep=True)
-    cfg.paths.models_dir = tmp_path / "models"
-    cfg.paths.reports_dir = tmp_path / "reports"
-    cfg.paths.mlflow_tracking_uri = f"sqlite:///{tmp_path / 'models' / 'mlflow.db'}"
-    cfg.paths.mlflow_artifacts_dir = tmp_path / "models" / "mlartifacts"
+    cfg.paths = cfg.paths.under(tmp_path)
     cfg.paths.raw_dir = tmp_path / "no-raw"
     cfg.training.n_trials = 3
     cfg.training.timeout_s = 60
     cfg.training.bootstrap_rounds = 50
     cfg.training.max_boost_rounds = 200
-    (tmp_path / "models").mkdir()
     old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", cfg.paths.mlflow_tracking_uri)
-    mlflow.set_tracking_uri(cfg.paths.mlflow_tracking_uri)
-    mlflow.set_registry_uri(cfg.paths.mlflow_tracking_uri)
+    use_tracking_uri(cfg.paths.mlflow_tracking_uri)
     try:
         yield cfg
     finally:
