@@ -18,9 +18,9 @@ import pandas as pd
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
 from features.rules import band, snapshot_flags
-from serving.scoring import model_matrix, probabilities, threads, with_rule_columns
+from serving.scoring import with_rule_columns
 from serving.sentences import group_and_action, json_value, sentence
-from training.model import ChurnModel
+from training.model import ChurnModel, threads
 
 SUB_INDICATORS = ("training_indicator", "webinar_indicator", "cabinet_indicator")
 ACTION_SEPARATOR = " | "  # actions themselves contain "; "
@@ -29,7 +29,7 @@ TEXT_COLUMNS = ("reason_", "feature_", "action_")  # reason_group_ starts with r
 
 def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n × features) SHAP contributions in raw space and the (n,) base value."""
-    x = model_matrix(model, frame)
+    x = model.matrix(frame)
     out = model.booster.predict(x, pred_contrib=True, num_threads=threads(len(x)))
     out = np.asarray(out, dtype=float)
     return out[:, :-1], out[:, -1]
@@ -103,7 +103,7 @@ def explain_client(
     contrib, base = contributions(model, frame)
     c, record = contrib[0], frame.iloc[0]
     raw = float(base[0] + c.sum())
-    proba = float(probabilities(model, np.array([raw]))[0])
+    proba = float(model.calibrate(np.array([raw]))[0])
     values = record.to_dict()
     by_size = np.argsort(-np.abs(c), kind="stable")
 

@@ -65,26 +65,28 @@ def test_null_rule_cells_are_filled_and_given_ones_kept(tiny_model, tiny_snapsho
     assert (scores["rule_band"] == tiny_snapshot["rule_band"].to_numpy()).all()
 
 
-def test_fast_matrix_reproduces_the_model_exactly(tiny_model, tiny_snapshot):
-    from serving.scoring import model_matrix, raw_scores
+def _dataframe_path(model, frame):
+    """LightGBM on the categorical DataFrame of ``prepare`` (the path training fitted)."""
+    return model.booster.predict(model.prepare(frame), raw_score=True)
 
+
+def test_fast_matrix_reproduces_the_dataframe_path_exactly(tiny_model, tiny_snapshot):
     odd = tiny_snapshot.copy()
     odd.loc[odd.index[:5], "region"] = "atlantis"  # unknown level
     odd.loc[odd.index[5:9], "segment"] = None
-    np.testing.assert_array_equal(raw_scores(tiny_model, odd), tiny_model.predict_raw(odd))
+    np.testing.assert_array_equal(tiny_model.predict_raw(odd), _dataframe_path(tiny_model, odd))
     np.testing.assert_array_equal(
-        score_frame(tiny_model, odd)["probability"], tiny_model.predict_proba(odd)
+        score_frame(tiny_model, odd)["probability"],
+        tiny_model.calibrate(_dataframe_path(tiny_model, odd)),
     )
-    assert model_matrix(tiny_model, odd).shape == (len(odd), len(tiny_model.features))
+    assert tiny_model.matrix(odd).shape == (len(odd), len(tiny_model.features))
 
 
 def test_fast_matrix_coerces_text_in_numeric_columns_like_prepare(tiny_model, tiny_snapshot):
-    from serving.scoring import raw_scores
-
     odd = tiny_snapshot.iloc[:20].astype({"logins_30d": "object"})
     odd.loc[odd.index[:3], "logins_30d"] = "lots"
     odd.loc[odd.index[3:6], "logins_30d"] = None
-    np.testing.assert_array_equal(raw_scores(tiny_model, odd), tiny_model.predict_raw(odd))
+    np.testing.assert_array_equal(tiny_model.predict_raw(odd), _dataframe_path(tiny_model, odd))
 
 
 def test_empty_frame_scores_to_empty(tiny_model, tiny_snapshot):
