@@ -47,7 +47,7 @@ def _cached_base(cache_dir: Path, clients: int, months: int, seed: int) -> Path:
     if (raw / "clients.parquet").is_file():
         return raw
     tmp = Path(tempfile.mkdtemp(prefix=raw.name + ".", dir=cache_dir))
-    cmd = [sys.executable, "-m", "churn.cli", "simulate", "--clients", str(clients)]
+    cmd = [sys.executable, "-m", "cli.main", "simulate", "--clients", str(clients)]
     cmd += ["--months", str(months), "--seed", str(seed), "--out", str(tmp)]
     subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     tmp.rename(raw)

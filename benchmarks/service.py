@@ -74,7 +74,7 @@ def _write_config(cfg: Config, path: Path) -> Path:
 
 
 def _set_tracking(uri: str) -> None:
-    from churn.cli import use_tracking_uri
+    from churn.tracking import use_tracking_uri
 
     os.environ["MLFLOW_TRACKING_URI"] = uri
     use_tracking_uri(uri)

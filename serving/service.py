@@ -92,7 +92,7 @@ def git_commit() -> str:
 def load_everything() -> Loaded:
     """Config, model and snapshots as the environment says (see the module docstring)."""
     cfg = load_config(os.environ.get("CHURN_CONFIG") or None)
-    from churn.cli import setup_mlflow
+    from churn.tracking import setup_mlflow
 
     setup_mlflow(cfg)
     alias = os.environ.get("CHURN_MODEL_ALIAS") or cfg.serving.alias

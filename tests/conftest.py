@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from churn.cli import use_tracking_uri
 from churn.config import Config, load_config
+from churn.tracking import use_tracking_uri
 
 SMALL_CLIENTS = 800
 SMALL_MONTHS = 20

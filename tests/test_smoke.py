@@ -14,7 +14,7 @@ from churn.errors import InputError
 
 def test_cli_help_lists_every_step() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "churn.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cli.main", "--help"], capture_output=True, text=True, check=True
     ).stdout
     for step in (
         "simulate",

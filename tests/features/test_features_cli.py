@@ -10,8 +10,8 @@ import pytest
 from tiny_base import AS_OF, write_tiny_base
 from typer.testing import CliRunner
 
-from churn.cli import app
 from churn.errors import InputError
+from cli.main import app
 from features.cli import as_of_dates, latest_as_of
 
 runner = CliRunner()

@@ -10,9 +10,9 @@ import pytest
 from acceptance import SHARED_ACCEPTANCE_DIR, VENDORED_DIR, acceptance_file
 from typer.testing import CliRunner
 
-from churn.cli import app
 from churn.config import Config, load_config
 from churn.errors import InputError
+from cli.main import app
 from features.rules import (
     CSV_FLAGS,
     add_rule_columns,

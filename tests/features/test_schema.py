@@ -12,9 +12,9 @@ import pytest
 from tiny_raw import tiny_tables, write_tables, write_tiny_raw
 from typer.testing import CliRunner
 
-from churn.cli import app
 from churn.config import ValidationConfig
 from churn.errors import InputError
+from cli.main import app
 from features.contract import TABLES
 from features.schema import table_schema, validate_dir
 from features.violation import Violation

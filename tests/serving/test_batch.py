@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from churn.cli import app
+from cli.main import app
 from serving.loading import load_model, load_snapshots
 from serving.run import write_config
 from serving.scoring import score_frame

@@ -45,7 +45,7 @@ def test_churn_serve_with_an_unknown_alias_fails_with_one_line(
         [
             sys.executable,
             "-m",
-            "churn.cli",
+            "cli.main",
             "--config",
             str(config),
             "serve",

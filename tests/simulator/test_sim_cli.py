@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from churn.cli import app
+from cli.main import app
 from features.contract import TABLES
 
 

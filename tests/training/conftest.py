@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn.cli import use_tracking_uri
 from churn.config import Config
+from churn.tracking import use_tracking_uri
 from features.catalog import CATALOG, COLUMNS
 
 

@@ -12,8 +12,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from churn.cli import app
 from churn.config import Config
+from cli.main import app
 
 REPORT_METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from churn.cli import app
 from churn.config import Config
 from churn.errors import InputError
+from cli.main import app
 from features.catalog import CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.table_io import infer_column
 from training.table_mode import run_table_mode

@@ -1,83 +1,15 @@
-"""The one CLI: ``churn <step>``. Commands mirror the data flow.
-
-raw events -> ``simulate``/``validate`` -> ``features``/``rules`` -> ``train``/``models``/
-``promote`` -> ``score``/``call-list``/``serve``.
-
-This is the edge of the program: it reads the config, sets the MLflow tracking URI,
-creates directories, and turns :class:`churn.errors.ChurnError` into a one-line message
-and a non-zero exit code. Heavy libraries are imported inside each command so that
-``churn --help`` is fast and importing this module has no side effects.
-"""
+"""The flow commands: ``simulate → validate → features/rules → train/models/promote →
+score/call-list → serve``, in the order data moves."""
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
 
-from churn.config import Config, load_config
-from churn.errors import ChurnError
-
-app = typer.Typer(
-    help="Churn-risk scoring for a regional information-service centre.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-_state: dict[str, Any] = {"config_path": None}
-
-
-def _config() -> Config:
-    return load_config(_state["config_path"])
-
-
-def setup_mlflow(cfg: Config) -> str:
-    """Honour ``MLFLOW_TRACKING_URI``; default to SQLite under ``models/``."""
-    return use_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg.paths.mlflow_tracking_uri)
-
-
-def use_tracking_uri(uri: str) -> str:
-    """Point MLflow tracking and registry at ``uri``, creating a SQLite file's folder."""
-    import mlflow
-
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
-
-
-def friendly(fn: F) -> F:
-    """Print ChurnError as one line on stderr and exit with its code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ChurnError as exc:
-            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-            for line in getattr(exc, "violations", [])[:200]:
-                typer.echo(f"  - {line}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@app.callback()
-def main(
-    config: Path | None = typer.Option(
-        None, "--config", help="config YAML (default configs/default.yaml)"
-    ),
-) -> None:
-    _state["config_path"] = config
+from churn.tracking import setup_mlflow
+from cli.base import app, friendly
+from cli.base import config as _config
 
 
 @app.command()
@@ -252,17 +184,3 @@ def serve(
     from serving.run import run_serve
 
     run_serve(cfg, port=port, features_file=features_file, raw=raw, alias=alias)
-
-
-def parse_date(value: str, field: str) -> date:
-    """Parse YYYY-MM-DD or fail with the field's name."""
-    from churn.errors import InputError
-
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{field}: expected a date YYYY-MM-DD, got {value!r}") from None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

@@ -1,0 +1,71 @@
+"""The ground of the CLI: the Typer app, the config it reads and the error wrapper.
+
+The CLI is the edge of the program: it reads the config, sets the MLflow tracking URI,
+creates directories, and turns :class:`churn.errors.ChurnError` into a one-line message
+and a non-zero exit code. Heavy libraries are imported inside each command so that
+``churn --help`` is fast and importing the CLI has no side effects. Each command group
+lives in its own module (``cli/flow.py``, ...) and ``cli/main.py`` assembles them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from churn.config import Config, load_config
+from churn.errors import ChurnError
+
+app = typer.Typer(
+    help="Churn-risk scoring for a regional information-service centre.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+_state: dict[str, Any] = {"config_path": None}
+
+
+def config() -> Config:
+    """The typed config named by ``--config`` (default ``configs/default.yaml``)."""
+    return load_config(_state["config_path"])
+
+
+def friendly(fn: F) -> F:
+    """Print ChurnError as one line on stderr and exit with its code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ChurnError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            for line in getattr(exc, "violations", [])[:200]:
+                typer.echo(f"  - {line}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _main(
+    config: Path | None = typer.Option(
+        None, "--config", help="config YAML (default configs/default.yaml)"
+    ),
+) -> None:
+    _state["config_path"] = config
+
+
+def parse_date(value: str, field: str) -> date:
+    """Parse YYYY-MM-DD or fail with the field's name."""
+    from churn.errors import InputError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{field}: expected a date YYYY-MM-DD, got {value!r}") from None

@@ -1,0 +1,13 @@
+"""``churn``: the one CLI. Importing the command modules registers them on the app."""
+
+from __future__ import annotations
+
+import sys
+
+import cli.flow  # noqa: F401  (registers the flow commands)
+from cli.base import app
+
+__all__ = ["app"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,52 @@
+"""Data flows one way and the CLI sits on top: no layer imports a layer above it.
+
+The order, bottom to top: ``churn`` (config, errors, tracking) → ``features`` (the raw
+contract and signals) → ``simulator`` (writes in that contract, stands in for the CRM) →
+``training`` → ``store`` → ``serving`` → ``cli``. A module may import its own layer
+and any layer below it, never above; checked on the source, so it fails on any new
+upward import, including one hidden inside a function.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ["churn", "features", "simulator", "training", "store", "serving", "cli"]
+# The simulator is a data source, not a consumer: model code never reads it.
+SIBLINGS = {("training", "simulator"), ("store", "simulator"), ("serving", "simulator")}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _modules() -> list[tuple[str, Path]]:
+    return [(pkg, p) for pkg in LAYERS if (ROOT / pkg).is_dir() for p in (ROOT / pkg).rglob("*.py")]
+
+
+@pytest.mark.parametrize(("pkg", "path"), _modules(), ids=lambda v: str(v))
+def test_no_upward_import(pkg: str, path: Path) -> None:
+    level = LAYERS.index(pkg)
+    bad = sorted(
+        name
+        for name in _imports(path) & set(LAYERS)
+        if LAYERS.index(name) > level or (pkg, name) in SIBLINGS
+    )
+    assert not bad, f"{path.relative_to(ROOT)} ({pkg}) imports layer(s) above it: {bad}"
+
+
+def test_cli_is_not_imported_by_library_code() -> None:
+    offenders = [
+        str(p.relative_to(ROOT)) for pkg, p in _modules() if pkg != "cli" and "cli" in _imports(p)
+    ]
+    assert offenders == []
