@@ -272,6 +272,46 @@ class ServingConfig(_Section):
     extra: dict[str, Any] = {}
 
 
+class RetentionConfig(_Section):
+    """What a retention call is worth and costs, and the randomised holdout.
+
+    A client kept is worth ``monthly fee x value_months`` (the expected remaining months
+    of a retained subscription). A churner who is called accepts the offer with a rate
+    gamma ~ Beta whose mean is the retention department's efficiency norm (60 %, seed 000)
+    and whose spread is ``efficiency_sd``; every call costs ``contact_cost_rub`` and every
+    client who takes the offer (all non-churners, the accepting churners) costs
+    ``incentive_rub`` (Verbraken et al. 2013). ``holdout_share`` of the clients the list
+    would call are held out at random each week, so the effect of calls can be measured.
+    """
+
+    efficiency: float = Field(0.6, gt=0, lt=1)
+    efficiency_sd: float = Field(0.15, gt=0, lt=0.5)
+    value_months: float = Field(24.0, gt=0)
+    contact_cost_rub: float = Field(500.0, ge=0)
+    incentive_rub: float = Field(1000.0, ge=0)
+    holdout_share: float = Field(0.10, ge=0, lt=1)
+    holdout_seed: int = 0
+    risk_deciles: int = Field(10, ge=1)
+    bootstrap_rounds: int = Field(1000, gt=0)
+    extra: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _spread_fits(self) -> RetentionConfig:
+        m = self.efficiency
+        if self.efficiency_sd**2 >= m * (1 - m):
+            raise ValueError(
+                f"retention.efficiency_sd: {self.efficiency_sd} is too wide for a Beta with mean "
+                f"{m} (needs sd < {(m * (1 - m)) ** 0.5:.3f})"
+            )
+        return self
+
+    def beta_parameters(self) -> tuple[float, float]:
+        """(alpha, beta) of the acceptance-rate Beta with this mean and sd."""
+        m, var = self.efficiency, self.efficiency_sd**2
+        concentration = m * (1 - m) / var - 1
+        return m * concentration, (1 - m) * concentration
+
+
 class ReasonGroup(_Section):
     """A reason group (seeds 001/003) and its first retention action."""
 
@@ -313,6 +353,7 @@ class Config(_Section):
     validation: ValidationConfig = ValidationConfig()
     training: TrainingConfig = TrainingConfig()
     serving: ServingConfig = ServingConfig()
+    retention: RetentionConfig = RetentionConfig()
     reasons: ReasonsConfig = ReasonsConfig()
 
 

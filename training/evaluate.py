@@ -29,6 +29,11 @@ Conventions that matter for reading the numbers:
   ``calib_scores`` is mapped to a probability by isotonic regression fitted on the
   *validation* block it carries (never on test rows); otherwise a score already in
   [0, 1] other than ``rule`` is used as-is; otherwise Brier / log loss are ``None``.
+* **Profit.** Given each row's client value and the call economics (``profit_params``),
+  every score also gets ``empc_rub`` / ``empc_share`` and ``empb_rub`` / ``empb_share``
+  (:mod:`training.profit`: expected maximum profit per client and the profit-optimal share
+  to call, rows of all the block's dates pooled); ``profit.perfect`` is the ceiling of a
+  ranking that knows the outcome.
 * **Confidence interval.** A client appears in several monthly snapshots, so rows are
   not independent: the bootstrap resamples *clients* (cluster bootstrap), each drawn
   client bringing all its rows, and recomputes both AUCs on the same resample (paired).
@@ -43,6 +48,8 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score
+
+from training.profit import ProfitParams, profit_metrics
 
 SCORE_ORDER: tuple[str, ...] = ("model", "rule", "oracle")
 NOT_PROBABILITIES: frozenset[str] = frozenset({"rule"})
@@ -338,6 +345,8 @@ def evaluate_block(
     bootstrap_rounds: int,
     seed: int,
     calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    values: np.ndarray | None = None,
+    profit_params: ProfitParams | None = None,
 ) -> dict[str, Any]:
     """Side-by-side metrics of model, rule and oracle on one held-out block.
 
@@ -345,7 +354,9 @@ def evaluate_block(
     with the metrics of :func:`score_metrics`, plus ``auc_gain`` (cluster-bootstrap CI of
     model minus rule ROC-AUC), ``gap_closed`` ((model - 0.5) / (oracle - 0.5)) and its
     bootstrap interval ``gap_closed_ci``,
-    ``calibration`` (by decile of the model probability) and the capacity used.
+    ``calibration`` (by decile of the model probability) and the capacity used. With
+    ``values`` (RUB per row) and ``profit_params`` each score also carries the profit
+    metrics and ``profit`` holds the economics and the perfect-information ceiling.
     """
     y = np.asarray(y, dtype=float)
     if len(y) == 0:
@@ -367,6 +378,15 @@ def evaluate_block(
         else None
         for name in names
     }
+    result["profit"] = None
+    if values is not None and profit_params is not None:
+        values = np.asarray(values, dtype=float)
+        for name, s in present.items():
+            result[name].update(profit_metrics(y, _finite(s), values, profit_params))
+        result["profit"] = {
+            **profit_params.describe(),
+            "perfect": profit_metrics(y, y, values, profit_params),
+        }
     boot = bootstrap_auc(y, present, client_id, rounds=bootstrap_rounds, seed=seed)
     for name, values in boot.items():
         ci = _interval(values, bootstrap_rounds)

@@ -37,7 +37,16 @@ from training.split import Split, time_split
 from training.tune import TuneResult, tune_lgbm
 
 RULE_SCORE = "contact_index"
-HEADLINE = ("roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "recall_at_capacity")
+HEADLINE = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "lift_top_decile",
+    "recall_at_capacity",
+    "empc_rub",
+    "empc_share",
+)
 
 
 @dataclass
@@ -216,6 +225,7 @@ def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
 def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> tuple[dict, dict]:
     """Test-block metrics of model, rule and oracle; returns (eval_result, scores)."""
     from training.evaluate import evaluate_block
+    from training.profit import ProfitParams, client_value
 
     test, valid = blocks.test, blocks.valid
     y, y_valid = test[LABEL].to_numpy(), valid[LABEL].to_numpy()
@@ -224,6 +234,7 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         "rule": test[RULE_SCORE].to_numpy(dtype=float),
         "oracle": None,
     }
+    params = ProfitParams.from_config(cfg.retention)
     calib = {"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)}
     oracle_test = oracle_scores(raw_dir, test, cfg.training.horizon_days)
     oracle_valid = oracle_scores(raw_dir, valid, cfg.training.horizon_days)
@@ -239,6 +250,8 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         bootstrap_rounds=cfg.training.bootstrap_rounds,
         seed=cfg.training.seed,
         calib_scores=calib,
+        values=client_value(test["monthly_fee_rub"].to_numpy(dtype=float), params),
+        profit_params=params,
     )
     if oracle_test is not None:
         from sklearn.metrics import roc_auc_score
@@ -257,6 +270,7 @@ def build_report(
         "auc_gain": result.get("auc_gain"),
         "gap_closed": result.get("gap_closed"),
         "oracle_horizon": result.get("oracle_horizon"),
+        "profit": result.get("profit"),
         "calibration": result.get("calibration"),
         "block": result.get("block"),
         "split": blocks.split.describe(),
@@ -299,6 +313,12 @@ def metrics_table(report: dict) -> str:
         )
     if gap is not None:
         lines.append(f"gap closed (model-0.5)/(oracle-0.5): {gap:.3f}")
+    perfect = (report.get("profit") or {}).get("perfect")
+    if perfect:
+        lines.append(
+            f"profit ceiling (outcome known): EMPC {perfect['empc_rub']:.1f} RUB/client, "
+            f"calling {perfect['empc_share']:.1%}"
+        )
     lines.append(
         f"model version {report['model_version']} -> {report['alias']}"
         f"{' (promoted)' if report['promoted'] else ' (not promoted)'}; run {report['run_id']}"
