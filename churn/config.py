@@ -267,7 +267,7 @@ class ServingConfig(_Section):
     alias: str = "champion"
     port: int = 3000
     max_clients_per_request: int = 10_000
-    ranking: Literal["expected_loss", "probability"] = "expected_loss"
+    ranking: Literal["expected_loss", "probability", "expected_profit"] = "expected_loss"
     default_capacity: int = 100
     extra: dict[str, Any] = {}
 

@@ -64,7 +64,9 @@ def run_call_list(
         segment=segment,
         service_mode=service_mode,
         rules=cfg.rules,
+        retention=cfg.retention,
     )
+    sizing = calls.attrs.get("sizing", {})
     calls.insert(1, "as_of", snapshot["as_of"].iloc[0].date().isoformat())
     _write(calls, out)
     loss = calls["expected_loss_rub"].sum()
@@ -72,4 +74,10 @@ def run_call_list(
         f"call list: {len(calls)} clients (capacity {capacity}, ranked by {cfg.serving.ranking}) "
         f"-> {out}; expected loss covered {loss:,.0f} RUB/month".replace(",", " ")
     )
+    if sizing:
+        bound = "capacity binds" if sizing["capacity_binds"] else "the profit-optimal count binds"
+        print(
+            f"{sizing['profit_optimal_count']} clients have a positive expected profit; "
+            f"{bound} ({sizing['listed']} listed)"
+        )
     return calls

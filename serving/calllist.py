@@ -2,9 +2,18 @@
 
 Ranking by expected loss (probability × monthly fee) puts a likely-to-leave large client
 ahead of an equally likely small one — the money at stake, which is what retention is
-for; ranking by probability alone is the configurable alternative
+for; ranking by expected profit (p × value × acceptance − cost, :mod:`training.profit`)
+asks what a call is *worth*: it also charges the call and the offer, so a small client
+with a modest risk drops out; ranking by probability alone is the third choice
 (``serving.ranking``). Each row carries its top three reasons and suggested actions, so
 the specialist knows what to say before dialling.
+
+**Size.** A call with a negative expected profit loses money, so the list holds
+min(capacity, profit-optimal count) clients, the profit-optimal count being the number
+of clients whose expected profit is positive (where the profit curve of the
+expected-profit ranking peaks). ``calls.attrs["sizing"]`` (see :func:`sizing_of`) says
+which of the two bound the list. Ties are broken by the next key, then by client id
+(smallest first), so the same snapshot always gives the same list.
 """
 
 from __future__ import annotations
@@ -14,16 +23,23 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from churn.config import ReasonsConfig, RulesConfig
+from churn.config import ReasonsConfig, RetentionConfig, RulesConfig
 from churn.errors import InputError
 from features.contract import SEGMENTS, SERVICE_MODES
 from serving.explain import explain_frame
 from serving.scoring import score_frame
 from serving.sentences import json_value
 from training.model import ChurnModel
+from training.profit import ProfitParams, client_value, expected_profit
 
-Ranking = Literal["expected_loss", "probability"]
-RANKINGS: tuple[str, ...] = ("expected_loss", "probability")
+Ranking = Literal["expected_loss", "probability", "expected_profit"]
+RANKINGS: tuple[str, ...] = ("expected_loss", "probability", "expected_profit")
+# each ranking's sort keys, best first; client id (ascending) breaks what is left
+RANK_KEYS: dict[str, list[str]] = {
+    "expected_loss": ["expected_loss_rub", "probability"],
+    "probability": ["probability"],
+    "expected_profit": ["expected_profit_rub", "probability"],
+}
 TOP_REASONS = 3
 # the call list's own columns, ahead of the reasons, actions and contact summary
 LEADING_COLUMNS = (
@@ -34,6 +50,7 @@ LEADING_COLUMNS = (
     "probability",
     "monthly_fee_rub",
     "expected_loss_rub",
+    "expected_profit_rub",
     "risk_band",
     "rule_band",
     "contact_index",
@@ -62,8 +79,37 @@ def filter_clients(
 def rank_scores(scores: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:
     """Scores sorted best-to-call first; ties broken by probability, then client id."""
     _check_choice("ranking", ranking, RANKINGS)
-    keys = ["expected_loss_rub", "probability"] if ranking == "expected_loss" else ["probability"]
-    return scores.sort_values([*keys, "client_id"], ascending=[False] * len(keys) + [True])
+    keys = RANK_KEYS[ranking]
+    return scores.sort_values(
+        [*keys, "client_id"], ascending=[False] * len(keys) + [True], kind="mergesort"
+    )
+
+
+def with_money_columns(
+    scores: pd.DataFrame, snapshot: pd.DataFrame, retention: RetentionConfig
+) -> pd.DataFrame:
+    """Scores plus segment, mode, fee, expected loss and expected profit of a call (RUB)."""
+    fee = snapshot["monthly_fee_rub"].astype("float64")
+    params = ProfitParams.from_config(retention)
+    proba = scores["probability"].to_numpy(dtype=float)
+    return scores.assign(
+        segment=snapshot["segment"].astype("str"),
+        service_mode=snapshot["service_mode"].astype("str"),
+        monthly_fee_rub=fee,
+        expected_loss_rub=scores["probability"] * fee.fillna(0.0),
+        expected_profit_rub=expected_profit(proba, client_value(fee, params), params),
+    )
+
+
+def sizing_of(scores: pd.DataFrame, capacity: int) -> dict[str, Any]:
+    """How long the list is and why: capacity or the profit-optimal count binds."""
+    optimal = int((scores["expected_profit_rub"] > 0).sum())
+    return {
+        "capacity": int(capacity),
+        "profit_optimal_count": optimal,
+        "listed": int(min(capacity, optimal)),
+        "capacity_binds": bool(optimal > capacity),
+    }
 
 
 def build_call_list(
@@ -76,26 +122,28 @@ def build_call_list(
     segment: str | None = None,
     service_mode: str | None = None,
     rules: RulesConfig | None = None,
+    retention: RetentionConfig | None = None,
 ) -> pd.DataFrame:
-    """The top ``capacity`` clients of one snapshot, ranked, with reasons and actions."""
+    """The top min(capacity, profit-optimal count) clients of one snapshot, ranked, with
+    reasons and actions; ``attrs["sizing"]`` says which bound the list."""
     if capacity <= 0:
         raise InputError(f"capacity: must be a positive number of clients, got {capacity}")
     chosen = filter_clients(snapshot, segment=segment, service_mode=service_mode)
     chosen = chosen.reset_index(drop=True)
-    scores = score_frame(model, chosen, rules)
-    fee = chosen["monthly_fee_rub"].astype("float64")
-    scores = scores.assign(
-        segment=chosen["segment"].astype("str"),
-        service_mode=chosen["service_mode"].astype("str"),
-        monthly_fee_rub=fee,
-        expected_loss_rub=scores["probability"] * fee.fillna(0.0),
+    scores = with_money_columns(
+        score_frame(model, chosen, rules), chosen, retention or RetentionConfig()
     )
-    top = rank_scores(scores, ranking).head(capacity)
-    why = explain_frame(model, chosen.loc[top.index], TOP_REASONS, reasons=reasons)
+    sizing = sizing_of(scores, capacity)
+    top = rank_scores(scores, ranking).head(sizing["listed"])
+    # an empty list still has every column (explaining zero rows is not possible)
+    rows = top.index if len(top) else chosen.index[:1]
+    why = explain_frame(model, chosen.loc[rows], TOP_REASONS, reasons=reasons).iloc[: len(top)]
     listed = top.join(why.drop(columns="client_id"))
     listed.insert(0, "rank", np.arange(1, len(listed) + 1))
     columns = [*LEADING_COLUMNS, *(c for c in why.columns if c != "client_id")]
-    return listed[columns].reset_index(drop=True)
+    out = listed[columns].reset_index(drop=True)
+    out.attrs["sizing"] = {**sizing, "ranking": ranking}
+    return out
 
 
 def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:

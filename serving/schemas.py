@@ -174,7 +174,8 @@ class CallListRequest(BaseModel):
     as_of: date | None = None
     segment: Literal[SEGMENTS] | None = None  # type: ignore[valid-type]
     service_mode: Literal[SERVICE_MODES] | None = None  # type: ignore[valid-type]
-    ranking: Literal["expected_loss", "probability"] | None = None  # default serving.ranking
+    # default serving.ranking
+    ranking: Literal["expected_loss", "probability", "expected_profit"] | None = None
 
 
 class Reason(BaseModel):
@@ -192,6 +193,7 @@ class CallListRow(BaseModel):
     probability: float
     monthly_fee_rub: float | None
     expected_loss_rub: float
+    expected_profit_rub: float | None = None
     risk_band: str
     rule_band: str | None
     contact_index: float | None

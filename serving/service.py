@@ -324,6 +324,7 @@ class ChurnService:
             segment=request.segment,
             service_mode=request.service_mode,
             rules=ld.cfg.rules,
+            retention=ld.cfg.retention,
         )
         return {
             "as_of": snapshot["as_of"].iloc[0].date().isoformat(),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from churn.config import load_config
+from churn.config import RetentionConfig, load_config
 from churn.errors import InputError
-from serving.calllist import build_call_list
+from serving.calllist import RANK_KEYS, build_call_list
 from serving.scoring import score_frame
 
 
@@ -60,7 +61,9 @@ def test_filters(tiny_model, tiny_snapshot, reasons, segment, mode):
     if mode:
         expected = expected[expected["service_mode"] == mode]
         assert (calls["service_mode"] == mode).all()
-    assert len(calls) == len(expected) > 0  # capacity above the count keeps everybody once
+    # capacity above the count keeps everybody worth a call, once
+    assert len(calls) == calls.attrs["sizing"]["profit_optimal_count"] > 0
+    assert set(calls["client_id"]) <= set(expected["client_id"])
     assert calls["client_id"].is_unique
 
 
@@ -90,8 +93,12 @@ def test_bad_arguments_name_the_field(tiny_model, tiny_snapshot, reasons, kwargs
 
 def test_whole_base_call_list_has_clean_text_cells(tiny_model, tiny_snapshot, reasons):
     """Clients with fewer than three risk-raising drivers leave empty slots as None."""
-    calls = build_call_list(tiny_model, tiny_snapshot, capacity=len(tiny_snapshot), reasons=reasons)
-    assert len(calls) == len(tiny_snapshot)
+    free = RetentionConfig(contact_cost_rub=0, incentive_rub=0)  # everybody with p > 0
+    calls = build_call_list(
+        tiny_model, tiny_snapshot, capacity=len(tiny_snapshot), reasons=reasons, retention=free
+    )
+    p = score_frame(tiny_model, tiny_snapshot)["probability"]
+    assert len(calls) == (p > 0).sum() > len(tiny_snapshot) / 2
     for col in ("reason_1", "reason_2", "reason_3", "action_1", "action_2", "action_3", "action"):
         cells = calls[col].tolist()
         assert all(c is None or (isinstance(c, str) and c) for c in cells), col
@@ -104,3 +111,59 @@ def test_whole_base_call_list_has_clean_text_cells(tiny_model, tiny_snapshot, re
     assert any(c is None for c in last)
     assert all(c is None or isinstance(c, str) for c in last)
     assert all(isinstance(a, str) or a is None for a in wide["action"])
+
+
+def test_ranked_by_expected_profit_which_charges_the_call(tiny_model, tiny_snapshot, reasons):
+    from training.profit import ProfitParams, client_value, expected_profit
+
+    retention = RetentionConfig()
+    calls = build_call_list(
+        tiny_model, tiny_snapshot, capacity=40, reasons=reasons, ranking="expected_profit"
+    )
+    profit = calls["expected_profit_rub"].to_numpy()
+    assert (np.diff(profit) <= 1e-9).all() and (profit > 0).all()
+    params = ProfitParams.from_config(retention)
+    want = expected_profit(
+        calls["probability"].to_numpy(), client_value(calls["monthly_fee_rub"], params), params
+    )
+    np.testing.assert_allclose(profit, want)
+    # the profit ranking is not the loss ranking: costs are flat, value is not linear in p
+    by_loss = build_call_list(tiny_model, tiny_snapshot, capacity=40, reasons=reasons)
+    assert by_loss["expected_profit_rub"].sum() <= calls["expected_profit_rub"].sum() + 1e-6
+
+
+def test_list_is_min_of_capacity_and_profit_optimal_count(tiny_model, tiny_snapshot, reasons):
+    cheap = build_call_list(tiny_model, tiny_snapshot, capacity=20, reasons=reasons)
+    sizing = cheap.attrs["sizing"]
+    assert len(cheap) == 20 and sizing["capacity_binds"]
+    assert sizing["profit_optimal_count"] > 20
+    # calls so dear that only a few clients are worth one: the profit count binds
+    dear = RetentionConfig(contact_cost_rub=4_000, incentive_rub=4_000)
+    few = build_call_list(
+        tiny_model, tiny_snapshot, capacity=10_000, reasons=reasons, retention=dear
+    )
+    s = few.attrs["sizing"]
+    assert not s["capacity_binds"] and len(few) == s["profit_optimal_count"] == s["listed"]
+    assert 0 < len(few) < len(tiny_snapshot)
+    assert (few["expected_profit_rub"] > 0).all()
+    nobody = RetentionConfig(contact_cost_rub=10_000_000)
+    empty = build_call_list(
+        tiny_model, tiny_snapshot, capacity=5, reasons=reasons, retention=nobody
+    )
+    assert len(empty) == 0 and empty.attrs["sizing"]["profit_optimal_count"] == 0
+
+
+def test_ties_are_broken_by_client_id_whatever_the_row_order(tiny_model, tiny_snapshot, reasons):
+    flat = tiny_snapshot.assign(monthly_fee_rub=10_000.0)
+    # duplicate every client under a new id: every score is tied with its twin
+    twins = flat.assign(client_id=flat["client_id"] + 1_000_000)
+    both = pd.concat([flat, twins], ignore_index=True)
+    shuffled = both.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    for ranking in ("expected_loss", "probability", "expected_profit"):
+        a = build_call_list(tiny_model, both, capacity=30, reasons=reasons, ranking=ranking)
+        b = build_call_list(tiny_model, shuffled, capacity=30, reasons=reasons, ranking=ranking)
+        assert a["client_id"].tolist() == b["client_id"].tolist()
+        keys = a[RANK_KEYS[ranking]].to_numpy()
+        ids = a["client_id"].to_numpy()
+        tied = (keys[1:] == keys[:-1]).all(axis=1)
+        assert tied.any() and (ids[1:][tied] > ids[:-1][tied]).all()  # smaller id first
