@@ -176,7 +176,9 @@ def test_explain_is_additive_and_complete(client, champion, latest):
 
 def test_call_list(client, latest):
     everyone = client.post("/call_list", json={"capacity": 100_000})
-    assert everyone.status_code == 200 and len(everyone.json()["clients"]) == len(latest)
+    worth = everyone.json()["clients"]  # everybody whose call has a positive expected profit
+    assert everyone.status_code == 200 and 0 < len(worth) <= len(latest)
+    assert all(c["expected_profit_rub"] > 0 for c in worth)
     r = client.post("/call_list", json={"capacity": 10})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -190,6 +192,9 @@ def test_call_list(client, latest):
     assert by_p["ranking"] == "probability"
     p = [c["probability"] for c in by_p["clients"]]
     assert p == sorted(p, reverse=True)
+    by_value = client.post("/call_list", json={"capacity": 10, "ranking": "expected_profit"})
+    value = [c["expected_profit_rub"] for c in by_value.json()["clients"]]
+    assert by_value.status_code == 200 and value == sorted(value, reverse=True)
     large = client.post("/call_list", json={"capacity": 5, "segment": "large"}).json()["clients"]
     assert all(c["segment"] == "large" for c in large)
 
