@@ -11,10 +11,11 @@ number of clients retained per 100 calls.
 Intervals: a percentile bootstrap that resamples rows within each arm (the arms' sizes
 are fixed by the design), ``rounds`` times, seeded; for 0/1 outcomes that is a binomial
 draw of each arm's churners. Rows are taken as independent: a client assigned in two
-weeks counts twice (the weekly loop should not re-assign a client within the horizon). The Qini curve orders the list
-by rank and gives, for the top k listed, ``churners_holdout(k) x n_called(k) /
-n_holdout(k) - churners_called(k)``: clients retained among the first k calls; its value
-at the capacity is the uplift a list of that length delivers.
+weeks counts twice (the weekly loop should not re-assign a client within the horizon).
+The Qini curve orders the list by rank and gives, for the top k listed,
+``churners_holdout(k) x n_called(k) / n_holdout(k) - churners_called(k)``: clients
+retained among the first k calls; its value at the capacity is the uplift a list of that
+length delivers.
 """
 
 from __future__ import annotations
