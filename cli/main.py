@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import cli.flow  # noqa: F401  (registers the flow commands)
+import cli.uplift  # noqa: F401  (churn uplift)
 from cli.base import app
 
 __all__ = ["app"]
