@@ -224,6 +224,20 @@ class ValidationConfig(_Section):
     duckdb_memory_limit: str = "1GB"  # cross-table checks run in DuckDB under this cap
 
 
+class GateConfig(_Section):
+    """When a newly trained model may take the ``champion`` alias (``training.registry.gate``).
+
+    The challenger must beat the champion on the *same* test block by more than noise: the
+    lower end of the paired client-bootstrap 95 % interval of its ROC-AUC gain must exceed
+    ``min_gain``, and its Brier score (and expected profit, when the evaluation has it) may
+    not be worse than the champion's by more than the tolerances.
+    """
+
+    min_gain: float = Field(0.0, ge=-1, le=1)
+    brier_tolerance: float = Field(0.0005, ge=0)  # absolute Brier points
+    profit_tolerance: float = Field(0.02, ge=0)  # relative drop of expected profit (EMPC)
+
+
 class TrainingConfig(_Section):
     """Labels, split, tuning budget and evaluation."""
 
@@ -238,6 +252,7 @@ class TrainingConfig(_Section):
     model_name: str = "churn-risk"
     experiment_name: str = "churn-risk"
     bootstrap_rounds: int = 500
+    gate: GateConfig = GateConfig()
     search_space: dict[str, ParamRange] = Field(default_factory=lambda: dict(DEFAULT_SEARCH_SPACE))
     num_threads: int = Field(1, gt=0)
     max_boost_rounds: int = Field(1000, gt=0)

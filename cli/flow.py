@@ -120,13 +120,15 @@ def models() -> None:
 def promote(
     version: int = typer.Option(..., help="model version to promote"),
     alias: str = typer.Option("champion", help="alias to move"),
+    reason: str | None = typer.Option(None, help="why (stored on the version in the registry)"),
+    by: str | None = typer.Option(None, help="who (default: the login name)"),
 ) -> None:
-    """Move an alias (default champion) to a version by hand."""
+    """Move an alias (default champion) to a version by hand; who and why go to the registry."""
     cfg = _config()
     setup_mlflow(cfg)
     from training.registry import promote_version
 
-    promote_version(cfg, version=version, alias=alias)
+    promote_version(cfg, version=version, alias=alias, reason=reason, by=by)
 
 
 @app.command()

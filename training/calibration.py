@@ -21,7 +21,11 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from churn.errors import InputError
+from churn.errors import ChurnError, InputError
+
+
+class CalibrationError(ChurnError):
+    """The held-out calibration contradicts the model's ranking (non-positive Platt slope)."""
 
 
 @dataclass(frozen=True)
@@ -35,14 +39,28 @@ class PlattCalibrator:
         return expit(self.slope * np.asarray(raw, dtype=float) + self.intercept)
 
 
-def fit_platt(raw: np.ndarray, y: np.ndarray) -> PlattCalibrator:
-    """Fit Platt scaling (almost unregularised) on validation raw scores and labels."""
+def fit_platt(raw: np.ndarray, y: np.ndarray, block: str = "validation") -> PlattCalibrator:
+    """Fit Platt scaling (almost unregularised) on held-out raw scores and labels.
+
+    The slope must be positive: explanations read a positive raw contribution as "raises
+    risk", which holds only if the probability increases with the raw score. A slope of
+    zero or below means the booster ranks churners *below* the others on held-out time
+    (broken features, a label bug, a reversed target): training stops rather than serve
+    a model whose every explanation would be reversed.
+    """
     y = np.asarray(y)
     if len(np.unique(y)) < 2:
-        raise InputError("validation: labels have one class only; cannot calibrate")
+        raise InputError(f"{block}: labels have one class only; cannot calibrate")
     lr = LogisticRegression(C=1e6, max_iter=1000)
     lr.fit(np.asarray(raw, dtype=float).reshape(-1, 1), y)
-    return PlattCalibrator(slope=float(lr.coef_[0, 0]), intercept=float(lr.intercept_[0]))
+    slope, intercept = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    if not slope > 0:
+        raise CalibrationError(
+            f"calibration on the {block} block: Platt slope is {slope:.4g} (must be > 0): the "
+            "booster's score does not rise with churn on held-out time, so its probabilities and "
+            "explanations would be reversed; training stopped (check the labels and features)"
+        )
+    return PlattCalibrator(slope=slope, intercept=intercept)
 
 
 def risk_thresholds(proba_valid: np.ndarray, *, high_share: float, dynamic_share: float) -> dict:

@@ -207,9 +207,11 @@ def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
         "params": tuned.params,
         "best_iteration": tuned.best_iteration,
         "valid_roc_auc": tuned.best_score,
+        "role": "held-out selection model (evaluated on the test block; never served)",
         "train_as_of": [d.date().isoformat() for d in blocks.split.train],
         "valid_as_of": [d.date().isoformat() for d in blocks.split.valid],
         "test_as_of": [d.date().isoformat() for d in blocks.split.test],
+        "seen_as_of": [d.date().isoformat() for d in blocks.split.train.append(blocks.split.valid)],
         "calibration": "platt (validation block)",
         "risk_rule": (
             f"high = top {cfg.training.risk_high_share:.0%} of validation rows, "
@@ -217,6 +219,79 @@ def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
         ),
     }
     return shell, tuned
+
+
+def _fit_fixed(shell: ChurnModel, rows: pd.DataFrame, params: dict[str, Any], trees: int) -> Any:
+    """LightGBM with the selected parameters and tree count on ``rows`` (no early stopping)."""
+    import lightgbm as lgb
+
+    data = lgb.Dataset(shell.prepare(rows), label=rows[LABEL].to_numpy())
+    return lgb.train(params, data, num_boost_round=trees)
+
+
+def _dates(values: pd.Series) -> list[str]:
+    return sorted({pd.Timestamp(d).date().isoformat() for d in pd.unique(values)})
+
+
+def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneResult) -> ChurnModel:
+    """The model to serve: the selected recipe refitted on every labelled snapshot.
+
+    The held-out selection model learned from the train block only (for the demo, snapshots
+    up to a year before the newest data). After selection the same parameters and tree
+    count are refitted on *all* labelled rows (every ``as_of`` whose horizon is complete,
+    gaps included), so the champion knows the newest behaviour it can be taught.
+
+    Calibration must come from time the calibrated booster never saw, and no labelled time
+    is left after "all". So a twin with the same recipe is fitted on every row whose label
+    window closes before the test block starts (train, gap and validation blocks), scored on
+    the test block, and Platt is fitted on those held-out scores; the served booster uses
+    that map. Same parameters and tree count give the same log-odds scale up to the small
+    change three more months of data make; the alternative (the selection fit's validation
+    Platt) would map a booster fitted on less, older data, a year before the newest rows.
+    Risk-band thresholds are the shares of the test block under the served model.
+    """
+    t = cfg.training
+    horizon = pd.Timedelta(days=t.horizon_days)
+    levels = categorical_levels_from(frame, CATEGORICAL_FEATURES)
+    shell = ChurnModel(None, None, list(MODEL_FEATURES), levels, horizon_days=t.horizon_days)
+    as_of = pd.to_datetime(frame["as_of"])
+    twin_rows = frame[(as_of + horizon < blocks.test["as_of"].min()).to_numpy()]
+    twin = ChurnModel(None, None, shell.features, levels, horizon_days=t.horizon_days)
+    twin.booster = _fit_fixed(twin, twin_rows, tuned.params, tuned.best_iteration)
+    test_y = blocks.test[LABEL].to_numpy()
+    calibrator = fit_platt(twin.predict_raw(blocks.test), test_y, block="test")
+    shell.booster = _fit_fixed(shell, frame, tuned.params, tuned.best_iteration)
+    shell.calibrator = calibrator
+    shell.risk_thresholds = risk_thresholds(
+        shell.predict_proba(blocks.test),
+        high_share=t.risk_high_share,
+        dynamic_share=t.risk_dynamic_share,
+    )
+    fitted, twin_dates, test_dates = (
+        _dates(frame["as_of"]),
+        _dates(twin_rows["as_of"]),
+        _dates(blocks.test["as_of"]),
+    )
+    shell.metadata = {
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "role": "served model: the selected recipe refitted on every labelled snapshot",
+        "params": tuned.params,
+        "best_iteration": tuned.best_iteration,
+        "fit_as_of": fitted,
+        "seen_as_of": fitted,
+        "fit_rows": int(len(frame)),
+        "calibration": (
+            f"platt fitted on the test block ({test_dates[0]}..{test_dates[-1]}) scored by a "
+            f"twin with the same recipe fitted on {twin_dates[0]}..{twin_dates[-1]}"
+        ),
+        "calibration_as_of": test_dates,
+        "calibration_twin_fit_as_of": twin_dates,
+        "risk_rule": (
+            f"high = top {t.risk_high_share:.0%} of test-block rows, "
+            f"dynamic = top {t.risk_dynamic_share:.0%}"
+        ),
+    }
+    return shell
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -260,13 +335,59 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
     return result, scores
 
 
+def _span(dates: list[str]) -> str:
+    return f"{dates[0]}..{dates[-1]}" if dates else ""
+
+
+def provenance(selection: ChurnModel, served: ChurnModel | None) -> dict[str, Any]:
+    """Which rows each figure and the served model come from (``as_of`` ranges)."""
+    meta = selection.metadata
+    out: dict[str, Any] = {
+        "test_figures": (
+            f"held-out selection model: fitted on train {_span(meta['train_as_of'])}, "
+            f"early-stopped and Platt-calibrated on validation {_span(meta['valid_as_of'])}, "
+            f"scored on test {_span(meta['test_as_of'])} (never seen by tuning, fitting or "
+            "calibration)"
+        ),
+        "selection_model": {
+            "train_as_of": _span(meta["train_as_of"]),
+            "valid_as_of": _span(meta["valid_as_of"]),
+            "test_as_of": _span(meta["test_as_of"]),
+        },
+    }
+    if served is not None:
+        sm = served.metadata
+        out["served_model"] = {
+            "fit_as_of": _span(sm["fit_as_of"]),
+            "fit_rows": sm["fit_rows"],
+            "trees": sm["best_iteration"],
+            "calibration": sm["calibration"],
+            "note": (
+                "the registered (served) model is refitted on every labelled snapshot, the "
+                "test block included, so it has no held-out figures of its own; the test "
+                "figures above are those of the held-out model with the same recipe"
+            ),
+        }
+    return out
+
+
 def build_report(
-    result: dict, blocks: Blocks, tuned: TuneResult, reg: Any, run_id: str, digest: str
+    result: dict,
+    blocks: Blocks,
+    tuned: TuneResult,
+    reg: Any,
+    run_id: str,
+    digest: str,
+    selection: ChurnModel | None = None,
+    served: ChurnModel | None = None,
 ) -> dict[str, Any]:
-    """The JSON report: test metrics side by side, the gain CI, gap closed, registry outcome."""
+    """The JSON report: test metrics side by side, the gain CI, gap closed, provenance of
+    every figure and of the served model, and the gate's decision."""
     test = {name: result.get(name) for name in ("model", "rule", "oracle")}
+    decision = getattr(reg, "decision", None)
     return {
         "test": test,
+        "provenance": provenance(selection, served) if selection is not None else None,
         "auc_gain": result.get("auc_gain"),
         "gap_closed": result.get("gap_closed"),
         "oracle_horizon": result.get("oracle_horizon"),
@@ -286,6 +407,7 @@ def build_report(
         "model_version": reg.version,
         "alias": reg.alias,
         "promoted": reg.promoted,
+        "gate": decision.to_dict() if decision is not None else None,
         "champion_before": {
             "version": reg.champion_version,
             "roc_auc_on_this_test": reg.champion_roc_auc,
@@ -323,6 +445,8 @@ def metrics_table(report: dict) -> str:
         f"model version {report['model_version']} -> {report['alias']}"
         f"{' (promoted)' if report['promoted'] else ' (not promoted)'}; run {report['run_id']}"
     )
+    if report.get("gate"):
+        lines.append(f"gate: {report['gate']['reason']}")
     return "\n".join(lines)
 
 
@@ -358,9 +482,15 @@ def run_train(
     _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
     _say("evaluating on the test block (model, rule, oracle)")
     result, scores = evaluate(cfg, model, blocks, raw_dir)
+    served = refit_served(cfg, frame, blocks, tuned)
+    fit = served.metadata["fit_as_of"]
+    _say(
+        f"served model: refitted on all {len(frame)} labelled rows ({fit[0]}..{fit[-1]}), "
+        f"{tuned.best_iteration} trees; {served.metadata['calibration']}"
+    )
     _say("logging the run and registering the model in MLflow")
     with registry.quiet_mlflow():
-        out = _log_and_register(cfg, frame, source, model, tuned, result, scores, blocks)
+        out = _log_and_register(cfg, frame, source, model, served, tuned, result, scores, blocks)
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
@@ -375,22 +505,25 @@ def _log_and_register(
     frame: pd.DataFrame,
     source: Path,
     model: ChurnModel,
+    served: ChurnModel,
     tuned: TuneResult,
     result: dict,
     scores: dict,
     blocks: Blocks,
 ) -> dict[str, Any]:
-    """One MLflow run: everything logged, the model registered and gated; returns the report."""
+    """One MLflow run: everything logged, the served model registered (its held-out twin
+    beside it) and gated on the held-out figures; returns the report."""
     from training import registry
 
     experiment_id = registry.ensure_experiment(cfg)
     with mlflow.start_run(experiment_id=experiment_id) as run:
         digest = registry.log_run(cfg, frame, source, model, tuned, result, scores, blocks)
-        version = registry.log_model(cfg, model, blocks.test)
+        registry.log_holdout(model)
+        version = registry.log_model(cfg, served, blocks.test)
         y_test = blocks.test[LABEL].to_numpy()
-        reg = registry.gate(cfg, version, result["model"]["roc_auc"], blocks.test, y_test)
+        reg = registry.gate(cfg, version, scores["model"], result, blocks.test, y_test)
         registry.tag_version(cfg, version, result["model"], registry_dates(blocks.split.test))
-        out = build_report(result, blocks, tuned, reg, run.info.run_id, digest)
+        out = build_report(result, blocks, tuned, reg, run.info.run_id, digest, model, served)
         mlflow.log_dict(out, "report/train.json")
     return out
 

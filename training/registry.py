@@ -39,6 +39,7 @@ from mlflow.tracking import MlflowClient
 
 from churn.config import Config
 from churn.errors import ChurnError, NotFound
+from training.gate import GateDecision, against_champion, against_rule
 from training.model import ChurnModel
 from training.pyfunc import MODEL_ARTIFACT, ChurnPyfunc
 
@@ -54,6 +55,7 @@ TAGGED_METRICS = (
     "precision_at_capacity",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
+HOLDOUT_ARTIFACT = "holdout/churn_model.joblib"  # the run's held-out selection model
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Registration:
     promoted: bool
     champion_version: str | None  # the champion before this run, if any
     champion_roc_auc: float | None  # that champion re-scored on this run's test block
+    decision: GateDecision | None = None
 
 
 # --------------------------------------------------------------------------- experiment / run
@@ -200,6 +203,14 @@ def log_model(cfg: Config, model: ChurnModel, example: pd.DataFrame) -> str:
     return str(info.registered_model_version)
 
 
+def log_holdout(model: ChurnModel) -> None:
+    """Log the held-out selection model beside the served one (the gate re-scores it later)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
+        joblib.dump(model, path)
+        mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
+
+
 def _requirements() -> list[str]:
     """Pinned requirements of the pyfunc (explicit: inferring them costs a subprocess)."""
     from importlib.metadata import version
@@ -282,40 +293,166 @@ def _alias_version(client: MlflowClient, name: str, alias: str) -> Any | None:
         return None
 
 
-def rescore_champion(
-    cfg: Config, test_rows: pd.DataFrame, y_test: np.ndarray
-) -> tuple[str | None, float | None]:
-    """(version, ROC-AUC) of the current champion on these test rows; (None, None) if none."""
-    from sklearn.metrics import roc_auc_score
+@dataclass
+class ChampionScores:
+    """The champion re-scored on (part of) a new test block, or why it could not be."""
 
+    version: str | None
+    proba: np.ndarray | None = None
+    rows: np.ndarray | None = None  # boolean mask of the test rows it was scored on
+    detail: str | None = None  # which artefact was scored, or why it could not be
+
+
+def seen_as_of(model: ChurnModel) -> list[pd.Timestamp]:
+    """The snapshot dates whose rows (features or labels) fitted the model or its calibrator."""
+    meta = model.metadata or {}
+    dates = meta.get("seen_as_of") or [*meta.get("train_as_of", []), *meta.get("valid_as_of", [])]
+    return [pd.Timestamp(d) for d in dates]
+
+
+def unseen_rows(model: ChurnModel, as_of: pd.Series, horizon_days: int) -> np.ndarray:
+    """Test rows whose label window starts after every label the model was fitted on.
+
+    A row at ``as_of`` is fair game only if ``max(seen) + horizon < as_of``: the same rule as
+    the gaps of :func:`training.split.time_split` (an overlapping window would let the model
+    have seen the very churn event it is being scored on).
+    """
+    seen = seen_as_of(model)
+    dates = pd.to_datetime(as_of, utc=True).dt.tz_localize(None)
+    if not seen:
+        return np.ones(len(dates), dtype=bool)
+    last = max(d.tz_localize(None) if d.tzinfo else d for d in seen)
+    return (dates > last + pd.Timedelta(days=horizon_days)).to_numpy()
+
+
+def _holdout_twin(run_id: str) -> ChurnModel | None:
+    """The run's held-out selection model (fitted before its test block), when it logged one."""
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=HOLDOUT_ARTIFACT)
+    except (MlflowException, OSError):
+        return None
+    model = joblib.load(path)
+    return model if isinstance(model, ChurnModel) else None
+
+
+def rescore_champion(cfg: Config, test_rows: pd.DataFrame) -> ChampionScores:
+    """The current champion's probabilities on the test rows it has never seen.
+
+    A served champion is refitted on every labelled row up to its training date (see
+    :func:`training.pipeline.refit_served`), so it may have been fitted on this very test
+    block; its run's held-out twin (same recipe, fitted before that run's test block) is
+    re-scored instead, which is the like-for-like comparison with this run's held-out model.
+    Rows that even the scored artefact saw are left out of the comparison.
+    """
     try:
         current = load_alias(cfg.training.model_name, CHAMPION)
     except NotFound:
-        return None, None
+        return ChampionScores(None)
+    twin = _holdout_twin(current.run_id)
+    scorer = twin or current.model
+    what = "its held-out twin" if twin is not None else "the served model"
+    rows = unseen_rows(scorer, test_rows["as_of"], cfg.training.horizon_days)
+    if not rows.any():
+        return ChampionScores(
+            current.version,
+            detail=f"v{current.version} ({what}) was fitted on every row of this test block",
+        )
     try:
-        scores = current.model.predict_proba(test_rows)
+        proba = scorer.predict_proba(test_rows[rows])
     except ChurnError as exc:  # e.g. the champion needs columns this snapshot lacks
-        typer.echo(f"  champion v{current.version} cannot score the new test block: {exc}")
-        return current.version, float("inf")  # cannot compare: keep the champion
-    return current.version, float(roc_auc_score(y_test, scores))
+        return ChampionScores(current.version, detail=f"v{current.version} cannot score it: {exc}")
+    detail = f"v{current.version}, {what}, on {int(rows.sum())} of {len(rows)} test rows"
+    return ChampionScores(current.version, proba, rows, detail)
+
+
+def _profit(cfg: Config, y: np.ndarray, proba: np.ndarray, rows: pd.DataFrame) -> float | None:
+    """Expected profit (EMPC, RUB per client) when the evaluation has that measure."""
+    try:
+        from training.profit import empc_rub  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    value = empc_rub(y, proba, rows, cfg)
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def decide(
+    cfg: Config,
+    proba: np.ndarray,
+    result: dict[str, Any],
+    test_rows: pd.DataFrame,
+    y_test: np.ndarray,
+) -> GateDecision:
+    """The gate's decision for a challenger's test probabilities (the registry is untouched)."""
+    t = cfg.training
+    champ = rescore_champion(cfg, test_rows)
+    if champ.version is None:
+        _, reason, comparison = against_rule(result, gate=t.gate)
+        return GateDecision(
+            True, "promoted: no champion yet; " + reason.split(": ", 1)[1], None, "none", None,
+            comparison,
+        )  # fmt: skip
+    if champ.proba is None:
+        ok, reason, comparison = against_rule(result, gate=t.gate)
+        reason = f"champion incompatible ({champ.detail}); judged against the rule: {reason}"
+        return GateDecision(ok, reason, champ.version, "incompatible", champ.detail, comparison)
+    rows = champ.rows if champ.rows is not None else np.ones(len(test_rows), dtype=bool)
+    y, new = np.asarray(y_test)[rows], np.asarray(proba, dtype=float)[rows]
+    sub = test_rows[rows]
+    profit = (_profit(cfg, y, new, sub), _profit(cfg, y, champ.proba, sub))
+    ok, reason, comparison = against_champion(
+        y,
+        new,
+        champ.proba,
+        sub["client_id"].to_numpy(),
+        gate=t.gate,
+        rounds=t.bootstrap_rounds,
+        seed=t.seed,
+        profit=profit,
+    )
+    return GateDecision(ok, reason, champ.version, "compared", champ.detail, comparison)
 
 
 def gate(
-    cfg: Config, version: str, new_auc: float, test_rows: pd.DataFrame, y_test: np.ndarray
+    cfg: Config,
+    version: str,
+    proba: np.ndarray,
+    result: dict[str, Any],
+    test_rows: pd.DataFrame,
+    y_test: np.ndarray,
 ) -> Registration:
-    """Give ``version`` the champion alias only if it beats the champion on this test block."""
+    """Give ``version`` the champion alias only if it beats the champion beyond noise.
+
+    ``proba`` are the challenger's held-out probabilities on ``test_rows`` and ``result``
+    its evaluation (:func:`training.evaluate.evaluate_block`). The decision is stored on the
+    version (tags ``gate_*`` and its description); otherwise it becomes ``challenger``.
+    """
+    decision = decide(cfg, proba, result, test_rows, y_test)
+    alias = CHAMPION if decision.promote else CHALLENGER
     name = cfg.training.model_name
-    champ_version, champ_auc = rescore_champion(cfg, test_rows, y_test)
-    promoted = champ_version is None or new_auc > champ_auc
-    alias = CHAMPION if promoted else CHALLENGER
     client = MlflowClient()
     client.set_registered_model_alias(name, alias, version)
-    client.set_model_version_tag(name, version, "gate_alias", alias)
-    if champ_version is not None and np.isfinite(champ_auc):
-        client.set_model_version_tag(
-            name, version, "gate_champion", f"v{champ_version} roc_auc={champ_auc:.4f}"
-        )
-    return Registration(version, alias, promoted, champ_version, champ_auc)
+    gain = decision.comparison.get("auc_gain") or {}
+    tags = {
+        "gate_alias": alias,
+        "gate_champion_status": decision.champion_status,
+        "gate_against": decision.comparison.get("against", ""),
+        "gate_reason": decision.reason[:4900],
+        "gate_auc_gain_ci_low": _tag_number(gain.get("ci_low")),
+    }
+    if decision.champion_version is not None:
+        tags["gate_champion"] = f"v{decision.champion_version}"
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.update_model_version(name, version, description=f"gate: {decision.reason}"[:4900])
+    reference = (decision.comparison.get("roc_auc") or {}).get("reference")
+    champ_auc = reference if decision.champion_status == "compared" else None
+    return Registration(
+        version, alias, decision.promote, decision.champion_version, champ_auc, decision
+    )
+
+
+def _tag_number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
 
 
 def tag_version(cfg: Config, version: str, metrics: dict[str, Any], test_dates: list[str]) -> None:
@@ -361,16 +498,48 @@ def load_alias(name: str, alias: str) -> LoadedModel:
     return LoadedModel(model, str(mv.version), alias, mv.run_id, metrics)
 
 
-def promote_version(cfg: Config, version: int | str, alias: str = CHAMPION) -> None:
-    """``churn promote``: point ``alias`` at ``version`` by hand."""
+def promote_version(
+    cfg: Config,
+    version: int | str,
+    alias: str = CHAMPION,
+    *,
+    reason: str | None = None,
+    by: str | None = None,
+) -> None:
+    """``churn promote``: point ``alias`` at ``version`` by hand, recording who and why.
+
+    The version gets ``promoted_by`` / ``promoted_reason`` / ``promoted_at`` /
+    ``promoted_alias`` tags and a line in its description, so the registry says why a
+    version is champion even when the gate did not put it there.
+    """
     name = cfg.training.model_name
     client = MlflowClient()
     try:
-        client.get_model_version(name, str(version))
+        mv = client.get_model_version(name, str(version))
     except MlflowException:
         raise NotFound(f"model {name} has no version {version}: see `churn models`") from None
+    who = by or _user()
+    why = (reason or "").strip() or "no reason given"
+    when = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     client.set_registered_model_alias(name, alias, str(version))
-    typer.echo(f"{name}@{alias} -> version {version}")
+    tags = {"promoted_by": who, "promoted_reason": why, "promoted_at": when}
+    tags["promoted_alias"] = alias
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value[:4900])
+    line = f"{when}: set as {alias} by hand by {who}: {why}"
+    description = f"{mv.description}\n{line}" if mv.description else line
+    client.update_model_version(name, str(version), description=description[-4900:])
+    typer.echo(f"{name}@{alias} -> version {version} (by {who}: {why})")
+
+
+def _user() -> str:
+    """Who ran the command: the login name, or ``unknown`` without one (e.g. in a container)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def model_table(cfg: Config) -> pd.DataFrame:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import joblib
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -124,3 +126,30 @@ def test_trained_fixture_report_has_every_key(trained: dict) -> None:
     _check_report(trained)
     assert trained["test"]["oracle"] is not None and trained["test"]["oracle"]["roc_auc"] > 0.5
     assert trained["gap_closed"] is not None
+
+
+def test_served_model_is_refitted_on_every_labelled_snapshot(
+    trained: dict, session_config: Config
+) -> None:
+    """The registered model learned from all labelled rows; the test figures stay held out."""
+    from training.registry import HOLDOUT_ARTIFACT, seen_as_of
+
+    uri = f"models:/{session_config.training.model_name}/{trained['model_version']}"
+    served = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    meta = served.metadata
+    split = trained["split"]
+    labelled_dates = sorted({*split["train"], *split["valid"], *split["test"], *split["dropped"]})
+    assert meta["fit_as_of"] == labelled_dates  # gaps and the test block included
+    assert meta["calibration_as_of"] == split["test"]  # Platt on time the twin never saw
+    assert max(meta["calibration_twin_fit_as_of"]) < min(split["test"])
+    assert served.calibrator.slope > 0
+    prov = trained["provenance"]
+    assert prov["served_model"]["fit_as_of"] == f"{labelled_dates[0]}..{labelled_dates[-1]}"
+    assert split["test"][0] in prov["test_figures"] and "held-out" in prov["test_figures"]
+    # the held-out twin beside it is what the gate re-scores; it never saw the test block
+    path = mlflow.artifacts.download_artifacts(
+        run_id=trained["run_id"], artifact_path=HOLDOUT_ARTIFACT
+    )
+    holdout = joblib.load(path)
+    assert max(d.date().isoformat() for d in seen_as_of(holdout)) < min(split["test"])
+    assert trained["gate"]["champion_status"] in ("none", "compared", "incompatible")

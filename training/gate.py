@@ -1,0 +1,158 @@
+"""The promotion gate's decision: does the challenger beat the champion by more than noise?
+
+Pure functions of arrays; :func:`training.registry.gate` feeds them the test block, moves the
+alias and records the decision. The rule (``training.gate`` in the config):
+
+* **Against a champion that can score the test block**: the paired client-bootstrap 95 %
+  interval of the ROC-AUC gain (challenger minus champion, the same resampled clients for
+  both, as in :mod:`training.evaluate`) must have its lower end above ``min_gain``. A point
+  gain of 0.0001 is not a gain: a retrain with only the seed changed lands inside the
+  interval and keeps the champion; an identical model has a gain of exactly 0 in every
+  round and keeps it too. The challenger's Brier score may not exceed the champion's by
+  more than ``brier_tolerance`` (a better ranking that is badly calibrated would print
+  wrong probabilities), and when both have an expected-profit figure (``empc_rub``) the
+  challenger's may not be lower by more than ``profit_tolerance`` of the champion's.
+* **Against a champion that cannot** (its features are gone from the snapshot, or it was
+  trained on the very rows of this test block): the champion is reported ``incompatible``
+  with the reason, and the challenger is judged on its own test figures against the rule
+  indicator with the same thresholds (the model-minus-rule gain interval of the evaluation,
+  its Brier against the rule's validation-mapped Brier). A catalog change therefore never
+  freezes promotion, and it never lets a model that loses to the rule through either.
+* **No champion yet**: the challenger is promoted (the service needs a model to load); the
+  decision still records its figures against the rule.
+
+Every number in the decision is a finite float or ``None`` (JSON has no ``inf``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from churn.config import GateConfig
+from training.evaluate import _interval, _num, bootstrap_auc, brier_and_log_loss, roc_auc
+
+Status = Literal["none", "compared", "incompatible"]
+
+
+@dataclass
+class GateDecision:
+    promote: bool
+    reason: str
+    champion_version: str | None
+    champion_status: Status
+    champion_detail: str | None = None  # why incompatible, or which artefact was re-scored
+    comparison: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fmt(value: float | None, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _profit_check(
+    new: float | None, old: float | None, tolerance: float
+) -> tuple[bool, dict | None]:
+    """(passes, figures): passes when either figure is missing (profit not evaluated)."""
+    if new is None or old is None:
+        return True, None
+    floor = old - tolerance * abs(old)
+    return new >= floor, {
+        "challenger": _num(new),
+        "reference": _num(old),
+        "floor": _num(floor),
+        "tolerance": tolerance,
+    }
+
+
+def _verdict(
+    against: str,
+    gain: dict,
+    brier: dict,
+    profit: dict | None,
+    profit_ok: bool,
+    gate: GateConfig,
+) -> tuple[bool, str]:
+    low = gain.get("ci_low")
+    auc_ok = low is not None and low > gate.min_gain
+    b_new, b_old = brier.get("challenger"), brier.get("reference")
+    brier_ok = b_new is None or b_old is None or b_new <= b_old + gate.brier_tolerance
+    ok = auc_ok and brier_ok and profit_ok
+    parts = [
+        f"ROC-AUC gain over the {against} {_fmt(gain.get('observed'))} "
+        f"(95 % CI {_fmt(low)} .. {_fmt(gain.get('ci_high'))}; needs lower end > {gate.min_gain:g})"
+        f"{'' if auc_ok else ' - not beyond noise'}",
+        f"Brier {_fmt(b_new)} vs {_fmt(b_old)} (tolerance {gate.brier_tolerance:g})"
+        f"{'' if brier_ok else ' - worse'}",
+    ]
+    if profit is not None:
+        parts.append(
+            f"expected profit {_fmt(profit['challenger'], '.1f')} vs "
+            f"{_fmt(profit['reference'], '.1f')} RUB/client{'' if profit_ok else ' - lower'}"
+        )
+    return ok, ("promoted: " if ok else "not promoted: ") + "; ".join(parts)
+
+
+def against_champion(
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray,
+    client_id: np.ndarray,
+    *,
+    gate: GateConfig,
+    rounds: int,
+    seed: int,
+    profit: tuple[float | None, float | None] = (None, None),
+) -> tuple[bool, str, dict[str, Any]]:
+    """Paired comparison of two probability vectors on the same rows."""
+    y = np.asarray(y, dtype=float)
+    boot = bootstrap_auc(
+        y, {"new": challenger, "old": champion}, client_id, rounds=rounds, seed=seed
+    )
+    new_auc, old_auc = roc_auc(y, challenger), roc_auc(y, champion)
+    gain = _interval(boot["new"] - boot["old"], rounds)
+    gain["observed"] = _num(new_auc - old_auc)
+    brier = {
+        "challenger": _num(brier_and_log_loss(y, challenger)[0]),
+        "reference": _num(brier_and_log_loss(y, champion)[0]),
+        "tolerance": gate.brier_tolerance,
+    }
+    profit_ok, profit_fig = _profit_check(*profit, gate.profit_tolerance)
+    ok, reason = _verdict("champion", gain, brier, profit_fig, profit_ok, gate)
+    comparison = {
+        "against": "champion",
+        "rows": int(len(y)),
+        "roc_auc": {"challenger": _num(new_auc), "reference": _num(old_auc)},
+        "auc_gain": gain,
+        "brier": brier,
+        "profit": profit_fig,
+    }
+    return ok, reason, comparison
+
+
+def against_rule(result: dict[str, Any], *, gate: GateConfig) -> tuple[bool, str, dict[str, Any]]:
+    """The challenger's own test figures against the rule indicator (same thresholds)."""
+    model, rule = result.get("model") or {}, result.get("rule") or {}
+    gain = dict(result.get("auc_gain") or {})
+    brier = {
+        "challenger": model.get("brier"),
+        "reference": rule.get("brier"),
+        "tolerance": gate.brier_tolerance,
+    }
+    profit_ok, profit_fig = _profit_check(
+        model.get("empc_rub"), rule.get("empc_rub"), gate.profit_tolerance
+    )
+    ok, reason = _verdict("rule indicator", gain, brier, profit_fig, profit_ok, gate)
+    comparison = {
+        "against": "rule",
+        "rows": (result.get("block") or {}).get("rows"),
+        "roc_auc": {"challenger": model.get("roc_auc"), "reference": rule.get("roc_auc")},
+        "auc_gain": gain,
+        "brier": brier,
+        "profit": profit_fig,
+    }
+    return ok, reason, comparison
