@@ -368,7 +368,7 @@ def rescore_champion(cfg: Config, test_rows: pd.DataFrame) -> ChampionScores:
 def _profit(cfg: Config, y: np.ndarray, proba: np.ndarray, rows: pd.DataFrame) -> float | None:
     """Expected profit (EMPC, RUB per client) when the evaluation has that measure."""
     try:
-        from training.profit import empc_rub  # type: ignore[import-not-found]
+        from training.profit import empc_rub
     except ImportError:
         return None
     value = empc_rub(y, proba, rows, cfg)
