@@ -9,7 +9,9 @@ DEMO_MONTHS  ?= 24
 DEMO_TRIALS  ?= 20
 PORT ?= 3000
 
-.PHONY: install browser demo test test-all lint format bench serve clean
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+
+.PHONY: install browser postgres demo test test-all lint format bench serve clean
 
 install: $(STAMP)
 
@@ -25,6 +27,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
 	    || echo "warning: could not install chromium (the UI test will be skipped)"; \
 	  else echo "chromium missing: sudo apt-get install chromium (the UI test will be skipped)"; fi; }
+
+# Debian's PostgreSQL for the store tests: the tests start a throwaway server themselves
+# (tests/pg_server.py: initdb + pg_ctl in a temp dir on a free port, stopped at the end).
+postgres:
+	@if [ -z "$(PG_BIN)" ] && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+	    || echo "warning: could not install postgresql (the PostgreSQL store tests will be skipped)"; \
+	  else echo "postgresql missing: sudo apt-get install postgresql (the PostgreSQL store tests will be skipped)"; fi; fi
 
 demo: install
 	$(CHURN) simulate --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) --out data/raw
@@ -45,10 +55,10 @@ demo: install
 serve: install
 	$(CHURN) serve --port $(PORT)
 
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m pytest -q -m "not slow" --timeout 900
 
-test-all: install browser
+test-all: install browser postgres
 	$(BIN)/python -m pytest -q --timeout 1800
 
 lint: install

@@ -37,6 +37,8 @@ class PathsConfig(_Section):
     reports_dir: Path = Path("reports")
     mlflow_tracking_uri: str = "sqlite:///models/mlflow.db"
     mlflow_artifacts_dir: Path = Path("models/mlartifacts")
+    store_path: Path = Path("data/store.db")  # the SQLite score store when store.url is unset
+    weeks_dir: Path = Path("data/weeks")  # churn weekly: one snapshot Parquet per week
 
     def under(self, root: Path) -> PathsConfig:
         """The same layout rooted at ``root``: a throwaway workspace for tests and benchmarks."""
@@ -48,6 +50,8 @@ class PathsConfig(_Section):
             reports_dir=root / "reports",
             mlflow_tracking_uri=f"sqlite:///{models / 'mlflow.db'}",
             mlflow_artifacts_dir=models / "mlartifacts",
+            store_path=root / "store.db",
+            weeks_dir=root / "weeks",
         )
 
 
@@ -284,6 +288,8 @@ class ServingConfig(_Section):
     max_clients_per_request: int = 10_000
     ranking: Literal["expected_loss", "probability", "expected_profit"] = "expected_loss"
     default_capacity: int = 100
+    # the weekly call list leaves out clients reached on a call within this many days
+    recall_after_days: int = Field(28, ge=0)
     extra: dict[str, Any] = {}
 
 
@@ -325,6 +331,17 @@ class RetentionConfig(_Section):
         m, var = self.efficiency, self.efficiency_sd**2
         concentration = m * (1 - m) / var - 1
         return m * concentration, (1 - m) * concentration
+
+
+class StoreConfig(_Section):
+    """The score store (``store/``): weeks, call lists, outcomes, API keys.
+
+    ``url`` is a SQLAlchemy URL (``postgresql+psycopg://user@host/db``); unset means the
+    SQLite file ``paths.store_path``. ``CHURN_STORE_URL`` overrides both.
+    """
+
+    url: str | None = None
+    busy_timeout_s: float = Field(30.0, gt=0)  # how long a SQLite writer waits for another
 
 
 class ReasonGroup(_Section):
@@ -369,6 +386,7 @@ class Config(_Section):
     training: TrainingConfig = TrainingConfig()
     serving: ServingConfig = ServingConfig()
     retention: RetentionConfig = RetentionConfig()
+    store: StoreConfig = StoreConfig()
     reasons: ReasonsConfig = ReasonsConfig()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,39 @@ def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> d
         report=report_path,
     )
     return json.loads(report_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str | None]:
+    """A superuser URL on a PostgreSQL server for this session, or ``None`` (see
+    ``tests/pg_server.py``): ``CHURN_TEST_PG_URL`` if set, else a throwaway server that is
+    stopped when the session ends."""
+    from pg_server import PG_URL_ENV, PgServer
+
+    if external := os.environ.get(PG_URL_ENV):
+        yield external
+        return
+    server = PgServer().start()
+    _PG_STATE["reason"] = server.reason
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+_PG_STATE: dict[str, str] = {"reason": ""}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty score store on each backend: a SQLite file in the test's temp dir, or
+    a new database on the session's PostgreSQL server (skipped, with the reason, when no
+    server could be started)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    admin = request.getfixturevalue("pg_admin_url")
+    if admin is None:
+        pytest.skip(f"PostgreSQL unavailable: {_PG_STATE['reason']}")
+    from pg_server import create_database
+
+    return create_database(admin)

@@ -1,0 +1,305 @@
+"""Weekly scores and call lists: write one week in one transaction, read weeks back.
+
+A week is ``(as_of, model_version)``. ``write_week`` deletes and rewrites that pair inside
+one transaction, so a rerun replaces rather than duplicates, and a run that is killed or
+fails part-way leaves the store exactly as it was (earlier weeks and the week's previous
+version stay readable). When a week has been scored by more than one model, readers take
+the version written last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from churn.errors import InputError
+from store.db import write_transaction
+from store.schema import call_list as call_list_t
+from store.schema import weekly_scores, weeks
+
+EVIDENCE = ("full", "limited")
+SCORE_REQUIRED = ("client_id", "probability", "risk_band", "rank", "evidence")
+SCORE_OPTIONAL = (
+    "contact_index",
+    "rule_band",
+    "drivers",
+    "expected_loss_rub",
+    "monthly_fee_rub",
+    "segment",
+    "service_mode",
+)
+CALL_REQUIRED = ("client_id", "rank", "selected", "reason")
+CALL_OPTIONAL = ("ranking", "expected_profit_rub", "assignment", "propensity")
+HISTORY_FIELDS = (
+    "as_of",
+    "probability",
+    "risk_band",
+    "contact_index",
+    "rule_band",
+    "model_version",
+    "rank",
+    "evidence",
+)
+_CHUNK = 10_000
+# Test hook: sleep this many seconds inside write_week's transaction (after the scores are
+# inserted), touching the marker file first, so a test can SIGKILL a run mid-write.
+PAUSE_ENV = "CHURN_STORE_PAUSE_IN_WRITE"
+PAUSE_MARKER_ENV = "CHURN_STORE_PAUSE_MARKER"
+
+
+@dataclass(frozen=True)
+class WeekInfo:
+    """One stored week: when it was scored, by which model, how many clients."""
+
+    as_of: date
+    model_version: str
+    created_at: datetime
+    n_clients: int
+    snapshot_path: str | None
+    status: str
+
+
+def _records(frame: pd.DataFrame, required: tuple[str, ...], optional: tuple[str, ...], what: str):
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what}: missing column(s) {', '.join(missing)}")
+    if frame["client_id"].isna().any():
+        raise InputError(f"{what}.client_id: missing values")
+    dup = frame["client_id"][frame["client_id"].duplicated()]
+    if len(dup):
+        raise InputError(f"{what}.client_id: duplicated id(s), e.g. {int(dup.iloc[0])}")
+    columns: dict[str, list[Any]] = {}
+    for col in required + optional:
+        if col not in frame.columns:
+            columns[col] = [None] * len(frame)
+        elif col == "drivers":
+            columns[col] = [_json_safe(v) for v in frame[col].tolist()]
+        else:
+            values = frame[col].astype(object).tolist()
+            columns[col] = [None if _is_missing(v) else _native(v) for v in values]
+    for col in required:
+        if any(v is None for v in columns[col]):
+            raise InputError(f"{what}.{col}: missing values")
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str | list | dict) and bool(pd.isna(value)))
+
+
+def _native(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _json_safe(value: Any) -> Any:
+    """Drivers as plain JSON values (numpy scalars and arrays become Python ones)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, date | datetime | pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"drivers: cannot store a {type(value).__name__} as JSON")
+
+
+def _pause_for_tests() -> None:
+    seconds = os.environ.get(PAUSE_ENV)
+    if not seconds:
+        return
+    marker = os.environ.get(PAUSE_MARKER_ENV)
+    if marker:
+        Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+    time.sleep(float(seconds))
+
+
+def write_week(
+    engine: Engine,
+    *,
+    as_of: date,
+    model_version: str,
+    scores: pd.DataFrame,
+    call_list: pd.DataFrame,
+    snapshot_path: str | None,
+) -> None:
+    """Store one week's scores and call list in one transaction, replacing the same
+    ``(as_of, model_version)`` if it was written before."""
+    model_version = str(model_version)
+    score_rows = _records(scores, SCORE_REQUIRED, SCORE_OPTIONAL, "scores")
+    bad = {r["evidence"] for r in score_rows} - set(EVIDENCE)
+    if bad:
+        raise InputError(f"scores.evidence: expected 'full' or 'limited', got {sorted(bad)[0]!r}")
+    call_rows = _records(call_list, CALL_REQUIRED, CALL_OPTIONAL, "call_list")
+    for rows in (score_rows, call_rows):
+        for row in rows:
+            row["as_of"] = as_of
+            row["model_version"] = model_version
+    key = {"as_of": as_of, "model_version": model_version}
+    with write_transaction(engine) as conn:
+        for table in (call_list_t, weekly_scores, weeks):
+            conn.execute(
+                sa.delete(table).where(
+                    table.c.as_of == as_of, table.c.model_version == model_version
+                )
+            )
+        conn.execute(
+            sa.insert(weeks),
+            {
+                **key,
+                "created_at": datetime.now(UTC),
+                "n_clients": len(score_rows),
+                "snapshot_path": snapshot_path,
+                "status": "complete",
+            },
+        )
+        _insert_chunks(conn, weekly_scores, score_rows)
+        _pause_for_tests()
+        _insert_chunks(conn, call_list_t, call_rows)
+
+
+def _insert_chunks(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), _CHUNK):
+        conn.execute(sa.insert(table), rows[start : start + _CHUNK])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _week(row: Any) -> WeekInfo:
+    return WeekInfo(
+        as_of=row.as_of,
+        model_version=row.model_version,
+        created_at=_utc(row.created_at),
+        n_clients=row.n_clients,
+        snapshot_path=row.snapshot_path,
+        status=row.status,
+    )
+
+
+def _is_current() -> sa.ColumnElement[bool]:
+    """True for the version of each week written last (no later row for the same as_of)."""
+    newer = weeks.alias("newer")
+    return ~sa.exists().where(
+        newer.c.as_of == weeks.c.as_of, newer.c.created_at > weeks.c.created_at
+    )
+
+
+def list_weeks(engine: Engine, *, all_versions: bool = False) -> list[WeekInfo]:
+    """Stored weeks, oldest first; one per as_of (the version written last) unless
+    ``all_versions``."""
+    query = sa.select(weeks).order_by(weeks.c.as_of, weeks.c.created_at)
+    if not all_versions:
+        query = query.where(_is_current())
+    with engine.connect() as conn:
+        return [_week(r) for r in conn.execute(query)]
+
+
+def latest_week(engine: Engine) -> WeekInfo | None:
+    """The newest stored week (by as_of, then by when it was written), or ``None``."""
+    query = sa.select(weeks).order_by(weeks.c.as_of.desc(), weeks.c.created_at.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _week(row) if row else None
+
+
+def get_week(engine: Engine, as_of: date, model_version: str | None = None) -> WeekInfo | None:
+    """The week ``as_of`` (the version written last unless ``model_version``), or ``None``."""
+    query = sa.select(weeks).where(weeks.c.as_of == as_of)
+    if model_version is not None:
+        query = query.where(weeks.c.model_version == str(model_version))
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(weeks.c.created_at.desc()).limit(1)).first()
+    return _week(row) if row else None
+
+
+def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    if "as_of" in frame:
+        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+    return frame
+
+
+def read_scores(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
+    """All clients scored in week ``as_of``, by rank; empty when the week is not stored."""
+    week = get_week(engine, as_of, model_version)
+    columns = [c.name for c in weekly_scores.columns]
+    if week is None:
+        return _frame([], columns)
+    query = (
+        sa.select(weekly_scores)
+        .where(
+            weekly_scores.c.as_of == week.as_of,
+            weekly_scores.c.model_version == week.model_version,
+        )
+        .order_by(weekly_scores.c.rank)
+    )
+    with engine.connect() as conn:
+        return _frame(list(conn.execute(query)), columns)
+
+
+def read_call_list(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
+    """Week ``as_of``'s call list by rank (selected and not), empty when not stored."""
+    week = get_week(engine, as_of, model_version)
+    columns = [c.name for c in call_list_t.columns]
+    if week is None:
+        return _frame([], columns)
+    query = (
+        sa.select(call_list_t)
+        .where(
+            call_list_t.c.as_of == week.as_of,
+            call_list_t.c.model_version == week.model_version,
+        )
+        .order_by(call_list_t.c.rank)
+    )
+    with engine.connect() as conn:
+        return _frame(list(conn.execute(query)), columns)
+
+
+def _client_weeks(client_id: int) -> sa.Select:
+    ws = weekly_scores
+    return (
+        sa.select(ws, weeks.c.snapshot_path)
+        .join(weeks, (weeks.c.as_of == ws.c.as_of) & (weeks.c.model_version == ws.c.model_version))
+        .where(ws.c.client_id == int(client_id), _is_current())
+    )
+
+
+def history(engine: Engine, client_id: int, weeks: int = 26) -> list[dict[str, Any]]:
+    """The client's last ``weeks`` stored scores, oldest first (one per week: the version
+    written last). Empty for a client never scored."""
+    if weeks <= 0:
+        raise InputError(f"weeks: expected a positive number, got {weeks}")
+    query = _client_weeks(client_id).order_by(weekly_scores.c.as_of.desc()).limit(int(weeks))
+    with engine.connect() as conn:
+        rows = list(conn.execute(query))
+    return [{f: getattr(r, f) for f in HISTORY_FIELDS} for r in reversed(rows)]
+
+
+def previous_score(engine: Engine, client_id: int, before: date) -> dict[str, Any] | None:
+    """The client's stored score in the last week before ``before`` (with its drivers and
+    that week's snapshot path), or ``None``."""
+    query = (
+        _client_weeks(client_id)
+        .where(weekly_scores.c.as_of < before)
+        .order_by(weekly_scores.c.as_of.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return dict(row._mapping) if row else None

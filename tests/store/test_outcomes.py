@@ -1,0 +1,105 @@
+"""Call outcomes: idempotent by id, all-or-nothing batches, 20 concurrent writers lose nothing."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+import pytest
+
+from churn.errors import InputError
+from store.db import connect
+from store.outcomes import (
+    add_outcomes,
+    count_outcomes,
+    outcomes_for,
+    read_outcomes,
+    recently_called,
+)
+
+
+def _row(oid: str, client_id: int = 1, called_on: str = "2025-06-03", reached: bool = True,
+         result: str = "retained", note: str | None = None) -> dict:  # fmt: skip
+    return {"outcome_id": oid, "client_id": client_id, "called_on": called_on,
+            "reached": reached, "result": result, "note": note}  # fmt: skip
+
+
+def test_outcome_ids_are_idempotent(store_url: str) -> None:
+    engine = connect(store_url)
+    assert add_outcomes(engine, [_row("a"), _row("b", client_id=2)]) == (2, 0)
+    assert add_outcomes(engine, [_row("a"), _row("c")]) == (1, 1)
+    assert add_outcomes(engine, [_row("d"), _row("d")]) == (1, 1)  # repeated inside a batch
+    assert count_outcomes(engine) == 4
+    frame = read_outcomes(engine)
+    assert sorted(frame["outcome_id"]) == ["a", "b", "c", "d"]
+    assert str(frame["called_on"].dtype) == "datetime64[us]"
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"result": "maybe"}, "outcomes[1].result"),
+        ({"reached": "yes"}, "outcomes[1].reached"),
+        ({"called_on": "03.06.2025"}, "outcomes[1].called_on"),
+        ({"client_id": -1}, "outcomes[1].client_id"),
+        ({"client_id": True}, "outcomes[1].client_id"),
+        ({"outcome_id": ""}, "outcomes[1].outcome_id"),
+        ({"outcome_id": None}, "outcomes[1].outcome_id"),
+        ({"colour": "red"}, "outcomes[1].colour"),
+        ({"note": 5}, "outcomes[1].note"),
+    ],
+)
+def test_a_bad_row_stores_nothing_of_its_batch(store_url: str, bad: dict, field: str) -> None:
+    engine = connect(store_url)
+    rows = [_row("ok-1"), {**_row("bad"), **bad}, _row("ok-2")]
+    with pytest.raises(InputError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        add_outcomes(engine, rows)
+    assert count_outcomes(engine) == 0
+
+
+def test_twenty_concurrent_writers_lose_nothing(store_url: str) -> None:
+    engine = connect(store_url)
+    writers, batches, per_batch = 20, 5, 4
+
+    def post(w: int) -> tuple[int, int]:
+        total = (0, 0)
+        for b in range(batches):
+            rows = [_row(f"w{w}-b{b}-{i}", client_id=w) for i in range(per_batch)]
+            rows.append(_row("shared", client_id=0))  # every writer races on this id
+            got = add_outcomes(engine, rows)
+            total = (total[0] + got[0], total[1] + got[1])
+        return total
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        results = list(pool.map(post, range(writers)))
+    inserted = sum(r[0] for r in results)
+    known = sum(r[1] for r in results)
+    expected = writers * batches * per_batch + 1
+    assert inserted == expected == count_outcomes(engine)
+    assert known == writers * batches - 1  # the shared id was inserted exactly once
+
+
+def test_recently_called_counts_reached_calls_in_the_window(store_url: str) -> None:
+    engine = connect(store_url)
+    add_outcomes(
+        engine,
+        [
+            _row("1", client_id=1, called_on="2025-05-05"),  # exactly 28 days before: in
+            _row("2", client_id=2, called_on="2025-05-04"),  # 29 days: out
+            _row("3", client_id=3, called_on="2025-06-01", reached=False, result="no_answer"),
+            _row("4", client_id=4, called_on="2025-06-02"),  # on as_of: not before it
+            _row("5", client_id=5, called_on="2025-06-01", result="callback"),
+        ],
+    )
+    assert recently_called(engine, date(2025, 6, 2), 28) == {1, 5}
+    assert recently_called(engine, date(2025, 6, 2), 0) == set()
+
+
+def test_outcomes_for_a_client_oldest_first(store_url: str) -> None:
+    engine = connect(store_url)
+    add_outcomes(engine, [_row("x2", called_on="2025-06-10", note="перезвонить"),
+                          _row("x1", called_on="2025-06-01"), _row("y", client_id=9)])  # fmt: skip
+    got = outcomes_for(engine, 1)
+    assert [r["outcome_id"] for r in got] == ["x1", "x2"]
+    assert got[1]["note"] == "перезвонить" and got[0]["received_at"].tzinfo is not None
+    assert outcomes_for(engine, 12345) == []
