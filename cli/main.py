@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import cli.flow  # noqa: F401  (registers the flow commands)
+import cli.keys  # noqa: F401  (churn keys add|list|revoke)
 import cli.uplift  # noqa: F401  (churn uplift)
 from cli.base import app
 
