@@ -290,6 +290,9 @@ class ServingConfig(_Section):
     default_capacity: int = 100
     # the weekly call list leaves out clients reached on a call within this many days
     recall_after_days: int = Field(28, ge=0)
+    # language of sentences and of the /ui page: "en" (reasons.yaml) or a reasons.<lang>.yaml
+    # beside the config (default.yaml says ru); a request may ask for another (?lang=en)
+    language: str = "en"
     extra: dict[str, Any] = {}
 
 
@@ -358,16 +361,35 @@ class FeatureReason(_Section):
     action: str | None = None
     # case -> template; cases: missing, a category value, zero, one, default
     text: dict[str, str]
+    # the signal's short name, for "what changed" ("Logins in the last 30 days")
+    label: str | None = None
+
+
+class ChangeWords(_Section):
+    """How a change of one signal between two weeks reads ({label}, {before}, {after})."""
+
+    rose: str = "{label} rose from {before} to {after}"
+    fell: str = "{label} fell from {before} to {after}"
+    changed: str = "{label} changed from {before} to {after}"
 
 
 class ReasonsConfig(_Section):
     """``configs/reasons.yaml``: drivers in plain words, reason groups and actions."""
 
+    language: str = "en"  # plural rules of {value:days}: en or ru
     raises: str = "raises risk"
     lowers: str = "lowers risk"
     separator: str = " — "
     groups: dict[str, ReasonGroup] = {}
     features: dict[str, FeatureReason] = {}
+    # words the templates' format specs use: missing values, days (plural forms one / few /
+    # many, "{n}" is the number), rule bands, category values, changes between weeks
+    unknown: str = "unknown"
+    decimal: str = "."  # decimal separator of {value:2f}
+    days: dict[str, str] = {"one": "{n} day", "few": "{n} days", "many": "{n} days"}
+    bands: dict[str, str] = {"high": "high", "dynamic": "dynamic", "no_threat": "no threat"}
+    values: dict[str, str] = {}
+    changes: ChangeWords = ChangeWords()
 
     @model_validator(mode="after")
     def _groups_exist(self) -> ReasonsConfig:
@@ -388,6 +410,31 @@ class Config(_Section):
     retention: RetentionConfig = RetentionConfig()
     store: StoreConfig = StoreConfig()
     reasons: ReasonsConfig = ReasonsConfig()
+    # the same sentences in other languages: configs/reasons.<lang>.yaml (e.g. ru)
+    reasons_by_language: dict[str, ReasonsConfig] = {}
+
+    @model_validator(mode="after")
+    def _language_known(self) -> Config:
+        if self.serving.language not in self.languages():
+            have = ", ".join(self.languages())
+            raise ValueError(
+                f"serving.language: unknown language {self.serving.language!r}; have {have}"
+            )
+        return self
+
+    def languages(self) -> list[str]:
+        """The languages sentences can be given in: en plus every reasons.<lang>.yaml."""
+        return ["en", *(k for k in self.reasons_by_language if k != "en")]
+
+    def reasons_in(self, language: str | None = None) -> ReasonsConfig:
+        """The reasons (sentences, groups, actions) in ``language`` (default serving.language)."""
+        language = language or self.serving.language
+        if language == "en":
+            return self.reasons
+        if language not in self.reasons_by_language:
+            have = ", ".join(self.languages())
+            raise InputError(f"lang: unknown language {language!r}; expected one of {have}")
+        return self.reasons_by_language[language]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -414,6 +461,11 @@ def load_config(path: Path | str | None = None) -> Config:
         side = main.parent / name
         if section not in data and side.exists():
             data[section] = _read_yaml(side)
+    if "reasons_by_language" not in data:  # reasons.ru.yaml -> reasons_by_language.ru
+        data["reasons_by_language"] = {
+            side.name.split(".")[1]: _read_yaml(side)
+            for side in sorted(main.parent.glob("reasons.*.yaml"))
+        }
     try:
         return Config.model_validate(data)
     except Exception as exc:  # pydantic.ValidationError: name the field

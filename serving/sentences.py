@@ -16,8 +16,6 @@ from typing import Any
 from churn.config import FeatureReason, ReasonsConfig, RuleBands
 from features.rules import band
 
-UNKNOWN = "unknown"
-
 
 def is_missing(value: Any) -> bool:
     """None, NaN and pandas' NA/NaT all mean "not known"."""
@@ -42,18 +40,37 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def _days(n: int) -> str:
-    return "1 day" if n == 1 else f"{n} days"
+def plural_form(n: int) -> str:
+    """Which plural form a count takes: "one", "few" or "many" (Russian rules; English uses
+    only one / many, and its few form says the same as many)."""
+    n = abs(int(n))
+    if n % 10 == 1 and n % 100 != 11:
+        return "one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "few"
+    return "many"
+
+
+def days_text(n: int, reasons: ReasonsConfig) -> str:
+    """ "1 day" / "5 days"; "1 день" / "3 дня" / "11 дней" by the reasons' language."""
+    form = plural_form(n) if reasons.language == "ru" else ("one" if n == 1 else "many")
+    template = reasons.days.get(form) or reasons.days.get("many") or "{n}"
+    return template.format(n=n)
 
 
 class _Formatter(string.Formatter):
-    """str.format with the specs the templates use: int, rub, pct, days, 2f, band."""
+    """str.format with the specs the templates use: int, rub, pct, days, 2f, band; the
+    words for unknown values, days, bands and category values come from ``reasons``."""
+
+    def __init__(self, reasons: ReasonsConfig) -> None:
+        super().__init__()
+        self.reasons = reasons
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if is_missing(value):
-            return UNKNOWN
+            return self.reasons.unknown
         if isinstance(value, str):
-            return value
+            return self.reasons.values.get(value, value) if format_spec == "word" else value
         x = float(value)
         if format_spec == "int":
             return str(int(round(x)))
@@ -62,15 +79,18 @@ class _Formatter(string.Formatter):
         if format_spec == "pct":
             return f"{100 * x:.0f} %"
         if format_spec == "days":
-            return _days(int(round(x)))
+            return days_text(int(round(x)), self.reasons)
         if format_spec == "2f":
-            return f"{x:.2f}"
+            return f"{x:.2f}".replace(".", self.reasons.decimal)
         if format_spec == "band":
-            return band(x, RuleBands()).replace("_", " ")
+            name = band(x, RuleBands())
+            return self.reasons.bands.get(name, name.replace("_", " "))
         return super().format_field(value, format_spec)
 
 
-_FORMATTER = _Formatter()
+def formatter(reasons: ReasonsConfig) -> _Formatter:
+    """The template formatter for one language (cheap: no state beyond ``reasons``)."""
+    return _Formatter(reasons)
 
 
 def case_of(value: Any, templates: Mapping[str, str]) -> str:
@@ -89,16 +109,17 @@ def case_of(value: Any, templates: Mapping[str, str]) -> str:
 
 def describe(feature: str, value: Any, row: Mapping[str, Any], reasons: ReasonsConfig) -> str:
     """The sentence for a feature's value, without the raises/lowers suffix."""
+    fmt = formatter(reasons)
     spec = reasons.features.get(feature)
     if spec is None:
-        return f"{feature} = {_FORMATTER.format_field(value, '')}"
+        return f"{feature} = {fmt.format_field(value, '')}"
     template = spec.text.get(case_of(value, spec.text)) or spec.text.get("default")
     if template is None:  # e.g. a flag with only zero/one cases got a 2
-        return f"{feature} = {_FORMATTER.format_field(value, '')}"
+        return f"{feature} = {fmt.format_field(value, '')}"
     try:
-        return _FORMATTER.vformat(template, (), {**row, "value": value})
+        return fmt.vformat(template, (), {**row, "value": value})
     except (KeyError, IndexError, ValueError):
-        return f"{feature} = {_FORMATTER.format_field(value, '')}"
+        return f"{feature} = {fmt.format_field(value, '')}"
 
 
 def sentence(

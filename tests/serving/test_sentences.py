@@ -95,3 +95,54 @@ def test_json_value_is_json_safe():
 )
 def test_singulars_and_bands_read_naturally(reasons, feature, value, expected):
     assert describe(feature, value, {feature: value}, reasons) == expected
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "row", "contribution", "expected"),
+    [
+        ("logins_30d", 0, {}, 0.4, "Нет входов в систему за последние 30 дней — повышает риск"),
+        (
+            "overdue_debt_rub",
+            12300.0,
+            {"days_overdue": 45},
+            0.3,
+            "Просроченный долг 12 300 руб., просрочка 45 дн. — повышает риск",
+        ),
+        ("tenure_days", 21, {}, -0.1, "Сотрудничество длится 21 день — снижает риск"),
+        ("tenure_days", 23, {}, -0.1, "Сотрудничество длится 23 дня — снижает риск"),
+        ("tenure_days", 11, {}, -0.1, "Сотрудничество длится 11 дней — снижает риск"),
+        (
+            "training_indicator",
+            0.4,
+            {},
+            0.2,
+            "Индикатор обучения: высокий риск (0,40) — повышает риск",
+        ),
+        (
+            "competitor_present",
+            "yes",
+            {},
+            0.5,
+            "На последней диагностике выявлен конкурент — повышает риск",
+        ),
+    ],
+)
+def test_russian_is_the_default_language(feature, value, row, contribution, expected):
+    cfg = load_config()
+    assert cfg.serving.language == "ru"
+    reasons = cfg.reasons_in()
+    assert sentence(feature, value, contribution, {feature: value, **row}, reasons) == expected
+
+
+def test_russian_covers_every_feature_group_and_case_of_the_english():
+    cfg = load_config()
+    en, ru = cfg.reasons_in("en"), cfg.reasons_in("ru")
+    assert set(ru.groups) == set(en.groups)
+    assert set(ru.features) == set(en.features)
+    for name, spec in en.features.items():
+        assert ru.features[name].group == spec.group
+        assert set(ru.features[name].text) == set(spec.text), name
+        assert ru.features[name].label and spec.label
+        assert (ru.features[name].action is None) == (spec.action is None), name
+    with pytest.raises(Exception, match="lang"):
+        cfg.reasons_in("de")
