@@ -11,6 +11,7 @@ the code.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,6 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 SEPARATORS = ",;\t|"
 ENCODINGS = ("utf-8-sig", "cp1251")
 SPACES = re.compile(r"[\s\u00a0\u202f']")  # thousands separators: spaces, nbsp, apostrophe
-DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 
 
 @dataclass
@@ -77,21 +77,30 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
+def decode_text(raw: bytes, path: Path) -> tuple[str, str]:
+    """(text, encoding) of the whole file: UTF-8 (with or without BOM), else cp1251.
+
+    Decided on every byte, not a prefix: a prefix cut can split a two-byte UTF-8 letter
+    (Cyrillic is two bytes), and a UTF-8 file read as cp1251 turns "да" into "Ð´Ð°"
+    without any error. cp1251 is the fallback because Excel on a Russian Windows writes it;
+    it has no undefined byte but 0x98, so almost any file decodes: UTF-8 is tried first.
+    """
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"--table: {path}: unknown text encoding (tried {', '.join(ENCODINGS)})")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"--table: {path} is empty")
-    for encoding in ENCODINGS:
-        try:
-            text = raw[:65536].decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"--table: {path}: unknown text encoding (tried {', '.join(ENCODINGS)})")
-    sep = _sniff_separator(text)
+    text, _ = decode_text(raw, path)
+    sep = _sniff_separator(text[:65536])
     return pd.read_csv(
-        path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=False
+        io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=False
     )
 
 
@@ -106,37 +115,131 @@ def _as_text(series: pd.Series) -> pd.Series:
     return text.where(~missing, None)
 
 
-def parse_numeric_text(text: pd.Series) -> pd.Series:
-    """ "12.5", "1 234,5", "1,234.5", "-3" -> float; anything else -> NaN."""
-    s = (
+# A number, once spaces are removed, is one of these shapes. EN = decimal point with
+# optional comma thousands, EU = decimal comma with optional dot thousands.
+_EXP = r"(?:[eE][+-]?\d+)?"
+_SHAPES: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
+    "int": (re.compile(r"[+-]?\d+" + _EXP), frozenset({"en", "eu"})),
+    # "1,234" / "1.234": one 3-digit group after the separator, no leading zero: either a
+    # thousands separator or a decimal with three decimals; the column decides.
+    "comma_group": (re.compile(r"[+-]?[1-9]\d{0,2},\d{3}"), frozenset({"en", "eu"})),
+    "dot_group": (re.compile(r"[+-]?[1-9]\d{0,2}\.\d{3}"), frozenset({"en", "eu"})),
+    "en_decimal": (re.compile(r"[+-]?\d*\.\d+" + _EXP), frozenset({"en"})),
+    "en_grouped": (re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?"), frozenset({"en"})),
+    "eu_decimal": (re.compile(r"[+-]?\d*,\d+" + _EXP), frozenset({"eu"})),
+    "eu_grouped": (re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?"), frozenset({"eu"})),
+}
+_STYLE_NAMES = {
+    "en": "decimal point (comma = thousands)",
+    "eu": "decimal comma (point = thousands)",
+}
+
+
+@dataclass
+class InferredColumn:
+    kind: str  # "numeric" | "categorical" | "datetime"
+    values: pd.Series  # float64 (numeric), object text with None (categorical), as is
+    note: str | None = None  # how an ambiguous number format was decided
+
+
+def _shape_of(value: str) -> str | None:
+    for name, (pattern, _) in _SHAPES.items():
+        if pattern.fullmatch(value):
+            return name
+    return None
+
+
+def _to_float(values: pd.Series, style: str) -> pd.Series:
+    if style == "en":
+        plain = values.str.replace(",", "", regex=False)
+    else:
+        plain = values.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(plain, errors="coerce").astype("float64")
+
+
+def parse_numeric_text(text: pd.Series, name: str = "column") -> tuple[pd.Series, str | None]:
+    """Numbers written as text, one number format per column, or all NaN if not numeric.
+
+    Spaces, non-breaking spaces and apostrophes are thousands separators everywhere. A
+    column is then either decimal-point (``1,234.5``: comma groups thousands) or
+    decimal-comma (``1.234,5``: point groups thousands), never a mix: the format is the
+    one every value fits. "1,234" fits both; when every value of a column fits both, the
+    separator is read as a thousands separator (a decimal part of exactly three digits in
+    every value is far less likely than a thousands group) and the returned note says so.
+    A column whose values are all numbers but fit no single format (``12,5`` next to
+    ``1,234.5``) is an :class:`InputError` naming the column and one value of each kind:
+    guessing would silently turn one of them into a number a thousand times off.
+    Returns (float64 values, note or None); a value that is not a number makes the whole
+    column NaN (the caller then treats it as text).
+    """
+    compact = (
         text.astype(object)
         .where(text.notna(), None)
         .map(lambda v: v if v is None else SPACES.sub("", v), na_action="ignore")
     )
-    s = s.astype("string")
-    comma_decimal = s.str.fullmatch(DECIMAL_COMMA.pattern).fillna(False).astype(bool)
-    s = s.where(~comma_decimal, s.str.replace(",", ".", regex=False))
-    both = s.str.contains(",", regex=False).fillna(False).astype(bool) & s.str.contains(
-        ".", regex=False
-    ).fillna(False).astype(bool)
-    s = s.where(~both, s.str.replace(",", "", regex=False))  # 1,234.5: comma = thousands
-    return pd.to_numeric(s, errors="coerce").astype("float64")
+    present = compact.dropna()
+    nothing = pd.Series(np.nan, index=text.index, dtype="float64")
+    if present.empty:
+        return nothing, None
+    shapes = {v: _shape_of(v) for v in present.unique()}
+    if any(shape is None for shape in shapes.values()):
+        return nothing, None
+    styles = frozenset({"en", "eu"})
+    witness: dict[str, str] = {}
+    for value, shape in shapes.items():
+        allowed = _SHAPES[shape][1]
+        if len(allowed) == 1:
+            witness.setdefault(next(iter(allowed)), value)
+        styles = styles & allowed
+    if not styles:
+        raise InputError(
+            f"column {name}: mixes number formats: {witness['eu']!r} is written with a "
+            f"{_STYLE_NAMES['eu']}, {witness['en']!r} with a {_STYLE_NAMES['en']}; "
+            "export the column with one number format"
+        )
+    strings = compact.astype("string")
+    if len(styles) == 1:
+        return _to_float(strings, next(iter(styles))), None
+    grouped = [v for v, shape in shapes.items() if shape in ("comma_group", "dot_group")]
+    if not grouped:  # integers only
+        return _to_float(strings, "en"), None
+    has_comma = any("," in v for v in grouped)
+    has_dot = any("." in v for v in grouped)
+    if has_comma and has_dot:  # "1,234" and "5.678" in one column: both thousands?
+        raise InputError(
+            f"column {name}: uses both ',' ({next(v for v in grouped if ',' in v)!r}) and "
+            f"'.' ({next(v for v in grouped if '.' in v)!r}) between digit groups; "
+            "export the column with one number format"
+        )
+    sep = "," if has_comma else "."
+    note = (
+        f"column {name}: every value fits both number formats (e.g. {grouped[0]!r}); "
+        f"read {sep!r} as a thousands separator"
+    )
+    return _to_float(strings, "en" if has_comma else "eu"), note
 
 
-def infer_column(series: pd.Series) -> tuple[str, pd.Series]:
-    """("numeric", float64) or ("categorical", object text with None) for one column."""
+def infer_column(series: pd.Series, name: str = "column") -> InferredColumn:
+    """Numeric (float64), categorical (object text with None) or datetime, for one column."""
     if pd.api.types.is_bool_dtype(series):
-        return "numeric", series.astype("float64")
+        return InferredColumn("numeric", series.astype("float64"))
     if pd.api.types.is_numeric_dtype(series):
-        return "numeric", pd.to_numeric(series, errors="coerce").astype("float64")
+        return InferredColumn("numeric", pd.to_numeric(series, errors="coerce").astype("float64"))
     if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime", series
+        return InferredColumn("datetime", series)
     text = _as_text(series)
-    parsed = parse_numeric_text(text)
+    parsed, note = parse_numeric_text(text, name)
     present = text.notna()
     if present.any() and parsed[present].notna().all():
-        return "numeric", parsed
-    return "categorical", text
+        return InferredColumn("numeric", parsed, note)
+    return InferredColumn("categorical", text)
+
+
+def _is_row_id(values: pd.Series) -> bool:
+    """Whole numbers, none missing, a different one on every row: an id, not a signal."""
+    if values.isna().any() or len(values) < 2:
+        return False
+    return bool((values == np.round(values)).all() and values.nunique() == len(values))
 
 
 # --------------------------------------------------------------------------- target
@@ -225,12 +328,16 @@ def prepare_table(
     if len(frame) == 0:
         raise InputError(f"--target {target}: every value is missing")
     y, positive_value = encode_target(frame[target], target, positive)
-    X, numeric, categorical, dropped = _features(frame, target, id_col, max_category_share)
+    X, numeric, categorical, dropped = _features(frame, target, id_col, max_category_share, notes)
     return PreparedTable(X, y, positive_value, numeric, categorical, dropped, notes)
 
 
 def _features(
-    frame: pd.DataFrame, target: str, id_col: str | None, max_category_share: float
+    frame: pd.DataFrame,
+    target: str,
+    id_col: str | None,
+    max_category_share: float,
+    notes: list[str],
 ) -> tuple[pd.DataFrame, list[str], list[str], dict[str, str]]:
     out: dict[str, pd.Series] = {}
     numeric, categorical, all_missing = [], [], []
@@ -240,7 +347,10 @@ def _features(
     for col in frame.columns:
         if col in (target, id_col):
             continue
-        kind, values = infer_column(frame[col])
+        inferred = infer_column(frame[col], col)
+        kind, values = inferred.kind, inferred.values
+        if inferred.note:
+            notes.append(inferred.note)
         present = values.notna()
         if not present.any():
             all_missing.append(col)
@@ -252,6 +362,8 @@ def _features(
             dropped[col] = (
                 f"text with {values.nunique()} distinct values in {len(values)} rows: id-like"
             )
+        elif kind == "numeric" and _is_row_id(values):
+            dropped[col] = "whole numbers, a different one on every row: an id, not a signal"
         elif kind == "numeric":
             numeric.append(col)
             out[col] = values

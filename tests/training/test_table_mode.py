@@ -139,12 +139,115 @@ def test_tuned_model_beats_baseline_on_nonlinear_signal(quick: Config, tmp_path:
 
 
 def test_numeric_text_inference() -> None:
-    kind, values = infer_column(pd.Series(["12.5", "", " ", "1 234,5", "1,234.5", "-3", "NA"]))
-    assert kind == "numeric"
+    column = infer_column(pd.Series(["12.5", "", " ", "1 234.5", "1,234.5", "-3", "NA"]))
+    assert column.kind == "numeric" and column.note is None
+    values = column.values
     assert values.tolist()[0] == 12.5 and values.tolist()[3:6] == [1234.5, 1234.5, -3.0]
     assert values.isna().tolist() == [False, True, True, False, False, False, True]
-    kind, values = infer_column(pd.Series(["gold", "12", ""]))
-    assert kind == "categorical" and values.isna().tolist() == [False, False, True]
+    column = infer_column(pd.Series(["gold", "12", ""]))
+    assert column.kind == "categorical" and column.values.isna().tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # decimal comma, point or space between thousands: "1.234,5" is 1234.5, not 1.2345
+        (["1.234,5", "12,5", "7", "1 000 000,25", "0,125"], [1234.5, 12.5, 7, 1000000.25, 0.125]),
+        # decimal point, comma between thousands: "15,000" is 15000, not 15.0
+        (["15,000", "1,234.5", "3", "2,500,000", ".5"], [15000, 1234.5, 3, 2500000, 0.5]),
+        # "1,234" is ambiguous alone; "1,5" in the same column makes it a decimal comma
+        (["1,5", "1,234", "-2"], [1.5, 1.234, -2]),
+        # "1.234" is ambiguous alone; "2.5" makes the column decimal-point
+        (["2.5", "1.234"], [2.5, 1.234]),
+        (["1e3", "2,5E-1"], [1000, 0.25]),
+    ],
+)
+def test_number_format_is_decided_per_column(cells: list[str], expected: list[float]) -> None:
+    column = infer_column(pd.Series(cells), "fee")
+    assert column.kind == "numeric" and column.note is None
+    assert column.values.tolist() == pytest.approx(expected)
+
+
+def test_ambiguous_column_reads_thousands_and_says_so() -> None:
+    column = infer_column(pd.Series(["1,234", "15,000", "7", ""]), "fee")
+    assert column.values.tolist()[:3] == [1234.0, 15000.0, 7.0]
+    assert column.note is not None and "fee" in column.note and "thousands" in column.note
+    column = infer_column(pd.Series(["1.234", "2.000"]), "fee")
+    assert column.values.tolist() == [1234.0, 2000.0] and "thousands" in column.note
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [["12,5", "1,234.5"], ["1.234,5", "2.5"], ["1,234", "5.678"]],
+)
+def test_mixed_number_formats_are_an_error_naming_the_column(cells: list[str]) -> None:
+    with pytest.raises(InputError, match=r"column fee: .*one number format"):
+        infer_column(pd.Series(cells), "fee")
+
+
+def test_text_with_numbers_in_it_stays_text() -> None:
+    column = infer_column(pd.Series(["1.2.3", "12,5", "v2"]), "version")
+    assert column.kind == "categorical"
+
+
+def _flag_table(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n).round(3),
+            "answer": rng.choice(["да", "нет"], n),
+            "left": rng.choice(["да", "нет"], n),
+        }
+    )
+
+
+def test_utf8_file_whose_64k_cut_splits_a_letter_stays_utf8(tmp_path: Path) -> None:
+    from training.table_io import prepare_table, read_table
+
+    frame = _flag_table(8000)
+    text = frame.to_csv(index=False, sep=";")
+    data = text.encode("utf-8")
+    # pad the first line so that byte 65 536 falls inside a two-byte Cyrillic letter
+    for pad in range(40):
+        candidate = ("x" + " " * pad + text[1:]).encode("utf-8")
+        if (candidate[65535] & 0xC0) == 0xC0 and (candidate[65536] & 0xC0) == 0x80:
+            data = candidate
+            break
+    assert (data[65536] & 0xC0) == 0x80, "test set-up: the cut must split a letter"
+    with pytest.raises(UnicodeDecodeError):
+        data[:65536].decode("utf-8")  # what the old prefix sniffing saw
+    path = tmp_path / "utf8.csv"
+    path.write_bytes(data)
+    read = read_table(path)
+    assert set(read["answer"]) == {"да", "нет"} and len(read) == len(frame)
+    table = prepare_table(read, target="left", positive="да", id_col=None, max_category_share=0.5)
+    assert table.y.sum() == (frame["left"] == "да").sum()
+    assert table.X["answer"].cat.categories.tolist() == ["да", "нет"]
+
+
+def test_cp1251_file_is_read_as_cp1251(tmp_path: Path) -> None:
+    from training.table_io import read_table
+
+    path = tmp_path / "cp1251.csv"
+    path.write_bytes(_flag_table().to_csv(index=False, sep=";").encode("cp1251"))
+    assert set(read_table(path)["answer"]) == {"да", "нет"}
+
+
+def test_integer_column_unique_per_row_is_dropped_as_an_id(tmp_path: Path) -> None:
+    from training.table_io import prepare_table, read_table
+
+    frame = _flag_table()
+    frame.insert(0, "contract_no", np.random.default_rng(1).permutation(len(frame)) + 10_000)
+    frame["users"] = np.arange(len(frame)) // 2  # whole numbers with repeats: a feature
+    frame["score"] = np.linspace(0, 1, len(frame))  # unique but not whole: a feature
+    path = tmp_path / "ids.csv"
+    frame.to_csv(path, index=False)
+    table = prepare_table(
+        read_table(path), target="left", positive="да", id_col=None, max_category_share=0.5
+    )
+    assert "contract_no" in table.dropped and "id" in table.dropped["contract_no"]
+    assert "contract_no" not in table.X.columns
+    assert {"users", "score", "x"} <= set(table.numeric)
 
 
 # --------------------------------------------------------------------------- bad input
