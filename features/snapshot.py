@@ -27,6 +27,7 @@ from churn.config import Config, FeaturesConfig, RulesConfig
 from churn.errors import InputError
 from features.catalog import CATALOG, COLUMNS
 from features.contract import TABLES
+from features.provenance import kv_metadata
 from features.rules import add_rule_columns
 from features.signals.activity import active_user_signals, login_signals
 from features.signals.history import history_signals
@@ -298,14 +299,21 @@ def write_snapshots(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config, out
     """Stream all snapshots into one Parquet file (DuckDB COPY); returns the row count.
 
     DuckDB streams the query into the file, spilling to disk beyond
-    ``features.engine_memory_limit``; events never pass through pandas.
+    ``features.engine_memory_limit``; events never pass through pandas. The file records
+    the raw directory's digest (:mod:`features.provenance`) so training can check it
+    labels from the same export.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     con, sql = _snapshots_query(raw_dir, as_of_dates, cfg)
     target = out.as_posix().replace("'", "''")
+    kv = ", ".join(
+        f"'{k}': '{v.replace(chr(39), chr(39) * 2)}'" for k, v in kv_metadata(raw_dir).items()
+    )
     try:
-        con.raw_sql(f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD)")
+        con.raw_sql(
+            f"COPY ({sql}) TO '{target}' (FORMAT PARQUET, COMPRESSION ZSTD, KV_METADATA {{{kv}}})"
+        )
     finally:
         con.disconnect()
     return pq.ParquetFile(out).metadata.num_rows

@@ -29,6 +29,7 @@ import typer
 
 from churn.config import Config
 from churn.errors import InputError
+from features import provenance
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.calibration import fit_platt, risk_thresholds
 from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
@@ -67,7 +68,12 @@ def _say(msg: str) -> None:
 def load_snapshots(
     cfg: Config, raw_dir: Path, features_file: Path | None
 ) -> tuple[pd.DataFrame, Path]:
-    """Read the snapshot file, or build monthly snapshots from ``raw_dir`` first."""
+    """Read the snapshot file, or build monthly snapshots from ``raw_dir`` first.
+
+    A file that records the digest of the raw directory it was built from must match
+    ``raw_dir`` (the labels' source), else InputError; a file without one is read with a
+    note ("not recorded").
+    """
     if features_file is None:
         from features.cli import run_features
 
@@ -87,6 +93,9 @@ def load_snapshots(
         raise InputError(
             f"--features: {features_file} lacks snapshot column(s) {', '.join(missing)}"
         )
+    if Path(raw_dir).is_dir():  # labels need it; labelled() names a missing directory
+        status = provenance.check(features_file, raw_dir)
+        _say(f"snapshots vs raw {raw_dir}: digest {status}")
     return numeric_as_float(frame), features_file
 
 

@@ -20,6 +20,7 @@ import pytest
 from churn.config import Config
 from churn.tracking import use_tracking_uri
 from features.catalog import CATALOG, COLUMNS
+from features.provenance import stamp
 
 
 @dataclass
@@ -96,6 +97,7 @@ def write_synthetic(base: SyntheticBase, root: Path) -> tuple[Path, Path]:
     snap = root / "features" / "snapshots.parquet"
     snap.parent.mkdir(parents=True, exist_ok=True)
     base.snapshots.to_parquet(snap, index=False)
+    stamp(snap, raw)  # as write_snapshots would: built from this raw directory
     return raw, snap
 
 
