@@ -29,7 +29,7 @@ import typer
 
 from churn.config import Config
 from churn.errors import InputError
-from features import provenance
+from features import provenance as raw_provenance
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.calibration import fit_platt, risk_thresholds
 from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
@@ -94,7 +94,7 @@ def load_snapshots(
             f"--features: {features_file} lacks snapshot column(s) {', '.join(missing)}"
         )
     if Path(raw_dir).is_dir():  # labels need it; labelled() names a missing directory
-        status = provenance.check(features_file, raw_dir)
+        status = raw_provenance.check(features_file, raw_dir)
         _say(f"snapshots vs raw {raw_dir}: digest {status}")
     return numeric_as_float(frame), features_file
 
