@@ -130,12 +130,23 @@ def test_segment_filter_narrows_the_list(page: Any, service_url: str) -> None:
     page.goto(f"{service_url}/ui")
     page.fill("[data-testid=capacity]", str(capacity))
     page.select_option("[data-testid=segment]", "large")
-    page.click("[data-testid=load-call-list]")
+    # the page loads the whole list on open: wait for the answer to *this* request, then
+    # for the page to render it, not for the first message that happens to say "as of"
+    with page.expect_response(
+        lambda r: r.url.endswith("/call_list") and '"large"' in (r.request.post_data or "")
+    ):
+        page.click("[data-testid=load-call-list]")
     page.locator("[data-testid=call-list-message]").filter(has_text="as of").or_(
         page.locator("[data-testid=call-list-message]").filter(has_text="No clients")
     ).wait_for()
     rows = page.locator("[data-testid=call-list] tbody tr")
-    shown = [rows.nth(i).get_attribute("data-client-id") for i in range(rows.count())]
-    assert shown == [str(c["client_id"]) for c in large]
+    expected = [str(c["client_id"]) for c in large]
+    shown: list[str | None] = []
+    for _ in range(50):  # rendering follows the response within a frame or two
+        shown = [rows.nth(i).get_attribute("data-client-id") for i in range(rows.count())]
+        if shown == expected:
+            break
+        page.wait_for_timeout(100)
+    assert shown == expected
     assert len(large) <= len(everyone) == capacity
     assert all(c.get("segment", "large") == "large" for c in large)
