@@ -348,7 +348,7 @@ def _span(dates: list[str]) -> str:
     return f"{dates[0]}..{dates[-1]}" if dates else ""
 
 
-def provenance(selection: ChurnModel, served: ChurnModel | None) -> dict[str, Any]:
+def figure_provenance(selection: ChurnModel, served: ChurnModel | None) -> dict[str, Any]:
     """Which rows each figure and the served model come from (``as_of`` ranges)."""
     meta = selection.metadata
     out: dict[str, Any] = {
@@ -396,7 +396,7 @@ def build_report(
     decision = getattr(reg, "decision", None)
     return {
         "test": test,
-        "provenance": provenance(selection, served) if selection is not None else None,
+        "provenance": figure_provenance(selection, served) if selection is not None else None,
         "auc_gain": result.get("auc_gain"),
         "gap_closed": result.get("gap_closed"),
         "oracle_horizon": result.get("oracle_horizon"),
