@@ -11,7 +11,7 @@ PORT ?= 3000
 
 PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: install browser postgres demo test test-all lint format bench serve clean
+.PHONY: install browser postgres java demo test test-all lint format bench serve clean
 
 install: $(STAMP)
 
@@ -36,6 +36,12 @@ postgres:
 	    || echo "warning: could not install postgresql (the PostgreSQL store tests will be skipped)"; \
 	  else echo "postgresql missing: sudo apt-get install postgresql (the PostgreSQL store tests will be skipped)"; fi; fi
 
+# Java for the Spark tests (PySpark 4 needs 17+), from Debian when missing.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else echo "java missing: sudo apt-get install openjdk-17-jre-headless (Spark tests need it)"; exit 1; fi; }
+
 demo: install
 	$(CHURN) simulate --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) --out data/raw
 	$(CHURN) validate data/raw
@@ -55,10 +61,10 @@ demo: install
 serve: install
 	$(CHURN) serve --port $(PORT)
 
-test: install browser postgres
+test: install browser postgres java
 	$(BIN)/python -m pytest -q -m "not slow" --timeout 900
 
-test-all: install browser postgres
+test-all: install browser postgres java
 	$(BIN)/python -m pytest -q --timeout 1800
 
 lint: install

@@ -135,15 +135,26 @@ def promote(
 @friendly
 def score(
     features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
-    out: Path = typer.Option(..., help="output Parquet file"),
+    raw: Path | None = typer.Option(None, help="raw directory: build the snapshot first"),
+    out: Path = typer.Option(..., help="output Parquet file (a directory with --engine spark)"),
     alias: str | None = typer.Option(None, help="registry alias (default from config)"),
+    engine: str = typer.Option("duckdb", help="duckdb (one file) or spark (partitioned dir)"),
 ) -> None:
     """Batch-score the latest snapshot with the champion model."""
     cfg = _config()
     setup_mlflow(cfg)
+    if engine == "spark":
+        from serving.spark_batch import run_score_spark
+
+        run_score_spark(cfg, out=out, raw=raw, features_file=features_file, alias=alias)
+        return
+    if engine != "duckdb":
+        from churn.errors import InputError
+
+        raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
     from serving.batch import run_score
 
-    run_score(cfg, features_file=features_file, out=out, alias=alias)
+    run_score(cfg, features_file=features_file, out=out, alias=alias, raw=raw)
 
 
 @app.command("call-list")

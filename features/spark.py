@@ -9,42 +9,33 @@ SparkSession in UTC, and the raw Parquet files registered as Spark views (Ibis'
 ``tests/features/test_spark_engine.py`` checks the Spark result equals the DuckDB one,
 column by column. Needs the optional extra: ``pip install -e '.[spark]'`` (and Java 17+).
 
-A network-wide job (all regions, years of events) runs the same code on a cluster::
-
-    spark-submit --master yarn --conf spark.sql.session.timeZone=UTC job.py
-
-where ``job.py`` builds ``session = SparkSession.builder.getOrCreate()``, connects
-``con = ibis.pyspark.connect(session)``, reads the raw tables from the lake
-(``load_tables(raw_dir, con)`` or ``con.table(...)`` over the warehouse), and writes the
-snapshots without collecting them on the driver:
-``con.to_parquet(snapshots_expr(tables, dates, cfg.features, cfg.rules), out)`` (or
-``session.sql(con.compile(expr)).write.partitionBy("as_of").parquet(out)``).
-:func:`build_snapshots_spark` collects to pandas and is only for tests and small bases.
-
-Batch scoring on Spark (not implemented here; the model is a plain Python object):
-broadcast the :class:`training.model.ChurnModel` loaded from the MLflow registry, then
-``snapshots_df.mapInPandas(score, schema="client_id long, as_of timestamp, probability
-double, risk_band string")`` where ``score`` iterates over the partition's pandas batches
-and yields ``model.predict_proba(batch)`` next to the keys -- each executor scores its
-partition with the same booster and calibrator the service uses.
+On a cluster the same module runs under ``spark-submit`` (see the deployment note in
+``features/README.md``): :func:`snapshot_dataframe` returns a lazy Spark DataFrame, so
+the snapshots are written (or scored, ``serving.spark_batch``) by the executors without
+passing through the driver. :func:`build_snapshots_spark` collects to pandas and is only
+for tests and small bases.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import pandas as pd
 
 from churn.config import Config
+from churn.errors import InputError
 from features.catalog import CATALOG
+from features.contract import TABLES
 from features.snapshot import load_tables, snapshots_expr
 
-if TYPE_CHECKING:  # pyspark is an optional extra: import it only when a session is built
-    from pyspark.sql import SparkSession
+if TYPE_CHECKING:  # pyspark is imported only when a session is built
+    from pyspark.sql import DataFrame, SparkSession
 
 LOCAL_CONF = {
     "spark.sql.session.timeZone": "UTC",  # as_of is 00:00 UTC; day differences in UTC
@@ -55,12 +46,21 @@ LOCAL_CONF = {
 }
 
 
-def local_session(cores: int = 2) -> SparkSession:
-    """A local-mode SparkSession in UTC, tuned for small bases (reuses an active one)."""
+def local_session(
+    cores: int = 2, driver_memory: str = "1g", conf: dict[str, str] | None = None
+) -> SparkSession:
+    """A local-mode SparkSession in UTC, tuned for small bases (reuses an active one).
+
+    Python workers (``mapInPandas`` in batch scoring) run this interpreter, so they see
+    the same packages as the driver; ``driver_memory`` bounds the JVM (local mode runs
+    the executors inside it). Both only take effect when the JVM is started here.
+    """
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(f"local[{cores}]").appName("churn-features")
-    for key, value in LOCAL_CONF.items():
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(f"local[{cores}]").appName("churn")
+    settings = {**LOCAL_CONF, "spark.driver.memory": driver_memory, **(conf or {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
@@ -89,6 +89,54 @@ def build_snapshots_spark(
         if owned:
             session.stop()
     return _catalog_dtypes(frame)
+
+
+def snapshot_dataframe(
+    session: SparkSession, raw_dir: Path | str, as_of_dates: Sequence[date], cfg: Config
+) -> DataFrame:
+    """The snapshots as a lazy Spark DataFrame (catalog columns; nothing is computed yet).
+
+    The very expression of :func:`build_snapshots_spark`, compiled to Spark SQL over the
+    raw Parquet files registered as views; the caller writes or scores it on the
+    executors. ``raw_dir`` may be any path Spark reads (a local folder, ``hdfs://``,
+    ``s3a://``): Ibis registers it without looking at it.
+    """
+    con = ibis.pyspark.connect(session)
+    tables = load_tables_spark(con, raw_dir)
+    expr = snapshots_expr(tables, as_of_dates, cfg.features, cfg.rules)
+    return session.sql(con.compile(expr))
+
+
+def load_tables_spark(con: ibis.BaseBackend, raw_dir: Path | str) -> dict[str, Any]:
+    """Every contract table over ``<raw_dir>/<table>.parquet``; a local folder is checked
+    first (missing files and columns named) by :func:`features.snapshot.load_tables`."""
+    if "://" not in str(raw_dir):
+        return load_tables(Path(raw_dir), con)
+    root = str(raw_dir).rstrip("/")
+    return {
+        name: con.read_parquet(f"{root}/{name}.parquet", table_name=f"raw_{name}")
+        for name in TABLES
+    }
+
+
+def latest_as_of_spark(session: SparkSession, raw_dir: Path | str) -> date:
+    """The day after the newest event of any event table (as ``features.cli.latest_as_of``),
+    computed by Spark, so a cluster job does not read the lake on the driver."""
+    from datetime import timedelta
+
+    from pyspark.sql import functions as F
+
+    newest = None
+    for name, spec in TABLES.items():
+        if not spec.is_event:
+            continue
+        path = f"{str(raw_dir).rstrip('/')}/{name}.parquet"
+        value = session.read.parquet(path).agg(F.max(F.to_date("ts")).alias("d")).first()["d"]
+        if value is not None and (newest is None or value > newest):
+            newest = value
+    if newest is None:
+        raise InputError(f"{raw_dir}: the event tables hold no events")
+    return newest + timedelta(days=1)
 
 
 def _catalog_dtypes(frame: pd.DataFrame) -> pd.DataFrame:

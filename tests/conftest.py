@@ -123,3 +123,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     from pg_server import create_database
 
     return create_database(admin)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local SparkSession for the whole test session (JVM start-up is ~10 s): two
+    cores, 1 GB, no UI, 4 shuffle partitions (``features.spark.local_session``)."""
+    from features.spark import local_session
+
+    session = local_session(cores=2, driver_memory="1g")
+    yield session
+    session.stop()

@@ -1,36 +1,23 @@
 """The snapshot expressions run on Spark (local mode) and give the DuckDB rows, column by column.
 
-Skipped unless the optional ``spark`` extra is installed (CI does not download Spark).
+PySpark is a dev dependency: these run in ``make test`` on the session's one local
+SparkSession (``spark`` fixture in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from tiny_base import AS_OF, write_tiny_base
 
 from churn.config import Config, load_config
 from features.catalog import COLUMNS
 from features.snapshot import build_snapshots
-
-pytest.importorskip("pyspark")
-
-from features.spark import build_snapshots_spark, local_session  # noqa: E402
-
-pytestmark = pytest.mark.slow
+from features.spark import build_snapshots_spark
 
 KEYS = ["as_of", "client_id"]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    session = local_session()
-    yield session
-    session.stop()
 
 
 def _assert_same(spark_rows: pd.DataFrame, duck_rows: pd.DataFrame) -> None:
