@@ -235,40 +235,31 @@ def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def read_scores(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
-    """All clients scored in week ``as_of``, by rank; empty when the week is not stored."""
+def _read_week_rows(
+    engine: Engine, table: sa.Table, as_of: date, model_version: str | None
+) -> pd.DataFrame:
+    """One stored week's rows of ``table`` by rank; empty (with the columns) when not stored."""
     week = get_week(engine, as_of, model_version)
-    columns = [c.name for c in weekly_scores.columns]
+    columns = [c.name for c in table.columns]
     if week is None:
         return _frame([], columns)
     query = (
-        sa.select(weekly_scores)
-        .where(
-            weekly_scores.c.as_of == week.as_of,
-            weekly_scores.c.model_version == week.model_version,
-        )
-        .order_by(weekly_scores.c.rank)
+        sa.select(table)
+        .where(table.c.as_of == week.as_of, table.c.model_version == week.model_version)
+        .order_by(table.c.rank)
     )
     with engine.connect() as conn:
         return _frame(list(conn.execute(query)), columns)
+
+
+def read_scores(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
+    """All clients scored in week ``as_of``, by rank; empty when the week is not stored."""
+    return _read_week_rows(engine, weekly_scores, as_of, model_version)
 
 
 def read_call_list(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
     """Week ``as_of``'s call list by rank (selected and not), empty when not stored."""
-    week = get_week(engine, as_of, model_version)
-    columns = [c.name for c in call_list_t.columns]
-    if week is None:
-        return _frame([], columns)
-    query = (
-        sa.select(call_list_t)
-        .where(
-            call_list_t.c.as_of == week.as_of,
-            call_list_t.c.model_version == week.model_version,
-        )
-        .order_by(call_list_t.c.rank)
-    )
-    with engine.connect() as conn:
-        return _frame(list(conn.execute(query)), columns)
+    return _read_week_rows(engine, call_list_t, as_of, model_version)
 
 
 def _client_weeks(client_id: int) -> sa.Select:
