@@ -2,9 +2,9 @@
 
 A supervisor's first question about a weekly score is "why is it different from last
 week?". Both rows go through the same served model in one SHAP call; the change of each
-feature's contribution (raw log-odds space, as in ``serving.explain``) says how much that
-signal moved the score, so features are ranked by the size of that change. Each change
-is said in words of the reasons file's language:
+feature's contribution (calibrated log-odds, the shown probability's scale, as in
+``serving.explain``) says how much that signal moved the score, so features are ranked by
+the size of that change. Each change is said in words of the reasons file's language:
 
 * "Logins in the last 30 days fell from 14 to 0 — raises risk"
 * "Входы за последние 30 дней: было 14, стало 0 — повышает риск"
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
@@ -106,7 +107,8 @@ def what_changed(
     ``model``. Returns the previous and current probability and band, and ``items``:
     feature, label, before, after, the two contributions, their change, direction, text
     (only features whose value moved, at most ``top_k``), and ``unchanged_change``: what the
-    features that did not move add together (log-odds).
+    features that did not move add together (calibrated log-odds, so the listed changes plus
+    it equal the change of logit(probability)).
     """
     if len(current) != 1 or len(previous) != 1:
         raise InputError(
@@ -116,9 +118,8 @@ def what_changed(
     if top_k < 1:
         raise InputError(f"top_k: must be at least 1, got {top_k}")
     both = with_rule_columns(pd.concat([previous, current], ignore_index=True), rules)
-    contrib, base = contributions(model, both)
-    raw = base + contrib.sum(axis=1)
-    proba = model.calibrate(raw)
+    contrib, base = contributions(model, both)  # calibrated log-odds
+    proba = expit(base + contrib.sum(axis=1))  # = the served probability (Platt)
     bands = model.risk_band(proba)
     before_row, after_row = both.iloc[0].to_dict(), both.iloc[1].to_dict()
     delta = contrib[1] - contrib[0]

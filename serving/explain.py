@@ -1,11 +1,18 @@
 """Why a client's score is what it is: SHAP contributions, drivers in words, the rule.
 
-Contributions are TreeSHAP values in the booster's raw (log-odds) space, so
-``sum(contributions) + base_value == model.predict_raw`` exactly; the calibrated
-probability is a monotone map of that sum, so a feature that raises the raw score
-raises the probability. They come from LightGBM's own ``pred_contrib=True`` — for a
-LightGBM model ``shap.TreeExplainer(booster).shap_values`` calls exactly that (the tests
-check the two agree), and it works on a whole frame at once, which the call list needs.
+Contributions are on the scale of the **shown probability**: calibrated log-odds. TreeSHAP
+gives them in the booster's raw log-odds, where ``sum + base == model.predict_raw``; the
+served probability is Platt-calibrated, ``p = sigmoid(slope * raw + intercept)``, so each
+raw contribution is multiplied by the slope and the base becomes ``slope * base +
+intercept``. Then ``base_value + sum(contributions) == logit(probability)`` exactly: a
+supervisor who adds the bars gets the probability on the screen, not a different number
+on a scale nobody is shown. Training refuses a slope <= 0
+(:class:`training.calibration.CalibrationError`), so signs are those of the raw SHAP
+values: a feature that raises the booster's score raises the probability.
+
+Raw contributions come from LightGBM's own ``pred_contrib=True`` — for a LightGBM model
+``shap.TreeExplainer(booster).shap_values`` calls exactly that (the tests check the two
+agree), and it works on a whole frame at once, which the call list needs.
 """
 
 from __future__ import annotations
@@ -27,16 +34,26 @@ ACTION_SEPARATOR = " | "  # actions themselves contain "; "
 TEXT_COLUMNS = ("reason_", "feature_", "action_")  # reason_group_ starts with reason_
 
 
-def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(n × features) SHAP contributions in raw space and the (n,) base value."""
+def raw_contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(n × features) SHAP contributions in the booster's raw log-odds and the (n,) base
+    value: ``sum + base == model.predict_raw``."""
     x = model.matrix(frame)
     out = model.booster.predict(x, pred_contrib=True, num_threads=threads(len(x)))
     out = np.asarray(out, dtype=float)
     return out[:, :-1], out[:, -1]
 
 
+def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(n × features) SHAP contributions in calibrated log-odds and the (n,) base value:
+    ``sigmoid(base + sum) == model.predict_proba`` (what every explanation shows)."""
+    slope, intercept = model.log_odds_map()
+    contrib, base = raw_contributions(model, frame)
+    return slope * contrib, slope * base + intercept
+
+
 def shap_contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """The same through ``shap.TreeExplainer`` (slower; kept to cross-check the fast path)."""
+    """:func:`raw_contributions` through ``shap.TreeExplainer`` (raw log-odds; slower, kept
+    to cross-check the fast path)."""
     import shap
 
     explainer = shap.TreeExplainer(model.booster)
@@ -100,9 +117,11 @@ def explain_client(
     if not 1 <= top_k <= len(model.features):
         raise InputError(f"top_k: must be between 1 and {len(model.features)}, got {top_k}")
     frame = with_rule_columns(row, rules)
-    contrib, base = contributions(model, frame)
-    c, record = contrib[0], frame.iloc[0]
-    raw = float(base[0] + c.sum())
+    slope, intercept = model.log_odds_map()
+    raw_c, raw_base = raw_contributions(model, frame)
+    c, record = slope * raw_c[0], frame.iloc[0]
+    base = slope * float(raw_base[0]) + intercept
+    raw = float(raw_base[0] + raw_c[0].sum())
     proba = float(model.calibrate(np.array([raw]))[0])
     values = record.to_dict()
     by_size = np.argsort(-np.abs(c), kind="stable")
@@ -128,8 +147,9 @@ def explain_client(
         "as_of": as_of_text(record.get("as_of")),
         "probability": proba,
         "risk_band": str(model.risk_band(np.array([proba]))[0]),
-        "base_value": float(base[0]),
-        "raw_score": raw,
+        "base_value": base,  # calibrated log-odds: base_value + contributions = log_odds
+        "log_odds": base + float(c.sum()),  # = logit(probability)
+        "raw_score": raw,  # the booster's own score before calibration (for reference)
         "contributions": [
             {
                 "feature": model.features[j],

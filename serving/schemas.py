@@ -160,8 +160,9 @@ class ExplainResponse(BaseModel):
     model_version: str
     probability: float
     risk_band: str
-    base_value: float
-    raw_score: float
+    base_value: float  # calibrated log-odds: base_value + sum(contributions) = log_odds
+    log_odds: float  # logit(probability)
+    raw_score: float  # the booster's score before calibration
     contributions: list[Contribution]
     drivers: list[Driver]
     protective: list[Driver] = []

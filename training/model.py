@@ -21,7 +21,7 @@ import pandas as pd
 @dataclass
 class ChurnModel:
     booster: Any  # lightgbm.Booster
-    calibrator: Any  # object with .predict(raw_scores) -> probabilities (e.g. IsotonicRegression)
+    calibrator: Any  # .predict(raw_scores) -> probabilities; PlattCalibrator for explanations
     features: list[str]
     categorical_levels: dict[str, list[str]]
     risk_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "dynamic": 0.3})
@@ -79,6 +79,34 @@ class ChurnModel:
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of raw scores (e.g. a raw score rebuilt from SHAP)."""
         return np.clip(np.asarray(self.calibrator.predict(raw), dtype=float), 0.0, 1.0)
+
+    def log_odds_map(self) -> tuple[float, float]:
+        """(slope, intercept) with ``logit(probability) = slope * raw + intercept``.
+
+        Explanations are given on the scale of the shown probability: a SHAP contribution
+        ``c`` to the booster's raw score is ``slope * c`` in calibrated log-odds, and the base
+        value is ``slope * base + intercept``, so base + contributions = logit(probability).
+        That only holds for a calibrator that is affine in log-odds (Platt, what training
+        fits); any other calibrator (isotonic steps) has no such scale, so it is refused here
+        rather than explained on a scale that does not add up to what is shown.
+        """
+        slope = getattr(self.calibrator, "slope", None)
+        intercept = getattr(self.calibrator, "intercept", None)
+        if slope is None or intercept is None:
+            from churn.errors import InputError
+
+            raise InputError(
+                f"model calibrator {type(self.calibrator).__name__} is not Platt scaling: "
+                "explanations in the shown probability's log-odds need slope and intercept"
+            )
+        if not float(slope) > 0:
+            from training.calibration import CalibrationError
+
+            raise CalibrationError(
+                f"model calibrator: Platt slope is {float(slope):.4g} (must be > 0); every "
+                "raises/lowers would be reversed"
+            )
+        return float(slope), float(intercept)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within ``horizon_days``."""

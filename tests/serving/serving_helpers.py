@@ -1,9 +1,9 @@
 """A small but real snapshot and ChurnModel for library-level serving tests.
 
 The frame follows the snapshot contract (features/catalog.py) with the rule columns
-computed by features.rules; the model is a real LightGBM booster with an isotonic
-calibrator, trained on a label that depends on logins, debt and competitor presence so
-explanations have something true to find.
+computed by features.rules; the model is a real LightGBM booster with Platt calibration
+(what training fits, and what explanations need), trained on a label that depends on
+logins, debt and competitor presence so explanations have something true to find.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
 
 from churn.config import RulesConfig
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from features.contract import CATEGORIES, COMPETITOR_PRESENT, SEGMENTS, SERVICE_MODES
 from features.rules import rule_columns_pandas
+from training.calibration import fit_platt
 from training.model import ChurnModel
 
 LEVELS: dict[str, list[str]] = {
@@ -67,7 +67,7 @@ def make_snapshot(n: int = 400, seed: int = 0, as_of: str = "2025-06-01") -> pd.
 
 
 def make_model(snapshot: pd.DataFrame, seed: int = 0) -> ChurnModel:
-    """A real booster + isotonic calibrator on a label driven by a few known features."""
+    """A real booster + Platt calibrator on a label driven by a few known features."""
     rng = np.random.default_rng(seed)
     logit = (
         -1.0
@@ -94,5 +94,5 @@ def make_model(snapshot: pd.DataFrame, seed: int = 0) -> ChurnModel:
     }
     model.booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=30)
     raw = model.booster.predict(X, raw_score=True)
-    model.calibrator = IsotonicRegression(out_of_bounds="clip").fit(raw, y)
+    model.calibrator = fit_platt(raw, y, block="tiny")
     return model

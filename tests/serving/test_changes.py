@@ -52,13 +52,15 @@ def test_only_moved_features_listed_and_everything_adds_up(tiny_model, tiny_snap
     assert changes == sorted(changes, reverse=True), "ranked by size of the change"
     comp = next(i for i in out["items"] if i["feature"] == "competitor_present")
     assert comp["text"].startswith("Competitor present changed from no to yes")
-    # listed changes + unchanged features' share = the whole move of the raw score
-    from serving.explain import contributions
+    # listed changes + unchanged features' share = the whole move of logit(shown probability)
+    from scipy.special import logit
 
-    both = pd.concat([previous, current], ignore_index=True)
-    c, _ = contributions(tiny_model, both)
-    total = float(c[1].sum() - c[0].sum())
+    total = float(logit(out["probability"]) - logit(out["previous_probability"]))
     assert sum(i["change"] for i in out["items"]) + out["unchanged_change"] == pytest.approx(total)
+    both = pd.concat([previous, current], ignore_index=True)
+    served = tiny_model.predict_proba(both)
+    assert out["previous_probability"] == pytest.approx(served[0], abs=1e-9)
+    assert out["probability"] == pytest.approx(served[1], abs=1e-9)
 
 
 def test_previous_score_from_the_store_is_what_is_reported(tiny_model, tiny_snapshot, cfg):

@@ -1,4 +1,5 @@
-"""Explanations: additive SHAP in raw space, drivers in words, the rule next to the model."""
+"""Explanations: additive SHAP on the shown probability's scale (calibrated log-odds),
+drivers in words, the rule next to the model."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import json
 
 import numpy as np
 import pytest
+from scipy.special import expit, logit
 
 from churn.config import load_config
 from churn.errors import InputError
-from serving.explain import contributions, explain_client, explain_frame, shap_contributions
+from serving.explain import (
+    contributions,
+    explain_client,
+    explain_frame,
+    raw_contributions,
+    shap_contributions,
+)
+from training.calibration import CalibrationError, PlattCalibrator
+from training.model import ChurnModel
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +27,66 @@ def cfg():
     return load_config()
 
 
-def test_contributions_plus_base_equal_raw_score(tiny_model, tiny_snapshot):
-    contrib, base = contributions(tiny_model, tiny_snapshot)
+def test_raw_contributions_plus_base_equal_raw_score(tiny_model, tiny_snapshot):
+    contrib, base = raw_contributions(tiny_model, tiny_snapshot)
     assert contrib.shape == (len(tiny_snapshot), len(tiny_model.features))
     raw = tiny_model.predict_raw(tiny_snapshot)
     np.testing.assert_allclose(contrib.sum(axis=1) + base, raw, atol=1e-6)
 
 
+def test_contributions_add_up_to_the_served_probability(tiny_model, tiny_snapshot):
+    """Calibrated log-odds: sigmoid(base + sum) is the probability the service shows."""
+    contrib, base = contributions(tiny_model, tiny_snapshot)
+    served = tiny_model.predict_proba(tiny_snapshot)
+    np.testing.assert_allclose(expit(base + contrib.sum(axis=1)), served, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), logit(served), atol=1e-7)
+
+
+def test_calibrated_contributions_keep_the_raw_signs_and_scale_by_the_slope(
+    tiny_model, tiny_snapshot
+):
+    raw, raw_base = raw_contributions(tiny_model, tiny_snapshot)
+    cal, base = contributions(tiny_model, tiny_snapshot)
+    slope, intercept = tiny_model.log_odds_map()
+    assert slope > 0
+    np.testing.assert_array_equal(np.sign(cal), np.sign(raw))
+    np.testing.assert_allclose(cal, slope * raw, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(base, slope * raw_base + intercept, rtol=1e-12)
+    assert not np.allclose(cal, raw), "the tiny model's Platt slope is not 1: a real change"
+
+
+def test_random_clients_explained_on_the_served_scale(tiny_model, tiny_snapshot, cfg):
+    rng = np.random.default_rng(7)
+    for i in rng.choice(len(tiny_snapshot), size=25, replace=False):
+        row = tiny_snapshot.iloc[[int(i)]]
+        out = explain_client(tiny_model, row, top_k=3, reasons=cfg.reasons, rules=cfg.rules)
+        total = out["base_value"] + sum(c["contribution"] for c in out["contributions"])
+        served = float(tiny_model.predict_proba(row)[0])
+        assert abs(expit(total) - served) < 1e-9
+        assert abs(out["probability"] - served) < 1e-12
+        assert out["log_odds"] == pytest.approx(total, abs=1e-12)
+        assert out["raw_score"] == pytest.approx(float(tiny_model.predict_raw(row)[0]), abs=1e-9)
+
+
+def test_a_non_platt_or_reversed_calibrator_is_refused(tiny_model, tiny_snapshot):
+    from sklearn.isotonic import IsotonicRegression
+
+    rows = tiny_snapshot.iloc[:3]
+    iso = IsotonicRegression().fit([0.0, 1.0], [0.0, 1.0])
+    for calibrator, error, match in (
+        (iso, InputError, "not Platt"),
+        (PlattCalibrator(slope=-0.5, intercept=0.0), CalibrationError, "must be > 0"),
+    ):
+        model = ChurnModel(
+            tiny_model.booster, calibrator, tiny_model.features, tiny_model.categorical_levels
+        )
+        with pytest.raises(error, match=match):
+            contributions(model, rows)
+
+
 def test_fast_path_equals_shap_tree_explainer(tiny_model, tiny_snapshot):
     rows = tiny_snapshot.iloc[:50]
-    fast, base = contributions(tiny_model, rows)
+    fast, base = raw_contributions(tiny_model, rows)
     slow, slow_base = shap_contributions(tiny_model, rows)
     np.testing.assert_allclose(fast, slow, atol=1e-9)
     assert base[0] == pytest.approx(slow_base)
@@ -48,7 +108,7 @@ def test_explain_client_keys_and_additivity(tiny_model, tiny_snapshot, cfg):
     assert out["client_id"] == int(row["client_id"].iloc[0])
     assert out["as_of"] == "2025-06-01"
     total = out["base_value"] + sum(c["contribution"] for c in out["contributions"])
-    assert total == pytest.approx(float(tiny_model.predict_raw(row)[0]), abs=1e-6)
+    assert total == pytest.approx(float(logit(tiny_model.predict_proba(row)[0])), abs=1e-6)
     assert out["probability"] == pytest.approx(float(tiny_model.predict_proba(row)[0]))
     sizes = [abs(c["contribution"]) for c in out["contributions"]]
     assert sizes == sorted(sizes, reverse=True)

@@ -160,10 +160,12 @@ def test_explain_is_additive_and_complete(client, champion, latest):
         assert key in e
     assert e["client_id"] == cid and e["model_version"] == str(champion.version)
     assert len(e["contributions"]) == len(champion.model.features)
+    # calibrated log-odds: the bars add up to the probability the page shows
+    shown = e["base_value"] + sum(c["contribution"] for c in e["contributions"])
+    assert 1 / (1 + np.exp(-shown)) == pytest.approx(e["probability"], abs=1e-9)
+    assert e["log_odds"] == pytest.approx(shown, abs=1e-9)
     raw = float(champion.model.predict_raw(latest.loc[[cid]])[0])
-    assert e["base_value"] + sum(c["contribution"] for c in e["contributions"]) == pytest.approx(
-        raw, abs=1e-6
-    )
+    assert e["raw_score"] == pytest.approx(raw, abs=1e-6)
     contrib, _ = contributions(champion.model, latest.loc[[cid]])
     assert max(abs(c["contribution"]) for c in e["contributions"]) == pytest.approx(
         np.abs(contrib).max()
