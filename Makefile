@@ -50,11 +50,14 @@ demo: install
 	$(CHURN) models
 	$(CHURN) score --out data/scores/latest.parquet
 	$(CHURN) call-list --capacity 100 --out data/scores/call_list.csv
+	$(CHURN) weekly --raw data/raw --weeks-back 1
+	$(CHURN) weekly --raw data/raw --json reports/week.json
 	$(BIN)/python -m serving.demo --port $(PORT)
 	@echo ""
 	@echo "Done. Where to look next:"
 	@echo "  reports/train.json, reports/evaluation/report.html  model vs rule vs oracle on the test block"
 	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss)"
+	@echo "  data/store.db, reports/week.json          two weekly runs in the score store (churn weekly)"
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db   runs and the registry"
 	@echo "  make serve, then http://localhost:$(PORT)/ui   the supervisor page"
 

@@ -7,6 +7,7 @@ import sys
 import cli.flow  # noqa: F401  (registers the flow commands)
 import cli.keys  # noqa: F401  (churn keys add|list|revoke)
 import cli.uplift  # noqa: F401  (churn uplift)
+import cli.weekly  # noqa: F401  (churn weekly)
 from cli.base import app
 
 __all__ = ["app"]

@@ -1,8 +1,10 @@
 """Where the store is and how to open it: URL, engine, migrations, write transactions.
 
-``connect`` upgrades the schema to the newest Alembic revision every time it opens a store,
-so a fresh file, an old file and a PostgreSQL database all end up with the same tables and
-nothing relies on ``create_all`` at import. SQLite is opened in WAL mode with a busy
+``connect`` upgrades the schema to the newest Alembic revision the first time a process
+opens a store (once per URL per process: the service opens connections per request, and
+running Alembic each time would cost tens of milliseconds for nothing), so a fresh file, an
+old file and a PostgreSQL database all end up with the same tables and nothing relies on
+``create_all`` at import. SQLite is opened in WAL mode with a busy
 timeout (readers never block the weekly writer, writers queue instead of failing), and
 write transactions start with ``BEGIN IMMEDIATE`` so that two writers never deadlock on
 upgrading a read lock; reads stay plain deferred transactions that never take a write lock.
@@ -11,6 +13,7 @@ upgrading a read lock; reads stay plain deferred transactions that never take a 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +29,9 @@ from churn.errors import InputError
 STORE_URL_ENV = "CHURN_STORE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _IMMEDIATE = "churn_store_begin_immediate"
+# URLs this process has migrated to head already (connect() upgrades each only once)
+_MIGRATED: set[str] = set()
+_MIGRATE_LOCK = threading.Lock()
 
 
 def store_url(cfg: Config) -> str:
@@ -45,7 +51,8 @@ def open_store(cfg: Config) -> Engine:
 
 
 def connect(url: str, *, busy_timeout_s: float = 30.0, migrate: bool = True) -> Engine:
-    """An engine on ``url`` with the schema upgraded to the newest migration.
+    """An engine on ``url`` with the schema upgraded to the newest migration (the first
+    time this process connects to ``url``; later calls skip Alembic).
 
     Open one engine per process and share it (it holds a connection pool). ``busy_timeout_s``
     is how long a SQLite writer waits for another writer before giving up.
@@ -67,8 +74,24 @@ def connect(url: str, *, busy_timeout_s: float = 30.0, migrate: bool = True) -> 
     if engine.dialect.name == "sqlite":
         _sqlite_events(engine, busy_timeout_s)
     if migrate:
-        upgrade(engine)
+        _upgrade_once(engine, parsed)
     return engine
+
+
+def _upgrade_once(engine: Engine, parsed: sa.URL) -> None:
+    """Upgrade unless this process already did for this URL (and, for SQLite, the file is
+    still there: a deleted file is a new, empty store)."""
+    key = parsed.render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser().resolve()
+        key = f"sqlite:///{path}"
+        if not path.exists():
+            _MIGRATED.discard(key)
+    with _MIGRATE_LOCK:
+        if key in _MIGRATED:
+            return
+        upgrade(engine)
+        _MIGRATED.add(key)
 
 
 def _sqlite_events(engine: Engine, busy_timeout_s: float) -> None:

@@ -35,3 +35,30 @@ def test_sqlite_is_wal_with_a_busy_timeout(tmp_path: Path) -> None:
 def test_bad_urls_are_input_errors(url: str) -> None:
     with pytest.raises(InputError, match="store url"):
         connect(url)
+
+
+def test_migrations_run_once_per_url_per_process(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.db as db
+    from store.db import current_revision
+
+    calls: list[str] = []
+    real = db.upgrade
+
+    def counting(engine, revision: str = "head") -> None:
+        calls.append(str(engine.url))
+        real(engine, revision)
+
+    monkeypatch.setattr(db, "upgrade", counting)
+    for _ in range(3):
+        engine = connect(store_url)
+        assert current_revision(engine) is not None
+        engine.dispose()
+    assert len(calls) == 1
+    if store_url.startswith("sqlite"):
+        # a deleted SQLite file is a new, empty store: migrated again
+        Path(store_url.removeprefix("sqlite:///")).unlink()
+        engine = connect(store_url)
+        assert current_revision(engine) is not None and len(calls) == 2
+        engine.dispose()

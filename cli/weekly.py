@@ -1,0 +1,49 @@
+"""``churn weekly``: the one weekly command (validate, snapshot, score, store, call list)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+
+from churn.tracking import setup_mlflow
+from cli.base import app, friendly, parse_date
+from cli.base import config as _config
+
+
+@app.command("weekly")
+@friendly
+def weekly(
+    raw: Path = typer.Option(..., help="raw-data directory (this week's export)"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="YYYY-MM-DD (default: the day after the newest event)"
+    ),
+    weeks_back: int = typer.Option(
+        0, "--weeks-back", min=0, help="score the week this many weeks before --as-of / default"
+    ),
+    capacity: int | None = typer.Option(
+        None, help="calls the specialists can make (default serving.default_capacity)"
+    ),
+    alias: str | None = typer.Option(None, help="registry alias (default champion)"),
+    engine: str = typer.Option("duckdb", help="snapshot engine: duckdb or spark"),
+    json_out: Path | None = typer.Option(None, "--json", help="also write the summary here"),
+) -> None:
+    """Score this week's export into the score store and build the call list (with holdout)."""
+    from churn.errors import InputError
+    from serving.weekly import run_weekly, week_date
+
+    cfg = _config()
+    setup_mlflow(cfg)
+    day = parse_date(as_of, "--as-of") if as_of else None
+    if weeks_back:
+        if not raw.is_dir():
+            raise InputError(f"--raw: directory not found: {raw}")
+        day = week_date(raw, day) - timedelta(days=7 * weeks_back)
+    summary = run_weekly(cfg, raw, as_of=day, alias=alias, engine=engine, capacity=capacity)
+    for line in summary.lines(cfg.serving.language):
+        typer.echo(line)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")

@@ -1,0 +1,528 @@
+"""The weekly run: ``churn weekly`` — one week scored, stored and turned into a call list.
+
+A centre runs this once a week on the newest export. :func:`run_weekly` is the I/O edge:
+validate the raw export, build the snapshot as of the week's date, score every active
+client with the champion, write the snapshot to ``data/weeks/as_of=YYYY-MM-DD.parquet``
+and the week (scores and call list) to the score store in one transaction, then say what
+changed since the previous stored week. :func:`score_week` is the pure part: model +
+snapshot + who was recently called -> the rows the store keeps.
+
+Why the pieces are where they are:
+
+* **Same numbers as everywhere else.** Probabilities and bands come from
+  :func:`serving.scoring.score_frame`, the top drivers from
+  :func:`serving.explain.explain_frame` (LightGBM's TreeSHAP on the whole frame at once),
+  money, ranking and the profit-optimal size from :mod:`serving.calllist`, the holdout from
+  :mod:`serving.holdout`, the evidence flag from :mod:`serving.evidence`. Nothing here
+  redefines a score.
+* **Two consecutive weeks differ.** Clients reached on a call within
+  ``serving.recall_after_days`` (``store.outcomes.recently_called``) are left out before
+  the list is sized, so the next clients move up; clients no longer active are not in the
+  snapshot at all.
+* **The holdout is drawn over the list the centre would call**, stratified by risk decile
+  of the whole scored week; the stored call list keeps called and held-out clients with
+  their assignment and propensity, ``selected`` is true only for the called ones (what the
+  scheduler gets).
+* **A killed run changes nothing.** The snapshot is written to a temporary file and
+  renamed into place (``os.replace`` is atomic); the store write is one transaction, so
+  until it commits every earlier week (and an earlier version of this week) stays as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.config import Config
+from churn.errors import InputError
+from serving.calllist import TOP_REASONS, rank_scores, sizing_of, with_money_columns
+from serving.evidence import evidence_flags
+from serving.explain import explain_frame
+from serving.holdout import CALL, assign_holdout, risk_deciles
+from serving.scoring import score_frame
+from training.model import ChurnModel
+
+BANDS = ("high", "dynamic", "no_threat")
+_BAND_LEVEL = {"no_threat": 0, "dynamic": 1, "high": 2}
+# tables whose absence for a client leaves its signals at defaults ("limited evidence")
+EVIDENCE_TABLES = ("users", "invoices")
+NO_REASON = "none"  # call_list.reason when the client has no risk-raising driver
+SCORE_COLUMNS = (
+    "client_id",
+    "probability",
+    "risk_band",
+    "contact_index",
+    "rule_band",
+    "rank",
+    "drivers",
+    "evidence",
+    "expected_loss_rub",
+    "expected_profit_rub",
+    "monthly_fee_rub",
+    "segment",
+    "service_mode",
+    "risk_decile",
+)
+CALL_COLUMNS = (
+    "client_id",
+    "rank",
+    "selected",
+    "reason",
+    "ranking",
+    "expected_profit_rub",
+    "assignment",
+    "propensity",
+    "risk_decile",
+    "probability",
+    "expected_loss_rub",
+)
+
+
+@dataclass
+class WeekFrames:
+    """One scored week: every client's row, the call list (called + held out), its size."""
+
+    scores: pd.DataFrame
+    call_list: pd.DataFrame
+    sizing: dict[str, Any]
+
+
+def _drivers(model: ChurnModel, snapshot: pd.DataFrame, cfg: Config) -> list[list[dict]]:
+    """Each client's top risk-raising drivers as JSON-ready dicts (serving.explain)."""
+    why = explain_frame(model, snapshot, TOP_REASONS, reasons=cfg.reasons_in())
+    out: list[list[dict]] = [[] for _ in range(len(why))]
+    for i in range(1, min(TOP_REASONS, len(model.features)) + 1):
+        features = why[f"feature_{i}"].to_numpy()
+        texts = why[f"reason_{i}"].to_numpy()
+        groups = why[f"reason_group_{i}"].to_numpy()
+        actions = why[f"action_{i}"].to_numpy()
+        contrib = why[f"contribution_{i}"].to_numpy(dtype=float)
+        for r in np.flatnonzero(pd.notna(features)):
+            value = snapshot[features[r]].iat[r]
+            out[r].append(
+                {
+                    "feature": features[r],
+                    "value": None if _missing(value) else _plain(value),
+                    "contribution": float(contrib[r]),
+                    "text": texts[r],
+                    "reason_group": groups[r],
+                    "action": actions[r],
+                }
+            )
+    return out
+
+
+def reason_key(drivers: list[dict], cfg: Config) -> str:
+    """The call list's ``reason``: the language-independent group key of the strongest
+    risk-raising driver (``financial``, ``low_engagement`` ...), as ``churn uplift`` groups by."""
+    if not drivers:
+        return NO_REASON
+    spec = cfg.reasons.features.get(drivers[0]["feature"])
+    return spec.group if spec is not None else "other"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def score_week(
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    *,
+    cfg: Config,
+    as_of: date,
+    recently_called: Collection[int] = (),
+    capacity: int | None = None,
+    missing_tables: Collection[int] = (),
+) -> WeekFrames:
+    """Score one week's snapshot (active clients as of ``as_of``) and build its call list.
+
+    ``scores``: one row per client in the store's ``weekly_scores`` shape (rank by
+    ``serving.ranking`` over all clients, top drivers, evidence, money, risk decile).
+    ``call_list``: the min(capacity, profit-optimal) best clients not in
+    ``recently_called``, each assigned 'call' or 'holdout' (seeded, stratified by risk
+    decile of the whole week); ``selected`` is true for 'call'. ``sizing``: what bound the
+    list, how many were left out as recently called, sent and held out.
+    """
+    capacity = cfg.serving.default_capacity if capacity is None else int(capacity)
+    if capacity <= 0:
+        raise InputError(f"capacity: must be a positive number of clients, got {capacity}")
+    if snapshot.empty:
+        raise InputError(f"snapshot: no active clients as of {as_of}")
+    snap = snapshot.reset_index(drop=True)
+    ranking = cfg.serving.ranking
+    scored = with_money_columns(score_frame(model, snap, cfg.rules), snap, cfg.retention)
+    scored["evidence"] = evidence_flags(snap, missing_tables=missing_tables).to_numpy()
+    scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
+    scored["drivers"] = _drivers(model, snap, cfg)
+    ranked = rank_scores(scored, ranking)
+    scored.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
+    scored["rank"] = scored["rank"].astype("int64")
+
+    called = set(int(c) for c in recently_called)
+    eligible_mask = ~scored["client_id"].isin(called)
+    eligible = ranked[eligible_mask.loc[ranked.index].to_numpy()]
+    sizing = sizing_of(eligible, capacity)
+    top = eligible.head(sizing["listed"])
+    listed = pd.DataFrame(
+        {
+            "client_id": top["client_id"].to_numpy(),
+            "rank": np.arange(1, len(top) + 1),
+            "reason": [reason_key(d, cfg) for d in top["drivers"]],
+            "ranking": ranking,
+            "expected_profit_rub": top["expected_profit_rub"].to_numpy(dtype=float),
+            "probability": top["probability"].to_numpy(dtype=float),
+            "expected_loss_rub": top["expected_loss_rub"].to_numpy(dtype=float),
+        }
+    )
+    assigned = assign_holdout(
+        listed,
+        decile=top["risk_decile"].to_numpy(),
+        share=cfg.retention.holdout_share,
+        seed=cfg.retention.holdout_seed,
+        as_of=as_of,
+    )
+    assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
+    sent = int(assigned["selected"].sum())
+    sizing = {
+        **sizing,
+        "ranking": ranking,
+        "eligible": len(eligible),
+        "excluded_recently_called": int((~eligible_mask).sum()),
+        "sent": sent,
+        "held_out": len(assigned) - sent,
+        "holdout_share": float(cfg.retention.holdout_share),
+    }
+    scores = scored[list(SCORE_COLUMNS)].sort_values("rank", kind="mergesort")
+    return WeekFrames(
+        scores=scores.reset_index(drop=True),
+        call_list=assigned[list(CALL_COLUMNS)].reset_index(drop=True),
+        sizing=sizing,
+    )
+
+
+# ---------------------------------------------------------------- the weekly run (I/O)
+
+
+@dataclass
+class WeekSummary:
+    """What ``churn weekly`` reports: the week, its bands, what moved, the call list."""
+
+    as_of: str
+    model_version: str
+    alias: str
+    clients: int
+    bands: dict[str, int]
+    rule_bands: dict[str, int]
+    previous_as_of: str | None
+    changed_band: int | None
+    rose: int | None
+    fell: int | None
+    new_clients: int | None
+    call_list: int
+    sent: int
+    held_out: int
+    excluded_recently_called: int
+    capacity: int
+    profit_optimal_count: int
+    capacity_binds: bool
+    ranking: str
+    snapshot_path: str
+    store: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self, lang: str = "en") -> list[str]:
+        """The printed summary, in English or Russian."""
+        words = _WORDS["ru" if lang == "ru" else "en"]
+        bands = ", ".join(f"{b} {self.bands.get(b, 0)}" for b in BANDS)
+        rules = ", ".join(f"{b} {self.rule_bands.get(b, 0)}" for b in BANDS)
+        out = [
+            words["week"].format(s=self),
+            words["bands"].format(bands=bands, rules=rules),
+        ]
+        if self.previous_as_of is None:
+            out.append(words["first"])
+        else:
+            out.append(words["changes"].format(s=self))
+        bound = words["capacity_binds"] if self.capacity_binds else words["profit_binds"]
+        out.append(words["calls"].format(s=self, bound=bound))
+        out.append(words["where"].format(s=self))
+        return out
+
+
+_WORDS = {
+    "en": {
+        "week": "week {s.as_of}: {s.clients} active clients scored with model version "
+        "{s.model_version} ({s.alias})",
+        "bands": "risk bands: {bands}; rule bands: {rules}",
+        "first": "no earlier week in the store: nothing to compare yet",
+        "changes": "since {s.previous_as_of}: {s.changed_band} changed band ({s.rose} rose, "
+        "{s.fell} fell), {s.new_clients} new clients",
+        "calls": "call list: {s.call_list} clients ranked by {s.ranking} ({bound}; capacity "
+        "{s.capacity}, {s.profit_optimal_count} with positive expected profit): {s.sent} sent "
+        "to the scheduler, {s.held_out} held out at random, {s.excluded_recently_called} left "
+        "out as recently called",
+        "capacity_binds": "capacity binds",
+        "profit_binds": "the profit-optimal count binds",
+        "where": "stored in {s.store}; snapshot {s.snapshot_path}",
+    },
+    "ru": {
+        "week": "неделя {s.as_of}: оценено {s.clients} активных клиентов, модель версии "
+        "{s.model_version} ({s.alias})",
+        "bands": "группы риска: {bands}; по правилу: {rules}",
+        "first": "в хранилище нет предыдущей недели: сравнивать пока не с чем",
+        "changes": "с {s.previous_as_of}: группа сменилась у {s.changed_band} (выше у {s.rose}, "
+        "ниже у {s.fell}), новых клиентов {s.new_clients}",
+        "calls": "список обзвона: {s.call_list} клиентов по {s.ranking} ({bound}; ёмкость "
+        "{s.capacity}, с положительной ожидаемой прибылью {s.profit_optimal_count}): "
+        "{s.sent} передано в планировщик, {s.held_out} в случайной контрольной группе, "
+        "{s.excluded_recently_called} исключены как недавно обзвоненные",
+        "capacity_binds": "ограничивает ёмкость",
+        "profit_binds": "ограничивает число выгодных звонков",
+        "where": "записано в {s.store}; снимок {s.snapshot_path}",
+    },
+}
+
+
+def week_path(cfg: Config, as_of: date) -> Path:
+    """``<weeks_dir>/as_of=YYYY-MM-DD.parquet``: the snapshot a stored week was scored on."""
+    return Path(cfg.paths.weeks_dir) / f"as_of={as_of.isoformat()}.parquet"
+
+
+def validate_raw(cfg: Config, raw_dir: Path) -> None:
+    """The checks of ``churn validate``; the first violation named in one line."""
+    from features.schema import inspect_dir
+
+    _, violations = inspect_dir(raw_dir, config=cfg.validation)
+    if violations:
+        tables = sorted({v.table for v in violations})
+        raise InputError(
+            f"{raw_dir}: {len(violations)} contract violation(s) in {', '.join(tables)}; "
+            f"first: {violations[0].line()} (churn validate {raw_dir} lists all)"
+        )
+
+
+def week_date(raw_dir: Path, as_of: date | None, today: date | None = None) -> date:
+    """The week's as_of: the day after the newest event by default; never later than
+    that (nothing would be known of those days), never in the future, never on or before
+    the first activity event."""
+    from features.cli import data_span
+
+    first, newest = data_span(raw_dir)
+    latest = newest + timedelta(days=1)
+    today = today or date.today()
+    if as_of is None:
+        return latest
+    if as_of > today:
+        raise InputError(f"--as-of: {as_of} is in the future (today is {today})")
+    if as_of > latest:
+        raise InputError(
+            f"--as-of: {as_of} is after the day after the newest event ({newest}) in {raw_dir}"
+        )
+    if as_of <= first:
+        raise InputError(
+            f"--as-of: {as_of} is not after the first activity event ({first}): nothing known yet"
+        )
+    return as_of
+
+
+def clients_missing_tables(
+    raw_dir: Path, as_of: date, tables: Collection[str] = EVIDENCE_TABLES
+) -> set[int]:
+    """Clients with no row before ``as_of`` in one of ``tables`` (their signals default)."""
+    import duckdb
+
+    raw_dir = Path(raw_dir)
+    cutoff = pd.Timestamp(as_of).isoformat()
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        clients = f"read_parquet('{(raw_dir / 'clients.parquet').as_posix()}')"
+        missing: set[int] = set()
+        for name in tables:
+            path = (raw_dir / f"{name}.parquet").as_posix()
+            rows = con.execute(
+                f"SELECT c.client_id FROM {clients} c WHERE NOT EXISTS (SELECT 1 FROM "
+                f"read_parquet('{path}') t WHERE t.client_id = c.client_id AND t.ts < "
+                "CAST(? AS TIMESTAMPTZ))",
+                [cutoff],
+            ).fetchall()
+            missing.update(int(r[0]) for r in rows)
+    finally:
+        con.close()
+    return missing
+
+
+def build_week_snapshot(
+    cfg: Config, raw_dir: Path, as_of: date, engine: str = "duckdb"
+) -> tuple[pd.DataFrame, Path]:
+    """The snapshot as of ``as_of`` written to a temporary file beside its final place
+    (renamed by the caller once the week is scored), provenance checked, and read back."""
+    from features import provenance
+    from features.snapshot import write_snapshots
+
+    final = week_path(cfg, as_of)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    if engine == "duckdb":
+        write_snapshots(Path(raw_dir), [as_of], cfg, tmp)
+    elif engine == "spark":
+        _write_snapshot_spark(cfg, raw_dir, as_of, tmp)
+    else:
+        raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
+    try:
+        provenance.check(tmp, Path(raw_dir), flag="--raw")
+        frame = pd.read_parquet(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return frame, tmp
+
+
+def _write_snapshot_spark(cfg: Config, raw_dir: Path, as_of: date, out: Path) -> None:
+    """The same snapshot built on Spark (``features.spark``: the DuckDB path's Ibis
+    expression), written to one file with the raw directory's digest."""
+    from features import provenance
+    from features.spark import build_snapshots_spark
+
+    build_snapshots_spark(Path(raw_dir), [as_of], cfg).to_parquet(out, index=False)
+    provenance.stamp(out, Path(raw_dir))
+
+
+def _band_counts(values: pd.Series) -> dict[str, int]:
+    counts = values.value_counts()
+    return {b: int(counts.get(b, 0)) for b in BANDS}
+
+
+def compare_weeks(current: pd.DataFrame, previous: pd.DataFrame) -> dict[str, int]:
+    """How many clients changed band since ``previous`` (and rose / fell), how many are new."""
+    both = current[["client_id", "risk_band"]].merge(
+        previous[["client_id", "risk_band"]], on="client_id", suffixes=("", "_prev")
+    )
+    now = both["risk_band"].map(_BAND_LEVEL)
+    before = both["risk_band_prev"].map(_BAND_LEVEL)
+    return {
+        "changed_band": int((now != before).sum()),
+        "rose": int((now > before).sum()),
+        "fell": int((now < before).sum()),
+        "new_clients": int((~current["client_id"].isin(previous["client_id"])).sum()),
+    }
+
+
+def _redacted(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def run_weekly(
+    cfg: Config,
+    raw_dir: Path,
+    *,
+    as_of: date | None = None,
+    alias: str | None = None,
+    store_url: str | None = None,
+    engine: str = "duckdb",
+    capacity: int | None = None,
+    today: date | None = None,
+) -> WeekSummary:
+    """``churn weekly``: validate ``raw_dir``, snapshot as of ``as_of`` (default the day
+    after the newest event), score with the aliased model (default champion), store the
+    week and its call list in one transaction; returns the summary."""
+    from serving.loading import load_model
+    from store import db
+    from store.outcomes import recently_called
+    from store.weeks import list_weeks, read_scores, write_week
+
+    t0 = time.perf_counter()
+    seconds: dict[str, float] = {}
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise InputError(f"--raw: directory not found: {raw_dir}")
+    if engine not in ("duckdb", "spark"):
+        raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
+    validate_raw(cfg, raw_dir)
+    day = week_date(raw_dir, as_of, today)
+    seconds["validate"] = time.perf_counter() - t0
+    loaded = load_model(cfg, alias)
+    url = store_url or db.store_url(cfg)
+    store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
+
+    t = time.perf_counter()
+    snapshot, tmp = build_week_snapshot(cfg, raw_dir, day, engine)
+    seconds["snapshot"] = time.perf_counter() - t
+    try:
+        t = time.perf_counter()
+        missing = clients_missing_tables(raw_dir, day)
+        frames = score_week(
+            loaded.model,
+            snapshot,
+            cfg=cfg,
+            as_of=day,
+            recently_called=recently_called(store, day, cfg.serving.recall_after_days),
+            capacity=capacity,
+            missing_tables=missing,
+        )
+        seconds["score"] = time.perf_counter() - t
+        final = week_path(cfg, day)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    t = time.perf_counter()
+    earlier = [w for w in list_weeks(store) if w.as_of < day]
+    write_week(
+        store,
+        as_of=day,
+        model_version=str(loaded.version),
+        scores=frames.scores,
+        call_list=frames.call_list,
+        snapshot_path=str(final),
+    )
+    seconds["store"] = time.perf_counter() - t
+    moved: dict[str, int | None] = dict.fromkeys(("changed_band", "rose", "fell", "new_clients"))
+    previous_as_of = None
+    if earlier:
+        previous_as_of = earlier[-1].as_of.isoformat()
+        moved.update(compare_weeks(frames.scores, read_scores(store, earlier[-1].as_of)))
+    store.dispose()
+    seconds["total"] = time.perf_counter() - t0
+    s = frames.sizing
+    return WeekSummary(
+        as_of=day.isoformat(),
+        model_version=str(loaded.version),
+        alias=str(loaded.alias),
+        clients=len(frames.scores),
+        bands=_band_counts(frames.scores["risk_band"]),
+        rule_bands=_band_counts(frames.scores["rule_band"]),
+        previous_as_of=previous_as_of,
+        changed_band=moved["changed_band"],
+        rose=moved["rose"],
+        fell=moved["fell"],
+        new_clients=moved["new_clients"],
+        call_list=len(frames.call_list),
+        sent=s["sent"],
+        held_out=s["held_out"],
+        excluded_recently_called=s["excluded_recently_called"],
+        capacity=s["capacity"],
+        profit_optimal_count=s["profit_optimal_count"],
+        capacity_binds=s["capacity_binds"],
+        ranking=s["ranking"],
+        snapshot_path=str(final),
+        store=_redacted(url),
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+    )

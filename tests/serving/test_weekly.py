@@ -1,0 +1,298 @@
+"""``churn weekly``: two consecutive weeks in a real store (SQLite and PostgreSQL), the
+recently-called rule, the randomised holdout, one-line errors on bad data, and a run killed
+with SIGKILL inside the store transaction that leaves the previous week intact."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from churn.config import Config
+from churn.errors import InputError
+from cli.main import app
+from features.cli import data_span
+from serving.holdout import HOLDOUT, to_scheduler
+from serving.loading import load_model
+from serving.run import write_config
+from serving.weekly import WeekFrames, run_weekly, score_week, week_path
+from store.db import connect
+from store.outcomes import add_outcomes
+from store.weeks import PAUSE_ENV, PAUSE_MARKER_ENV, list_weeks, read_call_list, read_scores
+
+KILL_WAIT_S = 240
+
+
+@pytest.fixture
+def weekly_cfg(session_config: Config, trained, tmp_path: Path) -> Config:
+    """The session config (its champion and MLflow store) with this test's own weeks dir."""
+    cfg = session_config.model_copy(deep=True)
+    cfg.paths.weeks_dir = tmp_path / "weeks"
+    cfg.paths.store_path = tmp_path / "store.db"
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def newest(small_raw: Path) -> date:
+    """The day after the newest event of the small base: the default week."""
+    return data_span(small_raw)[1] + timedelta(days=1)
+
+
+def _reached(client_id: int, called_on: date, oid: str) -> dict:
+    return {
+        "outcome_id": oid,
+        "client_id": int(client_id),
+        "called_on": called_on.isoformat(),
+        "reached": True,
+        "result": "retained",
+        "note": None,
+    }
+
+
+def test_two_consecutive_weeks_differ_and_reruns_replace(
+    weekly_cfg: Config, small_raw: Path, newest: date, store_url: str
+) -> None:
+    w1, w2 = newest - timedelta(days=7), newest
+    first = run_weekly(weekly_cfg, small_raw, as_of=w1, store_url=store_url)
+    assert first.as_of == w1.isoformat() and first.previous_as_of is None
+    assert first.sent + first.held_out == first.call_list > 0
+    engine = connect(store_url)
+    calls1 = read_call_list(engine, w1)
+    assert len(calls1) == first.call_list
+    # the best-ranked called client was reached in between; another one was not reached
+    reached = int(calls1.loc[calls1["selected"], "client_id"].iloc[0])
+    missed = int(calls1.loc[calls1["selected"], "client_id"].iloc[1])
+    add_outcomes(
+        engine,
+        [
+            _reached(reached, w1 + timedelta(days=1), "w1-a"),
+            {**_reached(missed, w1 + timedelta(days=1), "w1-b"), "reached": False},
+        ],
+    )
+    second = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=store_url)
+    assert [w.as_of for w in list_weeks(engine)] == [w1, w2]
+    assert second.previous_as_of == w1.isoformat()
+    assert second.excluded_recently_called == 1
+    assert second.changed_band == second.rose + second.fell
+
+    s1, s2 = read_scores(engine, w1), read_scores(engine, w2)
+    both = s1.merge(s2, on="client_id", suffixes=("_1", "_2"))
+    assert len(both) > 0.9 * len(s2)
+    assert not np.allclose(both["probability_1"], both["probability_2"])
+    calls2 = read_call_list(engine, w2)
+    assert reached not in set(calls2["client_id"])
+    # ... and it is left out only because of the call: without it the client would be listed
+    loaded = load_model(weekly_cfg, "champion")
+    snap2 = pd.read_parquet(week_path(weekly_cfg, w2))
+    unfiltered = score_week(loaded.model, snap2, cfg=weekly_cfg, as_of=w2)
+    assert reached in set(unfiltered.call_list["client_id"])
+    assert set(calls2["client_id"]) != set(calls1["client_id"])
+    assert (s2["evidence"].isin(["full", "limited"])).all()
+    assert isinstance(s2["drivers"].iloc[0], list) and s2["drivers"].iloc[0][0]["feature"]
+
+    again = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=store_url)
+    assert again.clients == second.clients
+    assert len(list_weeks(engine, all_versions=True)) == 2
+    assert len(read_scores(engine, w2)) == len(s2)
+    pd.testing.assert_frame_equal(
+        read_call_list(engine, w2).drop(columns="as_of"), calls2.drop(columns="as_of")
+    )
+    engine.dispose()
+
+
+def _holdout_frames(cfg: Config, tiny_model, tiny_snapshot, as_of: date) -> WeekFrames:
+    return score_week(tiny_model, tiny_snapshot, cfg=cfg, as_of=as_of, capacity=10_000)
+
+
+def test_holdout_share_strata_and_scheduler_list(base_config: Config, tiny_model, tiny_snapshot):
+    cfg = base_config.model_copy(deep=True)
+    cfg.retention.holdout_share = 0.2
+    week = _holdout_frames(cfg, tiny_model, tiny_snapshot, date(2025, 6, 2))
+    calls = week.call_list
+    assert len(calls) == week.sizing["profit_optimal_count"] > 100
+    held = calls["assignment"] == HOLDOUT
+    assert abs(held.mean() - 0.2) < 0.05
+    # within each risk decile floor(share x n) or one more are held out
+    for _, stratum in calls.groupby("risk_decile"):
+        k = int((stratum["assignment"] == HOLDOUT).sum())
+        assert np.floor(0.2 * len(stratum)) <= k <= np.ceil(0.2 * len(stratum))
+    assert not calls.loc[held, "selected"].any() and calls.loc[~held, "selected"].all()
+    np.testing.assert_allclose(calls["propensity"], 0.8)
+    sent = to_scheduler(calls)
+    assert not set(sent["client_id"]) & set(calls.loc[held, "client_id"])
+    assert week.sizing["held_out"] == int(held.sum()) and week.sizing["sent"] == len(sent)
+    # the deciles are those of the whole scored week, not of the list
+    whole = week.scores.set_index("client_id")["risk_decile"]
+    assert (calls.set_index("client_id")["risk_decile"] == whole.loc[calls["client_id"]]).all()
+    # same week -> same split; another week -> another split
+    same = _holdout_frames(cfg, tiny_model, tiny_snapshot, date(2025, 6, 2)).call_list
+    other = _holdout_frames(cfg, tiny_model, tiny_snapshot, date(2025, 6, 9)).call_list
+    assert same["assignment"].tolist() == calls["assignment"].tolist()
+    assert other["assignment"].tolist() != calls["assignment"].tolist()
+
+
+def test_stored_call_list_keeps_assignment_and_propensity(
+    weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'holdout.db'}"
+    weekly_cfg.retention.holdout_share = 0.25
+    summary = run_weekly(weekly_cfg, small_raw, store_url=url, capacity=400)
+    assert summary.as_of == newest.isoformat()
+    engine = connect(url)
+    calls = read_call_list(engine, newest)
+    assert set(calls["assignment"]) == {"call", "holdout"}
+    assert (calls["selected"] == (calls["assignment"] == "call")).all()
+    np.testing.assert_allclose(calls["propensity"], 0.75)
+    assert int((~calls["selected"]).sum()) == summary.held_out > 0
+    engine.dispose()
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _copy_raw(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("_truth"))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def cli_config(session_config: Config, trained, tmp_path_factory) -> Path:
+    cfg = session_config.model_copy(deep=True)
+    work = tmp_path_factory.mktemp("weekly_cli")
+    cfg.paths.weeks_dir = work / "weeks"
+    cfg.paths.store_path = work / "store.db"
+    return write_config(cfg, work / "config.yaml")
+
+
+def churn(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_bad_input_is_one_line_naming_the_thing(
+    weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path, cli_config: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bad.db'}"
+    missing = _copy_raw(small_raw, tmp_path / "missing")
+    (missing / "logins.parquet").unlink()
+    with pytest.raises(InputError, match=r"logins"):
+        run_weekly(weekly_cfg, missing, store_url=url)
+
+    no_column = _copy_raw(small_raw, tmp_path / "no_column")
+    table = pq.read_table(no_column / "invoices.parquet")
+    pq.write_table(table.drop_columns(["due_ts"]), no_column / "invoices.parquet")
+    with pytest.raises(InputError, match=r"invoices.*due_ts|due_ts.*invoices"):
+        run_weekly(weekly_cfg, no_column, store_url=url)
+
+    empty = _copy_raw(small_raw, tmp_path / "empty")
+    (empty / "contacts.parquet").write_bytes(b"")
+    with pytest.raises(InputError, match=r"contacts"):
+        run_weekly(weekly_cfg, empty, store_url=url)
+
+    future = date.today() + timedelta(days=3)
+    with pytest.raises(InputError, match=rf"--as-of: {future} is in the future"):
+        run_weekly(weekly_cfg, small_raw, as_of=future, store_url=url)
+    with pytest.raises(InputError, match=r"after the day after the newest event"):
+        run_weekly(weekly_cfg, small_raw, as_of=newest + timedelta(days=1), store_url=url)
+    with pytest.raises(InputError, match=r"--raw: directory not found"):
+        run_weekly(weekly_cfg, tmp_path / "nowhere", store_url=url)
+    assert not list(Path(weekly_cfg.paths.weeks_dir).glob("*.parquet"))  # nothing written
+
+    for args, expect in (
+        (["--raw", str(missing)], "logins"),
+        (["--raw", str(small_raw), "--as-of", future.isoformat()], "in the future"),
+        (["--raw", str(small_raw), "--as-of", "2025-13-40"], "--as-of: expected a date"),
+        (["--raw", str(small_raw), "--engine", "hive"], "--engine: unknown engine"),
+    ):
+        result = churn("--config", str(cli_config), "weekly", *args)
+        assert result.exit_code != 0, result.output
+        error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(error_lines) == 1 and expect in error_lines[0], result.output
+
+
+def test_cli_prints_the_summary_and_writes_json(
+    cli_config: Path, small_raw: Path, newest: date, tmp_path: Path
+) -> None:
+    out = tmp_path / "week.json"
+    result = churn(
+        "--config", str(cli_config), "weekly", "--raw", str(small_raw), "--weeks-back", "1",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import json
+
+    summary = json.loads(out.read_text())
+    assert summary["as_of"] == (newest - timedelta(days=7)).isoformat()
+    assert summary["clients"] > 0 and summary["call_list"] == summary["sent"] + summary["held_out"]
+    assert summary["as_of"] in result.output
+
+
+# ---------------------------------------------------------------- SIGKILL mid-write
+
+
+def _weekly_process(
+    config: Path, raw: Path, as_of: date, env: dict[str, str], log: Path
+) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "cli.main", "--config", str(config), "weekly", "--raw", str(raw)]
+    cmd += ["--as-of", as_of.isoformat()]
+    return subprocess.Popen(
+        cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def test_sigkill_inside_the_write_leaves_the_previous_week_intact(
+    weekly_cfg: Config, small_raw: Path, newest: date, store_url: str, tmp_path: Path, mlflow_uri
+) -> None:
+    w1, w2 = newest - timedelta(days=7), newest
+    run_weekly(weekly_cfg, small_raw, as_of=w1, store_url=store_url)
+    engine = connect(store_url)
+    before = read_scores(engine, w1)
+    calls_before = read_call_list(engine, w1)
+
+    config = write_config(weekly_cfg, tmp_path / "config.yaml")
+    marker = tmp_path / "in_write"
+    env = {
+        **os.environ,
+        "CHURN_STORE_URL": store_url,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        PAUSE_ENV: "600",
+        PAUSE_MARKER_ENV: str(marker),
+    }
+    log = tmp_path / "weekly.log"
+    proc = _weekly_process(config, small_raw, w2, env, log)
+    try:
+        deadline = time.monotonic() + KILL_WAIT_S
+        while not marker.exists():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the weekly run never reached the store write"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+    engine.dispose()
+    engine = connect(store_url)  # a fresh connection sees what is committed
+    assert [w.as_of for w in list_weeks(engine)] == [w1]
+    pd.testing.assert_frame_equal(read_scores(engine, w1), before)
+    pd.testing.assert_frame_equal(read_call_list(engine, w1), calls_before)
+    assert read_scores(engine, w2).empty and read_call_list(engine, w2).empty
+    assert not list(Path(weekly_cfg.paths.weeks_dir).glob(".*.tmp"))  # renamed, not half
+
+    rerun = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=store_url)
+    assert [w.as_of for w in list_weeks(engine)] == [w1, w2]
+    assert len(read_scores(engine, w2)) == rerun.clients
+    pd.testing.assert_frame_equal(read_scores(engine, w1), before)
+    engine.dispose()
