@@ -97,6 +97,22 @@ class HazardConfig(_Section):
     month_noise_sd: float = Field(0.1, ge=0)
 
 
+class ShiftConfig(_Section):
+    """A change of behaviour from a date on (``simulate.shift``): what monitoring must catch.
+
+    From the first simulated month that starts on or after ``after``, every client's login
+    rate is multiplied by ``logins_factor`` and its service-request rate (hotline,
+    consultation centre, personal cabinet) by ``requests_factor``. Months before are the
+    same bytes as without the shift (same seed), so a base with and one without it differ
+    only from ``after`` on. The hidden hazard keeps reading the observable signals, so the
+    churn it implies moves with them (the intercept still holds the mean monthly churn).
+    """
+
+    after: date
+    logins_factor: float = Field(1.0, ge=0)
+    requests_factor: float = Field(1.0, ge=0)
+
+
 class SimulateConfig(_Section):
     """Generator parameters: the shape of the synthetic client base."""
 
@@ -133,6 +149,7 @@ class SimulateConfig(_Section):
     competitor_unknown_share: float = Field(0.2, ge=0, le=1)
     training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
     hazard: HazardConfig = HazardConfig()
+    shift: ShiftConfig | None = None  # behaviour change after a date (monitoring tests)
     compression: str = "zstd"
     extra: dict[str, Any] = {}
 
@@ -399,6 +416,52 @@ class ReasonsConfig(_Section):
         return self
 
 
+class MonitoringConfig(_Section):
+    """``churn monitor``: drift of the served weeks against the champion's training rows,
+    realised performance once a week's label horizon has passed, and when to alert.
+
+    PSI bands (the usual reading): below ``moderate_psi`` stable, up to ``significant_psi``
+    moderate, above it significant; only *significant* drift of a model feature or of the
+    score raises an alert. The reference is a seeded sample of ``reference_rows`` training
+    rows from the newest ``reference_months`` labelled snapshot dates of the served model
+    (0 = all of them), logged with the model at train time: a whole-history reference
+    would report the ageing of tenures and the calendar's seasons as drift on every run.
+    """
+
+    psi_bins: int = Field(10, ge=2, le=100)  # quantile bins of the reference (+ a NaN bin)
+    moderate_psi: float = Field(0.1, gt=0)
+    significant_psi: float = Field(0.25, gt=0)
+    min_auc: float = Field(0.65, ge=0, le=1)  # realised ROC-AUC below this alerts
+    weeks: int = Field(4, gt=0)  # newest stored weeks checked for drift
+    performance_weeks: int = Field(26, gt=0)  # newest matured weeks whose performance is read
+    min_labelled_rows: int = Field(200, gt=0)  # fewer: performance reported, never alerted
+    reference_rows: int = Field(5000, gt=0)
+    reference_months: int = Field(3, ge=0)
+    reference_seed: int = 0
+    calibration_bins: int = Field(10, ge=2)
+    # the last report (what the service's /metrics reads) and the HTML page; unset means
+    # paths.reports_dir / "monitoring" / "monitor.json" and paths.reports_dir / "monitoring"
+    report_path: Path | None = None
+    html_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> MonitoringConfig:
+        if self.significant_psi <= self.moderate_psi:
+            raise ValueError(
+                f"monitoring.significant_psi: {self.significant_psi} must exceed "
+                f"moderate_psi {self.moderate_psi}"
+            )
+        return self
+
+    def report_file(self, paths: PathsConfig) -> Path:
+        """Where ``churn monitor`` writes its last JSON report by default."""
+        return self.report_path or Path(paths.reports_dir) / "monitoring" / "monitor.json"
+
+    def html_folder(self, paths: PathsConfig) -> Path:
+        """Where ``churn monitor`` writes its HTML page by default."""
+        return self.html_dir or Path(paths.reports_dir) / "monitoring"
+
+
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
     simulate: SimulateConfig = SimulateConfig()
@@ -409,6 +472,7 @@ class Config(_Section):
     serving: ServingConfig = ServingConfig()
     retention: RetentionConfig = RetentionConfig()
     store: StoreConfig = StoreConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     reasons: ReasonsConfig = ReasonsConfig()
     # the same sentences in other languages: configs/reasons.<lang>.yaml (e.g. ru)
     reasons_by_language: dict[str, ReasonsConfig] = {}

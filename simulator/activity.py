@@ -12,6 +12,7 @@ import numpy as np
 
 from features.contract import REQUEST_CHANNELS
 from simulator.month import MonthContext
+from simulator.shift import factor
 
 WEBINAR_TOPICS = (
     "tax",
@@ -41,6 +42,7 @@ def _null_some(rng: np.random.Generator, ids: np.ndarray, share: float | np.ndar
 def logins(ctx: MonthContext) -> None:
     pop, win = ctx.pop, ctx.win
     lam = pop.n_users * ctx.cfg.logins_per_user * np.exp(ctx.eff) * win.frac
+    lam = lam * factor(ctx, "logins")
     idx, ts = win.spread(ctx.rng, ctx.rng.poisson(lam))
     ctx.st.history.add("logins", idx)
     ctx.sink.events("logins", pop.client_id[idx], ts, ctx.pick_users(idx))
@@ -48,7 +50,7 @@ def logins(ctx: MonthContext) -> None:
 
 def service_requests(ctx: MonthContext) -> None:
     pop, win, rng = ctx.pop, ctx.win, ctx.rng
-    scale = np.exp(ctx.eff) * win.frac
+    scale = np.exp(ctx.eff) * win.frac * factor(ctx, "requests")
     parts = []
     for code, channel in enumerate(REQUEST_CHANNELS):
         rate, anonymous = CHANNEL_RATES[channel]

@@ -2,9 +2,9 @@
 
 The order, bottom to top: ``churn`` (config, errors, tracking) → ``features`` (the raw
 contract and signals) → ``simulator`` (writes in that contract, stands in for the CRM) →
-``training`` → ``store`` → ``serving`` → ``cli``. A module may import its own layer
-and any layer below it, never above; checked on the source, so it fails on any new
-upward import, including one hidden inside a function.
+``training`` → ``store`` → ``monitoring`` → ``serving`` → ``cli``. A module may import its
+own layer and any layer below it, never above; checked on the source, so it fails on any
+new upward import, including one hidden inside a function.
 """
 
 from __future__ import annotations
@@ -15,9 +15,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["churn", "features", "simulator", "training", "store", "serving", "cli"]
+LAYERS = [
+    "churn",
+    "features",
+    "simulator",
+    "training",
+    "store",
+    "monitoring",
+    "serving",
+    "cli",
+]
 # The simulator is a data source, not a consumer: model code never reads it.
-SIBLINGS = {("training", "simulator"), ("store", "simulator"), ("serving", "simulator")}
+SIBLINGS = {
+    ("training", "simulator"),
+    ("store", "simulator"),
+    ("monitoring", "simulator"),
+    ("serving", "simulator"),
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -34,6 +34,7 @@ from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.calibration import fit_platt, risk_thresholds
 from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
 from training.model import ChurnModel, categorical_levels_from
+from training.reference import log_reference
 from training.split import Split, time_split
 from training.tune import TuneResult, tune_lgbm
 
@@ -528,6 +529,7 @@ def _log_and_register(
     with mlflow.start_run(experiment_id=experiment_id) as run:
         digest = registry.log_run(cfg, frame, source, model, tuned, result, scores, blocks)
         registry.log_holdout(model)
+        log_reference(frame, served, cfg.monitoring)  # what churn monitor compares weeks with
         version = registry.log_model(cfg, served, blocks.test)
         y_test = blocks.test[LABEL].to_numpy()
         reg = registry.gate(cfg, version, scores["model"], result, blocks.test, y_test)

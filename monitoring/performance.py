@@ -1,0 +1,81 @@
+"""Realised performance of a scored week, once its label horizon has passed.
+
+A week scored as of D is judged on what happened to its clients in ``[D, D + horizon)``,
+with the very label function training uses (:func:`training.labels.label_snapshots`) on
+the raw churn events, so "realised AUC" means the same thing as the test-block AUC. A
+week is *matured* only when its whole window is observed (``D + horizon <= data end``);
+before that "no churn yet" is not "no churn" and the week is reported as waiting.
+
+Everything here is a pure function of frames; :mod:`monitoring.report` reads the store
+and the raw directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.evaluate import _num, brier_and_log_loss, calibration_table, roc_auc
+from training.labels import LABEL, label_snapshots
+
+PROBABILITY = "probability"
+
+
+def matured(as_of: date, horizon_days: int, data_end: pd.Timestamp) -> bool:
+    """Whether the week's whole label window ``[as_of, as_of + horizon)`` is observed."""
+    end = pd.Timestamp(data_end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    start = pd.Timestamp(as_of, tz="UTC")
+    return start + pd.Timedelta(days=horizon_days) <= end
+
+
+def label_week(
+    scores: pd.DataFrame, churn_events: pd.DataFrame, horizon_days: int, data_end: pd.Timestamp
+) -> pd.DataFrame:
+    """The week's scored rows with the training label (rows without a full window dropped)."""
+    return label_snapshots(scores, churn_events, horizon_days, data_end).reset_index(drop=True)
+
+
+def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    both = 0 < y.sum() < len(y)
+    return {
+        "rows": int(len(y)),
+        "churners": int(y.sum()),
+        "churn_rate": _num(y.mean()) if len(y) else None,
+        "mean_probability": _num(p.mean()) if len(p) else None,
+        "roc_auc": _num(roc_auc(y, p)) if both else None,
+        "brier": _num(brier_and_log_loss(y, p)[0]) if len(y) else None,
+    }
+
+
+def realised_performance(
+    labelled: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("segment", "category"),
+    bins: int = 10,
+) -> dict[str, Any]:
+    """ROC-AUC, Brier, calibration by decile of the score, and the same by each ``by`` column.
+
+    ``labelled`` has ``probability`` and ``label`` (and the ``by`` columns it has; absent
+    ones are skipped). A group with one class has ``roc_auc`` None: an AUC needs both.
+    """
+    y = labelled[LABEL].to_numpy(dtype=float)
+    p = labelled[PROBABILITY].to_numpy(dtype=float)
+    out = _metrics(y, p)
+    out["calibration"] = calibration_table(y, p, bins) if len(y) else []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for column in by:
+        if column not in labelled.columns:
+            continue
+        values = labelled[column].astype("str").where(labelled[column].notna(), "(missing)")
+        groups[column] = [
+            {"value": str(value), **_metrics(y[mask], p[mask])}
+            for value in sorted(values.unique())
+            for mask in [(values == value).to_numpy()]
+        ]
+    out["by"] = groups
+    return out
