@@ -113,6 +113,53 @@ class ShiftConfig(_Section):
     requests_factor: float = Field(1.0, ge=0)
 
 
+class TreatmentConfig(_Section):
+    """What a retention call does to the hidden hazard (``simulator.treatment``).
+
+    A call that reaches the client (``reach_rate``) and whose offer is taken
+    (``accept_rate``, the retention department's 60 % norm, seed 000) removes a share of
+    each addressable driver's logit contribution for ``months`` months after the month of
+    the call: paying off a debt plan or training an idle key user removes a lot, a client
+    who is relocating or leaving for reasons nobody controls is hardly moved. Every
+    accepted call also gets ``floor_shift`` off the logit; the per-client responsiveness
+    is log-normal with mean 1 and log-sd ``noise_sd``, drawn from its own random stream.
+    """
+
+    removal: dict[str, float] = {
+        "debt": 0.8,  # financial difficulties: payment plan
+        "engagement": 0.7,  # low engagement / service quality: training, pilot request
+        "training": 0.6,
+        "renewal": 0.5,
+        "new_client": 0.4,
+        "contacts": 0.4,  # not the decision maker
+        "competitor": 0.2,  # changed preferences: hard to win back
+        "base": 0.0,  # uncontrollable, relocation, other
+    }
+    floor_shift: float = Field(0.1, ge=0)
+    noise_sd: float = Field(0.5, ge=0)
+    months: int = Field(2, ge=1, le=12)
+    reach_rate: float = Field(0.8, ge=0, le=1)
+    accept_rate: float = Field(0.6, ge=0, le=1)
+    seed_stream: int = 7171  # the treatment's own stream: default_rng([seed, stream, week])
+
+    @model_validator(mode="after")
+    def _removal_shares(self) -> TreatmentConfig:
+        bad = {k: v for k, v in self.removal.items() if not 0 <= v <= 1}
+        if bad:
+            raise ValueError(f"simulate.treatment.removal: shares must be in [0, 1], got {bad}")
+        return self
+
+
+class LoopConfig(_Section):
+    """``churn simulate-weeks``: the closed loop over a generated base (``cli.closed_loop``)."""
+
+    base_months: int = Field(15, ge=8)  # generated history before the first simulated week
+    calls_per_1000_clients: float = Field(33.3, gt=0)  # weekly capacity (100 for 3 000 clients)
+    relist_after_days: int = Field(98, ge=0)  # no client listed (either arm) twice within:
+    # >= horizon and >= 31 x (treatment.months + 1): see cli.closed_loop
+    n_trials: int = Field(5, gt=0)  # Optuna trials of the model trained on the base
+
+
 class SimulateConfig(_Section):
     """Generator parameters: the shape of the synthetic client base."""
 
@@ -150,6 +197,8 @@ class SimulateConfig(_Section):
     training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
     hazard: HazardConfig = HazardConfig()
     shift: ShiftConfig | None = None  # behaviour change after a date (monitoring tests)
+    treatment: TreatmentConfig = TreatmentConfig()
+    loop: LoopConfig = LoopConfig()
     compression: str = "zstd"
     extra: dict[str, Any] = {}
 

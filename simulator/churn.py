@@ -12,6 +12,8 @@ Each churner's type and reason group follow the driver that contributed most.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from churn.config import HazardConfig, SimulateConfig
@@ -22,6 +24,9 @@ from simulator.population import Population
 from simulator.state import State
 from simulator.users import Users
 from simulator.write import Sink
+
+if TYPE_CHECKING:
+    from simulator.treatment import Treatment
 
 # driver -> (churn type shares, reason group shares)
 DRIVERS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
@@ -159,14 +164,20 @@ def churn_month(
     bill: Billing,
     rng: np.random.Generator,
     sink: Sink,
+    treatment: Treatment | None = None,
 ) -> dict[str, int]:
-    """Hazard for every client at risk in month m, the truth row, and this month's churners."""
+    """Hazard for every client at risk in month m, the truth row, and this month's churners.
+
+    ``treatment`` (the closed loop's calls, :mod:`simulator.treatment`) cuts the hazard of
+    treated clients after the intercept is solved; it draws nothing from ``rng``."""
     ms, me = int(cal.month_start(m)), int(cal.month_start(m + 1))
     risk = np.nonzero((pop.contract_start < ms) & (st.churn_us >= ms))[0]
     contrib = contributions(cfg.hazard, signals(cfg, cal, m, pop, st, users, bill), pop)
     x = sum(contrib.values()) + pop.frailty + cfg.hazard.month_noise_sd * rng.standard_normal(pop.n)
     b = calibrate(x[risk], cfg.target_monthly_churn)
     hazard = 1 / (1 + np.exp(-(b + x[risk])))
+    if treatment is not None:
+        hazard = treatment.month(m, risk, b + x, contrib, hazard)
     sink.write_truth(pop.client_id[risk], ms, hazard)
     gone = risk[rng.random(len(risk)) < hazard]
     names = list(DRIVERS)

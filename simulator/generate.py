@@ -24,6 +24,7 @@ from simulator.churn import churn_month
 from simulator.month import MonthContext
 from simulator.population import draw_population
 from simulator.state import evolve, initial_state, month_window
+from simulator.treatment import Plan, Treatment
 from simulator.users import Users
 from simulator.write import Sink
 
@@ -32,10 +33,12 @@ def _season(cfg: SimulateConfig, cal: Calendar, m: int) -> float:
     return float(cfg.seasonality.get(cal.calendar_month(m), 0.0))
 
 
-def simulate(cfg: SimulateConfig, out_dir: Path) -> dict[str, Any]:
+def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> dict[str, Any]:
     """Write every contract table plus ``_truth/hazard.parquet`` to ``out_dir``.
 
-    Returns a summary: clients, months, rows per table, events, churn rate, shares.
+    ``plan``: the closed loop's listed and called clients (``simulator.treatment``); their
+    hazard is cut after the month of the call and ``_truth/treatment.parquet`` says by how
+    much. Returns a summary: clients, months, rows per table, events, churn rate, shares.
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -46,13 +49,14 @@ def simulate(cfg: SimulateConfig, out_dir: Path) -> dict[str, Any]:
     users = Users(cfg, pop, rng)
     bill = Billing(cfg, cal, pop)
     sink = Sink(out_dir, cfg.compression)
+    treatment = plan.bind(cal, pop.client_id) if plan is not None else None
     try:
         eff0 = st.engagement + _season(cfg, cal, cal.first_month - 1)
         engagement_events.initial_trainings(cal, pop, users, rng, sink)
         relations.initial_checks(cfg, cal, pop, st, eff0, rng, sink)
         bill.initial(st, rng)
         monthly = [
-            _month(cfg, cal, m, pop, st, users, bill, rng, sink)
+            _month(cfg, cal, m, pop, st, users, bill, rng, sink, treatment)
             for m in range(cal.first_month, cfg.months)
         ]
         bill.write(st, sink)
@@ -60,14 +64,26 @@ def simulate(cfg: SimulateConfig, out_dir: Path) -> dict[str, Any]:
         sink.write("clients", _clients_table(pop))
     finally:
         rows = sink.close()
-    return _summary(cfg, pop, rows, [x for x in monthly if x], time.perf_counter() - t0)
+    summary = _summary(cfg, pop, rows, [x for x in monthly if x], time.perf_counter() - t0)
+    if treatment is not None:
+        summary["treatment"] = treatment.write(out_dir)
+    return summary
 
 
 def _month(
-    cfg: SimulateConfig, cal: Calendar, m: int, pop, st, users, bill, rng, sink
+    cfg: SimulateConfig,
+    cal: Calendar,
+    m: int,
+    pop,
+    st,
+    users,
+    bill,
+    rng,
+    sink,
+    treatment: Treatment | None = None,
 ) -> dict | None:
     """One month: churn at its start (window months), then drift, events and invoices."""
-    churn = churn_month(cfg, cal, m, pop, st, users, bill, rng, sink) if m >= 0 else None
+    churn = churn_month(cfg, cal, m, pop, st, users, bill, rng, sink, treatment) if m >= 0 else None
     evolve(cfg, pop, st, rng)
     eff = st.engagement + _season(cfg, cal, m)
     win = month_window(cal, pop, st, m)

@@ -1,0 +1,57 @@
+"""``churn simulate-weeks``: the weekly loop closed over a generated base (``cli.closed_loop``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.base import app, config, friendly
+
+
+@app.command("simulate-weeks")
+@friendly
+def simulate_weeks(
+    weeks: int = typer.Option(26, help="simulated weeks"),
+    clients: int = typer.Option(3000, help="clients in the generated base"),
+    seed: int = typer.Option(42, help="generator seed"),
+    out: Path = typer.Option(..., help="workspace: raw/, store.db, models/, assignments"),
+    capacity: int | None = typer.Option(
+        None, help="calls a week (default simulate.loop.calls_per_1000_clients)"
+    ),
+    ranking: str | None = typer.Option(
+        None, help="expected_loss | probability | expected_profit (default serving.ranking)"
+    ),
+    json_out: Path | None = typer.Option(None, "--json", help="also write the summary here"),
+) -> None:
+    """Generate a base, train a model, run the weeks (score, list, hold out, call, regenerate)."""
+    from churn.errors import InputError
+    from cli.closed_loop import run_loop
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a directory")
+    result = run_loop(
+        config(),
+        out=out,
+        weeks=weeks,
+        clients=clients,
+        seed=seed,
+        capacity=capacity,
+        ranking=ranking,
+        say=lambda line: typer.echo(f"[loop] {line}"),
+    )
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
+    truth = result.truth
+    typer.echo(
+        f"{len(result.weeks)} weeks {result.weeks[0]}..{result.weeks[-1]}: {result.listed} "
+        f"listed ({result.called} called, {result.held_out} held out), capacity "
+        f"{result.capacity}, ranking {result.ranking}, model version {result.model_version}\n"
+        f"true average effect of a listing assigned to a call: {truth['average_effect']:.4f} "
+        f"({truth['retained_per_100_calls']:.1f} retained per 100 calls; "
+        f"{result.raw_dir}/_truth/treatment.parquet)\n"
+        f"next: churn uplift --assignments {result.assignments} --raw {result.raw_dir} "
+        f"--capacity {result.capacity} --report {Path(result.out) / 'uplift.json'}"
+    )
