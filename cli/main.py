@@ -7,6 +7,7 @@ import sys
 import cli.flow  # noqa: F401  (registers the flow commands)
 import cli.keys  # noqa: F401  (churn keys add|list|revoke)
 import cli.monitor  # noqa: F401  (churn monitor)
+import cli.retrain  # noqa: F401  (churn retrain)
 import cli.simulate_weeks  # noqa: F401  (churn simulate-weeks)
 import cli.uplift  # noqa: F401  (churn uplift)
 import cli.weekly  # noqa: F401  (churn weekly)

@@ -73,3 +73,15 @@ def read_report(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return report if isinstance(report, dict) and "alert_names" in report else None
+
+
+def report_text(path: Path) -> str:
+    """The Prometheus lines of the report at ``path`` ("" when there is no report yet):
+    what the service appends to ``/metrics``."""
+    report = read_report(path)
+    if report is None:
+        return ""
+    try:
+        return prometheus_text(report)
+    except (KeyError, TypeError, ValueError):  # a report of another shape: export nothing
+        return ""

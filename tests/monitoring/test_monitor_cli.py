@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monitoring_helpers import store_week, write_config
+from monitoring_helpers import write_config
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from churn.config import Config, ShiftConfig
 from cli.main import app
 from store.db import connect
+from store.weeks import read_scores
 from training.labels import data_end_of, label_snapshots, read_churn_events
 from training.registry import load_by_alias
 
@@ -30,8 +31,10 @@ MATURED_WEEK = date(2025, 5, 26)  # + 90 days <= the base's data end (2025-08-31
 def stores(
     session_config: Config, small_raw: Path, trained: dict[str, Any], tmp_path_factory
 ) -> dict[str, Any]:
-    """Two stores scored by the session champion: the unshifted base (a matured week and a
-    drift week) and its twin whose logins drop to 40 % after SHIFT_AFTER (the drift week)."""
+    """Two stores filled by the real weekly run (``serving.weekly.run_weekly``) with the
+    session champion: the unshifted base (a matured week and a drift week) and its twin
+    whose logins drop to 40 % after SHIFT_AFTER (the drift week)."""
+    from serving.weekly import run_weekly
     from simulator.generate import simulate
 
     root = tmp_path_factory.mktemp("monitor")
@@ -40,24 +43,18 @@ def stores(
         update={"shift": ShiftConfig(after=SHIFT_AFTER, logins_factor=0.4)}
     )
     simulate(sim, shifted_raw)
-    champion = load_by_alias(session_config)
-    out: dict[str, Any] = {"champion": champion, "root": root}
+    out: dict[str, Any] = {"champion": load_by_alias(session_config), "root": root}
     for name, raw, weeks in (
         ("plain", small_raw, (MATURED_WEEK, DRIFT_WEEK)),
         ("shifted", shifted_raw, (DRIFT_WEEK,)),
     ):
-        url = f"sqlite:///{root / name / 'store.db'}"
-        engine = connect(url)
-        for day in weeks:
-            store_week(
-                engine, session_config, raw, day, champion.model, champion.version,
-                root / name / "weeks",
-            )  # fmt: skip
-        engine.dispose()
         cfg = session_config.model_copy(deep=True)
-        cfg.store.url = url
+        cfg.store.url = f"sqlite:///{root / name / 'store.db'}"
         cfg.paths.raw_dir = raw
+        cfg.paths.weeks_dir = root / name / "weeks"
         cfg.paths.reports_dir = root / name / "reports"
+        for day in weeks:
+            run_weekly(cfg, raw, as_of=day)
         out[name] = cfg
     return out
 
@@ -111,8 +108,6 @@ def test_matured_week_performance_is_the_training_label(
     assert perf["status"] == "matured"
     assert _week(report, DRIFT_WEEK)["performance"]["status"] == "waiting"
     engine = connect(cfg.store.url)
-    from store.weeks import read_scores
-
     scores = read_scores(engine, MATURED_WEEK)
     raw = Path(cfg.paths.raw_dir)
     labelled = label_snapshots(scores, read_churn_events(raw), 90, data_end_of(raw))
