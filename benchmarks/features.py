@@ -69,11 +69,15 @@ def _scan(raw: Path, cfg) -> None:  # noqa: ANN001
     Each column gets an aggregate that must decode every value (a plain min() would be
     answered from the Parquet statistics without reading the data).
     """
+    import pyarrow.parquet as pq
+
     from features.contract import TABLES
     from features.snapshot import USED_COLUMNS, connect
 
     con = connect(cfg.features)
-    for table, columns in USED_COLUMNS.items():
+    for table, used in USED_COLUMNS.items():
+        found = set(pq.read_schema(raw / f"{table}.parquet").names)
+        columns = [c for c in used if c in found]  # an optional column may be absent
         types = {c.name: c.type for c in TABLES[table].columns}
         reads = {"ts": "min(epoch_us({}))", "str": "max(length({}))"}
         cols = ", ".join(reads.get(types[c], "min({} + 0)").format(c) for c in columns)

@@ -160,6 +160,14 @@ class LoopConfig(_Section):
     n_trials: int = Field(5, gt=0)  # Optuna trials of the model trained on the base
 
 
+class ResumptionConfig(_Section):
+    """Suspensions that end (``simulator/resumption.py``): off by default, so a base made
+    with the default config is byte-identical to one made before resumption existed."""
+
+    share: float = Field(0.0, ge=0, le=1)  # of suspension / debt_suspension churners
+    mean_days: float = Field(60.0, ge=1)  # mean suspension length (geometric, whole days)
+
+
 class SimulateConfig(_Section):
     """Generator parameters: the shape of the synthetic client base."""
 
@@ -199,6 +207,7 @@ class SimulateConfig(_Section):
     shift: ShiftConfig | None = None  # behaviour change after a date (monitoring tests)
     treatment: TreatmentConfig = TreatmentConfig()
     loop: LoopConfig = LoopConfig()
+    resumption: ResumptionConfig = ResumptionConfig()
     compression: str = "zstd"
     extra: dict[str, Any] = {}
 
@@ -308,10 +317,18 @@ class GateConfig(_Section):
     profit_tolerance: float = Field(0.02, ge=0)  # relative drop of expected profit (EMPC)
 
 
+ChurnType = Literal["termination", "suspension", "debt_suspension"]  # features.contract
+
+
 class TrainingConfig(_Section):
     """Labels, split, tuning budget and evaluation."""
 
     horizon_days: int = Field(90, gt=0)
+    # which churn types are positives; rows whose horizon holds only other types are left
+    # out of training and evaluation (training/labels.py says why)
+    churn_types: list[ChurnType] = Field(
+        default_factory=lambda: ["termination", "suspension", "debt_suspension"], min_length=1
+    )
     seed: int = 42
     n_trials: int = Field(30, gt=0)
     timeout_s: int = Field(300, gt=0)
@@ -343,6 +360,12 @@ class TrainingConfig(_Section):
         default_factory=lambda: dict(TABLE_SEARCH_SPACE)
     )
     extra: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _distinct_churn_types(self) -> TrainingConfig:
+        if len(set(self.churn_types)) != len(self.churn_types):
+            raise ValueError(f"training.churn_types: listed twice in {self.churn_types}")
+        return self
 
 
 class ServingConfig(_Section):

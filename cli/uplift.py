@@ -40,7 +40,11 @@ def uplift(
         else pd.read_csv(assignments)
     )
     labelled = label_snapshots(
-        frame, read_churn_events(raw), cfg.training.horizon_days, data_end_of(raw)
+        frame,
+        read_churn_events(raw),
+        cfg.training.horizon_days,
+        data_end_of(raw),
+        churn_types=cfg.training.churn_types,
     )
     if labelled.empty:
         raise InputError(

@@ -6,7 +6,14 @@ the generator writes it, ``features/schema.py`` validates it, the feature layer 
 
 Types: ``int`` = int64, ``float`` = float64, ``str`` = text (pandas ``str`` dtype),
 ``ts`` = ``datetime64[us, UTC]``. ``nullable`` columns may hold missing values the way a
-real CRM has them; the rest may not. Every event table has ``client_id`` and ``ts``.
+real CRM has them; the rest may not. ``optional`` columns may be absent from a file
+altogether (read as all-missing): they were added to the contract later, and exports
+written before them stay valid. Every event table has ``client_id`` and ``ts``.
+
+Churn and its end: a ``churn_events`` row is in effect from ``ts`` on. A suspension (at the
+client's request or for debt) may end: ``resumed_ts`` is the day the client was active
+again. A client is *active* at an instant t when no churn event is in effect at t: every
+churn event with ``ts < t`` has ``resumed_ts < t``. Termination never ends.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ COMPETITOR_PRESENT = ("yes", "no", "unknown")
 CONTACT_KINDS = ("call", "visit", "key_user_change", "decision_maker_change")
 CONTACT_OUTCOMES = ("reached", "no_answer", "refused", "callback")
 CHURN_TYPES = ("termination", "suspension", "debt_suspension")
+RESUMABLE_CHURN_TYPES = ("suspension", "debt_suspension")  # may carry a resumed_ts
 REASON_GROUPS = (
     "uncontrollable",
     "not_decision_maker",
@@ -45,6 +53,7 @@ class Column:
     min_value: float | None = None
     unique: bool = False
     doc: str = ""
+    optional: bool = False  # the file may lack the column (read as all-missing)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,11 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        """The columns every file of this table must have (all but the optional ones)."""
+        return [c.name for c in self.columns if not c.optional]
 
 
 def _cid() -> Column:
@@ -187,11 +201,19 @@ TABLES: dict[str, Table] = {
             "churn_events",
             (
                 _cid(),
-                _ts("date the client left"),
+                _ts("date the client left (suspended or terminated)"),
                 Column("churn_type", "str", allowed=CHURN_TYPES),
                 Column("reason_group", "str", nullable=True, allowed=REASON_GROUPS),
+                Column(
+                    "resumed_ts",
+                    "ts",
+                    nullable=True,
+                    optional=True,
+                    doc="day a suspension ended (active again); missing = not resumed; "
+                    "suspension and debt_suspension only, after ts",
+                ),
             ),
-            time_columns=("ts",),
+            time_columns=("ts", "resumed_ts"),
         ),
     )
 }

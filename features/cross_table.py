@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from churn.config import ValidationConfig
-from features.contract import LARGE_SEGMENT_FEE_RUB, TABLES, Table
+from features.contract import LARGE_SEGMENT_FEE_RUB, RESUMABLE_CHURN_TYPES, TABLES, Table
 from features.violation import Violation, rows
 
 if TYPE_CHECKING:
@@ -106,6 +106,19 @@ def _row_rules() -> Iterator[Rule]:
     yield Rule(
         "invoices", "period_end", "period_end_before_start", "{n} with period_end < period_start",
         (("invoices", "period_end"), ("invoices", "period_start")), "period_end < period_start",
+    )  # fmt: skip
+    yield Rule(
+        "churn_events", "resumed_ts", "resumed_not_after_churn",
+        "{n} resumed on or before the churn itself (resumed_ts <= ts)",
+        (("churn_events", "resumed_ts"), ("churn_events", "ts")), "resumed_ts <= ts",
+    )  # fmt: skip
+    resumable = ", ".join(f"'{t}'" for t in RESUMABLE_CHURN_TYPES)
+    yield Rule(
+        "churn_events", "resumed_ts", "resumed_not_a_suspension",
+        "{n} with a resumed_ts on a churn type that cannot end (only "
+        + "/".join(RESUMABLE_CHURN_TYPES) + " can)",
+        (("churn_events", "resumed_ts"), ("churn_events", "churn_type")),
+        f"resumed_ts IS NOT NULL AND churn_type NOT IN ({resumable})",
     )  # fmt: skip
     fee_rule = f"large when fee > {LARGE_SEGMENT_FEE_RUB:,.0f}"
     yield Rule(

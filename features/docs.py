@@ -47,8 +47,12 @@ malformed dates, `--to` without `--every month`, and `--every` other than `month
 A snapshot as of D is what a specialist could have known at 00:00 UTC on D:
 
 * events count only with `ts < D`; "in the last N days" means `ts` in `[D - N days, D)`;
-* a client is in the snapshot if `contract_start < D` and no churn event has `ts < D`
-  (a churn on or after D has not happened yet);
+* a client is in the snapshot if `contract_start < D` and no churn event is in effect on
+  D: every churn event with `ts < D` has `resumed_ts < D` (a churn on or after D has not
+  happened yet; a suspension resumed on or after D has not ended yet). A client suspended
+  on D1 and resumed on D2 is out of the snapshots of (D1, D2] and back from D2 + 1 day on.
+  `churn_events.resumed_ts` is optional in the contract: an export without it reads as
+  "never resumed";
 * users count once registered before D; a certificate is valid if the training is in the
   730 days before D;
 * an invoice exists once issued before D and is unpaid on D unless `paid_ts < D` (paid on
@@ -59,7 +63,8 @@ Counts are 0 when nothing happened (zero is the truth); what cannot be known (da
 something that never happened, a ratio over nothing, a competitor never checked) is
 missing (NaN / null), never a silent 0. The property test
 (`tests/features/test_point_in_time.py`) adds and changes events on and after D in every
-table (and moves payments to on/after D) and checks that no value changes.
+table (and moves payments to on/after D, and resumes suspensions known on D on or after
+it) and checks that no value changes.
 
 ## Engine
 

@@ -96,7 +96,7 @@ def table_schema(
             checks=([_dtype_check(c)] if dtypes else []) + (_value_checks(c) if values else []),
             nullable=c.nullable or not values,
             unique=bool(c.unique and unique),
-            required=True,
+            required=not c.optional,
         )
         for c in table.columns
     }
@@ -134,7 +134,7 @@ def _open(table: Table, path: Path) -> tuple[pq.ParquetFile | None, list[Violati
 def _structure(table: Table, pf: pq.ParquetFile) -> tuple[list[str], list[Violation]]:
     """Missing columns and wrong dtypes, from the file's schema only (no data read)."""
     found = pf.schema_arrow.names
-    missing = [c for c in table.column_names if c not in found]
+    missing = [c for c in table.required_columns if c not in found]
     out = [
         Violation(table.name, c, "missing_column", f"column missing from {table.name}.parquet")
         for c in missing

@@ -69,7 +69,7 @@ USED_COLUMNS: dict[str, tuple[str, ...]] = {
     "invoices": ("client_id", "ts", "due_ts", "paid_ts", "amount_rub", "period_end"),
     "competitor_checks": ("client_id", "ts", "competitor_present"),
     "contacts": ("client_id", "ts", "kind", "outcome"),
-    "churn_events": ("client_id", "ts"),
+    "churn_events": ("client_id", "ts", "resumed_ts"),  # resumed_ts: optional in a file
 }
 # Amounts that are truly 0 when a client has no (unpaid) invoice.
 ZERO_WHEN_ABSENT_FLOATS = ("open_debt_rub", "overdue_debt_rub")
@@ -225,11 +225,26 @@ def load_tables(raw_dir: Path, con: ibis.BaseBackend) -> dict[str, ir.Table]:
         if not path.is_file():
             raise InputError(f"table {name}: file not found: {path}")
         t = con.read_parquet(path, table_name=f"raw_{name}")
-        absent = [c for c in spec.column_names if c not in t.columns]
+        absent = [c for c in spec.required_columns if c not in t.columns]
         if absent:
             raise InputError(f"table {name}: missing column(s) {', '.join(absent)} in {path}")
-        tables[name] = t
+        tables[name] = with_optional_columns(t, name)
     return tables
+
+
+def with_optional_columns(t: ir.Table, name: str) -> ir.Table:
+    """``t`` with every optional contract column it lacks added as all-missing.
+
+    An export written before ``churn_events.resumed_ts`` existed has no resumption: a
+    missing column means "never resumed", which is exactly a column of nulls, so the
+    expressions need no second code path.
+    """
+    fills = {
+        c.name: ibis.null(IBIS_TYPES[c.type])
+        for c in TABLES[name].columns
+        if c.optional and c.name not in t.columns
+    }
+    return t.mutate(**fills) if fills else t
 
 
 _SENTINEL = date(2999, 1, 1)  # stands for as_of in the compiled template

@@ -32,7 +32,7 @@ from churn.config import Config
 from churn.errors import InputError
 from features.catalog import CATALOG
 from features.contract import TABLES
-from features.snapshot import load_tables, snapshots_expr
+from features.snapshot import load_tables, snapshots_expr, with_optional_columns
 
 if TYPE_CHECKING:  # pyspark is imported only when a session is built
     from pyspark.sql import DataFrame, SparkSession
@@ -114,7 +114,9 @@ def load_tables_spark(con: ibis.BaseBackend, raw_dir: Path | str) -> dict[str, A
         return load_tables(Path(raw_dir), con)
     root = str(raw_dir).rstrip("/")
     return {
-        name: con.read_parquet(f"{root}/{name}.parquet", table_name=f"raw_{name}")
+        name: with_optional_columns(
+            con.read_parquet(f"{root}/{name}.parquet", table_name=f"raw_{name}"), name
+        )
         for name in TABLES
     }
 

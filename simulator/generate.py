@@ -23,6 +23,7 @@ from simulator.calendar import Calendar
 from simulator.churn import churn_month
 from simulator.month import MonthContext
 from simulator.population import draw_population
+from simulator.resumption import add_resumptions
 from simulator.state import evolve, initial_state, month_window
 from simulator.treatment import Plan, Treatment
 from simulator.users import Users
@@ -64,7 +65,9 @@ def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> di
         sink.write("clients", _clients_table(pop))
     finally:
         rows = sink.close()
+    resumed = add_resumptions(cfg, cal, out_dir)  # own random stream; no-op by default
     summary = _summary(cfg, pop, rows, [x for x in monthly if x], time.perf_counter() - t0)
+    summary["resumed_suspensions"] = resumed
     if treatment is not None:
         summary["treatment"] = treatment.write(out_dir)
     return summary

@@ -5,7 +5,10 @@ stays empty), one row group per simulated month, so memory stays bounded by a mo
 events. Columns arrive as NumPy arrays with sentinel nulls, converted here:
 ``int`` < 0 is null in a nullable int column, ``ts`` equal to NEVER is null, a
 ``(codes, levels)`` pair is a text column (code < 0 is null). Files carry no pandas
-metadata and no write time, so the same seed gives the same bytes.
+metadata and no write time, so the same seed gives the same bytes. Optional contract
+columns (``Column.optional``) are not written here: a base generated without the features
+that fill them is byte-identical to one generated before they existed
+(``simulator.resumption`` adds ``churn_events.resumed_ts`` when asked to).
 """
 
 from __future__ import annotations
@@ -31,9 +34,17 @@ TRUTH_SCHEMA = pa.schema(
 )
 
 
-def arrow_schema(table: Table) -> pa.Schema:
+def written_columns(table: Table, *, optional: bool = False) -> tuple[Column, ...]:
+    """The contract columns a file gets: the required ones, plus the optional ones if asked."""
+    return tuple(c for c in table.columns if optional or not c.optional)
+
+
+def arrow_schema(table: Table, *, optional: bool = False) -> pa.Schema:
     return pa.schema(
-        [pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in table.columns]
+        [
+            pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable)
+            for c in written_columns(table, optional=optional)
+        ]
     )
 
 
@@ -82,10 +93,11 @@ def _reorder(value: Any, order: np.ndarray) -> Any:
     return np.asarray(value)[order]
 
 
-def writer_options(table: Table) -> dict[str, Any]:
+def writer_options(table: Table, *, optional: bool = False) -> dict[str, Any]:
     """Dictionary-encode text; delta-encode ints and times (fast to write, compact)."""
-    text = [c.name for c in table.columns if c.type == "str"]
-    delta = {c.name: "DELTA_BINARY_PACKED" for c in table.columns if c.type in ("int", "ts")}
+    columns = written_columns(table, optional=optional)
+    text = [c.name for c in columns if c.type == "str"]
+    delta = {c.name: "DELTA_BINARY_PACKED" for c in columns if c.type in ("int", "ts")}
     return {"use_dictionary": text or False, "column_encoding": delta}
 
 
@@ -112,11 +124,13 @@ class Sink:
     def write(self, name: str, columns: dict[str, Any], order: np.ndarray | None = None) -> None:
         """Append one batch to ``name``; ``columns`` must match the contract names exactly."""
         table = TABLES[name]
-        if list(columns) != table.column_names:
-            raise ValueError(f"{name}: columns {list(columns)} != contract {table.column_names}")
+        if list(columns) != table.required_columns:
+            raise ValueError(
+                f"{name}: columns {list(columns)} != contract {table.required_columns}"
+            )
         if order is not None:
             columns = {k: _reorder(v, order) for k, v in columns.items()}
-        arrays = [to_arrow(c, columns[c.name]) for c in table.columns]
+        arrays = [to_arrow(c, columns[c.name]) for c in written_columns(table)]
         batch = pa.Table.from_arrays(arrays, schema=arrow_schema(table))
         if batch.num_rows:
             self.writers[name].write_table(batch, row_group_size=max(batch.num_rows, 1))

@@ -123,7 +123,15 @@ def labelled(cfg: Config, snapshots: pd.DataFrame, raw_dir: Path) -> pd.DataFram
         )
     events = read_churn_events(raw_dir)
     data_end = data_end_of(raw_dir)
-    out = label_snapshots(snapshots, events, cfg.training.horizon_days, data_end)
+    out = label_snapshots(
+        snapshots, events, cfg.training.horizon_days, data_end, churn_types=cfg.training.churn_types
+    )
+    counts = out.attrs["labels"]
+    _say(
+        f"labels: positives = {', '.join(counts['churn_types'])}; "
+        f"{counts['dropped_other_types_only']} rows left out (only other churn types in the "
+        f"horizon), {counts['dropped_gone']} rows of clients not active at as_of"
+    )
     if out.empty:
         raise InputError(
             f"snapshots: no row has a full {cfg.training.horizon_days}-day horizon before the "
@@ -479,6 +487,7 @@ def run_train(
         f"{len(snapshots)} snapshot rows, {snapshots['as_of'].nunique()} as_of dates from {source}"
     )
     frame = labelled(cfg, snapshots, raw_dir)
+    label_counts = dict(frame.attrs.get("labels") or {})
     blocks = split_blocks(cfg, frame)
     for name in ("train", "valid", "test"):
         part = getattr(blocks, name)
@@ -501,6 +510,7 @@ def run_train(
     _say("logging the run and registering the model in MLflow")
     with registry.quiet_mlflow():
         out = _log_and_register(cfg, frame, source, model, served, tuned, result, scores, blocks)
+    out["labels"] = label_counts  # which churn types are positives, rows left out
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")

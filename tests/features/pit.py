@@ -2,8 +2,9 @@
 
 Everything here happens at or after ``as_of`` (00:00 UTC on that date, or later): copies
 of events moved there (a share exactly at midnight), existing future events shifted and
-relabelled, invoices paid on/after as_of instead of never, new clients and users, churn
-events on as_of. A snapshot as of ``as_of`` must not change.
+relabelled, invoices paid on/after as_of instead of never, suspensions known on as_of
+resumed on/after it (``resumed_ts``, added when the base lacks it), new clients and users,
+churn events on as_of. A snapshot as of ``as_of`` must not change.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import TABLES
+from features.contract import RESUMABLE_CHURN_TYPES, TABLES
 
 RELABEL = {
     "service_requests": "channel",
@@ -49,7 +50,8 @@ def _perturb_events(
     extra = df.sample(frac=0.4, random_state=int(rng.integers(1 << 30)), replace=True).copy()
     shift = t0 + _offsets(rng, len(extra)) - extra["ts"]
     for col in TABLES[name].time_columns:
-        extra[col] = extra[col] + shift
+        if col in extra.columns:  # an optional column may be absent
+            extra[col] = extra[col] + shift
     if name == "invoices":
         extra["period_start"] = extra["period_start"] + shift
         extra["period_end"] = extra["period_end"] + shift
@@ -67,6 +69,21 @@ def _pay_later(inv: pd.DataFrame, t0: pd.Timestamp, rng: np.random.Generator) ->
     unpaid = ((inv["ts"] < t0) & (inv["paid_ts"].isna() | (inv["paid_ts"] >= t0))).to_numpy()
     inv.loc[unpaid, "paid_ts"] = t0 + _offsets(rng, int(unpaid.sum()))
     return inv
+
+
+def _resume_later(churn: pd.DataFrame, t0: pd.Timestamp, rng: np.random.Generator) -> pd.DataFrame:
+    """Suspensions in effect on as_of end on or after it (a third exactly at midnight).
+
+    The client is still suspended on as_of (the resumption is not known yet), so it must
+    stay out of the snapshot. Adds ``resumed_ts`` when the base has none.
+    """
+    churn = churn.copy()
+    if "resumed_ts" not in churn.columns:
+        churn["resumed_ts"] = pd.Series(pd.NaT, index=churn.index, dtype="datetime64[us, UTC]")
+    open_ = churn["resumed_ts"].isna() | (churn["resumed_ts"] >= t0)
+    mask = ((churn["ts"] < t0) & open_ & churn["churn_type"].isin(RESUMABLE_CHURN_TYPES)).to_numpy()
+    churn.loc[mask, "resumed_ts"] = t0 + _offsets(rng, int(mask.sum()))
+    return churn
 
 
 def _new_clients(clients: pd.DataFrame, t0: pd.Timestamp, rng: np.random.Generator) -> pd.DataFrame:
@@ -96,6 +113,7 @@ def perturb_after(raw_in: Path, raw_out: Path, as_of: date, seed: int = 0) -> Pa
         if spec.is_event:
             frames[name] = _perturb_events(name, frames[name], t0, rng)
     frames["invoices"] = _pay_later(frames["invoices"], t0, rng)
+    frames["churn_events"] = _resume_later(frames["churn_events"], t0, rng)
     frames["churn_events"] = _churn_on_as_of(frames["churn_events"], frames["clients"], t0)
     frames["clients"] = _new_clients(frames["clients"], t0, rng)
     for name, df in frames.items():

@@ -114,6 +114,8 @@ def typed(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """Cast every contract column of ``df`` to its contract dtype."""
     out = df.copy()
     for col in TABLES[name].columns:
+        if col.optional and col.name not in out.columns:
+            continue  # an optional column may be absent (an export from before it existed)
         s = out[col.name]
         if col.type == "int":
             out[col.name] = s.astype("Int64" if s.isna().any() else "int64")

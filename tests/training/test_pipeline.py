@@ -126,6 +126,11 @@ def test_trained_fixture_report_has_every_key(trained: dict) -> None:
     _check_report(trained)
     assert trained["test"]["oracle"] is not None and trained["test"]["oracle"]["roc_auc"] > 0.5
     assert trained["gap_closed"] is not None
+    labels = trained["labels"]  # which churn types are positives, and what was left out
+    assert labels["churn_types"] == ["termination", "suspension", "debt_suspension"]
+    assert labels["dropped_other_types_only"] == 0  # every type chosen: nothing left out
+    assert labels["rows"] >= sum(trained["rows"].values())  # gap rows are labelled too
+    assert 0 < labels["positives"] < labels["rows"]
 
 
 def test_served_model_is_refitted_on_every_labelled_snapshot(
