@@ -34,10 +34,16 @@ def matured(as_of: date, horizon_days: int, data_end: pd.Timestamp) -> bool:
 
 
 def label_week(
-    scores: pd.DataFrame, churn_events: pd.DataFrame, horizon_days: int, data_end: pd.Timestamp
+    scores: pd.DataFrame,
+    churn_events: pd.DataFrame,
+    horizon_days: int,
+    data_end: pd.Timestamp,
+    churn_types: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The week's scored rows with the training label (rows without a full window dropped)."""
-    return label_snapshots(scores, churn_events, horizon_days, data_end).reset_index(drop=True)
+    """The week's scored rows with the training label (rows without a full window dropped;
+    with ``churn_types`` as in training, rows that left only another way are left out)."""
+    out = label_snapshots(scores, churn_events, horizon_days, data_end, churn_types=churn_types)
+    return out.reset_index(drop=True)
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:

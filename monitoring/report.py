@@ -128,7 +128,7 @@ def week_performance(
     rows = scores.copy()
     if snapshot is not None and "category" in snapshot.columns and "category" not in rows:
         rows = rows.merge(snapshot[["client_id", "category"]], on="client_id", how="left")
-    labelled = label_week(rows, events, horizon, end)
+    labelled = label_week(rows, events, horizon, end, cfg.training.churn_types)
     perf = realised_performance(labelled, bins=cfg.monitoring.calibration_bins)
     return {"status": "matured", **perf}
 

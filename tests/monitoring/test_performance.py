@@ -38,6 +38,21 @@ def test_label_week_uses_the_training_window() -> None:
     assert waiting.empty  # "no churn seen yet" is not "no churn"
 
 
+def test_label_week_uses_the_training_churn_types() -> None:
+    as_of = pd.Timestamp("2025-03-03", tz="UTC")
+    scores = pd.DataFrame({"client_id": [1, 2, 3], "as_of": as_of, "probability": 0.5})
+    events = pd.DataFrame(
+        {
+            "client_id": [1, 2],
+            "ts": pd.to_datetime(["2025-03-10", "2025-03-10"], utc=True),
+            "churn_type": pd.Series(["termination", "debt_suspension"], dtype="str"),
+        }
+    )
+    end = pd.Timestamp("2025-12-31", tz="UTC")
+    out = label_week(scores, events, 90, end, ["termination"])
+    assert out.set_index("client_id")["label"].to_dict() == {1: 1, 3: 0}  # 2: left out
+
+
 def test_realised_performance_matches_sklearn_and_groups_add_up() -> None:
     rng = np.random.default_rng(0)
     n = 4000
