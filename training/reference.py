@@ -6,10 +6,11 @@ so a seeded sample of them travels with the run as the artifact
 ``reference/reference.parquet``: keys, every model feature, the label, and the served
 model's probability on the row (the score whose distribution a week is compared with).
 
-The sample comes from the newest ``monitoring.reference_months`` labelled snapshot dates
-(0 = all): a reference spread over two years would flag the ageing of every tenure and
-the calendar's seasons as drift each week, while the newest training months are the
-behaviour the champion was fitted to most recently.
+The sample comes from the newest ``monitoring.reference_months`` (12) labelled snapshot
+dates (0 = all): a full year holds every season once, so a summer or a January week is
+not drift against it; a shorter window made the season of its months the norm (measured:
+a reference of August..October snapshots read December's ordinary logins as drift and
+left a halving of logins only "moderate").
 """
 
 from __future__ import annotations

@@ -97,6 +97,8 @@ def test_shifted_base_is_flagged_with_named_alerts(stores: dict[str, Any], tmp_p
     features = {r["feature"]: r for r in _week(report, DRIFT_WEEK)["drift"]["features"]}
     assert features["logins_30d"]["band"] == "significant"
     assert features["monthly_fee_rub"]["band"] == "stable"  # not touched by the shift
+    page = (stores["shifted"].paths.reports_dir / "monitoring" / "index.html").read_text()
+    assert "drift:feature:logins_30d" in page
 
 
 def test_matured_week_performance_is_the_training_label(
@@ -131,3 +133,29 @@ def test_matured_week_performance_is_the_training_label(
 def test_bad_as_of_is_one_line(stores: dict[str, Any], tmp_path: Path) -> None:
     result, _ = _monitor(stores["plain"], tmp_path, "--as-of", "2025-13-01")
     assert result.exit_code == 2 and "--as-of" in result.stderr
+
+
+def test_a_week_whose_snapshot_is_gone_alerts(stores: dict[str, Any], tmp_path: Path) -> None:
+    """A week whose snapshot file cannot be read cannot be checked: an alert, not "stable"."""
+    from store.weeks import read_call_list, write_week
+
+    plain = stores["plain"]
+    source = connect(plain.store.url)
+    cfg = plain.model_copy(deep=True)
+    cfg.store.url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = connect(cfg.store.url)
+    write_week(
+        engine,
+        as_of=DRIFT_WEEK,
+        model_version=stores["champion"].version,
+        scores=read_scores(source, DRIFT_WEEK),
+        call_list=read_call_list(source, DRIFT_WEEK),
+        snapshot_path=str(tmp_path / "deleted.parquet"),
+    )
+    engine.dispose()
+    source.dispose()
+    result, report = _monitor(cfg, tmp_path)
+    assert result.exit_code == 4 and report["alert_names"] == ["data:snapshot_missing"]
+    drift = _week(report, DRIFT_WEEK)["drift"]
+    assert drift["features"] is None and drift["score"]["band"] != "significant"
+    assert "snapshot file not found" in drift["snapshot_error"]
