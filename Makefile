@@ -52,12 +52,14 @@ demo: install
 	$(CHURN) call-list --capacity 100 --out data/scores/call_list.csv
 	$(CHURN) weekly --raw data/raw --weeks-back 1
 	$(CHURN) weekly --raw data/raw --json reports/week.json
+	-$(CHURN) monitor --raw data/raw   # exit 4 when an alert fires; the demo goes on
 	$(BIN)/python -m serving.demo --port $(PORT)
 	@echo ""
 	@echo "Done. Where to look next:"
 	@echo "  reports/train.json, reports/evaluation/report.html  model vs rule vs oracle on the test block"
 	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss)"
 	@echo "  data/store.db, reports/week.json          two weekly runs in the score store (churn weekly)"
+	@echo "  reports/monitoring/index.html             drift against the training reference (churn monitor)"
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db   runs and the registry"
 	@echo "  make serve, then http://localhost:$(PORT)/ui   the supervisor page"
 
