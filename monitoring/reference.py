@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import mlflow
 import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -36,7 +37,7 @@ class Reference:
         return sorted({pd.Timestamp(d).date().isoformat() for d in self.frame["as_of"]})
 
 
-def _version(model_name: str, alias: str | None, version: str | None):
+def _version(model_name: str, alias: str | None, version: str | None) -> ModelVersion:
     client = MlflowClient()
     try:
         if version is not None:
@@ -49,7 +50,9 @@ def _version(model_name: str, alias: str | None, version: str | None):
         ) from None
 
 
-def load_reference(model_name: str, *, alias: str | None = None, version: str | None = None):
+def load_reference(
+    model_name: str, *, alias: str | None = None, version: str | None = None
+) -> Reference:
     """The reference of ``model_name@alias`` (default champion) or of ``version``."""
     from training.registry import quiet_mlflow
 

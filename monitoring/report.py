@@ -30,7 +30,7 @@ from churn.errors import NotFound
 from features.catalog import CATEGORICAL_FEATURES
 from monitoring.alerts import Alert, alert_names, drift_alerts, performance_alerts
 from monitoring.performance import PROBABILITY, label_week, matured, realised_performance
-from monitoring.psi import band, psi
+from monitoring.psi import band, drift_table, psi
 from monitoring.reference import Reference, load_reference
 from store.weeks import WeekInfo, list_weeks, read_scores
 from training.reference import SCORE
@@ -63,8 +63,6 @@ def week_drift(
     cfg: Config,
 ) -> dict[str, Any]:
     """PSI of the score and of every model feature in one week, with bands."""
-    from monitoring.psi import drift_table
-
     m = cfg.monitoring
     value = psi(score_reference.frame[SCORE], scores[PROBABILITY], m.psi_bins, categorical=False)
     out: dict[str, Any] = {
@@ -99,8 +97,10 @@ def week_drift(
     return out
 
 
-def _labels_source(raw_dir: Path | None, as_of: date | None):
-    """(churn events, data end) from the raw directory, or (None, why not)."""
+def _labels_source(
+    raw_dir: Path | None, as_of: date | None
+) -> tuple[tuple[pd.DataFrame, pd.Timestamp] | None, str | None]:
+    """((churn events, data end), None) from the raw directory, or (None, why not)."""
     from training.labels import data_end_of, read_churn_events
 
     if raw_dir is None or not Path(raw_dir).is_dir():
