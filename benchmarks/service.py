@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from churn.config import Config, load_config  # noqa: E402
 
+HEADERS: dict[str, str] = {}  # the benchmark's API key (set when its server starts)
 TARGET_BULK_RATIO = 0.30
 TARGET_EXPLAIN_RATIO = 3.0
 
@@ -167,6 +168,13 @@ def running_server(setup: Setup, work: Path, startup_timeout_s: float = 240) -> 
         config_path=setup.config_path,
     )
     env["BENTOML_HOME"] = str(work / "bentoml")
+    # a throwaway score store holding one admin key: every request must carry a key
+    from store.db import connect
+    from store.keys import add_key
+
+    store = f"sqlite:///{work / 'store.db'}"
+    env["CHURN_STORE_URL"] = store
+    HEADERS["Authorization"] = f"Bearer {add_key(connect(store), 'admin', 'bench-admin')}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = work / "server.log"
@@ -184,7 +192,7 @@ def running_server(setup: Setup, work: Path, startup_timeout_s: float = 240) -> 
 
 def wait_ready_or_failed(url: str, proc: Any, timeout_s: float) -> None:
     """Poll ``/readyz``; stop early when the process dies or the service reports (on
-    ``/version``) that loading the model or snapshot failed, instead of waiting it out."""
+    ``/readyz``) that loading the model or snapshot failed, instead of waiting it out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -192,9 +200,10 @@ def wait_ready_or_failed(url: str, proc: Any, timeout_s: float) -> None:
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
-            version = httpx.get(f"{url}/version", timeout=2)
-            if version.status_code == 503 and "still loading" not in version.text:
-                raise RuntimeError(f"service failed to load: {version.text}")
+            from serving.run import load_failure
+
+            if failure := load_failure(url):
+                raise RuntimeError(f"service failed to load: {failure}")
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
@@ -280,7 +289,7 @@ def measure_inproc(
 def measure_http(
     url: str, snapshot: pd.DataFrame, sample: list[int], rows: int, warmup: int, repeats: int
 ) -> dict[str, float]:
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, headers=HEADERS) as client:
 
         def post(path: str, body: dict[str, Any]) -> Any:
             response = client.post(path, json=body)
@@ -338,7 +347,9 @@ async def _load(url: str, ids: list[int], seconds: float, concurrency: int) -> d
     lat: dict[str, list[float]] = {"/score": [], "/explain": []}
     errors: list[str] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, limits=limits, headers=HEADERS
+    ) as client:
         t0 = time.perf_counter()
         stop_at = t0 + seconds
         await asyncio.gather(

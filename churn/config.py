@@ -382,6 +382,12 @@ class ServingConfig(_Section):
     # language of sentences and of the /ui page: "en" (reasons.yaml) or a reasons.<lang>.yaml
     # beside the config (default.yaml says ru); a request may ask for another (?lang=en)
     language: str = "en"
+    # the service checks the store for a newer week at most this often (and on /readyz)
+    week_poll_s: float = Field(30.0, gt=0)
+    # verified API keys are remembered this long: a revoked key stops working within it
+    key_cache_s: float = Field(30.0, ge=0)
+    # at most this many call outcomes in one POST /outcomes
+    max_outcomes_per_request: int = Field(1000, ge=1)
     extra: dict[str, Any] = {}
 
 

@@ -22,6 +22,7 @@ import yaml
 
 from churn.config import Config
 from churn.errors import ChurnError, InputError, NotFound
+from store.db import STORE_URL_ENV, store_url
 
 SERVICE = "serving.service:ChurnService"
 
@@ -59,7 +60,8 @@ def service_env(
     tracking_uri: str | None = None,
     config_path: Path | None = None,
 ) -> dict[str, str]:
-    """Environment for ``bentoml serve``: config, alias, registry and the snapshot source."""
+    """Environment for ``bentoml serve``: config, alias, registry, score store and the
+    fallback snapshot source."""
     if config_path is None:
         config_path = write_config(
             cfg, Path(tempfile.mkdtemp(prefix="churn-serve-")) / "config.yaml"
@@ -70,6 +72,7 @@ def service_env(
         "CHURN_CONFIG": str(Path(config_path).resolve()),
         "CHURN_MODEL_ALIAS": alias or cfg.serving.alias,
         "MLFLOW_TRACKING_URI": absolute_sqlite(uri),
+        STORE_URL_ENV: absolute_sqlite(store_url(cfg)),
     }
     env.pop("CHURN_FEATURES", None)
     env.pop("CHURN_RAW_DIR", None)
@@ -77,7 +80,9 @@ def service_env(
         if not Path(raw).is_dir():
             raise NotFound(f"raw: directory not found: {raw}")
         env["CHURN_RAW_DIR"] = str(Path(raw).resolve())
-    else:
+    elif features_file is not None or Path(cfg.paths.features_path).is_file():
+        # the snapshot is the fallback for a store without weeks; the default file may be
+        # absent when `churn weekly` fills the store
         path = Path(features_file or cfg.paths.features_path)
         if not path.is_file():
             raise NotFound(
@@ -112,17 +117,21 @@ class ServiceFailed(ChurnError):
 
 
 def load_failure(url: str) -> str | None:
-    """The server's load error, if loading failed (None while loading or when ready)."""
+    """The server's load error, if loading failed (None while loading or when ready):
+    ``/readyz`` (open, no key needed) says it in its JSON body."""
     import httpx
 
     try:
-        r = httpx.get(f"{url}/version", timeout=2)
+        r = httpx.get(f"{url}/readyz", timeout=2)
     except httpx.HTTPError:
         return None
     if r.status_code != 503:
         return None
-    message = str(r.json().get("error", ""))
-    return None if "still loading" in message else message
+    try:
+        message = str(r.json().get("error") or "")
+    except ValueError:
+        return None
+    return None if not message or "still loading" in message else message
 
 
 def wait_ready(url: str, proc: subprocess.Popen[Any], timeout_s: float = 180.0) -> None:

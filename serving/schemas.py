@@ -18,6 +18,7 @@ from typing_extensions import TypedDict
 
 from features.catalog import CATALOG, CATEGORICAL_FEATURES
 from features.contract import CATEGORIES, COMPETITOR_PRESENT, SEGMENTS, SERVICE_MODES
+from store.outcomes import MAX_ID_LEN, MAX_NOTE_LEN, RESULTS
 
 INT64_MAX = 2**63 - 1
 ClientId = int  # bounds are on the fields: Field(ge=0, le=INT64_MAX)
@@ -104,6 +105,7 @@ class ScoreRow(TypedDict):
     risk_band: str
     contact_index: float | None
     rule_band: str | None
+    evidence: str | None  # 'full' | 'limited' (serving.evidence)
 
 
 class ScoreResponse(BaseModel):
@@ -112,11 +114,15 @@ class ScoreResponse(BaseModel):
     scores: list[ScoreRow]
 
 
+Lang = str  # 'ru' | 'en' (checked against the config's languages: 400 naming ``lang``)
+
+
 class ExplainRequest(BaseModel):
     model_config = _STRICT
     client_id: int = Field(..., ge=0, le=INT64_MAX)
     top_k: int = Field(5, ge=1)
-    as_of: date | None = None  # an earlier snapshot of the loaded file; latest by default
+    as_of: date | None = None  # an earlier stored week (or snapshot); the served one by default
+    lang: Lang | None = Field(None, min_length=1)  # every sentence's language; default config
 
 
 class Contribution(BaseModel):
@@ -154,12 +160,42 @@ class RuleView(BaseModel):
     conditions: list[Condition]
 
 
+class ChangeItem(BaseModel):
+    """One signal that moved since the previous week (``serving.changes``)."""
+
+    feature: str
+    label: str
+    before: Any
+    after: Any
+    contribution_before: float
+    contribution_after: float
+    change: float
+    direction: Literal["raises", "lowers"]
+    text: str
+
+
+class Changes(BaseModel):
+    """What moved since the client's previous stored week (``serving.changes.what_changed``)."""
+
+    previous_as_of: str | None
+    previous_probability: float
+    previous_risk_band: str
+    previous_model_version: str | None
+    as_of: str | None
+    probability: float
+    risk_band: str
+    items: list[ChangeItem]
+    unchanged_change: float
+
+
 class ExplainResponse(BaseModel):
     client_id: int
     as_of: str | None
     model_version: str
+    lang: str
     probability: float
     risk_band: str
+    evidence: str | None
     base_value: float  # calibrated log-odds: base_value + sum(contributions) = log_odds
     log_odds: float  # logit(probability)
     raw_score: float  # the booster's score before calibration
@@ -167,6 +203,7 @@ class ExplainResponse(BaseModel):
     drivers: list[Driver]
     protective: list[Driver] = []
     rule: RuleView
+    changes: Changes | None  # None when the store has no earlier week for the client
 
 
 class CallListRequest(BaseModel):
@@ -175,8 +212,10 @@ class CallListRequest(BaseModel):
     as_of: date | None = None
     segment: Literal[SEGMENTS] | None = None  # type: ignore[valid-type]
     service_mode: Literal[SERVICE_MODES] | None = None  # type: ignore[valid-type]
-    # default serving.ranking
+    # default serving.ranking (a stored week's list: its own ranking; another one reorders it)
     ranking: Literal["expected_loss", "probability", "expected_profit"] | None = None
+    lang: Lang | None = Field(None, min_length=1)  # the reasons' language; default config
+    include_holdout: bool = False  # admin only: the week's held-out clients too
 
 
 class Reason(BaseModel):
@@ -200,10 +239,74 @@ class CallListRow(BaseModel):
     contact_index: float | None
     reasons: list[Reason]
     action: str | None
+    evidence: str | None = None
+    # a stored week's list: sent to the scheduler or held out, and the chance of being called
+    assignment: Literal["call", "holdout"] | None = None
+    propensity: float | None = None
 
 
 class CallListResponse(BaseModel):
     as_of: str
     model_version: str
     ranking: str
+    source: Literal["store", "snapshot"]  # the stored week's list, or built from the snapshot
     clients: list[CallListRow]
+
+
+class HistoryRequest(BaseModel):
+    model_config = _STRICT
+    client_id: int = Field(..., ge=0, le=INT64_MAX)
+    weeks: int = Field(26, ge=1, le=520)
+
+
+class HistoryWeek(BaseModel):
+    as_of: str
+    probability: float
+    risk_band: str
+    contact_index: float | None
+    rule_band: str | None
+    model_version: str
+    rank: int | None = None
+    evidence: str | None = None
+
+
+class OutcomeOut(BaseModel):
+    outcome_id: str
+    called_on: str
+    reached: bool
+    result: str
+    note: str | None
+
+
+class HistoryResponse(BaseModel):
+    client_id: int
+    history: list[HistoryWeek]  # oldest first
+    outcomes: list[OutcomeOut]  # oldest call first
+
+
+OutcomeResult = Literal[RESULTS]  # type: ignore[valid-type]
+
+
+class Outcome(BaseModel):
+    """One call's outcome from the call-scheduling system (idempotent by ``outcome_id``)."""
+
+    model_config = _STRICT
+    outcome_id: str = Field(..., min_length=1, max_length=MAX_ID_LEN)
+    client_id: int = Field(..., ge=0, le=INT64_MAX)
+    called_on: date
+    reached: bool
+    result: OutcomeResult
+    note: str | None = Field(None, max_length=MAX_NOTE_LEN)
+
+
+class OutcomesRequest(BaseModel):
+    """The batch; each row is checked by :class:`Outcome` so an error names
+    ``outcomes[i].field`` (all rows checked before anything is written)."""
+
+    model_config = _STRICT
+    outcomes: list[Any] = Field(..., min_length=1)
+
+
+class OutcomesResponse(BaseModel):
+    inserted: int
+    already_recorded: int

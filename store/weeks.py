@@ -294,3 +294,20 @@ def previous_score(engine: Engine, client_id: int, before: date) -> dict[str, An
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return dict(row._mapping) if row else None
+
+
+def scored_clients(engine: Engine, client_ids: list[int]) -> set[int]:
+    """Which of ``client_ids`` were scored in any stored week (an indexed lookup per
+    chunk of ids: ``(client_id, as_of)``)."""
+    ids = sorted({int(c) for c in client_ids})
+    found: set[int] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = (
+                sa.select(weekly_scores.c.client_id)
+                .where(weekly_scores.c.client_id.in_(chunk))
+                .distinct()
+            )
+            found |= {int(v) for v in conn.execute(query).scalars()}
+    return found

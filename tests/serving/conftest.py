@@ -1,17 +1,27 @@
-"""Serving fixtures: a small real model for library tests, and one real BentoML server
-per test session (``service_url``) that other packages' tests (the UI test) reuse."""
+"""Serving fixtures: a small real model for library tests, and real BentoML servers that
+other packages' tests (the UI test) reuse:
+
+* ``service_url``: one server per session with the session's champion and snapshots and a
+  score store holding API keys but no week (so it serves the snapshot file, as before the
+  store existed); ``service_keys`` are its keys by role (plus a revoked and an unknown one);
+* ``weekly_service``: one server per session over a store with two weeks written from the
+  session's snapshots (``week_helpers.write_test_week``), polling the store every second.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from serving_helpers import make_model, make_snapshot
+from week_helpers import Server, make_keys, running_service, weekly_config, write_test_week
 
 from churn.config import Config
+from serving.loading import load_model, load_snapshots
 from serving.run import (
     free_port,
     service_env,
@@ -20,10 +30,11 @@ from serving.run import (
     wait_ready,
     write_config,
 )
+from store.db import connect
 from training.model import ChurnModel
 
 READY_TIMEOUT_S = 180
-EXTERNAL_URL_ENV = "CHURN_TEST_SERVICE_URL"
+EXTERNAL_URL_ENV = "CHURN_TEST_SERVICE_URL"  # with CHURN_STORE_URL: that server's store
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +48,31 @@ def tiny_model(tiny_snapshot: pd.DataFrame) -> ChurnModel:
 
 
 @pytest.fixture(scope="session")
+def service_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session server's score store (keys only, no week)."""
+    if os.environ.get(EXTERNAL_URL_ENV) and os.environ.get("CHURN_STORE_URL"):
+        return os.environ["CHURN_STORE_URL"]
+    return f"sqlite:///{tmp_path_factory.mktemp('service-store') / 'store.db'}"
+
+
+@pytest.fixture(scope="session")
+def service_keys(service_store: str) -> dict[str, str]:
+    """Keys by role for the session server (and 'revoked', 'unknown')."""
+    prefix = f"test-{os.getpid()}" if os.environ.get(EXTERNAL_URL_ENV) else "test"
+    return make_keys(connect(service_store), prefix)
+
+
+@pytest.fixture(scope="session")
+def admin_headers(service_keys: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service_keys['admin']}"}
+
+
+@pytest.fixture(scope="session")
 def service_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    service_store: str,
+    service_keys: dict[str, str],
 ) -> Iterator[str]:
     """``bentoml serve`` on a free localhost port with the session's champion and snapshots;
     the whole process group is killed at the end of the session. With
@@ -58,6 +92,7 @@ def service_url(
         tracking_uri=mlflow_uri,
         config_path=write_config(session_config, work / "config.yaml"),
     )
+    env["CHURN_STORE_URL"] = service_store
     env["BENTOML_HOME"] = str(work / "bentoml")
     port = free_port()
     with (work / "server.log").open("w") as log:
@@ -68,3 +103,55 @@ def service_url(
             yield url
         finally:
             stop_service(proc)
+
+
+@pytest.fixture(scope="session")
+def champion(session_config: Config, mlflow_uri: str, trained: dict[str, Any]) -> Any:
+    """The session's registered champion (``training.registry.LoadedModel``)."""
+    return load_model(session_config, "champion")
+
+
+@pytest.fixture(scope="session")
+def snapshot_weeks(session_config: Config, small_snapshots: Path) -> list[pd.DataFrame]:
+    """The session's monthly snapshots, oldest first (each indexed by client_id)."""
+    snaps = load_snapshots(session_config, features_file=small_snapshots)
+    return [snaps.get(t) for t in sorted(snaps.by_as_of)]
+
+
+@pytest.fixture(scope="session")
+def weekly_service(
+    tmp_path_factory: pytest.TempPathFactory,
+    session_config: Config,
+    champion: Any,
+    snapshot_weeks: list[pd.DataFrame],
+    small_snapshots: Path,
+    mlflow_uri: str,
+) -> Iterator[Server]:
+    """A server over a SQLite store holding the last two monthly snapshots as two stored
+    weeks; ``extra['weeks']`` are their dates, ``extra['engine']`` the store."""
+    work = tmp_path_factory.mktemp("weekly-service")
+    store = f"sqlite:///{work / 'store.db'}"
+    engine = connect(store)
+    cfg = weekly_config(session_config)
+    weeks = [
+        write_test_week(
+            engine,
+            model=champion.model,
+            model_version=str(champion.version),
+            snapshot=snap,
+            cfg=cfg,
+            weeks_dir=work / "weeks",
+        )
+        for snap in snapshot_weeks[-2:]
+    ]
+    keys = make_keys(engine)
+    with running_service(
+        cfg,
+        work=work,
+        store=store,
+        features_file=small_snapshots,
+        tracking_uri=mlflow_uri,
+        keys=keys,
+    ) as server:
+        server.extra.update(engine=engine, weeks=weeks, cfg=cfg)
+        yield server

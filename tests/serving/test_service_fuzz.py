@@ -16,6 +16,8 @@ KEYS = [
     "as_of",
     "segment",
     "service_mode",
+    "weeks",
+    "outcomes",
 ]
 
 scalars = (
@@ -54,6 +56,27 @@ def bodies(path: str, known_ids: list[int]):
             "top_k": st.integers(min_value=-3, max_value=60) | json_values,
         },
         "/score_batch": {"client_ids": st.lists(ids, min_size=1, max_size=10) | json_values},
+        "/history": {
+            "client_id": ids | json_values,
+            "weeks": st.integers(min_value=-3, max_value=600) | json_values,
+        },
+        "/outcomes": {
+            "outcomes": st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "outcome_id": st.text(max_size=10) | json_values,
+                        "client_id": ids | json_values,
+                        "called_on": st.sampled_from(AS_OF_SAMPLES) | json_values,
+                        "reached": st.booleans() | json_values,
+                        "result": st.sampled_from(["retained", "no_answer", "x"]) | json_values,
+                        "note": st.text(max_size=20) | json_values,
+                    },
+                ),
+                max_size=4,
+            )
+            | json_values,
+        },
         "/call_list": {
             "capacity": st.integers(min_value=-3, max_value=20_000)
             | st.integers(1, 50)
@@ -77,14 +100,18 @@ FEATURE_KEYS = [*COLUMNS, "junk"]
 
 
 @pytest.fixture(scope="module")
-def known_ids(service_url) -> list[int]:
-    r = httpx.post(f"{service_url}/call_list", json={"capacity": 20}, timeout=60)
+def known_ids(service_url, admin_headers) -> list[int]:
+    r = httpx.post(
+        f"{service_url}/call_list", json={"capacity": 20}, timeout=60, headers=admin_headers
+    )
     return [c["client_id"] for c in r.json()["clients"]]
 
 
-@pytest.mark.parametrize("path", ["/score", "/explain", "/call_list", "/score_batch"])
-def test_no_generated_body_gives_a_5xx(service_url, known_ids, path):
-    with httpx.Client(base_url=service_url, timeout=60) as client:
+@pytest.mark.parametrize(
+    "path", ["/score", "/explain", "/call_list", "/score_batch", "/history", "/outcomes"]
+)
+def test_no_generated_body_gives_a_5xx(service_url, admin_headers, known_ids, path):
+    with httpx.Client(base_url=service_url, timeout=60, headers=admin_headers) as client:
 
         @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
         @given(body=bodies(path, known_ids))
@@ -95,8 +122,13 @@ def test_no_generated_body_gives_a_5xx(service_url, known_ids, path):
         check()
 
 
-def test_huge_id_list_is_refused_cleanly(service_url):
-    r = httpx.post(f"{service_url}/score", json={"client_ids": list(range(50_000))}, timeout=120)
+def test_huge_id_list_is_refused_cleanly(service_url, admin_headers):
+    r = httpx.post(
+        f"{service_url}/score",
+        json={"client_ids": list(range(50_000))},
+        timeout=120,
+        headers=admin_headers,
+    )
     assert r.status_code == 400
 
 
@@ -112,9 +144,9 @@ CONTENT_TYPES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/score", "/explain", "/call_list"])
-def test_no_raw_body_or_content_type_gives_a_5xx(service_url, path):
-    with httpx.Client(base_url=service_url, timeout=60) as client:
+@pytest.mark.parametrize("path", ["/score", "/explain", "/call_list", "/history", "/outcomes"])
+def test_no_raw_body_or_content_type_gives_a_5xx(service_url, admin_headers, path):
+    with httpx.Client(base_url=service_url, timeout=60, headers=admin_headers) as client:
 
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
         @given(

@@ -20,8 +20,8 @@ from serving.scoring import score_frame
 
 
 @pytest.fixture(scope="module")
-def client(service_url: str):
-    with httpx.Client(base_url=service_url, timeout=60) as c:
+def client(service_url: str, admin_headers):
+    with httpx.Client(base_url=service_url, timeout=60, headers=admin_headers) as c:
         yield c
 
 
@@ -91,7 +91,7 @@ def test_score_by_ids_equals_the_library(client, champion, latest, session_confi
     assert got["rule_band"].tolist() == expected["rule_band"].tolist()
 
 
-def test_single_client_calls_batched_and_consistent(client, latest, service_url):
+def test_single_client_calls_batched_and_consistent(client, latest, service_url, admin_headers):
     ids = latest.index[:40].tolist()
     bulk = {
         r["client_id"]: r["probability"]
@@ -99,7 +99,9 @@ def test_single_client_calls_batched_and_consistent(client, latest, service_url)
     }
 
     def one(cid: int) -> dict[str, Any]:
-        r = httpx.post(f"{service_url}/score", json={"client_ids": [cid]}, timeout=60)
+        r = httpx.post(
+            f"{service_url}/score", json={"client_ids": [cid]}, timeout=60, headers=admin_headers
+        )
         assert r.status_code == 200, r.text
         return r.json()["scores"][0]
 
@@ -319,6 +321,7 @@ def test_score_batch_gives_unknown_ids_nulls_not_errors(client, latest):
         "risk_band": None,
         "contact_index": None,
         "rule_band": None,
+        "evidence": None,
     }
     assert client.post("/score_batch", json={"client_ids": [2**70]}).status_code == 400
 

@@ -37,12 +37,20 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def page(service_url: str) -> Iterator[Any]:
+def supervisor_headers(service_keys: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service_keys['supervisor']}"}
+
+
+@pytest.fixture(scope="module")
+def page(service_url: str, supervisor_headers: dict[str, str]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # every request of the page carries a supervisor's key (the service refuses others)
+        pg = browser.new_page(
+            viewport={"width": 1400, "height": 1000}, extra_http_headers=supervisor_headers
+        )
         pg.set_default_timeout(TIMEOUT_MS)
         pg.js_errors = []  # type: ignore[attr-defined]
         pg.on("pageerror", lambda exc: pg.js_errors.append(str(exc)))  # type: ignore[attr-defined]
@@ -50,8 +58,16 @@ def page(service_url: str) -> Iterator[Any]:
         browser.close()
 
 
+_HEADERS: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _api_key(supervisor_headers: dict[str, str]) -> None:
+    _HEADERS.update(supervisor_headers)
+
+
 def _post(service_url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{service_url}{path}", json=body, timeout=30)
+    response = httpx.post(f"{service_url}{path}", json=body, timeout=30, headers=_HEADERS)
     response.raise_for_status()
     return response.json()
 

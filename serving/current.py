@@ -1,0 +1,300 @@
+"""The week the service serves: the newest week in the score store, swapped in without a restart.
+
+The weekly run (``churn weekly``) writes a week into the store in one transaction: its
+scores, its call list and the path of the snapshot Parquet it scored. The service holds one
+:class:`ServedWeek` at a time and looks for a newer one at most every
+``serving.week_poll_s`` seconds (a background thread) and whenever ``/readyz`` is asked.
+A newer week (later ``as_of``, or the same ``as_of`` rewritten by another model) is read
+completely first (scores, call list, snapshot) and only then replaces the old one in a
+single assignment, so a request sees either the old week or the new one, never a mix,
+and a week that cannot be read (its snapshot file is gone) leaves the old one served.
+
+Only when the store holds no week at all does the service fall back to the snapshot file
+(``CHURN_FEATURES``) or raw directory (``CHURN_RAW_DIR``) it was started with, as before
+the store existed; the first stored week then replaces the fallback the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from churn.config import REPO_ROOT, Config
+from churn.errors import ChurnError, InputError, NotFound
+from serving.evidence import evidence_flags
+from serving.loading import Snapshots, index_snapshots, read_features
+from store import weeks as store_weeks
+
+log = logging.getLogger("churn.service")
+Source = Literal["store", "snapshot"]
+SNAPSHOTS_CACHED = 4  # earlier weeks' snapshots kept in memory (previous week, /explain as_of)
+
+
+@functools.cache
+def store_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+    """One engine per store URL and process (the service and its key check share it)."""
+    from store.db import connect
+
+    return connect(url, busy_timeout_s=busy_timeout_s)
+
+
+def engine_for(cfg: Config) -> Engine:
+    from store.db import store_url
+
+    return store_engine(store_url(cfg), cfg.store.busy_timeout_s)
+
+
+def resolve_snapshot_path(path: str) -> Path:
+    """A stored snapshot path as a file: absolute as written; a relative one from the
+    service's working directory, else from the repository root (where ``churn weekly``
+    runs in the demo)."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    return REPO_ROOT / p
+
+
+def read_week_snapshot(path: str, as_of: date) -> pd.DataFrame:
+    """The snapshot rows of ``as_of`` from a week's Parquet file, indexed by client_id."""
+    file = resolve_snapshot_path(path)
+    snaps = index_snapshots(read_features(file), str(file))
+    return snaps.get(as_of)
+
+
+def _utc_midnight(day: date) -> pd.Timestamp:
+    ts = pd.Timestamp(day)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).normalize()
+
+
+@dataclass(frozen=True, eq=False)
+class ServedWeek:
+    """One week as served: never mutated; replaced whole when a newer week arrives."""
+
+    as_of: pd.Timestamp  # UTC midnight
+    source: Source
+    snapshot: pd.DataFrame  # the week's snapshot rows, indexed by client_id
+    scores: pd.DataFrame | None = None  # stored scores, indexed by client_id (store only)
+    call_list: pd.DataFrame | None = None  # stored call list by rank (store only)
+    model_version: str | None = None  # the model that scored the stored week
+    created_at: datetime | None = None
+    snapshot_path: str | None = None
+
+    @property
+    def day(self) -> date:
+        return self.as_of.date()
+
+    @property
+    def as_of_text(self) -> str:
+        return self.day.isoformat()
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return (self.source, self.day, self.model_version, self.created_at)
+
+    def evidence(self, ids: list[int]) -> list[str | None]:
+        """'full' | 'limited' per id: as stored for the week, else from the snapshot's
+        tenure (``serving.evidence``); None for an id the week does not hold."""
+        if self.scores is not None and "evidence" in self.scores.columns:
+            flags = self.scores["evidence"]
+        else:
+            flags = self.snapshot_evidence()
+        return [None if v is None or v != v else str(v) for v in flags.reindex(ids).tolist()]
+
+    @functools.cached_property
+    def _evidence(self) -> pd.Series:
+        return evidence_flags(self.snapshot)
+
+    def snapshot_evidence(self) -> pd.Series:
+        return self._evidence
+
+
+def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
+    """Read one stored week completely (scores, call list, snapshot) into memory."""
+    if not week.snapshot_path:
+        raise NotFound(f"week {week.as_of}: the store names no snapshot file for it")
+    snapshot = read_week_snapshot(week.snapshot_path, week.as_of)
+    scores = store_weeks.read_scores(engine, week.as_of, week.model_version)
+    calls = store_weeks.read_call_list(engine, week.as_of, week.model_version)
+    return ServedWeek(
+        as_of=_utc_midnight(week.as_of),
+        source="store",
+        snapshot=snapshot,
+        scores=scores.set_index("client_id", drop=False).rename_axis(None),
+        call_list=calls,
+        model_version=week.model_version,
+        created_at=week.created_at,
+        snapshot_path=week.snapshot_path,
+    )
+
+
+def from_snapshots(snapshots: Snapshots) -> ServedWeek:
+    latest = snapshots.latest
+    return ServedWeek(as_of=latest, source="snapshot", snapshot=snapshots.get(latest))
+
+
+class CurrentWeek:
+    """The served week, its fallback snapshots, and the store it polls.
+
+    ``fallback`` loads the start-up snapshot file (called only while the store has no
+    week). Thread-safe: one refresh at a time; readers never wait for one.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        fallback: Callable[[], Snapshots] | None,
+        poll_s: float,
+    ) -> None:
+        self.engine = engine
+        self.poll_s = poll_s
+        self._fallback = fallback
+        self.snapshots: Snapshots | None = None  # the fallback, when it is what is served
+        self._served: ServedWeek | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.last_error: str | None = None
+        self._cache: OrderedDict[tuple[str, date], pd.DataFrame] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ serving
+
+    def get(self) -> ServedWeek:
+        served = self._served
+        if served is None:
+            raise NotFound("no week is served yet")
+        return served
+
+    @property
+    def ready(self) -> bool:
+        return self._served is not None
+
+    def start(self) -> ServedWeek:
+        """The first load: the newest stored week, else the fallback snapshot."""
+        self.refresh()
+        if self._served is None:
+            if self._fallback is None:
+                raise NotFound(
+                    "no week in the score store (run `churn weekly`) and no snapshot file given"
+                )
+            self.snapshots = self._fallback()
+            self._served = from_snapshots(self.snapshots)
+            log.info("no week in the store: serving the snapshot of %s", self._served.as_of_text)
+        return self._served
+
+    def refresh(self) -> bool:
+        """Serve the newest stored week if it is not the one served; True when swapped.
+        A week that cannot be read is logged (``last_error``) and the old one kept."""
+        with self._lock:
+            try:
+                week = store_weeks.latest_week(self.engine)
+            except Exception as exc:  # noqa: BLE001 — the store is down: keep serving
+                self.last_error = f"reading the store failed: {type(exc).__name__}: {exc}"
+                log.warning(self.last_error)
+                return False
+            if week is None:
+                return False
+            current = self._served
+            key = ("store", week.as_of, week.model_version, week.created_at)
+            if current is not None and current.key == key:
+                return False
+            try:
+                served = from_store(self.engine, week)
+            except (ChurnError, OSError) as exc:
+                self.last_error = f"week {week.as_of} not served: {exc}"
+                log.error(self.last_error)
+                return False
+            self._served = served  # the swap: one assignment
+            self.snapshots = None
+            self.last_error = None
+            log.info(
+                "serving week %s (model %s, %d clients)",
+                served.as_of_text,
+                served.model_version,
+                len(served.snapshot),
+            )
+            return True
+
+    def poll(self) -> None:
+        """Refresh every ``poll_s`` seconds until :meth:`stop` (a daemon thread's loop)."""
+        while not self._stop.wait(self.poll_s):
+            self.refresh()
+
+    def start_polling(self) -> threading.Thread:
+        thread = threading.Thread(target=self.poll, name="churn-week-poller", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # ------------------------------------------------------------------ other weeks
+
+    def cached_snapshot(self, path: str, as_of: date) -> pd.DataFrame:
+        """A stored week's snapshot (the last few kept in memory)."""
+        key = (path, as_of)
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        frame = read_week_snapshot(path, as_of)
+        with self._cache_lock:
+            self._cache[key] = frame
+            while len(self._cache) > SNAPSHOTS_CACHED:
+                self._cache.popitem(last=False)
+        return frame
+
+    def snapshot_of(self, as_of: date | None) -> tuple[pd.DataFrame, pd.Timestamp]:
+        """The snapshot of ``as_of`` (the served week's when None or equal) and its date:
+        from the store when it serves weeks, else from the fallback file."""
+        served = self.get()
+        if as_of is None or as_of == served.day:
+            return served.snapshot, served.as_of
+        if served.source == "snapshot":
+            assert self.snapshots is not None
+            frame = self.snapshots.get(as_of)
+            return frame, pd.Timestamp(frame["as_of"].iloc[0])
+        week = store_weeks.get_week(self.engine, as_of)
+        if week is None:
+            have = ", ".join(w.as_of.isoformat() for w in store_weeks.list_weeks(self.engine)[-6:])
+            raise NotFound(f"as_of: no stored week {as_of.isoformat()} (latest: {have})")
+        if not week.snapshot_path:
+            raise NotFound(f"as_of: the store names no snapshot file for {as_of.isoformat()}")
+        return self.cached_snapshot(week.snapshot_path, week.as_of), _utc_midnight(week.as_of)
+
+    def previous(self, client_id: int, before: date) -> tuple[dict[str, Any], pd.DataFrame] | None:
+        """The client's stored score of the last week before ``before`` and that week's
+        snapshot row (one-row frame); None when there is no such week or row."""
+        prev = store_weeks.previous_score(self.engine, client_id, before)
+        if prev is None or not prev.get("snapshot_path"):
+            return None
+        try:
+            frame = self.cached_snapshot(prev["snapshot_path"], prev["as_of"])
+        except (ChurnError, OSError) as exc:
+            log.warning("previous week %s unreadable: %s", prev["as_of"], exc)
+            return None
+        if client_id not in frame.index:
+            return None
+        return prev, frame.loc[[client_id]]
+
+
+def parse_day(value: Any) -> date:
+    """A request's ``as_of`` (already a date after validation) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"as_of: expected a date YYYY-MM-DD, got {value!r}") from None

@@ -1,0 +1,162 @@
+"""Stored weeks as the API answers them: the week's call list, a client's history.
+
+The weekly run decided who is called this week (capacity, clients reached recently left
+out, inactive clients gone, the randomised holdout drawn); the service serves that
+decision as stored rather than ranking the snapshot again, so the scheduler, the page and
+the store agree. Only the reason sentences are made here, from the week's snapshot rows in
+the language asked for. Pure apart from the model's SHAP call: frames in, records out.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.config import ReasonsConfig
+from serving.calllist import LEADING_COLUMNS, RANK_KEYS, TOP_REASONS, call_list_records
+from serving.explain import explain_frame
+from serving.holdout import CALL, HOLDOUT
+from serving.sentences import json_value
+from training.model import ChurnModel
+
+# score columns the call list rows carry, taken from the week's stored scores
+_FROM_SCORES = (
+    "probability",
+    "risk_band",
+    "contact_index",
+    "rule_band",
+    "monthly_fee_rub",
+    "expected_loss_rub",
+    "segment",
+    "service_mode",
+    "evidence",
+)
+
+
+def stored_ranking(calls: pd.DataFrame, default: str) -> str:
+    """The ranking the stored list was built with (its ``ranking`` column), else ``default``."""
+    if "ranking" in calls.columns:
+        values = calls["ranking"].dropna()
+        if len(values):
+            return str(values.iloc[0])
+    return default
+
+
+def served_rows(
+    calls: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    include_holdout: bool,
+    segment: str | None = None,
+    service_mode: str | None = None,
+    ranking: str | None = None,
+    stored: str,
+    capacity: int,
+) -> pd.DataFrame:
+    """The stored list's rows to answer, in order, with their score columns joined.
+
+    Without ``include_holdout``: the clients sent to the scheduler (``selected``), ranked
+    1..n in stored order. With it: every stored row (held-out ones too), keeping the
+    stored rank. A ``ranking`` other than the stored one reorders the same clients.
+    """
+    rows = calls.sort_values("rank", kind="mergesort")
+    if not include_holdout:
+        rows = rows[rows["selected"].astype(bool)]
+    joined = rows.drop(columns=[c for c in _FROM_SCORES if c in rows.columns]).join(
+        scores.reindex(columns=list(_FROM_SCORES)), on="client_id"
+    )
+    if segment is not None:
+        joined = joined[joined["segment"] == segment]
+    if service_mode is not None:
+        joined = joined[joined["service_mode"] == service_mode]
+    if ranking is not None and ranking != stored:
+        keys = RANK_KEYS[ranking]
+        joined = joined.sort_values(
+            [*keys, "client_id"], ascending=[False] * len(keys) + [True], kind="mergesort"
+        )
+    joined = joined.head(capacity).reset_index(drop=True)
+    if not include_holdout:
+        joined["rank"] = np.arange(1, len(joined) + 1)
+    return joined
+
+
+def call_list_answer(
+    rows: pd.DataFrame,
+    snapshot: pd.DataFrame,
+    model: ChurnModel,
+    *,
+    reasons: ReasonsConfig,
+) -> list[dict[str, Any]]:
+    """API records for ``served_rows``: reasons and actions from the week's snapshot rows
+    (clients missing from it get none), plus evidence, assignment and propensity."""
+    present = rows["client_id"].isin(snapshot.index).to_numpy()
+    ids = rows.loc[present, "client_id"].astype("int64").tolist()
+    frame = rows.copy()
+    if ids:
+        why = explain_frame(model, snapshot.loc[ids], TOP_REASONS, reasons=reasons)
+        why = why.set_index("client_id")
+        for col in why.columns:
+            frame[col] = frame["client_id"].map(why[col]).astype(object)
+    else:
+        for i in range(1, TOP_REASONS + 1):
+            for col in (f"reason_{i}", f"feature_{i}", f"reason_group_{i}", f"action_{i}"):
+                frame[col] = None
+        frame["action"] = None
+    for col in LEADING_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    frame["action"] = frame["action"].where(frame["action"].notna(), None)
+    records = call_list_records(frame)
+    extra = {
+        "evidence": frame["evidence"].astype(object).tolist(),
+        "assignment": frame.get("assignment", pd.Series([None] * len(frame))).tolist(),
+        "propensity": frame.get("propensity", pd.Series([None] * len(frame))).tolist(),
+    }
+    for i, record in enumerate(records):
+        for key, values in extra.items():
+            record[key] = json_value(values[i])
+        if record["assignment"] not in (CALL, HOLDOUT):
+            record["assignment"] = None
+    return records
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return pd.Timestamp(value).date().isoformat()
+
+
+def history_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``store.weeks.history`` rows as JSON (dates as YYYY-MM-DD), oldest first."""
+    return [
+        {
+            "as_of": _day(r["as_of"]),
+            "probability": float(r["probability"]),
+            "risk_band": str(r["risk_band"]),
+            "contact_index": json_value(r.get("contact_index")),
+            "rule_band": json_value(r.get("rule_band")),
+            "model_version": str(r["model_version"]),
+            "rank": json_value(r.get("rank")),
+            "evidence": json_value(r.get("evidence")),
+        }
+        for r in rows
+    ]
+
+
+def outcome_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``store.outcomes.outcomes_for`` rows as JSON, oldest call first."""
+    return [
+        {
+            "outcome_id": str(r["outcome_id"]),
+            "called_on": _day(r["called_on"]),
+            "reached": bool(r["reached"]),
+            "result": str(r["result"]),
+            "note": r.get("note"),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,204 @@
+"""Stored weeks and running servers for the service tests.
+
+``write_test_week`` stores one week the way the weekly run does (scores of every client,
+the call list with the randomised holdout, the snapshot Parquet beside it), built with the
+project's own scoring, call-list and holdout functions on real snapshot rows, so the
+service reads a week exactly as it will in production. ``running_service`` starts the real
+BentoML server on a free port for a given config, store and fallback snapshot file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from churn.config import Config
+from serving.calllist import rank_scores, with_money_columns
+from serving.evidence import evidence_flags
+from serving.holdout import CALL, assign_holdout, risk_deciles
+from serving.run import (
+    free_port,
+    service_env,
+    start_service,
+    stop_service,
+    wait_ready,
+    write_config,
+)
+from serving.scoring import score_frame
+from store.keys import add_key, revoke_key
+from store.weeks import write_week
+
+ROLES = ("scheduler", "supervisor", "admin")
+READY_TIMEOUT_S = 180
+
+
+def write_test_week(
+    engine: Engine,
+    *,
+    model: Any,
+    model_version: str,
+    snapshot: pd.DataFrame,
+    cfg: Config,
+    weeks_dir: Path,
+    capacity: int = 40,
+    exclude: set[int] | None = None,
+) -> date:
+    """Score ``snapshot`` (one as_of, indexed by client_id), store it as a week and write
+    its Parquet; ``exclude`` leaves clients out of the call list (called recently)."""
+    rows = snapshot.reset_index(drop=True)
+    as_of = pd.Timestamp(rows["as_of"].iloc[0]).date()
+    weeks_dir.mkdir(parents=True, exist_ok=True)
+    path = weeks_dir / f"as_of={as_of.isoformat()}.parquet"
+    rows.to_parquet(path, index=False)
+    scores = with_money_columns(score_frame(model, rows, cfg.rules), rows, cfg.retention)
+    ranked = rank_scores(scores, cfg.serving.ranking)
+    scores["rank"] = 0
+    scores.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
+    scores["evidence"] = evidence_flags(rows).to_numpy()
+    scores["drivers"] = None
+    eligible = ranked[~ranked["client_id"].isin(sorted(exclude or set()))]
+    eligible = eligible[eligible["expected_profit_rub"] > 0].head(capacity)
+    decile = risk_deciles(scores["probability"], cfg.retention.risk_deciles)
+    by_id = pd.Series(decile, index=scores["client_id"].to_numpy())
+    calls = assign_holdout(
+        eligible[["client_id", "expected_profit_rub"]].reset_index(drop=True),
+        decile=by_id.loc[eligible["client_id"].to_numpy()].to_numpy(),
+        share=cfg.retention.holdout_share,
+        seed=cfg.retention.holdout_seed,
+        as_of=as_of,
+    )
+    calls = calls.assign(
+        rank=np.arange(1, len(calls) + 1),
+        selected=calls["assignment"] == CALL,
+        reason="capacity",
+        ranking=cfg.serving.ranking,
+    )
+    write_week(
+        engine,
+        as_of=as_of,
+        model_version=model_version,
+        scores=scores,
+        call_list=calls,
+        snapshot_path=str(path),
+    )
+    return as_of
+
+
+def make_keys(engine: Engine, prefix: str = "test") -> dict[str, str]:
+    """A key per role, plus a revoked one and one that was never issued."""
+    keys = {role: add_key(engine, role, f"{prefix}-{role}") for role in ROLES}
+    keys["revoked"] = add_key(engine, "admin", f"{prefix}-revoked")
+    revoke_key(engine, f"{prefix}-revoked")
+    keys["unknown"] = "ck_" + "x" * 43
+    return keys
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Server:
+    """A running service: its URL, store, keys and log."""
+
+    url: str
+    store_url: str
+    keys: dict[str, str]
+    log: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return bearer(self.keys[role])
+
+
+@contextmanager
+def running_service(
+    cfg: Config,
+    *,
+    work: Path,
+    store: str,
+    features_file: Path,
+    tracking_uri: str,
+    keys: dict[str, str],
+) -> Iterator[Server]:
+    """``bentoml serve`` on a free port over ``store`` (fallback: ``features_file``);
+    the whole process group is stopped afterwards."""
+    work.mkdir(parents=True, exist_ok=True)
+    env = service_env(
+        cfg,
+        features_file=features_file,
+        alias="champion",
+        tracking_uri=tracking_uri,
+        config_path=write_config(cfg, work / "config.yaml"),
+    )
+    env["CHURN_STORE_URL"] = store
+    env["BENTOML_HOME"] = str(work / "bentoml")
+    port = free_port()
+    log_path = work / "server.log"
+    with log_path.open("w") as log:
+        proc = start_service(port, env, log=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                wait_ready(url, proc, READY_TIMEOUT_S)
+            except Exception as exc:
+                raise RuntimeError(f"{exc}\n{log_path.read_text()[-3000:]}") from exc
+            yield Server(url=url, store_url=store, keys=keys, log=log_path)
+        finally:
+            stop_service(proc)
+
+
+def outcome_row(oid: str, cid: int, **over: Any) -> dict[str, Any]:
+    row = {
+        "outcome_id": oid,
+        "client_id": cid,
+        "called_on": "2025-09-03",
+        "reached": True,
+        "result": "callback",
+        "note": None,
+    }
+    return {**row, **over}
+
+
+def concurrent_posters(url: str, key: str, ids: list[int], prefix: str) -> tuple[int, int, int]:
+    """20 threads × 5 batches of 8 outcomes over a shared pool of outcome ids (so posters
+    race on the same ids); returns (acknowledged inserted, acknowledged known, distinct)."""
+    rng = random.Random(7)
+    pool = [f"{prefix}-{i}" for i in range(300)]
+    batches = [
+        [outcome_row(oid, rng.choice(ids)) for oid in rng.sample(pool, 8)] for _ in range(20 * 5)
+    ]
+
+    def poster(worker: int) -> tuple[int, int]:
+        inserted = known = 0
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+            for batch in batches[worker * 5 : worker * 5 + 5]:
+                r = client.post("/outcomes", json={"outcomes": batch}, timeout=120)
+                assert r.status_code == 200, r.text
+                inserted += r.json()["inserted"]
+                known += r.json()["already_recorded"]
+        return inserted, known
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool_:
+        results = list(pool_.map(poster, range(20)))
+    distinct = len({row["outcome_id"] for batch in batches for row in batch})
+    return sum(r[0] for r in results), sum(r[1] for r in results), distinct
+
+
+def weekly_config(cfg: Config) -> Config:
+    """``cfg`` with a one-second week poll and key cache (tests see changes at once)."""
+    out = cfg.model_copy(deep=True)
+    out.serving.week_poll_s = 1.0
+    out.serving.key_cache_s = 1.0
+    return out
