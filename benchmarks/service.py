@@ -156,9 +156,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(setup: Setup, work: Path, startup_timeout_s: float = 240) -> Iterator[str]:
+def running_server(
+    setup: Setup, work: Path, startup_timeout_s: float = 240, store: str | None = None
+) -> Iterator[str]:
     """The real service (``serving.run``, as ``churn serve`` starts it) on a free localhost
-    port; yields its base URL and stops the whole process group afterwards."""
+    port over ``store`` (default: a fresh one in ``work``); yields its base URL and stops
+    the whole process group afterwards."""
     from serving.run import service_env, start_service, stop_service
 
     env = service_env(
@@ -172,7 +175,7 @@ def running_server(setup: Setup, work: Path, startup_timeout_s: float = 240) -> 
     from store.db import connect
     from store.keys import add_key
 
-    store = f"sqlite:///{work / 'store.db'}"
+    store = store or f"sqlite:///{work / 'store.db'}"
     env["CHURN_STORE_URL"] = store
     HEADERS["Authorization"] = f"Bearer {add_key(connect(store), 'admin', 'bench-admin')}"
     port = free_port()

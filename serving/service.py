@@ -69,13 +69,7 @@ from serving.schemas import (
     ScoreResponse,
 )
 from serving.scoring import score_frame
-from serving.stored import (
-    call_list_answer,
-    history_records,
-    outcome_records,
-    served_rows,
-    stored_ranking,
-)
+from serving.stored import call_list_answer, history_answer, served_rows, stored_ranking
 
 log = logging.getLogger("churn.service")
 BatchId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
@@ -434,21 +428,12 @@ class ChurnService:
     # ------------------------------------------------------------------ history
 
     def _history(self, request: HistoryRequest) -> dict[str, Any]:
-        from store.outcomes import outcomes_for
-        from store.weeks import history
-
         ld = self.loaded
         assert ld is not None
-        engine = ld.week.engine
-        cid = request.client_id
-        rows = history(engine, cid, request.weeks)
-        if not rows and cid not in ld.week.get().snapshot.index:
-            raise NotFound(f"client_id: unknown client {cid} (never scored)")
-        return {
-            "client_id": cid,
-            "history": history_records(rows),
-            "outcomes": outcome_records(outcomes_for(engine, cid)),
-        }
+        served = ld.week.get().snapshot.index
+        return history_answer(
+            ld.week.engine, request.client_id, request.weeks, lambda cid: cid in served
+        )
 
     @bentoml.api(route="/history")
     async def history(self, request: HistoryRequest, /) -> HistoryResponse:

@@ -9,13 +9,16 @@ the language asked for. Pure apart from the model's SHAP call: frames in, record
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from churn.config import ReasonsConfig
+from churn.errors import NotFound
 from serving.calllist import LEADING_COLUMNS, RANK_KEYS, TOP_REASONS, call_list_records
 from serving.explain import explain_frame
 from serving.holdout import CALL, HOLDOUT
@@ -160,3 +163,22 @@ def outcome_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def history_answer(
+    engine: Engine, client_id: int, weeks: int, known: Callable[[int], bool]
+) -> dict[str, Any]:
+    """``POST /history``'s answer: the client's last ``weeks`` stored scores, oldest first,
+    and its recorded outcomes; NotFound for a client never scored and not ``known`` (in
+    the served snapshot). What the endpoint runs and ``benchmarks/history.py`` times."""
+    from store.outcomes import outcomes_for
+    from store.weeks import history
+
+    rows = history(engine, client_id, weeks)
+    if not rows and not known(client_id):
+        raise NotFound(f"client_id: unknown client {client_id} (never scored)")
+    return {
+        "client_id": client_id,
+        "history": history_records(rows),
+        "outcomes": outcome_records(outcomes_for(engine, client_id)),
+    }
