@@ -42,6 +42,7 @@ import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import Field, TypeAdapter, ValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.staticfiles import StaticFiles
 
 from churn.config import REPO_ROOT, Config, load_config
@@ -494,6 +495,11 @@ class ChurnService:
             out = await anyio.to_thread.run_sync(self._add_outcomes, rows)
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]
+        except OperationalError as exc:  # locked or unreachable: nothing was committed
+            log.warning("storing outcomes failed: %s", exc)
+            return error(  # type: ignore[return-value]
+                503, "store: busy or unavailable, nothing stored; retry (ids make it safe)"
+            )
         if isinstance(out, JSONResponse):
             return out  # type: ignore[return-value]
         return OutcomesResponse.model_validate(out)

@@ -93,9 +93,12 @@ def add_outcomes(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
     clean = [validate_outcome(r, f"outcomes[{i}]") for i, r in enumerate(rows)]
     received_at = datetime.now(UTC)
     inserted = 0
+    # in outcome_id order: two batches sharing ids then lock them in the same order, so
+    # concurrent posters queue on PostgreSQL instead of deadlocking on each other's rows
+    ordered = sorted(clean, key=lambda r: r["outcome_id"])
     with write_transaction(engine) as conn:
         stmt = _insert_ignore(engine.dialect.name).returning(outcomes.c.outcome_id)
-        for row in clean:  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT
+        for row in ordered:  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT
             got = conn.execute(stmt, {**row, "received_at": received_at}).first()
             inserted += got is not None
     return inserted, len(clean) - inserted

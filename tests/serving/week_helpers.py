@@ -1,10 +1,10 @@
 """Stored weeks and running servers for the service tests.
 
-``write_test_week`` stores one week the way the weekly run does (scores of every client,
-the call list with the randomised holdout, the snapshot Parquet beside it), built with the
-project's own scoring, call-list and holdout functions on real snapshot rows, so the
-service reads a week exactly as it will in production. ``running_service`` starts the real
-BentoML server on a free port for a given config, store and fallback snapshot file.
+``write_test_week`` stores one week the way ``churn weekly`` does (its ``score_week`` on
+real snapshot rows: scores of every client, the call list with the randomised holdout, the
+snapshot Parquet beside it), so the service reads a week exactly as in production.
+``running_service`` starts the real BentoML server on a free port for a given config,
+store and fallback snapshot file.
 """
 
 from __future__ import annotations
@@ -19,14 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from churn.config import Config
-from serving.calllist import rank_scores, with_money_columns
-from serving.evidence import evidence_flags
-from serving.holdout import CALL, assign_holdout, risk_deciles
 from serving.run import (
     free_port,
     service_env,
@@ -35,7 +31,6 @@ from serving.run import (
     wait_ready,
     write_config,
 )
-from serving.scoring import score_frame
 from store.keys import add_key, revoke_key
 from store.weeks import write_week
 
@@ -54,42 +49,25 @@ def write_test_week(
     capacity: int = 40,
     exclude: set[int] | None = None,
 ) -> date:
-    """Score ``snapshot`` (one as_of, indexed by client_id), store it as a week and write
-    its Parquet; ``exclude`` leaves clients out of the call list (called recently)."""
+    """Score ``snapshot`` (one as_of, indexed by client_id) as ``churn weekly`` does
+    (``serving.weekly.score_week``), write its Parquet and store the week; ``exclude``
+    leaves clients out of the call list (called recently)."""
+    from serving.weekly import score_week
+
     rows = snapshot.reset_index(drop=True)
     as_of = pd.Timestamp(rows["as_of"].iloc[0]).date()
     weeks_dir.mkdir(parents=True, exist_ok=True)
     path = weeks_dir / f"as_of={as_of.isoformat()}.parquet"
     rows.to_parquet(path, index=False)
-    scores = with_money_columns(score_frame(model, rows, cfg.rules), rows, cfg.retention)
-    ranked = rank_scores(scores, cfg.serving.ranking)
-    scores["rank"] = 0
-    scores.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
-    scores["evidence"] = evidence_flags(rows).to_numpy()
-    scores["drivers"] = None
-    eligible = ranked[~ranked["client_id"].isin(sorted(exclude or set()))]
-    eligible = eligible[eligible["expected_profit_rub"] > 0].head(capacity)
-    decile = risk_deciles(scores["probability"], cfg.retention.risk_deciles)
-    by_id = pd.Series(decile, index=scores["client_id"].to_numpy())
-    calls = assign_holdout(
-        eligible[["client_id", "expected_profit_rub"]].reset_index(drop=True),
-        decile=by_id.loc[eligible["client_id"].to_numpy()].to_numpy(),
-        share=cfg.retention.holdout_share,
-        seed=cfg.retention.holdout_seed,
-        as_of=as_of,
-    )
-    calls = calls.assign(
-        rank=np.arange(1, len(calls) + 1),
-        selected=calls["assignment"] == CALL,
-        reason="capacity",
-        ranking=cfg.serving.ranking,
+    frames = score_week(
+        model, rows, cfg=cfg, as_of=as_of, recently_called=exclude or set(), capacity=capacity
     )
     write_week(
         engine,
         as_of=as_of,
         model_version=model_version,
-        scores=scores,
-        call_list=calls,
+        scores=frames.scores,
+        call_list=frames.call_list,
         snapshot_path=str(path),
     )
     return as_of

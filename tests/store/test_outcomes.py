@@ -79,6 +79,22 @@ def test_twenty_concurrent_writers_lose_nothing(store_url: str) -> None:
     assert known == writers * batches - 1  # the shared id was inserted exactly once
 
 
+def test_overlapping_batches_in_opposite_orders_do_not_deadlock(store_url: str) -> None:
+    """Posters racing on the same ids listed in different orders (a retry reshuffled):
+    on PostgreSQL unordered inserts deadlock; every batch must be acknowledged."""
+    engine = connect(store_url)
+    ids = [f"o{i:03d}" for i in range(60)]
+
+    def post(w: int) -> tuple[int, int]:
+        order = ids if w % 2 else list(reversed(ids))
+        return add_outcomes(engine, [_row(oid, client_id=w) for oid in order])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(post, range(16)))
+    assert sum(r[0] for r in results) == len(ids) == count_outcomes(engine)
+    assert sum(r[0] + r[1] for r in results) == 16 * len(ids)
+
+
 def test_recently_called_counts_reached_calls_in_the_window(store_url: str) -> None:
     engine = connect(store_url)
     add_outcomes(
