@@ -56,8 +56,8 @@ demo: install
 	$(BIN)/python -m serving.demo --port $(PORT)
 	@echo ""
 	@echo "Done. Where to look next:"
-	@echo "  reports/train.json, reports/evaluation/report.html  model vs rule vs oracle on the test block"
-	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss)"
+	@echo "  reports/train.json, reports/evaluation/report.html  model vs rule vs reference (true 90-day probability) on the test block"
+	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss, RUB over 90 days)"
 	@echo "  data/store.db, reports/week.json          two weekly runs in the score store (churn weekly)"
 	@echo "  reports/monitoring/index.html             drift against the training reference (churn monitor)"
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db   runs and the registry"

@@ -168,6 +168,25 @@ class ResumptionConfig(_Section):
     mean_days: float = Field(60.0, ge=1)  # mean suspension length (geometric, whole days)
 
 
+class ReferenceConfig(_Section):
+    """The honest reference the generator writes (``simulator/horizon_truth.py``).
+
+    For each monthly ``as_of`` whose horizon ends inside the window: the true probability
+    of churning within ``horizon_days`` given the generator's whole state at ``as_of``,
+    estimated from ``paths`` Monte Carlo forward simulations with their own random stream
+    (the contract tables do not change). 0 paths: not written. The cost is about
+    ``paths x clients x 3.3`` simulated client-months per as_of month, so bases with more
+    than ``max_clients`` clients skip it (the summary says so). ``max_replicas`` bounds how
+    many copied clients are simulated at once (memory); ``horizon_days`` None means
+    ``training.horizon_days`` (filled in when the whole config is loaded).
+    """
+
+    paths: int = Field(32, ge=0)
+    max_clients: int = Field(20_000, ge=0)
+    max_replicas: int = Field(200_000, gt=0)
+    horizon_days: int | None = Field(None, gt=0)
+
+
 class SimulateConfig(_Section):
     """Generator parameters: the shape of the synthetic client base."""
 
@@ -208,6 +227,7 @@ class SimulateConfig(_Section):
     treatment: TreatmentConfig = TreatmentConfig()
     loop: LoopConfig = LoopConfig()
     resumption: ResumptionConfig = ResumptionConfig()
+    reference: ReferenceConfig = ReferenceConfig()
     compression: str = "zstd"
     extra: dict[str, Any] = {}
 
@@ -555,6 +575,13 @@ class Config(_Section):
     reasons: ReasonsConfig = ReasonsConfig()
     # the same sentences in other languages: configs/reasons.<lang>.yaml (e.g. ru)
     reasons_by_language: dict[str, ReasonsConfig] = {}
+
+    @model_validator(mode="after")
+    def _reference_horizon(self) -> Config:
+        """The generator's reference answers the label's question: the same horizon."""
+        if self.simulate.reference.horizon_days is None:
+            self.simulate.reference.horizon_days = self.training.horizon_days
+        return self
 
     @model_validator(mode="after")
     def _language_known(self) -> Config:

@@ -220,3 +220,5 @@ TABLES: dict[str, Table] = {
 
 TRUTH_DIR = "_truth"
 TRUTH_HAZARD_FILE = "hazard.parquet"  # client_id, month (ts), hazard (monthly probability)
+# client_id, as_of (ts), probability: true P(churn in [as_of, as_of + horizon) | state at as_of)
+TRUTH_HORIZON_FILE = "horizon_probability.parquet"

@@ -108,9 +108,10 @@ def run_call_list(
     calls.insert(1, "as_of", snapshot["as_of"].iloc[0].date().isoformat())
     _write(calls, out)
     loss = calls["expected_loss_rub"].sum()
+    days = cfg.training.horizon_days
     print(
         f"call list: {len(calls)} clients (capacity {capacity}, ranked by {cfg.serving.ranking}) "
-        f"-> {out}; expected loss covered {loss:,.0f} RUB/month".replace(",", " ")
+        f"-> {out}; expected loss covered {loss:,.0f} RUB over {days} days".replace(",", " ")
     )
     if sizing:
         bound = "capacity binds" if sizing["capacity_binds"] else "the profit-optimal count binds"

@@ -1,24 +1,27 @@
 """The weekly call list: the clients to call first within the specialists' capacity.
 
-Ranking by expected loss (probability × monthly fee) puts a likely-to-leave large client
-ahead of an equally likely small one — the money at stake, which is what retention is
-for; ranking by expected profit (p × value × acceptance − cost, :mod:`training.profit`)
-asks what a call is *worth*: it also charges the call and the offer, so a small client
-with a modest risk drops out; ranking by probability alone is the third choice
-(``serving.ranking``). Each row carries its top three reasons and suggested actions, so
-the specialist knows what to say before dialling.
+Ranking by expected loss (probability of churning within the horizon × monthly fee ×
+horizon months: RUB at stake over the 90-day horizon, ``expected_loss_rub``) puts a
+likely-to-leave large client ahead of an equally likely small one — the money at stake,
+which is what retention is for; ranking by expected profit (p × value × acceptance −
+cost, :mod:`training.profit`) asks what a call is *worth*: it also charges the call and
+the offer, so a small client with a modest risk drops out; ranking by probability alone
+is the third choice (``serving.ranking``). Each row carries its top three reasons and
+suggested actions, so the specialist knows what to say before dialling.
 
 **Size.** A call with a negative expected profit loses money, so the list holds
 min(capacity, profit-optimal count) clients, the profit-optimal count being the number
 of clients whose expected profit is positive (where the profit curve of the
 expected-profit ranking peaks). ``calls.attrs["sizing"]`` (see :func:`sizing_of`) says
 which of the two bound the list. Ties are broken by the next key, then by client id
-(smallest first), so the same snapshot always gives the same list.
+(smallest first), so the same snapshot always gives the same list. The keys and the
+order come from :mod:`training.ranking`, which the test-block evaluation uses too: its
+"recall at capacity" replays this list week by week.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,15 +34,9 @@ from serving.scoring import score_frame
 from serving.sentences import json_value
 from training.model import ChurnModel
 from training.profit import ProfitParams, client_value, expected_profit
+from training.ranking import RANK_KEYS, RANKINGS, Ranking, expected_loss_rub, rank_order
 
-Ranking = Literal["expected_loss", "probability", "expected_profit"]
-RANKINGS: tuple[str, ...] = ("expected_loss", "probability", "expected_profit")
-# each ranking's sort keys, best first; client id (ascending) breaks what is left
-RANK_KEYS: dict[str, list[str]] = {
-    "expected_loss": ["expected_loss_rub", "probability"],
-    "probability": ["probability"],
-    "expected_profit": ["expected_profit_rub", "probability"],
-}
+__all__ = ["RANK_KEYS", "RANKINGS", "Ranking", "build_call_list", "rank_scores"]
 TOP_REASONS = 3
 # the call list's own columns, ahead of the reasons, actions and contact summary
 LEADING_COLUMNS = (
@@ -79,16 +76,18 @@ def filter_clients(
 def rank_scores(scores: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:
     """Scores sorted best-to-call first; ties broken by probability, then client id."""
     _check_choice("ranking", ranking, RANKINGS)
-    keys = RANK_KEYS[ranking]
-    return scores.sort_values(
-        [*keys, "client_id"], ascending=[False] * len(keys) + [True], kind="mergesort"
-    )
+    keys = [scores[k].to_numpy(dtype=float) for k in RANK_KEYS[ranking]]
+    return scores.iloc[rank_order(keys, scores["client_id"].to_numpy())]
 
 
 def with_money_columns(
-    scores: pd.DataFrame, snapshot: pd.DataFrame, retention: RetentionConfig
+    scores: pd.DataFrame,
+    snapshot: pd.DataFrame,
+    retention: RetentionConfig,
+    horizon_days: int = 90,
 ) -> pd.DataFrame:
-    """Scores plus segment, mode, fee, expected loss and expected profit of a call (RUB)."""
+    """Scores plus segment, mode, fee, expected loss over the horizon (RUB: p × fee ×
+    horizon months) and expected profit of a call (RUB)."""
     fee = snapshot["monthly_fee_rub"].astype("float64")
     params = ProfitParams.from_config(retention)
     proba = scores["probability"].to_numpy(dtype=float)
@@ -96,7 +95,7 @@ def with_money_columns(
         segment=snapshot["segment"].astype("str"),
         service_mode=snapshot["service_mode"].astype("str"),
         monthly_fee_rub=fee,
-        expected_loss_rub=scores["probability"] * fee.fillna(0.0),
+        expected_loss_rub=expected_loss_rub(proba, fee.to_numpy(), horizon_days),
         expected_profit_rub=expected_profit(proba, client_value(fee, params), params),
     )
 
@@ -131,7 +130,10 @@ def build_call_list(
     chosen = filter_clients(snapshot, segment=segment, service_mode=service_mode)
     chosen = chosen.reset_index(drop=True)
     scores = with_money_columns(
-        score_frame(model, chosen, rules), chosen, retention or RetentionConfig()
+        score_frame(model, chosen, rules),
+        chosen,
+        retention or RetentionConfig(),
+        horizon_days=int(getattr(model, "horizon_days", 90)),
     )
     sizing = sizing_of(scores, capacity)
     top = rank_scores(scores, ranking).head(sizing["listed"])

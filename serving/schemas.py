@@ -232,7 +232,9 @@ class CallListRow(BaseModel):
     service_mode: str | None
     probability: float
     monthly_fee_rub: float | None
-    expected_loss_rub: float
+    expected_loss_rub: float = Field(
+        description="RUB at stake over the horizon: probability x monthly fee x horizon months"
+    )
     expected_profit_rub: float | None = None
     risk_band: str
     rule_band: str | None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from churn.config import Config
+from churn.config import Config, SimulateConfig
 from churn.errors import InputError
 
 
@@ -37,5 +37,22 @@ def run_simulate(
         f"  events: {s['events']:,} ({s['rows']['logins']:,} logins); churned: {s['churned']:,}; "
         f"monthly churn rate {s['monthly_churn_rate']:.2%}\n"
         f"  categories: {shares}; large segment {s['large_share']:.0%}; "
-        f"remote {s['remote_share']:.0%}; {s['seconds']:.1f} s"
+        f"remote {s['remote_share']:.0%}; {s['seconds']:.1f} s\n"
+        f"  reference: {_reference_line(sim, s['reference_paths'])}"
+    )
+
+
+def _reference_line(sim: SimulateConfig, paths: int) -> str:
+    """What the run wrote as the evaluation's reference, or why it did not."""
+    ref = sim.reference
+    if paths:
+        return (
+            f"true {ref.horizon_days}-day churn probability per monthly as_of, Monte Carlo "
+            f"({paths} paths) -> _truth/horizon_probability.parquet"
+        )
+    if ref.paths <= 0:
+        return "not written (simulate.reference.paths is 0)"
+    return (
+        f"not written: {sim.clients:,} clients > simulate.reference.max_clients "
+        f"{ref.max_clients:,} (cost ~ paths x clients)"
     )

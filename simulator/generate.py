@@ -21,6 +21,7 @@ from simulator import activity, engagement_events, relations
 from simulator.billing import Billing
 from simulator.calendar import Calendar
 from simulator.churn import churn_month
+from simulator.horizon_truth import open_reference
 from simulator.month import MonthContext
 from simulator.population import draw_population
 from simulator.resumption import add_resumptions
@@ -35,7 +36,9 @@ def _season(cfg: SimulateConfig, cal: Calendar, m: int) -> float:
 
 
 def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> dict[str, Any]:
-    """Write every contract table plus ``_truth/hazard.parquet`` to ``out_dir``.
+    """Write every contract table plus ``_truth/hazard.parquet`` to ``out_dir``, and
+    ``_truth/horizon_probability.parquet`` unless ``reference.paths`` is 0 (its forward
+    paths use their own random streams: the contract tables are the same either way).
 
     ``plan``: the closed loop's listed and called clients (``simulator.treatment``); their
     hazard is cut after the month of the call and ``_truth/treatment.parquet`` says by how
@@ -51,23 +54,28 @@ def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> di
     bill = Billing(cfg, cal, pop)
     sink = Sink(out_dir, cfg.compression)
     treatment = plan.bind(cal, pop.client_id) if plan is not None else None
+    ref = open_reference(cfg, cal, out_dir, plan)
     try:
         eff0 = st.engagement + _season(cfg, cal, cal.first_month - 1)
         engagement_events.initial_trainings(cal, pop, users, rng, sink)
         relations.initial_checks(cfg, cal, pop, st, eff0, rng, sink)
         bill.initial(st, rng)
-        monthly = [
-            _month(cfg, cal, m, pop, st, users, bill, rng, sink, treatment)
-            for m in range(cal.first_month, cfg.months)
-        ]
+        monthly = []
+        for m in range(cal.first_month, cfg.months):
+            if ref is not None:  # the state at the month's first instant, before its draws
+                ref.fork(m, pop, st, users, bill, step=_month)
+            monthly.append(_month(cfg, cal, m, pop, st, users, bill, rng, sink, treatment))
         bill.write(st, sink)
         sink.write("users", users.table(pop))
         sink.write("clients", _clients_table(pop))
     finally:
         rows = sink.close()
+        if ref is not None:
+            ref.close()
     resumed = add_resumptions(cfg, cal, out_dir)  # own random stream; no-op by default
     summary = _summary(cfg, pop, rows, [x for x in monthly if x], time.perf_counter() - t0)
     summary["resumed_suspensions"] = resumed
+    summary["reference_paths"] = ref.paths if ref is not None else 0
     if treatment is not None:
         summary["treatment"] = treatment.write(out_dir)
     return summary

@@ -41,6 +41,7 @@ def session_config(base_config: Config, work_dir: Path) -> Config:
     cfg.simulate.clients = SMALL_CLIENTS
     cfg.simulate.months = SMALL_MONTHS
     cfg.simulate.seed = SMALL_SEED
+    cfg.simulate.reference.paths = 16  # the reference's precision is tested on its own base
     cfg.training.n_trials = 6
     cfg.training.timeout_s = 60
     cfg.training.bootstrap_rounds = 100

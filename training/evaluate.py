@@ -1,34 +1,39 @@
-"""Honest evaluation of one held-out block: the model, the rule indicator and the oracle.
+"""Honest evaluation of one held-out block: the model, the rule indicator and the reference.
 
 Everything here is a pure function of arrays (labels, scores, snapshot dates, client ids);
 the pipeline decides which block is "test". Three scores are compared side by side:
 
-* ``model``  - the calibrated churn probability;
-* ``rule``   - the documented contact-necessity index (a coarse additive score, *not* a
+* ``model``     - the calibrated churn probability;
+* ``rule``      - the documented contact-necessity index (a coarse additive score, *not* a
   probability);
-* ``oracle`` - the generator's hidden true hazard, the best any model could do (``None``
-  when the data did not come from the generator).
+* ``reference`` - the true probability of churning within the label horizon given the
+  generator's whole state at ``as_of`` (``_truth/horizon_probability.parquet``, Monte
+  Carlo over the hidden future, ``simulator/horizon_truth.py``): the label's own
+  probability, so no model can beat its ROC-AUC or Brier beyond noise (``None`` when the
+  data did not come from the generator).
 
 Conventions that matter for reading the numbers:
 
-* **Ties.** The rule takes only a handful of values, so "the top 10 %" or "the top K"
-  usually cuts through a group of clients with the same score. We never break such ties
-  by row order (that would make the metric depend on file order); the boundary group is
-  included *fractionally*: if ``m`` more places are left and the boundary group has ``g``
-  clients with ``h`` churners, it contributes ``m * h / g`` expected catches. This is the
-  expectation under a random tie-break, deterministic and order-free. ROC-AUC counts tied
+* **Ties.** The rule takes only a handful of values, so "the top 10 %" usually cuts
+  through a group of clients with the same score. Lift never breaks such ties by row
+  order: the boundary group is included *fractionally* (if ``m`` more places are left and
+  the boundary group has ``g`` clients with ``h`` churners, it contributes ``m * h / g``
+  expected catches, the expectation under a random tie-break). ROC-AUC counts tied
   positive/negative pairs as one half (the Mann-Whitney convention, same as sklearn).
-* **Call capacity.** The specialists call ``capacity_per_week`` clients a week. A snapshot
-  is taken every ``period`` days (the median gap between consecutive ``as_of`` dates; a
-  single date is treated as monthly, 365.25 / 12 days), so between two snapshots they can
-  call ``K = round(capacity_per_week * period / 7)`` clients - for monthly snapshots and
-  100 a week that is 435. Per ``as_of`` date we call the top ``K`` clients by the score;
-  recall = churners caught / churners of that date, precision = churners caught / K.
-  Reported as the mean over dates and pooled over the block.
+* **Call capacity = the served weekly list** (:func:`weekly_capacity_metrics`). The
+  specialists call ``capacity_per_week`` clients a week: a list goes out every 7 days
+  from the block's first ``as_of`` (4.35 a month on average), built from the newest
+  snapshot. Each list takes the best clients by the call list's own ranking
+  (``serving.ranking``: expected loss over the horizon, p x fee x horizon months, by
+  default; :mod:`training.ranking`, ties to the smaller client id) among those not yet
+  churned and not called within ``recall_after_days``. A churner is caught when called
+  on or before its churn day. recall = caught / churners of the snapshot, precision =
+  caught / calls; mean over dates and pooled, and each snapshot's first list alone.
 * **Probabilities.** Brier score and log loss need probabilities. A score named in
   ``calib_scores`` is mapped to a probability by isotonic regression fitted on the
   *validation* block it carries (never on test rows); otherwise a score already in
   [0, 1] other than ``rule`` is used as-is; otherwise Brier / log loss are ``None``.
+  The capacity ranking uses that probability (a score without one is ranked by value).
 * **Profit.** Given each row's client value and the call economics (``profit_params``),
   every score also gets ``empc_rub`` / ``empc_share`` and ``empb_rub`` / ``empb_share``
   (:mod:`training.profit`: expected maximum profit per client and the profit-optimal share
@@ -36,12 +41,13 @@ Conventions that matter for reading the numbers:
   ranking that knows the outcome.
 * **Confidence interval.** A client appears in several monthly snapshots, so rows are
   not independent: the bootstrap resamples *clients* (cluster bootstrap), each drawn
-  client bringing all its rows, and recomputes both AUCs on the same resample (paired).
+  client bringing all its rows, and recomputes every AUC on the same resample (paired).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,7 +57,7 @@ from sklearn.metrics import average_precision_score
 
 from training.profit import ProfitParams, profit_metrics
 
-SCORE_ORDER: tuple[str, ...] = ("model", "rule", "oracle")
+SCORE_ORDER: tuple[str, ...] = ("model", "rule", "reference")
 NOT_PROBABILITIES: frozenset[str] = frozenset({"rule"})
 DAYS_PER_MONTH = 365.25 / 12
 EPS = 1e-6
@@ -156,38 +162,89 @@ def snapshot_period_days(dates: pd.DatetimeIndex) -> float:
     return float(np.median(np.diff(dates.to_numpy()) / np.timedelta64(1, "D")))
 
 
-def calls_per_snapshot(as_of: np.ndarray | pd.Series, capacity_per_week: int) -> tuple[int, float]:
-    """K = capacity_per_week x weeks between snapshots, and the weeks used."""
-    _, dates = date_codes(as_of)
-    weeks = snapshot_period_days(dates) / 7.0
-    return max(1, int(round(capacity_per_week * weeks))), weeks
+def list_days(dates: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """The weekly call lists a block of snapshots feeds: (snapshot code, day offset) each.
 
-
-def capacity_metrics(y: np.ndarray, scores: np.ndarray, date_code: np.ndarray, k: int) -> dict:
-    """Recall / precision of calling the top ``k`` per snapshot date (mean and pooled).
-
-    ``date_code`` is the integer date of each row (see :func:`date_codes`).
+    Lists go out every 7 days from the first ``as_of`` until one snapshot period after the
+    last; each uses the newest snapshot on or before its day (its ``day`` after that
+    ``as_of``). Monthly snapshots feed 4 or 5 lists each, 52 a year, as a weekly run would.
     """
-    y = np.asarray(y, dtype=float)
-    s = _finite(scores)
-    order = np.argsort(date_code, kind="stable")
-    bounds = np.flatnonzero(np.diff(date_code[order])) + 1
-    recalls, precisions, hits_all, calls_all = [], [], 0.0, 0
-    for idx in np.split(order, bounds):  # one slice per snapshot date, not per row
-        k_d = min(k, len(idx))
-        hits = expected_hits_top_k(y[idx], s[idx], k_d)
-        positives = y[idx].sum()
-        if positives > 0:
-            recalls.append(hits / positives)
-        precisions.append(hits / k_d)
-        hits_all += hits
-        calls_all += k_d
-    total_pos = y.sum()
+    if len(dates) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    start = dates[0]
+    span = (dates[-1] - start) / pd.Timedelta(days=1) + snapshot_period_days(dates)
+    at = start + pd.to_timedelta(7 * np.arange(int(np.ceil(span / 7 - 1e-9))), unit="D")
+    code = np.searchsorted(dates.to_numpy(), at.to_numpy(), side="right") - 1
+    day = ((at - dates[code]) / pd.Timedelta(days=1)).to_numpy()
+    return code.astype(np.int64), np.round(day).astype(np.int64)
+
+
+def weekly_capacity_metrics(
+    y: np.ndarray,
+    keys: list[np.ndarray],
+    *,
+    client_id: np.ndarray,
+    date_code: np.ndarray,
+    dates: pd.DatetimeIndex,
+    capacity_per_week: int,
+    churn_day: np.ndarray | None = None,
+    recall_after_days: int = 28,
+) -> dict[str, Any]:
+    """Recall / precision of the weekly call list, replayed over the block as it is served.
+
+    Every 7 days (:func:`list_days`) a list of ``capacity_per_week`` clients goes out,
+    taken from the newest snapshot: the best by ``keys`` (:func:`training.ranking.
+    rank_order`, the call list's order) among the clients still there - not churned
+    before that day (``churn_day``: days from ``as_of`` to a positive's churn; None =
+    nobody leaves before a call) - and not called within the last ``recall_after_days``
+    days (the served list leaves those out; across snapshots too, by client id). A
+    positive counts as caught when a list from its snapshot calls it on or before its
+    churn day. Per snapshot date: recall = caught / positives of that date, precision =
+    caught / calls; reported as the mean over dates and pooled, and the same for the
+    first list of each snapshot alone.
+    """
+    from training.ranking import rank_order
+
+    y = np.asarray(y, dtype=float) > 0.5
+    cid = np.asarray(client_id)
+    churn = np.full(len(y), np.inf) if churn_day is None else np.asarray(churn_day, float)
+    churn = np.where(y, np.nan_to_num(churn, nan=np.inf), np.inf)
+    client_idx, uniques = pd.factorize(cid)
+    last_call = np.full(len(uniques), -np.inf)  # absolute day of each client's latest call
+    rows_of = [np.flatnonzero(date_code == d) for d in range(len(dates))]
+    orders = [idx[rank_order([k[idx] for k in keys], cid[idx])] for idx in rows_of]
+    start = dates[0] if len(dates) else None
+    offset = [(d - start) / pd.Timedelta(days=1) for d in dates]
+    n = len(dates)
+    caught, calls, first_caught, first_calls = (np.zeros(n) for _ in range(4))
+    seen = np.zeros(n, dtype=bool)
+    for code, day in zip(*list_days(dates), strict=True):  # ~4.35 lists a month
+        order = orders[code]
+        today = offset[code] + day
+        free = (churn[order] >= day) & (today - last_call[client_idx[order]] > recall_after_days)
+        take = order[np.flatnonzero(free)[:capacity_per_week]]
+        last_call[client_idx[take]] = today
+        hits = float(y[take].sum())
+        caught[code] += hits
+        calls[code] += len(take)
+        if not seen[code]:
+            first_caught[code], first_calls[code], seen[code] = hits, len(take), True
+    pos = np.array([y[idx].sum() for idx in rows_of], dtype=float)
+
+    def mean_ratio(num: np.ndarray, den: np.ndarray) -> float | None:
+        keep = den > 0
+        return _num(np.mean(num[keep] / den[keep])) if keep.any() else None
+
+    def pooled(num: np.ndarray, den: np.ndarray) -> float | None:
+        return _num(num.sum() / den.sum()) if den.sum() > 0 else None
+
     return {
-        "recall_at_capacity": _num(np.mean(recalls)) if recalls else None,
-        "precision_at_capacity": _num(np.mean(precisions)) if precisions else None,
-        "recall_at_capacity_pooled": _num(hits_all / total_pos) if total_pos > 0 else None,
-        "precision_at_capacity_pooled": _num(hits_all / calls_all) if calls_all else None,
+        "recall_at_capacity": mean_ratio(caught, pos),
+        "precision_at_capacity": mean_ratio(caught, calls),
+        "recall_at_capacity_pooled": pooled(caught, pos),
+        "precision_at_capacity_pooled": pooled(caught, calls),
+        "recall_first_week": mean_ratio(first_caught, pos),
+        "precision_first_week": mean_ratio(first_caught, first_calls),
     }
 
 
@@ -226,14 +283,71 @@ def brier_and_log_loss(y: np.ndarray, proba: np.ndarray | None) -> tuple[float |
 # --------------------------------------------------------------------------- metrics
 
 
+@dataclass(frozen=True)
+class CallPolicy:
+    """How the served call list picks clients, so capacity figures measure that list.
+
+    ``capacity_per_week`` calls a week (the call list's capacity), ranked by ``ranking``
+    (``serving.ranking``; keys from :mod:`training.ranking`, expected loss over
+    ``horizon_days`` by default in the pipeline), leaving out clients called within
+    ``recall_after_days`` (``serving.recall_after_days``). ``profit`` is needed by the
+    ``expected_profit`` ranking only.
+    """
+
+    capacity_per_week: int
+    ranking: str = "probability"
+    recall_after_days: int = 28
+    horizon_days: int = 90
+    profit: ProfitParams | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "capacity_per_week": int(self.capacity_per_week),
+            "ranking": self.ranking,
+            "recall_after_days": int(self.recall_after_days),
+            "horizon_days": int(self.horizon_days),
+        }
+
+
+def call_keys(
+    policy: CallPolicy,
+    scores: np.ndarray,
+    proba: np.ndarray | None,
+    monthly_fee: np.ndarray | None,
+) -> tuple[list[np.ndarray], str]:
+    """Sort keys of one score under the policy, and the ranking actually used.
+
+    The policy's ranking needs a probability (expected loss = p x fee x horizon months);
+    a score without one (no validation map) is ranked by its value alone, and says so.
+    """
+    from training.ranking import ranking_keys
+
+    if proba is None:
+        return [_finite(scores)], "score"
+    if policy.ranking != "probability" and monthly_fee is None:
+        return [np.asarray(proba, dtype=float)], "probability"
+    keys = ranking_keys(
+        policy.ranking,
+        proba,
+        monthly_fee,
+        horizon_days=policy.horizon_days,
+        profit=policy.profit,
+    )
+    return keys, policy.ranking
+
+
 def score_metrics(
     y: np.ndarray,
     scores: np.ndarray,
     *,
     name: str,
     date_code: np.ndarray,
-    k: int,
+    dates: pd.DatetimeIndex,
+    client_id: np.ndarray,
+    policy: CallPolicy,
     calib: tuple[np.ndarray, np.ndarray] | None = None,
+    monthly_fee: np.ndarray | None = None,
+    churn_day: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Every headline metric of one score on one block."""
     y = np.asarray(y, dtype=float)
@@ -241,6 +355,17 @@ def score_metrics(
     both_classes = 0 < y.sum() < len(y)
     proba, proba_source = as_probability(name, scores, calib)
     brier, log_loss = brier_and_log_loss(y, proba)
+    keys, ranked_by = call_keys(policy, scores, proba, monthly_fee)
+    capacity = weekly_capacity_metrics(
+        y,
+        keys,
+        client_id=client_id,
+        date_code=date_code,
+        dates=dates,
+        capacity_per_week=policy.capacity_per_week,
+        churn_day=churn_day,
+        recall_after_days=policy.recall_after_days,
+    )
     return {
         "roc_auc": _num(roc_auc(y, s)),
         "pr_auc": _num(average_precision_score(y, s)) if both_classes else None,
@@ -248,7 +373,8 @@ def score_metrics(
         "log_loss": _num(log_loss),
         "probability_source": proba_source,
         "lift_top_decile": _num(lift_top(y, s)),
-        **capacity_metrics(y, s, date_code, k),
+        **capacity,
+        "capacity_ranking": ranked_by,
         "base_rate": _num(y.mean()) if len(y) else None,
     }
 
@@ -329,10 +455,10 @@ def _interval(values: np.ndarray, rounds: int) -> dict[str, Any]:
     }
 
 
-def _gap_closed(model_auc: float | None, oracle_auc: float | None) -> float | None:
-    if model_auc is None or oracle_auc is None or oracle_auc <= 0.5:
+def _gap_closed(model_auc: float | None, reference_auc: float | None) -> float | None:
+    if model_auc is None or reference_auc is None or reference_auc <= 0.5:
         return None
-    return _num((model_auc - 0.5) / (oracle_auc - 0.5))
+    return _num((model_auc - 0.5) / (reference_auc - 0.5))
 
 
 def evaluate_block(
@@ -347,16 +473,24 @@ def evaluate_block(
     calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     values: np.ndarray | None = None,
     profit_params: ProfitParams | None = None,
+    policy: CallPolicy | None = None,
+    monthly_fee: np.ndarray | None = None,
+    churn_day: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Side-by-side metrics of model, rule and oracle on one held-out block.
+    """Side-by-side metrics of model, rule and reference on one held-out block.
 
     Returns a JSON-ready dict: one entry per score name (``None`` for an absent score)
     with the metrics of :func:`score_metrics`, plus ``auc_gain`` (cluster-bootstrap CI of
-    model minus rule ROC-AUC), ``gap_closed`` ((model - 0.5) / (oracle - 0.5)) and its
-    bootstrap interval ``gap_closed_ci``,
-    ``calibration`` (by decile of the model probability) and the capacity used. With
-    ``values`` (RUB per row) and ``profit_params`` each score also carries the profit
-    metrics and ``profit`` holds the economics and the perfect-information ceiling.
+    model minus rule ROC-AUC), ``gap_closed`` ((model - 0.5) / (reference - 0.5)) and its
+    bootstrap interval ``gap_closed_ci``, ``reference_minus_model`` (paired CI of the
+    reference's AUC minus the model's: the model may not beat the true probability beyond
+    noise), ``calibration`` (by decile of the model probability) and the call policy used.
+    ``policy`` (default: ``capacity_per_week`` calls a week ranked by probability) decides
+    the weekly lists; ``monthly_fee`` (RUB per row) feeds an expected-loss ranking and
+    ``churn_day`` (days from ``as_of`` to a positive's churn) says when a churner can no
+    longer be called. With ``values`` (RUB per row) and ``profit_params`` each score also
+    carries the profit metrics and ``profit`` holds the economics and the
+    perfect-information ceiling.
     """
     y = np.asarray(y, dtype=float)
     if len(y) == 0:
@@ -369,11 +503,23 @@ def evaluate_block(
     date_code, dates = date_codes(as_of)
     if len(date_code) != len(y):
         raise ValueError(f"evaluate_block: as_of has {len(date_code)} rows, labels {len(y)}")
-    weeks = snapshot_period_days(dates) / 7.0
-    k = max(1, int(round(capacity_per_week * weeks)))
+    policy = policy or CallPolicy(capacity_per_week=capacity_per_week, profit=profit_params)
+    lists = len(list_days(dates)[0]) / max(len(dates), 1)
+    cid = np.asarray(client_id)
     names = [*SCORE_ORDER, *(n for n in scores if n not in SCORE_ORDER)]
     result: dict[str, Any] = {
-        name: score_metrics(y, s, name=name, date_code=date_code, k=k, calib=calib_scores.get(name))
+        name: score_metrics(
+            y,
+            s,
+            name=name,
+            date_code=date_code,
+            dates=dates,
+            client_id=cid,
+            policy=policy,
+            calib=calib_scores.get(name),
+            monthly_fee=monthly_fee,
+            churn_day=churn_day,
+        )
         if (s := present.get(name)) is not None
         else None
         for name in names
@@ -401,25 +547,29 @@ def evaluate_block(
     else:
         result["auc_gain"] = None
     model_auc = result["model"]["roc_auc"] if result.get("model") else None
-    oracle_auc = result["oracle"]["roc_auc"] if result.get("oracle") else None
-    result["gap_closed"] = _gap_closed(model_auc, oracle_auc)
+    reference_auc = result["reference"]["roc_auc"] if result.get("reference") else None
+    result["gap_closed"] = _gap_closed(model_auc, reference_auc)
     result["gap_closed_ci"] = None
-    if "model" in boot and "oracle" in boot:
-        lift_over_chance = boot["oracle"] - 0.5
+    result["reference_minus_model"] = None
+    if "model" in boot and "reference" in boot:
+        lift_over_chance = boot["reference"] - 0.5
         ratio = np.where(lift_over_chance > 0, (boot["model"] - 0.5) / lift_over_chance, np.nan)
         result["gap_closed_ci"] = _interval(ratio, bootstrap_rounds)
+        diff = _interval(boot["reference"] - boot["model"], bootstrap_rounds)
+        diff["observed"] = _num(reference_auc - model_auc)
+        result["reference_minus_model"] = diff
     result["calibration"] = calibration_table(y, present["model"]) if "model" in present else []
     result["block"] = {
         "rows": int(len(y)),
-        "clients": int(len(pd.unique(np.asarray(client_id)))),
+        "clients": int(len(pd.unique(cid))),
         "as_of_dates": int(len(dates)),
         "first_as_of": dates[0].date().isoformat(),
         "last_as_of": dates[-1].date().isoformat(),
         "positives": int(y.sum()),
         "base_rate": _num(y.mean()),
-        "capacity_per_week": int(capacity_per_week),
-        "weeks_per_snapshot": _num(weeks),
-        "calls_per_snapshot": int(k),
+        **policy.describe(),
+        "weeks_per_snapshot": _num(lists),
+        "calls_per_snapshot": _num(policy.capacity_per_week * lists),
         "bootstrap_seed": int(seed),
     }
     return result

@@ -1,17 +1,22 @@
 """``churn train``: snapshots -> labels -> time split -> tuned LightGBM -> calibration ->
-test-block evaluation beside the rule and the oracle -> MLflow run + registry gate -> report.
+test-block evaluation beside the rule and the reference -> MLflow run + registry gate ->
+report.
 
 Each stage is a small function; :func:`run_train` only wires them and prints progress.
 The test block is never seen before evaluation: tuning and early stopping use train and
 validation, calibration and risk thresholds use validation only.
 
-Oracle: when the raw directory holds the generator's ``_truth/hazard.parquet`` (client_id,
-month, hazard = probability of churning in that month, computed from information before
-the month), the oracle score of a row is the hazard of the month that starts at its
-``as_of``: the best ranking achievable with point-in-time information. The hazards of the
-later months in the horizon are not used for the headline number (they depend on what
-happens after ``as_of``); their horizon-cumulative ``1 - prod(1 - h)`` is reported
-beside it as ``oracle_horizon`` for reference.
+Reference: when the raw directory holds the generator's
+``_truth/horizon_probability.parquet`` (client_id, as_of, probability), the reference score
+of a row is the true probability that the client churns within the label horizon given
+the generator's whole state at ``as_of``, integrated over the hidden future by Monte Carlo
+(``simulator/horizon_truth.py``). It is the probability of exactly the event the label
+records, so it is the ceiling of every model (up to test-block and Monte Carlo noise; the
+report gives the paired bootstrap interval of reference minus model ROC-AUC).
+
+Capacity figures evaluate the served policy: the weekly call list (``training.
+capacity_per_week`` calls a week, ranked by ``serving.ranking``) run on each test snapshot
+(:func:`training.evaluate.weekly_capacity_metrics`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import typer
 
 from churn.config import Config
@@ -159,36 +165,66 @@ def split_blocks(cfg: Config, frame: pd.DataFrame) -> Blocks:
     return Blocks(parts["train"], parts["valid"], parts["test"], split)
 
 
-def oracle_scores(
-    raw_dir: Path, frame: pd.DataFrame, horizon_days: int
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(point-in-time hazard, horizon-cumulative hazard) per row, or None without truth."""
-    path = Path(raw_dir) / "_truth" / "hazard.parquet"
+@dataclass
+class Reference:
+    """The generator's horizon probability for each row (``_truth/horizon_probability``)."""
+
+    probability: np.ndarray
+    paths: int
+    horizon_days: int
+    missing_rows: int  # rows of the frame the file has no probability for
+
+    def label(self) -> str:
+        return reference_label(self.horizon_days, self.paths)
+
+
+def reference_label(horizon_days: int, paths: int | None) -> str:
+    """What the reference column measures, in the words the report and README use."""
+    how = f"Monte Carlo, {paths} paths" if paths else "Monte Carlo"
+    return f"true {horizon_days}-day churn probability given the state at as_of ({how})"
+
+
+def reference_scores(raw_dir: Path, frame: pd.DataFrame, horizon_days: int) -> Reference | None:
+    """The true horizon probability of each row of ``frame`` (keyed by client_id, as_of).
+
+    None when the raw directory holds no ``_truth/horizon_probability.parquet`` (real
+    data, or a base generated with ``simulate.reference.paths: 0``), or when the file was
+    computed for another horizon than the labels'. A row the file lacks (an ``as_of``
+    that is not a month start) gets NaN: ranked last, and counted in ``missing_rows``.
+    """
+    from features.contract import TRUTH_DIR, TRUTH_HORIZON_FILE
+
+    path = Path(raw_dir) / TRUTH_DIR / TRUTH_HORIZON_FILE
     if not path.exists():
         return None
-    hazard = pd.read_parquet(path, columns=["client_id", "month", "hazard"])
-    month = pd.to_datetime(hazard["month"], utc=True)
-    key = hazard["client_id"].astype("int64") * 100_000 + month.dt.year * 12 + month.dt.month
-    by_key = pd.Series(hazard["hazard"].to_numpy(dtype=float), index=key.to_numpy())
-    by_key = by_key[~by_key.index.duplicated()]
-    as_of = pd.to_datetime(frame["as_of"], utc=True)
-    base = (
-        frame["client_id"].astype("int64").to_numpy() * 100_000
-        + (as_of.dt.year * 12 + as_of.dt.month).to_numpy()
-    )
-    n_months = max(1, round(horizon_days / (365.25 / 12)))
-    per_month = [by_key.reindex(base + m).to_numpy() for m in range(n_months)]
-    point = per_month[0]
-    if np.isnan(point).all():
+    meta = pq.read_schema(path).metadata or {}
+    file_horizon = int(meta.get(b"horizon_days", b"0"))
+    if file_horizon != int(horizon_days):
+        _say(
+            f"reference: {path} holds {file_horizon}-day probabilities, the labels use "
+            f"{horizon_days} days; no reference"
+        )
         return None
-    point = np.nan_to_num(point, nan=float(np.nanmean(point)))
-    # a client who churned has no hazard for later months: carry its last one forward, or
-    # churners would get fewer months of hazard than survivors (a bias against positives)
-    filled = [point]
-    for h in per_month[1:]:
-        filled.append(np.where(np.isnan(h), filled[-1], h))
-    survive = np.prod([1 - h for h in filled], axis=0)
-    return point, 1 - survive
+    truth = pd.read_parquet(path, columns=["client_id", "as_of", "probability"])
+    key = pd.MultiIndex.from_arrays([truth["client_id"].astype("int64"), _as_utc(truth["as_of"])])
+    by_key = pd.Series(truth["probability"].to_numpy(dtype=float), index=key)
+    want = pd.MultiIndex.from_arrays([frame["client_id"].astype("int64"), _as_utc(frame["as_of"])])
+    prob = by_key.reindex(want).to_numpy(dtype=float)
+    if np.isnan(prob).all():
+        return None
+    return Reference(
+        probability=prob,
+        paths=int(meta.get(b"paths", b"0")),
+        horizon_days=file_horizon,
+        missing_rows=int(np.isnan(prob).sum()),
+    )
+
+
+def _as_utc(values: pd.Series) -> pd.DatetimeIndex:
+    """Timestamps as tz-aware UTC microseconds, whatever unit and zone they arrived in."""
+    idx = pd.DatetimeIndex(pd.to_datetime(values))
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    return idx.as_unit("us")
 
 
 # --------------------------------------------------------------------------- model
@@ -315,8 +351,35 @@ def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneRe
 # --------------------------------------------------------------------------- evaluation
 
 
+def churn_days(raw_dir: Path, frame: pd.DataFrame) -> np.ndarray:
+    """Days from each row's ``as_of`` to its client's first churn (NaN: no churn recorded).
+
+    The weekly-list evaluation needs it: a churner can only be caught by a call before it
+    leaves.
+    """
+    events = read_churn_events(raw_dir)
+    first = events.assign(ts=_as_utc(events["ts"])).groupby("client_id")["ts"].min()
+    when = frame["client_id"].map(first)
+    delta = pd.DatetimeIndex(when) - _as_utc(frame["as_of"])
+    return (delta / pd.Timedelta(days=1)).to_numpy(dtype=float)
+
+
+def call_policy(cfg: Config) -> Any:
+    """The served call list's rules: weekly capacity, ``serving.ranking``, re-call gap."""
+    from training.evaluate import CallPolicy
+    from training.profit import ProfitParams
+
+    return CallPolicy(
+        capacity_per_week=cfg.training.capacity_per_week,
+        ranking=cfg.serving.ranking,
+        recall_after_days=cfg.serving.recall_after_days,
+        horizon_days=cfg.training.horizon_days,
+        profit=ProfitParams.from_config(cfg.retention),
+    )
+
+
 def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> tuple[dict, dict]:
-    """Test-block metrics of model, rule and oracle; returns (eval_result, scores)."""
+    """Test-block metrics of model, rule and reference; returns (eval_result, scores)."""
     from training.evaluate import evaluate_block
     from training.profit import ProfitParams, client_value
 
@@ -325,15 +388,14 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
     scores: dict[str, np.ndarray | None] = {
         "model": model.predict_proba(test),
         "rule": test[RULE_SCORE].to_numpy(dtype=float),
-        "oracle": None,
+        "reference": None,
     }
     params = ProfitParams.from_config(cfg.retention)
     calib = {"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)}
-    oracle_test = oracle_scores(raw_dir, test, cfg.training.horizon_days)
-    oracle_valid = oracle_scores(raw_dir, valid, cfg.training.horizon_days)
-    if oracle_test is not None and oracle_valid is not None:
-        scores["oracle"] = oracle_test[0]
-        calib["oracle"] = (oracle_valid[0], y_valid)  # monthly hazard -> horizon probability
+    reference = reference_scores(raw_dir, test, cfg.training.horizon_days)
+    if reference is not None:
+        scores["reference"] = reference.probability  # a probability already: used as is
+    fee = test["monthly_fee_rub"].to_numpy(dtype=float)
     result = evaluate_block(
         y,
         scores,
@@ -343,13 +405,23 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         bootstrap_rounds=cfg.training.bootstrap_rounds,
         seed=cfg.training.seed,
         calib_scores=calib,
-        values=client_value(test["monthly_fee_rub"].to_numpy(dtype=float), params),
+        values=client_value(fee, params),
         profit_params=params,
+        policy=call_policy(cfg),
+        monthly_fee=fee,
+        churn_day=churn_days(raw_dir, test),
     )
-    if oracle_test is not None:
-        from sklearn.metrics import roc_auc_score
-
-        result["oracle_horizon"] = {"roc_auc": float(roc_auc_score(y, oracle_test[1]))}
+    result["reference_info"] = (
+        {
+            "measures": reference.label(),
+            "source": "_truth/horizon_probability.parquet (simulator/horizon_truth.py)",
+            "paths": reference.paths,
+            "horizon_days": reference.horizon_days,
+            "rows_without_reference": reference.missing_rows,
+        }
+        if reference is not None
+        else None
+    )
     return result, scores
 
 
@@ -401,14 +473,16 @@ def build_report(
 ) -> dict[str, Any]:
     """The JSON report: test metrics side by side, the gain CI, gap closed, provenance of
     every figure and of the served model, and the gate's decision."""
-    test = {name: result.get(name) for name in ("model", "rule", "oracle")}
+    test = {name: result.get(name) for name in ("model", "rule", "reference")}
     decision = getattr(reg, "decision", None)
     return {
         "test": test,
         "provenance": figure_provenance(selection, served) if selection is not None else None,
         "auc_gain": result.get("auc_gain"),
         "gap_closed": result.get("gap_closed"),
-        "oracle_horizon": result.get("oracle_horizon"),
+        "gap_closed_ci": result.get("gap_closed_ci"),
+        "reference_info": result.get("reference_info"),
+        "reference_minus_model": result.get("reference_minus_model"),
         "profit": result.get("profit"),
         "calibration": result.get("calibration"),
         "block": result.get("block"),
@@ -436,8 +510,8 @@ def build_report(
 
 
 def metrics_table(report: dict) -> str:
-    """A compact model / rule / oracle table for the terminal."""
-    cols = ("model", "rule", "oracle")
+    """A compact model / rule / reference table for the terminal."""
+    cols = ("model", "rule", "reference")
     lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in cols)]
     for key in HEADLINE:
         cells = []
@@ -452,7 +526,10 @@ def metrics_table(report: dict) -> str:
             f"(95% CI {gain['ci_low']:.4f} .. {gain['ci_high']:.4f})"
         )
     if gap is not None:
-        lines.append(f"gap closed (model-0.5)/(oracle-0.5): {gap:.3f}")
+        lines.append(f"share of the reference's AUC over chance (model-0.5)/(ref-0.5): {gap:.3f}")
+    info = report.get("reference_info")
+    if info:
+        lines.append(f"reference: {info['measures']}")
     perfect = (report.get("profit") or {}).get("perfect")
     if perfect:
         lines.append(
@@ -499,7 +576,7 @@ def run_train(
     _say(f"tuning LightGBM: {cfg.training.n_trials} trials, <= {cfg.training.timeout_s}s")
     model, tuned = fit_model(cfg, blocks)
     _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
-    _say("evaluating on the test block (model, rule, oracle)")
+    _say("evaluating on the test block (model, rule, reference)")
     result, scores = evaluate(cfg, model, blocks, raw_dir)
     served = refit_served(cfg, frame, blocks, tuned)
     fit = served.metadata["fit_as_of"]

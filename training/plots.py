@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLOURS = {"model": "#1f77b4", "rule": "#d62728", "oracle": "#2ca02c"}
+COLOURS = {"model": "#1f77b4", "rule": "#d62728", "reference": "#2ca02c"}
 LABELS = {
     "model": "model (LightGBM)",
     "rule": "rule (contact_index)",
-    "oracle": "oracle (true hazard)",
+    "reference": "reference (true horizon probability)",
 }
 SHAP_SAMPLE_ROWS = 2000
 
@@ -171,10 +171,13 @@ METRIC_ROWS: tuple[tuple[str, str], ...] = (
     ("brier", "Brier score"),
     ("log_loss", "log loss"),
     ("lift_top_decile", "lift, top decile"),
-    ("recall_at_capacity", "recall at call capacity (mean over dates)"),
-    ("precision_at_capacity", "precision at call capacity (mean over dates)"),
-    ("recall_at_capacity_pooled", "recall at call capacity (pooled)"),
-    ("precision_at_capacity_pooled", "precision at call capacity (pooled)"),
+    ("recall_at_capacity", "recall, weekly call lists to the next snapshot (mean over dates)"),
+    ("precision_at_capacity", "precision, weekly call lists (mean over dates)"),
+    ("recall_at_capacity_pooled", "recall, weekly call lists (pooled)"),
+    ("precision_at_capacity_pooled", "precision, weekly call lists (pooled)"),
+    ("recall_first_week", "recall, first week's list alone (mean over dates)"),
+    ("precision_first_week", "precision, first week's list alone (mean over dates)"),
+    ("capacity_ranking", "call-list ranking used"),
     ("base_rate", "churn base rate"),
     ("probability_source", "probability for Brier / log loss"),
 )
@@ -200,7 +203,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def metrics_html(result: dict) -> str:
-    names = [n for n in ("model", "rule", "oracle") if result.get(n)]
+    names = [n for n in ("model", "rule", "reference") if result.get(n)]
     rows = [[label, *(result[n].get(key) for n in names)] for key, label in METRIC_ROWS]
     return _table(["metric", *names], rows)
 
@@ -209,25 +212,36 @@ def summary_html(result: dict) -> str:
     gain = result.get("auc_gain") or {}
     block = result.get("block") or {}
     gap_ci = result.get("gap_closed_ci") or {}
+    ref_gap = result.get("reference_minus_model") or {}
     items = [
         ("AUC gain, model - rule (observed)", gain.get("observed")),
         ("AUC gain, bootstrap mean", gain.get("mean")),
         ("AUC gain, 95 % CI", f"[{_plain(gain.get('ci_low'))}, {_plain(gain.get('ci_high'))}]"),
         ("bootstrap rounds (clients resampled)", gain.get("rounds")),
-        ("gap to oracle closed, (model-0.5)/(oracle-0.5)", result.get("gap_closed")),
         (
-            "gap closed, 95 % CI",
-            f"[{_plain(gap_ci.get('ci_low'))}, {_plain(gap_ci.get('ci_high'))}]",
+            "share of the reference's AUC over chance, (model-0.5)/(ref-0.5)",
+            result.get("gap_closed"),
         ),
+        ("  95 % CI", f"[{_plain(gap_ci.get('ci_low'))}, {_plain(gap_ci.get('ci_high'))}]"),
+        ("reference - model ROC-AUC (observed)", ref_gap.get("observed")),
+        (
+            "  95 % CI (paired client bootstrap)",
+            f"[{_plain(ref_gap.get('ci_low'))}, {_plain(ref_gap.get('ci_high'))}]",
+        ),
+        ("reference measures", (result.get("reference_info") or {}).get("measures")),
         ("test block as_of", f"{block.get('first_as_of')} .. {block.get('last_as_of')}"),
         (
             "rows / clients / snapshot dates",
             f"{block.get('rows')} / {block.get('clients')} / {block.get('as_of_dates')}",
         ),
         (
-            "calls per snapshot (capacity per week x weeks)",
-            f"{block.get('calls_per_snapshot')} = {block.get('capacity_per_week')}"
+            "calls per snapshot (calls per week x weekly lists to the next snapshot)",
+            f"{_plain(block.get('calls_per_snapshot'))} = {block.get('capacity_per_week')}"
             f" x {_plain(block.get('weeks_per_snapshot'))}",
+        ),
+        (
+            "call-list ranking (serving.ranking), re-call gap",
+            f"{block.get('ranking')}, {block.get('recall_after_days')} days",
         ),
     ]
     return _table(["", "value"], [[k, v] for k, v in items])
@@ -262,8 +276,12 @@ def report_html(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
         "<p>Held-out test block (later in time than training and validation). The rule is the "
-        "documented contact-necessity index; the oracle is the generator's true hazard. Ties "
-        "in a score are shared fractionally at every cut-off.</p>"
+        "documented contact-necessity index; the reference is the true probability of "
+        "churning within the label horizon given the generator's whole state at as_of "
+        "(Monte Carlo over the hidden future), the ceiling of any model up to noise. "
+        "Capacity figures replay the served weekly call list (calls per week, the call "
+        "list's ranking; expected loss = probability x monthly fee x horizon months, RUB "
+        "over the horizon). Lift shares tied scores fractionally at its cut-off.</p>"
         f"<h2>Summary</h2>{summary_html(result)}"
         f"<h2>Metrics</h2>{metrics_html(result)}"
         f"<h2>Calibration by decile</h2>{calibration_html(result)}"

@@ -220,9 +220,9 @@ def _requirements() -> list[str]:
 
 
 def _flat_metrics(result: dict) -> dict[str, float]:
-    """test_<score>_<metric> for every numeric metric of model / rule / oracle, plus gain."""
+    """test_<score>_<metric> for every numeric metric of model / rule / reference, plus gain."""
     out: dict[str, float] = {}
-    for name in ("model", "rule", "oracle"):
+    for name in ("model", "rule", "reference"):
         for key, value in (result.get(name) or {}).items():
             if (
                 isinstance(value, int | float)

@@ -10,6 +10,7 @@ from churn.config import RetentionConfig, load_config
 from churn.errors import InputError
 from serving.calllist import RANK_KEYS, build_call_list
 from serving.scoring import score_frame
+from training.ranking import horizon_months
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +24,15 @@ def test_ranked_by_expected_loss(tiny_model, tiny_snapshot, reasons):
     assert calls["rank"].tolist() == list(range(1, 26))
     loss = calls["expected_loss_rub"].to_numpy()
     assert (np.diff(loss) <= 1e-9).all()
-    np.testing.assert_allclose(loss, calls["probability"] * calls["monthly_fee_rub"])
+    # RUB over the horizon: the probability is of churning within it, the fee is monthly
+    months = horizon_months(tiny_model.horizon_days)
+    assert months == pytest.approx(90 / (365.25 / 12))
+    np.testing.assert_allclose(loss, calls["probability"] * calls["monthly_fee_rub"] * months)
     # nobody left out has a larger expected loss than the last one listed
     scores = score_frame(tiny_model, tiny_snapshot)
-    all_loss = scores["probability"].to_numpy() * tiny_snapshot["monthly_fee_rub"].to_numpy()
+    all_loss = (
+        scores["probability"].to_numpy() * tiny_snapshot["monthly_fee_rub"].to_numpy() * months
+    )
     assert np.sort(all_loss)[::-1][24] == pytest.approx(loss[-1])
 
 

@@ -20,4 +20,5 @@ def medium_raw(base_config: Config, tmp_path_factory: pytest.TempPathFactory) ->
 
     out = tmp_path_factory.mktemp("sim_medium")
     cfg = small_cfg(base_config, clients=MEDIUM_CLIENTS, months=MEDIUM_MONTHS, seed=11)
+    cfg.reference.paths = 0  # marginal rates only; test_horizon_truth.py has its own base
     return out, simulate(cfg, out)

@@ -39,7 +39,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(base_config: Config, tmp_pa
     simulate(cfg, tmp_path / "b")
     simulate(small_cfg(base_config, clients=300, months=8, seed=6), tmp_path / "c")
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
-    assert len(a) == len(TABLES) + 1
+    assert len(a) == len(TABLES) + 2  # plus _truth/hazard and _truth/horizon_probability
     assert a == b
     assert a["logins.parquet"] != c["logins.parquet"]
     assert a[f"{TRUTH_DIR}/{TRUTH_HAZARD_FILE}"] != c[f"{TRUTH_DIR}/{TRUTH_HAZARD_FILE}"]

@@ -2,8 +2,9 @@
 fresh MLflow store per test that needs to control the registry's state.
 
 The synthetic base has exactly the snapshot columns of ``features/catalog.py`` and the raw
-tables labels and the oracle need (``churn_events``, ``_truth/hazard.parquet``), so the
-training pipeline runs end to end on it in seconds, independent of the generator.
+tables labels and the reference need (``churn_events``, ``_truth/hazard.parquet``,
+``_truth/horizon_probability.parquet``), so the training pipeline runs end to end on it in
+seconds, independent of the generator.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from churn.config import Config
 from churn.tracking import use_tracking_uri
 from features.catalog import CATALOG, COLUMNS
+from features.contract import TRUTH_HORIZON_FILE
 from features.provenance import stamp
 
 
@@ -29,6 +33,7 @@ class SyntheticBase:
     churn_events: pd.DataFrame
     hazard: pd.DataFrame
     data_end: pd.Timestamp
+    horizon: pd.DataFrame  # client_id, as_of, probability: churn within the next 3 months
 
 
 def make_synthetic(n_clients: int = 600, n_months: int = 18, seed: int = 0) -> SyntheticBase:
@@ -81,9 +86,17 @@ def make_synthetic(n_clients: int = 600, n_months: int = 18, seed: int = 0) -> S
     gone_at = frame["client_id"].map(events.set_index("client_id")["ts"])
     active = gone_at.isna() | (gone_at > frame["as_of"])
     hazard_frame = pd.DataFrame({"client_id": client, "month": frame["as_of"], "hazard": hazard})
+    # churn days are 1..28, so a 90-day window from a month start holds exactly 3 months
+    h = hazard.reshape(n_clients, n_months)
+    pad = np.hstack([h, np.repeat(h[:, -1:], 2, axis=1)])  # beyond the data: unlabelled
+    survive = (1 - pad[:, :-2]) * (1 - pad[:, 1:-1]) * (1 - pad[:, 2:])
+    horizon = pd.DataFrame(
+        {"client_id": client, "as_of": frame["as_of"], "probability": 1 - survive.ravel()}
+    )
     snapshots = frame.loc[active.to_numpy(), COLUMNS].reset_index(drop=True)
     data_end = months[-1] + pd.offsets.MonthEnd(1)
-    return SyntheticBase(snapshots, events, hazard_frame[active.to_numpy()], data_end)
+    keep = active.to_numpy()
+    return SyntheticBase(snapshots, events, hazard_frame[keep], data_end, horizon[keep])
 
 
 def write_synthetic(base: SyntheticBase, root: Path) -> tuple[Path, Path]:
@@ -92,6 +105,9 @@ def write_synthetic(base: SyntheticBase, root: Path) -> tuple[Path, Path]:
     (raw / "_truth").mkdir(parents=True, exist_ok=True)
     base.churn_events.to_parquet(raw / "churn_events.parquet", index=False)
     base.hazard.to_parquet(raw / "_truth" / "hazard.parquet", index=False)
+    table = pa.Table.from_pandas(base.horizon, preserve_index=False)
+    meta = {b"horizon_days": b"90", b"paths": b"0"}  # exact, not Monte Carlo
+    pq.write_table(table.replace_schema_metadata(meta), raw / "_truth" / TRUTH_HORIZON_FILE)
     logins = pd.DataFrame({"client_id": [1], "user_id": [1], "ts": [base.data_end]})
     logins.to_parquet(raw / "logins.parquet", index=False)
     snap = root / "features" / "snapshots.parquet"

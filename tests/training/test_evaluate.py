@@ -62,26 +62,87 @@ def test_top_k_shares_the_boundary_tie_group_and_ignores_row_order() -> None:
     assert ev.lift_top(y2, np.zeros(100)) == pytest.approx(1.0)
 
 
-def test_capacity_is_weekly_capacity_times_weeks_between_snapshots() -> None:
-    monthly = pd.date_range("2025-01-01", periods=4, freq="MS", tz="UTC").to_numpy()
-    k, weeks = ev.calls_per_snapshot(monthly, 100)
-    assert 4.2 < weeks < 4.5 and k == round(100 * weeks)
-    weekly = pd.date_range("2025-01-06", periods=4, freq="7D").to_numpy()
-    assert ev.calls_per_snapshot(weekly, 100) == (100, 1.0)
-    # per-date recall: date 1 has 2 churners (1 caught), date 2 has 1 (caught)
-    as_of = np.repeat(weekly[:2], 4)
-    y = np.array([1, 0, 1, 0, 0, 1, 0, 0])
-    s = np.array([0.9, 0.8, 0.1, 0.0, 0.2, 0.9, 0.1, 0.0])
-    m = ev.capacity_metrics(y, s, ev.date_codes(as_of)[0], k=1)
-    assert m["recall_at_capacity"] == pytest.approx((0.5 + 1.0) / 2)
-    assert m["precision_at_capacity"] == pytest.approx(1.0)
-    assert m["recall_at_capacity_pooled"] == pytest.approx(2 / 3)
+def test_a_list_every_seven_days_from_the_newest_snapshot() -> None:
+    monthly = pd.DatetimeIndex(pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"], utc=True))
+    code, day = ev.list_days(monthly)
+    assert np.bincount(code).tolist() == [5, 4, 4]  # 13 lists over 59 + 29.5 days
+    assert day.tolist() == [0, 7, 14, 21, 28, 4, 11, 18, 25, 4, 11, 18, 25]
+    weekly = pd.DatetimeIndex(pd.date_range("2025-01-06", periods=3, freq="7D", tz="UTC"))
+    assert [c.tolist() for c in ev.list_days(weekly)] == [[0, 1, 2], [0, 0, 0]]
 
 
-def test_evaluate_block_compares_model_rule_and_oracle() -> None:
+def _two_snapshots(recall_after_days: int) -> dict:
+    """Snapshot A (6 clients) then B two weeks later (clients 2, 5, 7, 8); 4 weekly lists."""
+    dates = pd.DatetimeIndex(pd.to_datetime(["2025-01-06", "2025-01-20"], utc=True))
+    return ev.weekly_capacity_metrics(
+        np.array([1, 0, 1, 0, 1, 0] + [0, 1, 0, 1]),
+        [np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4] + [0.9, 0.8, 0.5, 0.4])],
+        client_id=np.array([1, 2, 3, 4, 5, 6] + [2, 5, 7, 8]),
+        date_code=np.array([0] * 6 + [1] * 4),
+        dates=dates,
+        capacity_per_week=2,
+        churn_day=np.array([3, np.nan, 2, np.nan, 20, np.nan] + [np.nan, 6, np.nan, 30]),
+        recall_after_days=recall_after_days,
+    )
+
+
+def test_weekly_capacity_replays_the_call_list_week_by_week() -> None:
+    """Day 0: clients 1 (churner, caught) and 2. Day 7: 1 and 2 were just called, 3 left on
+    day 2, so 4 and 5 (churner, caught). Day 14, from B: 2 and 5 called within 28 days,
+    so 7 and 8 (caught). Day 21: everybody in B was called within 28 days: no calls."""
+    m = _two_snapshots(recall_after_days=28)
+    assert m["recall_at_capacity"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert m["precision_at_capacity"] == pytest.approx((2 / 4 + 1 / 2) / 2)
+    assert m["recall_at_capacity_pooled"] == pytest.approx(3 / 5)
+    assert m["precision_at_capacity_pooled"] == pytest.approx(3 / 6)
+    assert m["recall_first_week"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert m["precision_first_week"] == pytest.approx(1 / 2)
+
+
+def test_a_short_recall_gap_calls_the_same_clients_again() -> None:
+    """Gap 5 days: day 7 takes 2 and 4; day 14 takes 2 and 5 (caught); day 21: 2 and 7."""
+    m = _two_snapshots(recall_after_days=5)
+    assert m["recall_at_capacity"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert m["precision_at_capacity_pooled"] == pytest.approx(2 / 8)
+
+
+def test_weekly_capacity_ties_go_to_the_smaller_client_id_whatever_the_row_order() -> None:
+    y = np.array([0, 1, 0, 1])
+    score = np.zeros(4)
+    one_date = pd.DatetimeIndex(pd.to_datetime(["2025-01-06"], utc=True))
+    for perm in ([0, 1, 2, 3], [3, 2, 1, 0]):
+        cid = np.array([10, 5, 7, 20])[perm]
+        m = ev.weekly_capacity_metrics(
+            y[perm], [score], client_id=cid, date_code=np.zeros(4, int), dates=one_date,
+            capacity_per_week=1,
+        )  # fmt: skip
+        assert m["recall_first_week"] == pytest.approx(1 / 2)  # client 5, a churner
+
+
+def test_capacity_uses_the_call_list_ranking_expected_loss_over_the_horizon() -> None:
+    """By expected loss a likely-enough large client goes first; by probability it does not."""
+    y = np.array([0, 1])
+    p = np.array([0.30, 0.20])
+    fee = np.array([5_000.0, 30_000.0])
+    as_of = np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), 2)
+    common = dict(as_of=as_of, client_id=np.array([1, 2]), capacity_per_week=1,
+                  bootstrap_rounds=10, seed=0, monthly_fee=fee)  # fmt: skip
+    by_loss = ev.evaluate_block(
+        y, {"model": p}, policy=ev.CallPolicy(1, ranking="expected_loss"), **common
+    )
+    by_p = ev.evaluate_block(
+        y, {"model": p}, policy=ev.CallPolicy(1, ranking="probability"), **common
+    )
+    assert by_loss["model"]["recall_first_week"] == 1.0
+    assert by_loss["model"]["capacity_ranking"] == "expected_loss"
+    assert by_p["model"]["recall_first_week"] == 0.0
+    assert by_loss["block"]["ranking"] == "expected_loss"
+
+
+def test_evaluate_block_compares_model_rule_and_reference() -> None:
     b = _block(3000, 3)
     valid = _block(3000, 3, seed=5)
-    scores = {"model": b["model"], "rule": b["rule"], "oracle": b["hazard"]}
+    scores = {"model": b["model"], "rule": b["rule"], "reference": b["hazard"]}
     res = ev.evaluate_block(
         b["y"],
         scores,
@@ -93,11 +154,11 @@ def test_evaluate_block_compares_model_rule_and_oracle() -> None:
         calib_scores={"rule": (valid["rule"], valid["y"])},
     )
     keys = {"roc_auc", "pr_auc", "brier", "log_loss", "lift_top_decile", "recall_at_capacity"}
-    for name in ("model", "rule", "oracle"):
+    for name in ("model", "rule", "reference"):
         assert keys | {"precision_at_capacity", "base_rate"} <= set(res[name])
         assert 0.5 < res[name]["roc_auc"] <= 1
         assert res[name]["brier"] is not None and res[name]["lift_top_decile"] > 1
-    assert res["oracle"]["roc_auc"] > res["model"]["roc_auc"] > res["rule"]["roc_auc"]
+    assert res["reference"]["roc_auc"] > res["model"]["roc_auc"] > res["rule"]["roc_auc"]
     assert res["rule"]["probability_source"] == "isotonic_on_validation"
     gain = res["auc_gain"]
     assert gain["ci_low"] > 0 and gain["ci_low"] < gain["mean"] < gain["ci_high"]
@@ -108,14 +169,19 @@ def test_evaluate_block_compares_model_rule_and_oracle() -> None:
     cal = res["calibration"]
     assert len(cal) == 10 and sum(r["count"] for r in cal) == len(b["y"])
     assert [r["mean_predicted"] for r in cal] == sorted(r["mean_predicted"] for r in cal)
-    assert res["block"]["calls_per_snapshot"] == round(50 * res["block"]["weeks_per_snapshot"])
+    block = res["block"]
+    assert block["calls_per_snapshot"] == pytest.approx(50 * block["weeks_per_snapshot"])
+    assert res["model"]["capacity_ranking"] == "probability"  # the default policy
+    assert res["rule"]["capacity_ranking"] == "probability"  # its validation probability
+    ref_gap = res["reference_minus_model"]
+    assert ref_gap["ci_low"] > 0  # the true hazard beats the noisy model beyond noise
 
 
-def test_rule_brier_is_null_without_validation_calibration_and_oracle_may_be_absent() -> None:
+def test_rule_brier_is_null_without_validation_calibration_and_reference_may_be_absent() -> None:
     b = _block(500, 2)
     res = ev.evaluate_block(
         b["y"],
-        {"model": b["model"], "rule": b["rule"], "oracle": None},
+        {"model": b["model"], "rule": b["rule"], "reference": None},
         as_of=b["as_of"],
         client_id=b["client_id"],
         capacity_per_week=10,
@@ -124,7 +190,7 @@ def test_rule_brier_is_null_without_validation_calibration_and_oracle_may_be_abs
     )
     assert res["rule"]["brier"] is None and res["rule"]["log_loss"] is None
     assert res["model"]["probability_source"] == "as_is"
-    assert res["oracle"] is None and res["gap_closed"] is None and res["gap_closed_ci"] is None
+    assert res["reference"] is None and res["gap_closed"] is None and res["gap_closed_ci"] is None
 
 
 def test_bootstrap_resamples_clients_not_rows() -> None:
@@ -191,7 +257,7 @@ def test_plots_and_self_contained_html(tmp_path: Path) -> None:
     p = model.predict_proba(frame)
     rule = np.round(0.2 + 0.1 * (frame["logins_30d"].to_numpy() < 3), 2)
     as_of = np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), len(y))
-    scores = {"model": p, "rule": rule, "oracle": None}
+    scores = {"model": p, "rule": rule, "reference": None}
     res = ev.evaluate_block(
         y, scores, as_of=as_of, client_id=np.arange(len(y)), capacity_per_week=10,
         bootstrap_rounds=50, seed=0,

@@ -113,7 +113,7 @@ def _check_report(report: dict) -> None:
     for name in ("model", "rule"):
         for key in REPORT_METRICS:
             assert isinstance(report["test"][name][key], float), (name, key)
-    assert "oracle" in report["test"]
+    assert "reference" in report["test"]
     for key in ("run_id", "model_version", "promoted", "auc_gain", "gap_closed"):
         assert key in report
     gain = report["auc_gain"]
@@ -124,7 +124,8 @@ def _check_report(report: dict) -> None:
 
 def test_trained_fixture_report_has_every_key(trained: dict) -> None:
     _check_report(trained)
-    assert trained["test"]["oracle"] is not None and trained["test"]["oracle"]["roc_auc"] > 0.5
+    reference = trained["test"]["reference"]
+    assert reference is not None and reference["roc_auc"] > 0.5
     assert trained["gap_closed"] is not None
     labels = trained["labels"]  # which churn types are positives, and what was left out
     assert labels["churn_types"] == ["termination", "suspension", "debt_suspension"]

@@ -144,7 +144,7 @@ def test_evaluate_block_reports_profit_of_each_score_and_the_ceiling() -> None:
     params = ProfitParams.from_config(RetentionConfig())
     res = ev.evaluate_block(
         y,
-        {"model": model, "rule": rule, "oracle": hazard},
+        {"model": model, "rule": rule, "reference": hazard},
         as_of=np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), n),
         client_id=np.arange(n),
         capacity_per_week=100,
@@ -153,9 +153,9 @@ def test_evaluate_block_reports_profit_of_each_score_and_the_ceiling() -> None:
         values=values,
         profit_params=params,
     )
-    for name in ("model", "rule", "oracle"):
+    for name in ("model", "rule", "reference"):
         assert {"empc_rub", "empc_share", "empb_rub", "empb_share"} <= set(res[name])
         assert 0 < res[name]["empc_share"] < 1
     ceiling = res["profit"]["perfect"]["empc_rub"]
-    assert ceiling > res["oracle"]["empc_rub"] > res["rule"]["empc_rub"] > 0
+    assert ceiling > res["reference"]["empc_rub"] > res["rule"]["empc_rub"] > 0
     assert res["profit"]["acceptance_mean"] == pytest.approx(0.6)

@@ -1,0 +1,56 @@
+"""The reference score: the generator's true horizon probability, keyed by client and as_of."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.contract import TRUTH_DIR, TRUTH_HORIZON_FILE
+from training.pipeline import reference_label, reference_scores
+
+
+def _write_truth(raw: Path, rows: list[tuple[int, str, float]], horizon_days: int = 90) -> None:
+    (raw / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(rows, columns=["client_id", "as_of", "probability"])
+    frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True).astype("datetime64[us, UTC]")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {b"horizon_days": str(horizon_days).encode(), b"paths": b"32"}
+    pq.write_table(table.replace_schema_metadata(meta), raw / TRUTH_DIR / TRUTH_HORIZON_FILE)
+
+
+def _snapshots(pairs: list[tuple[int, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "client_id": [c for c, _ in pairs],
+            # snapshots arrive naive or in another unit: the key is the instant
+            "as_of": pd.to_datetime([d for _, d in pairs]).astype("datetime64[ns]"),
+        }
+    )
+
+
+def test_probability_of_each_row_by_client_and_as_of(tmp_path: Path) -> None:
+    _write_truth(
+        tmp_path,
+        [(1, "2024-01-01", 0.1), (1, "2024-02-01", 0.2), (2, "2024-01-01", 0.5)],
+    )
+    snaps = _snapshots([(2, "2024-01-01"), (1, "2024-02-01"), (1, "2024-01-01"), (3, "2024-01-01")])
+    ref = reference_scores(tmp_path, snaps, horizon_days=90)
+    assert ref is not None
+    np.testing.assert_allclose(ref.probability[:3], [0.5, 0.2, 0.1])
+    assert np.isnan(ref.probability[3]) and ref.missing_rows == 1
+    assert ref.paths == 32 and ref.horizon_days == 90
+    assert ref.label() == (
+        "true 90-day churn probability given the state at as_of (Monte Carlo, 32 paths)"
+    )
+    assert reference_label(60, None).startswith("true 60-day")
+
+
+def test_no_truth_or_another_horizon_means_no_reference(tmp_path: Path) -> None:
+    snaps = _snapshots([(1, "2024-01-01")])
+    assert reference_scores(tmp_path, snaps, horizon_days=90) is None
+    _write_truth(tmp_path, [(1, "2024-01-01", 0.1)], horizon_days=60)
+    assert reference_scores(tmp_path, snaps, horizon_days=90) is None
