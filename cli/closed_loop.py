@@ -141,6 +141,7 @@ def generate(cfg: Config, months: int, listings: Any) -> dict[str, Any]:
 
     sim = cfg.simulate.model_copy(deep=True)
     sim.months = months
+    sim.reference.paths = 0  # regenerated every week, and the loop measures uplift, not the model
     plan = Plan(listings, sim.treatment, cfg.training.horizon_days)
     return simulate(sim, Path(cfg.paths.raw_dir), plan)
 

@@ -351,17 +351,32 @@ def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneRe
 # --------------------------------------------------------------------------- evaluation
 
 
-def churn_days(raw_dir: Path, frame: pd.DataFrame) -> np.ndarray:
-    """Days from each row's ``as_of`` to its client's first churn (NaN: no churn recorded).
+def churn_days(
+    raw_dir: Path, frame: pd.DataFrame, churn_types: list[str] | None = None
+) -> np.ndarray:
+    """Days from each row's ``as_of`` to its client's next churn of a positive type (NaN:
+    none recorded on or after ``as_of``).
 
     The weekly-list evaluation needs it: a churner can only be caught by a call before it
-    leaves.
+    leaves. A client may have left and resumed before ``as_of``; only events from
+    ``as_of`` on count, and of the types ``training.churn_types`` makes positives.
     """
     events = read_churn_events(raw_dir)
-    first = events.assign(ts=_as_utc(events["ts"])).groupby("client_id")["ts"].min()
-    when = frame["client_id"].map(first)
-    delta = pd.DatetimeIndex(when) - _as_utc(frame["as_of"])
-    return (delta / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    if churn_types is not None:
+        events = events[events["churn_type"].isin(churn_types)]
+    rows = pd.DataFrame(
+        {
+            "row": np.arange(len(frame)),
+            "client_id": frame["client_id"].to_numpy(),
+            "as_of": _as_utc(frame["as_of"]),
+        }
+    )
+    pairs = rows.merge(events.assign(ts=_as_utc(events["ts"]))[["client_id", "ts"]], on="client_id")
+    pairs = pairs[pairs["ts"] >= pairs["as_of"]]
+    days = ((pairs["ts"] - pairs["as_of"]) / pd.Timedelta(days=1)).groupby(pairs["row"]).min()
+    out = np.full(len(frame), np.nan)
+    out[days.index.to_numpy()] = days.to_numpy(dtype=float)
+    return out
 
 
 def call_policy(cfg: Config) -> Any:
@@ -409,7 +424,7 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         profit_params=params,
         policy=call_policy(cfg),
         monthly_fee=fee,
-        churn_day=churn_days(raw_dir, test),
+        churn_day=churn_days(raw_dir, test, cfg.training.churn_types),
     )
     result["reference_info"] = (
         {

@@ -54,3 +54,23 @@ def test_no_truth_or_another_horizon_means_no_reference(tmp_path: Path) -> None:
     assert reference_scores(tmp_path, snaps, horizon_days=90) is None
     _write_truth(tmp_path, [(1, "2024-01-01", 0.1)], horizon_days=60)
     assert reference_scores(tmp_path, snaps, horizon_days=90) is None
+
+
+def test_churn_day_is_the_next_churn_from_as_of_of_a_positive_type(tmp_path: Path) -> None:
+    """A client who left and resumed before as_of counts from its next churn on."""
+    from training.pipeline import churn_days
+
+    events = pd.DataFrame(
+        {
+            "client_id": [1, 1, 2, 3],
+            "ts": pd.to_datetime(
+                ["2024-01-10", "2024-03-05", "2024-03-01", "2024-03-20"], utc=True
+            ),
+            "churn_type": ["suspension", "termination", "debt_suspension", "termination"],
+        }
+    )
+    events.to_parquet(tmp_path / "churn_events.parquet", index=False)
+    snaps = _snapshots([(1, "2024-03-01"), (2, "2024-03-01"), (3, "2024-03-01"), (4, "2024-03-01")])
+    np.testing.assert_allclose(churn_days(tmp_path, snaps), [4, 0, 19, np.nan])
+    only_terminations = churn_days(tmp_path, snaps, ["termination"])
+    np.testing.assert_allclose(only_terminations, [4, np.nan, 19, np.nan])
