@@ -113,3 +113,41 @@ def test_reference_ranks_better_than_the_first_month_hazard(reference_base: Path
     auc_ref = roc_auc_score(both["y"], both["probability"])
     auc_first = roc_auc_score(both["y"], both["hazard"])
     assert auc_ref > auc_first
+
+
+def test_past_calls_count_and_future_calls_do_not(base_config: Config, tmp_path: Path) -> None:
+    """Closed loop: everybody active on 2024-03-04 is called and takes the offer (month 2),
+    which cuts the hazard in months 3 and 4. As of 2024-03-01 that call is the future: the
+    reference is exactly the untreated one. As of 2024-04-01 it is past: the reference of
+    the treated clients drops."""
+    from simulator.treatment import Listings, Plan, draw_week
+
+    cfg = small_cfg(base_config, clients=600, months=8, seed=5)
+    simulate(cfg, tmp_path / "plain")
+    clients = pd.read_parquet(tmp_path / "plain" / "clients.parquet")
+    first = pd.read_parquet(tmp_path / "plain" / "churn_events.parquet")
+    first = first.groupby("client_id")["ts"].min()
+    day = pd.Timestamp("2024-03-04", tz="UTC")
+    alive = (clients["contract_start"] < day) & ~clients["client_id"].map(first).lt(day).fillna(
+        False
+    )
+    ids = clients.loc[alive, "client_id"].to_numpy()
+    week = draw_week(cfg.treatment, 5, day.date(), ids, np.ones(len(ids), bool))
+    yes = np.ones(len(ids), bool)
+    listings = Listings(week.client_id, week.as_of_us, yes, yes, yes, week.rho)
+    simulate(cfg, tmp_path / "called", Plan(listings, cfg.treatment, 90))
+
+    def reference(name: str) -> pd.DataFrame:
+        ref = pd.read_parquet(tmp_path / name / TRUTH_DIR / TRUTH_HORIZON_FILE)
+        return ref.set_index(["client_id", "as_of"])["probability"]
+
+    plain, called = reference("plain"), reference("called")
+    march = pd.Timestamp("2024-03-01", tz="UTC")
+    april = pd.Timestamp("2024-04-01", tz="UTC")
+    before = plain.xs(march, level="as_of")
+    assert before.equals(called.xs(march, level="as_of"))
+    after_plain = plain.xs(april, level="as_of")
+    after_called = called.xs(april, level="as_of")
+    common = after_plain.index.intersection(after_called.index).intersection(ids)
+    assert len(common) > 400
+    assert after_called[common].mean() < 0.8 * after_plain[common].mean()
