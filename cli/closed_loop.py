@@ -25,7 +25,9 @@ towards zero). This is on top of the weekly run's own rule (clients reached with
 ``serving.recall_after_days`` are left out).
 
 ``rerank``: an optional function that reorders the week's list (the uplift ranking of
-``training.uplift_model``); the holdout is drawn after it, the same way.
+``training.uplift_model``, :func:`uplift_rerank`): the week is scored with a pool of
+``RERANK_POOL`` x capacity candidates (the base ranking's best), the function keeps
+``capacity`` of them and the holdout is drawn over those, the same way.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -44,9 +46,15 @@ import pandas as pd
 from churn.config import Config
 from churn.errors import InputError
 
+if TYPE_CHECKING:
+    from simulator.treatment import Listings
+    from training.registry import LoadedModel
+
 WeekRerank = Callable[[Any, pd.DataFrame, date, int], Any]
 ASSIGNMENTS_FILE = "assignments.parquet"
+FEATURES_FILE = "listed_features.parquet"  # listed clients' snapshot rows (uplift models)
 SUMMARY_FILE = "loop.json"
+RERANK_POOL = 3
 
 
 @dataclass
@@ -65,10 +73,12 @@ class LoopResult:
     called: int
     held_out: int
     truth: dict[str, Any]
+    listed_features: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    model: Any = field(default=None, repr=False)  # the LoadedModel used (not serialised)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "model"}
 
 
 def month_index(start: date, day: date) -> int:
@@ -134,7 +144,7 @@ def loop_config(
     return run
 
 
-def generate(cfg: Config, months: int, listings: Any) -> dict[str, Any]:
+def generate(cfg: Config, months: int, listings: Listings) -> dict[str, Any]:
     """(Re)generate the base with every call so far folded into the hazard."""
     from simulator.generate import simulate
     from simulator.treatment import Plan
@@ -146,7 +156,7 @@ def generate(cfg: Config, months: int, listings: Any) -> dict[str, Any]:
     return simulate(sim, Path(cfg.paths.raw_dir), plan)
 
 
-def train_base(cfg: Config, first_week: date) -> Any:
+def train_base(cfg: Config, first_week: date) -> LoadedModel:
     """Train and register a model on the snapshots whose horizon ends before the loop."""
     from features.cli import data_span
     from features.snapshot import write_snapshots
@@ -173,7 +183,7 @@ def train_base(cfg: Config, first_week: date) -> Any:
     return load_by_alias(cfg)
 
 
-def outcome_rows(week: Any, as_of: date) -> list[dict[str, Any]]:
+def outcome_rows(week: Listings, as_of: date) -> list[dict[str, Any]]:
     """The call-scheduling system's report for the called clients of one week."""
     rows = []
     for i in np.flatnonzero(week.called):
@@ -201,7 +211,7 @@ def export_assignments(engine: Any, listed: list[pd.DataFrame], out: Path) -> pd
     for frame in listed:
         as_of = frame["as_of"].iloc[0]
         stored = read_call_list(engine, as_of)
-        extra = frame[["client_id", "risk_decile", "reason"]].rename(
+        extra = frame[["client_id", "risk_decile", "reason", "probability"]].rename(
             columns={"reason": "reason_group"}
         )
         parts.append(stored.merge(extra, on="client_id", how="left", validate="one_to_one"))
@@ -219,7 +229,7 @@ def run_loop(
     seed: int | None = None,
     capacity: int | None = None,
     ranking: str | None = None,
-    model: Any = None,
+    model: LoadedModel | None = None,
     rerank: WeekRerank | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> LoopResult:
@@ -269,6 +279,8 @@ def run_loop(
     engine = db.connect(url, busy_timeout_s=run.store.busy_timeout_s)
     relist = timedelta(days=run.simulate.loop.relist_after_days)
     listed: list[pd.DataFrame] = []
+    features: list[pd.DataFrame] = []
+    pool = capacity * RERANK_POOL if rerank is not None else capacity
     try:
         by_month: dict[int, list[date]] = {}
         for d in dates:
@@ -288,7 +300,7 @@ def run_loop(
                     if frame["as_of"].iloc[0] > d - relist:
                         recent |= set(frame["client_id"].astype(int))
                 frames = score_week(
-                    model.model, snap, cfg=run, as_of=d, recently_called=recent, capacity=capacity
+                    model.model, snap, cfg=run, as_of=d, recently_called=recent, capacity=pool
                 )
                 if rerank is not None:
                     frames = rerank(frames, snap, d, capacity)
@@ -314,6 +326,7 @@ def run_loop(
                 seconds["store"] += time.perf_counter() - t
                 listings = listings.plus(week)
                 listed.append(calls.assign(as_of=d))
+                features.append(snap[snap["client_id"].isin(calls["client_id"])])
                 say(
                     f"week {d}: {len(snap)} active, {int(week.called.sum())} called, "
                     f"{int((~week.called).sum())} held out"
@@ -321,6 +334,7 @@ def run_loop(
         summary = regenerate()
         assignments = out / ASSIGNMENTS_FILE
         export_assignments(engine, listed, assignments)
+        pd.concat(features, ignore_index=True).to_parquet(out / FEATURES_FILE, index=False)
     finally:
         engine.dispose()
     seconds["total"] = time.perf_counter() - t0
@@ -337,7 +351,59 @@ def run_loop(
         called=int(listings.called.sum()),
         held_out=int((~listings.called).sum()),
         truth=summary.get("treatment", {}),
+        listed_features=str(out / FEATURES_FILE),
         seconds={k: round(v, 2) for k, v in seconds.items()},
+        model=model,
     )
     (out / SUMMARY_FILE).write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
     return result
+
+
+def logged_listings(result: LoopResult, horizon_days: int) -> pd.DataFrame:
+    """A run's listings with their outcome (``churned`` within the horizon) and features."""
+    from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
+
+    raw = Path(result.raw_dir)
+    a = pd.read_parquet(result.assignments)
+    a["as_of"] = pd.to_datetime(a["as_of"]).astype("datetime64[us]")
+    feats = pd.read_parquet(result.listed_features)
+    feats["as_of"] = pd.to_datetime(feats["as_of"]).dt.tz_localize(None).astype("datetime64[us]")
+    both = a.merge(feats, on=["client_id", "as_of"], how="left", validate="one_to_one")
+    labelled = label_snapshots(both, read_churn_events(raw), horizon_days, data_end_of(raw))
+    return labelled.rename(columns={LABEL: "churned"})
+
+
+def uplift_rerank(model: Any, retention: Any) -> WeekRerank:
+    """Rank the week's candidate pool by predicted uplift; the holdout is drawn after."""
+    from serving.holdout import CALL, assign_holdout
+    from serving.weekly import CALL_COLUMNS, WeekFrames
+
+    def rerank(frames: Any, snap: pd.DataFrame, as_of: date, capacity: int) -> Any:
+        calls = frames.call_list
+        cols = ["client_id", "overdue_debt_rub", "logins_30d", "competitor_present"]
+        x = calls.merge(snap[cols], on="client_id", how="left", validate="one_to_one")
+        uplift = model.predict(x.assign(reason_group=x["reason"]))
+        order = np.lexsort((calls["client_id"].to_numpy(), -uplift))[:capacity]
+        top = calls.iloc[order].reset_index(drop=True)
+        top = top.drop(columns=["assignment", "propensity", "selected"]).assign(
+            rank=np.arange(1, len(top) + 1), ranking="uplift"
+        )
+        assigned = assign_holdout(
+            top.drop(columns=["risk_decile"]),
+            decile=top["risk_decile"].to_numpy(),
+            share=retention.holdout_share,
+            seed=retention.holdout_seed,
+            as_of=as_of,
+        )
+        assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
+        sent = int(assigned["selected"].sum())
+        sizing = {
+            **frames.sizing,
+            "ranking": "uplift",
+            "listed": len(assigned),
+            "sent": sent,
+            "held_out": len(assigned) - sent,
+        }
+        return WeekFrames(frames.scores, assigned[list(CALL_COLUMNS)], sizing)
+
+    return rerank

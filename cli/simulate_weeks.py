@@ -55,3 +55,42 @@ def simulate_weeks(
         f"next: churn uplift --assignments {result.assignments} --raw {result.raw_dir} "
         f"--capacity {result.capacity} --report {Path(result.out) / 'uplift.json'}"
     )
+
+
+@app.command("simulate-rankings")
+@friendly
+def simulate_rankings(
+    weeks: int = typer.Option(26, help="simulated weeks per run"),
+    clients: int = typer.Option(3000, help="clients in each generated base"),
+    seed: int = typer.Option(42, help="seed of the learning run (evaluation: seed + 1)"),
+    out: Path = typer.Option(..., help="workspace: one loop per ranking + rankings.json"),
+    capacity: int | None = typer.Option(None, help="calls a week (same for every ranking)"),
+) -> None:
+    """Risk vs expected loss vs expected profit vs uplift ranking: retained per 100 calls."""
+    from churn.errors import InputError
+    from cli.ranking_compare import REPORT_FILE, compare_rankings
+
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a directory")
+    report = compare_rankings(
+        config(),
+        out=out,
+        weeks=weeks,
+        clients=clients,
+        seed=seed,
+        capacity=capacity,
+        say=lambda line: typer.echo(f"[rankings] {line}"),
+    )
+    for name, r in report["rankings"].items():
+        m = r["measured_ci"] or [float("nan")] * 2
+        typer.echo(
+            f"{name:>16}: true {r['true_retained_per_100_calls']:5.2f} retained per 100 calls "
+            f"({r['true_ci'][0]:.2f}..{r['true_ci'][1]:.2f}); measured by the holdout "
+            f"{r['measured_retained_per_100_calls']:6.2f} ({m[0]:.2f}..{m[1]:.2f})"
+        )
+    v = report["verdict"]
+    typer.echo(
+        f"best by the truth: {v['best_by_truth']}; its interval is above "
+        f"{', '.join(v['best_interval_above']) or 'none'}, overlaps "
+        f"{', '.join(v['overlapping']) or 'none'} -> {out / REPORT_FILE}"
+    )

@@ -91,6 +91,15 @@ def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> d
 
 
 @pytest.fixture(scope="session")
+def closed_loop(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One small closed-loop run (``churn simulate-weeks`` + ``churn uplift``, ~45 s),
+    shared by its tests and notebook 04."""
+    from loop_helpers import run_closed_loop
+
+    return run_closed_loop(base_config, tmp_path_factory.mktemp("closed_loop"))
+
+
+@pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str | None]:
     """A superuser URL on a PostgreSQL server for this session, or ``None`` (see
     ``tests/pg_server.py``): ``CHURN_TEST_PG_URL`` if set, else a throwaway server that is

@@ -15,49 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from typer.testing import CliRunner
+from loop_helpers import LOOP_WEEKS, invoke, loop_config
 
 from churn.config import Config
-from cli.main import app
-
-CLIENTS, WEEKS, SEED = 800, 26, 3
 
 
-def loop_config(base: Config, root: Path) -> Path:
-    """The default config with a small tuning budget, written where --config can read it."""
-    cfg = base.model_copy(deep=True)
-    cfg.simulate.loop.n_trials = 1
-    cfg.training.timeout_s = 60
-    cfg.training.bootstrap_rounds = 100
-    path = root / "cfg" / "default.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
-    return path
-
-
-def invoke(config: Path, *args: str):
-    return CliRunner().invoke(app, ["--config", str(config), *args])
-
-
-@pytest.fixture(scope="module")
-def loop_run(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("loop")
-    config = loop_config(base_config, root)
-    out = root / "run"
-    sim = invoke(
-        config, "simulate-weeks", "--weeks", str(WEEKS), "--clients", str(CLIENTS),
-        "--seed", str(SEED), "--out", str(out), "--json", str(root / "loop.json"),
-    )  # fmt: skip
-    assert sim.exit_code == 0, sim.output
-    summary = json.loads((root / "loop.json").read_text())
-    report = out / "uplift.json"
-    up = invoke(
-        config, "uplift", "--assignments", summary["assignments"], "--raw", summary["raw_dir"],
-        "--capacity", str(summary["capacity"]), "--report", str(report),
-    )  # fmt: skip
-    assert up.exit_code == 0, up.output
-    return {"summary": summary, "report": json.loads(report.read_text()), "out": out, "cli": sim}
+@pytest.fixture
+def loop_run(closed_loop: dict) -> dict:
+    return closed_loop
 
 
 def test_the_holdout_interval_covers_the_true_average_effect(loop_run: dict) -> None:
@@ -67,7 +32,7 @@ def test_the_holdout_interval_covers_the_true_average_effect(loop_run: dict) -> 
     assert truth["average_effect"] > 0.005  # calls do something ...
     assert overall["ci_low"] <= truth["average_effect"] <= overall["ci_high"], (overall, truth)
     assert loop_run["report"]["rows_waiting_for_horizon"] == 0  # every horizon observed
-    assert "true average effect" in loop_run["cli"].output
+    assert "true average effect" in loop_run["output"]
 
 
 def test_the_loop_ran_the_weekly_run_and_logged_every_week(loop_run: dict) -> None:
@@ -82,9 +47,9 @@ def test_the_loop_ran_the_weekly_run_and_logged_every_week(loop_run: dict) -> No
         outcomes = read_outcomes(engine)
     finally:
         engine.dispose()
-    assert weeks == summary["weeks"] and len(weeks) == WEEKS
+    assert weeks == summary["weeks"] and len(weeks) == LOOP_WEEKS
     a = pd.read_parquet(summary["assignments"])
-    assert len(a) == summary["listed"] == WEEKS * summary["capacity"]
+    assert len(a) == summary["listed"] == LOOP_WEEKS * summary["capacity"]
     held = a["assignment"] == "holdout"
     assert not a.loc[held, "selected"].any() and a.loc[~held, "selected"].all()
     assert 0.06 < held.mean() < 0.14  # retention.holdout_share = 0.10

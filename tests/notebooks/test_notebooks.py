@@ -1,7 +1,7 @@
 """The notebooks run top to bottom on the session's generated base and champion model.
 
 Each notebook reads its inputs from environment variables (``CHURN_FEATURES``,
-``CHURN_RAW_DIR``, ``MLFLOW_TRACKING_URI``); here they point at the session fixtures, and
+``CHURN_RAW_DIR``, ``MLFLOW_TRACKING_URI``, ``CHURN_LOOP_DIR``); here they point at the session fixtures, and
 the kernel (started by nbclient from this interpreter, so the project's venv) inherits
 them. To add a notebook, add one ``pytest.param`` to :data:`NOTEBOOKS` with a function
 that checks what the notebook must produce.
@@ -86,24 +86,53 @@ def check_explaining_a_client(nb: nbformat.NotebookNode) -> None:
     assert len(charts) == 3  # one SHAP bar chart per client
 
 
+def check_what_calls_achieve(nb: nbformat.NotebookNode) -> None:
+    """04: the profit curve, the holdout result against the truth, the ranking comparison."""
+    profit = "".join(o.get("text", "") for o in tagged_outputs(nb, "profit"))
+    assert "profit_curve:" in profit and "binds the list" in profit
+    payloads = [
+        o["data"]["application/json"]
+        for o in tagged_outputs(nb, "holdout")
+        if "application/json" in o.get("data", {})
+    ]
+    assert len(payloads) == 1
+    measured, truth = payloads[0]["measured"], payloads[0]["truth"]
+    assert measured["n_called"] > measured["n_holdout"] > 0
+    assert payloads[0]["covered"] == (measured["ci_low"] <= truth <= measured["ci_high"])
+    shown = "".join(o.get("text", "") for o in tagged_outputs(nb, "holdout"))
+    assert "retained per 100 calls" in shown and "simulated truth" in shown
+    ranks = "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for o in tagged_outputs(nb, "rankings")
+    )
+    assert "best by the truth" in ranks and "uplift" in ranks and "expected_profit" in ranks
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # profit curve, Qini curve, ranking bars
+
+
 NOTEBOOKS = [
     pytest.param("02-rule-vs-model.ipynb", check_rule_vs_model, id="02-rule-vs-model"),
     pytest.param(
         "03-explaining-a-client.ipynb", check_explaining_a_client, id="03-explaining-a-client"
+    ),
+    pytest.param(
+        "04-what-calls-achieve.ipynb", check_what_calls_achieve, id="04-what-calls-achieve"
     ),
 ]
 
 
 @pytest.fixture(scope="session")
 def notebook_env(
-    small_snapshots: Path, small_raw: Path, mlflow_uri: str, trained: dict
+    small_snapshots: Path, small_raw: Path, mlflow_uri: str, trained: dict, closed_loop: dict
 ) -> dict[str, str]:
-    """Environment pointing the notebooks at the session's data and champion model."""
+    """Environment pointing the notebooks at the session's data, champion model and
+    closed-loop run (04 reads the ranking comparison committed in notebooks/results/)."""
     assert trained["model_version"]
     return {
         "CHURN_FEATURES": str(small_snapshots),
         "CHURN_RAW_DIR": str(small_raw),
         "MLFLOW_TRACKING_URI": mlflow_uri,
+        "CHURN_LOOP_DIR": str(closed_loop["out"]),
     }
 
 
