@@ -29,6 +29,9 @@ def weekly(
     alias: str | None = typer.Option(None, help="registry alias (default champion)"),
     engine: str = typer.Option("duckdb", help="snapshot engine: duckdb or spark"),
     json_out: Path | None = typer.Option(None, "--json", help="also write the summary here"),
+    revalidate: bool = typer.Option(
+        False, "--revalidate", help="run the full checks even on an export validated before"
+    ),
 ) -> None:
     """Score this week's export into the score store and build the call list (with holdout)."""
     from churn.errors import InputError
@@ -41,7 +44,9 @@ def weekly(
         if not raw.is_dir():
             raise InputError(f"--raw: directory not found: {raw}")
         day = week_date(raw, day) - timedelta(days=7 * weeks_back)
-    summary = run_weekly(cfg, raw, as_of=day, alias=alias, engine=engine, capacity=capacity)
+    summary = run_weekly(
+        cfg, raw, as_of=day, alias=alias, engine=engine, capacity=capacity, revalidate=revalidate
+    )
     for line in summary.lines(cfg.serving.language):
         typer.echo(line)
     if json_out is not None:

@@ -30,6 +30,7 @@ Why the pieces are where they are:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Collection
@@ -45,15 +46,17 @@ from churn.config import Config
 from churn.errors import InputError
 from serving.calllist import TOP_REASONS, rank_scores, sizing_of, with_money_columns
 from serving.evidence import evidence_flags
-from serving.explain import explain_frame
+from serving.explain import contributions, explain_frame
 from serving.holdout import CALL, assign_holdout, risk_deciles
-from serving.scoring import score_frame
+from serving.scoring import score_frame, with_rule_columns
 from training.model import ChurnModel
 
 BANDS = ("high", "dynamic", "no_threat")
 _BAND_LEVEL = {"no_threat": 0, "dynamic": 1, "high": 2}
 # tables whose absence for a client leaves its signals at defaults ("limited evidence")
 EVIDENCE_TABLES = ("users", "invoices")
+VALIDATED_FILE = "validated.json"  # digests of exports that passed validation
+VALIDATED_KEPT = 50
 NO_REASON = "none"  # call_list.reason when the client has no risk-raising driver
 SCORE_COLUMNS = (
     "client_id",
@@ -95,28 +98,65 @@ class WeekFrames:
     sizing: dict[str, Any]
 
 
-def _drivers(model: ChurnModel, snapshot: pd.DataFrame, cfg: Config) -> list[list[dict]]:
-    """Each client's top risk-raising drivers as JSON-ready dicts (serving.explain)."""
-    why = explain_frame(model, snapshot, TOP_REASONS, reasons=cfg.reasons_in())
-    out: list[list[dict]] = [[] for _ in range(len(why))]
-    for i in range(1, min(TOP_REASONS, len(model.features)) + 1):
-        features = why[f"feature_{i}"].to_numpy()
-        texts = why[f"reason_{i}"].to_numpy()
-        groups = why[f"reason_group_{i}"].to_numpy()
-        actions = why[f"action_{i}"].to_numpy()
-        contrib = why[f"contribution_{i}"].to_numpy(dtype=float)
-        for r in np.flatnonzero(pd.notna(features)):
-            value = snapshot[features[r]].iat[r]
-            out[r].append(
-                {
-                    "feature": features[r],
-                    "value": None if _missing(value) else _plain(value),
-                    "contribution": float(contrib[r]),
-                    "text": texts[r],
-                    "reason_group": groups[r],
-                    "action": actions[r],
+def _plain_list(column: pd.Series) -> list[Any]:
+    """A column as plain Python values (numbers, text), missing as None: JSON-ready."""
+    missing = column.isna().to_numpy()
+    if column.dtype.kind in "biuf":
+        values = column.to_numpy().tolist()
+    else:
+        values = [_plain(v) for v in column.astype(object).tolist()]
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing, strict=True)]
+    return values
+
+
+def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS) -> list[list]:
+    """Each row's top ``k`` risk-raising drivers: ``{"feature", "value", "contribution"}``,
+    strongest first, from the SHAP contributions of :func:`serving.explain.contributions`
+    (one LightGBM ``pred_contrib`` call on the whole frame; the same order as
+    :func:`serving.explain.explain_frame`). Words are added for the listed clients only
+    (:func:`_with_words`): sentences for every client would cost more than the scoring."""
+    frame = with_rule_columns(snapshot)
+    contrib, _ = contributions(model, frame)
+    k = min(k, contrib.shape[1])
+    top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+    top_c = np.take_along_axis(contrib, top, axis=1)
+    raising = top_c > 0
+    features = list(model.features)
+    values = {j: _plain_list(frame[features[j]]) for j in np.unique(top[raising])}
+    out: list[list] = []
+    for r, (cols, cs, ok) in enumerate(zip(top.tolist(), top_c.tolist(), raising, strict=True)):
+        out.append(
+            [
+                {"feature": features[j], "value": values[j][r], "contribution": c}
+                for j, c, keep in zip(cols, cs, ok, strict=True)
+                if keep
+            ]
+        )
+    return out
+
+
+def _with_words(
+    model: ChurnModel, rows: pd.DataFrame, drivers: list[list], cfg: Config
+) -> list[list]:
+    """``drivers`` of ``rows`` plus text, reason group and action (``serving.language``),
+    from :func:`serving.explain.explain_frame`."""
+    if not len(rows):
+        return drivers
+    why = explain_frame(model, rows, TOP_REASONS, reasons=cfg.reasons_in())
+    out = []
+    for r, items in enumerate(drivers):
+        worded = []
+        for i, item in enumerate(items, start=1):
+            extra = {}
+            if why[f"feature_{i}"].iat[r] == item["feature"]:
+                extra = {
+                    "text": why[f"reason_{i}"].iat[r],
+                    "reason_group": why[f"reason_group_{i}"].iat[r],
+                    "action": why[f"action_{i}"].iat[r],
                 }
-            )
+            worded.append({**item, **extra})
+        out.append(worded)
     return out
 
 
@@ -127,10 +167,6 @@ def reason_key(drivers: list[dict], cfg: Config) -> str:
         return NO_REASON
     spec = cfg.reasons.features.get(drivers[0]["feature"])
     return spec.group if spec is not None else "other"
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def _plain(value: Any) -> Any:
@@ -166,7 +202,7 @@ def score_week(
     scored = with_money_columns(score_frame(model, snap, cfg.rules), snap, cfg.retention)
     scored["evidence"] = evidence_flags(snap, missing_tables=missing_tables).to_numpy()
     scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
-    scored["drivers"] = _drivers(model, snap, cfg)
+    scored["drivers"] = top_drivers(model, snap)
     ranked = rank_scores(scored, ranking)
     scored.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
     scored["rank"] = scored["rank"].astype("int64")
@@ -176,6 +212,8 @@ def score_week(
     eligible = ranked[eligible_mask.loc[ranked.index].to_numpy()]
     sizing = sizing_of(eligible, capacity)
     top = eligible.head(sizing["listed"])
+    worded = _with_words(model, snap.loc[top.index], top["drivers"].tolist(), cfg)
+    scored.loc[top.index, "drivers"] = pd.Series(worded, index=top.index, dtype=object)
     listed = pd.DataFrame(
         {
             "client_id": top["client_id"].to_numpy(),
@@ -241,6 +279,7 @@ class WeekSummary:
     ranking: str
     snapshot_path: str
     store: str
+    validation: str = "full"
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -252,7 +291,7 @@ class WeekSummary:
         bands = ", ".join(f"{b} {self.bands.get(b, 0)}" for b in BANDS)
         rules = ", ".join(f"{b} {self.rule_bands.get(b, 0)}" for b in BANDS)
         out = [
-            words["week"].format(s=self),
+            words["week"].format(s=self, validation=words.get(self.validation, self.validation)),
             words["bands"].format(bands=bands, rules=rules),
         ]
         if self.previous_as_of is None:
@@ -268,7 +307,9 @@ class WeekSummary:
 _WORDS = {
     "en": {
         "week": "week {s.as_of}: {s.clients} active clients scored with model version "
-        "{s.model_version} ({s.alias})",
+        "{s.model_version} ({s.alias}); export {validation}",
+        "full": "validated",
+        "already validated": "already validated (same files)",
         "bands": "risk bands: {bands}; rule bands: {rules}",
         "first": "no earlier week in the store: nothing to compare yet",
         "changes": "since {s.previous_as_of}: {s.changed_band} changed band ({s.rose} rose, "
@@ -283,7 +324,9 @@ _WORDS = {
     },
     "ru": {
         "week": "неделя {s.as_of}: оценено {s.clients} активных клиентов, модель версии "
-        "{s.model_version} ({s.alias})",
+        "{s.model_version} ({s.alias}); выгрузка {validation}",
+        "full": "проверена",
+        "already validated": "уже проверена (те же файлы)",
         "bands": "группы риска: {bands}; по правилу: {rules}",
         "first": "в хранилище нет предыдущей недели: сравнивать пока не с чем",
         "changes": "с {s.previous_as_of}: группа сменилась у {s.changed_band} (выше у {s.rose}, "
@@ -304,10 +347,26 @@ def week_path(cfg: Config, as_of: date) -> Path:
     return Path(cfg.paths.weeks_dir) / f"as_of={as_of.isoformat()}.parquet"
 
 
-def validate_raw(cfg: Config, raw_dir: Path) -> None:
-    """The checks of ``churn validate``; the first violation named in one line."""
+def validate_raw(cfg: Config, raw_dir: Path, *, revalidate: bool = False) -> str:
+    """The checks of ``churn validate``; the first violation named in one line.
+
+    A clean result is recorded by the export's digest (:func:`features.provenance.raw_digest`:
+    names, sizes and Parquet footers of every table) in ``<weeks_dir>/validated.json``; the
+    same export again (a rerun, ``--weeks-back``) skips the value checks, which read every
+    event and cost several times the snapshot. Any changed file changes the digest.
+    Returns ``"full"`` or ``"already validated"``.
+    """
+    from features.provenance import raw_digest
     from features.schema import inspect_dir
 
+    record = Path(cfg.paths.weeks_dir) / VALIDATED_FILE
+    try:
+        digest: str | None = raw_digest(raw_dir)
+    except InputError:
+        digest = None  # not even readable footers: the full check names the file
+    known = _validated(record)
+    if digest is not None and digest in known and not revalidate:
+        return "already validated"
     _, violations = inspect_dir(raw_dir, config=cfg.validation)
     if violations:
         tables = sorted({v.table for v in violations})
@@ -315,6 +374,32 @@ def validate_raw(cfg: Config, raw_dir: Path) -> None:
             f"{raw_dir}: {len(violations)} contract violation(s) in {', '.join(tables)}; "
             f"first: {violations[0].line()} (churn validate {raw_dir} lists all)"
         )
+    if digest is not None:
+        known[digest] = {"raw_dir": str(Path(raw_dir).resolve()), "validated_at": _now()}
+        _write_json(record, dict(list(known.items())[-VALIDATED_KEPT:]))
+    return "full"
+
+
+def _validated(record: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` next to ``path`` and rename it into place (never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def week_date(raw_dir: Path, as_of: date | None, today: date | None = None) -> date:
@@ -440,6 +525,7 @@ def run_weekly(
     engine: str = "duckdb",
     capacity: int | None = None,
     today: date | None = None,
+    revalidate: bool = False,
 ) -> WeekSummary:
     """``churn weekly``: validate ``raw_dir``, snapshot as of ``as_of`` (default the day
     after the newest event), score with the aliased model (default champion), store the
@@ -456,7 +542,7 @@ def run_weekly(
         raise InputError(f"--raw: directory not found: {raw_dir}")
     if engine not in ("duckdb", "spark"):
         raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
-    validate_raw(cfg, raw_dir)
+    validation = validate_raw(cfg, raw_dir, revalidate=revalidate)
     day = week_date(raw_dir, as_of, today)
     seconds["validate"] = time.perf_counter() - t0
     loaded = load_model(cfg, alias)
@@ -524,5 +610,6 @@ def run_weekly(
         ranking=s["ranking"],
         snapshot_path=str(final),
         store=_redacted(url),
+        validation=validation,
         seconds={k: round(v, 3) for k, v in seconds.items()},
     )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from churn.errors import InputError
@@ -51,6 +52,9 @@ HISTORY_FIELDS = (
     "evidence",
 )
 _CHUNK = 10_000
+# weekly_scores.drivers arrives as JSON text (serialised by _json_text) and is bound as
+# text, so a 100 000-client week is encoded once, not walked and re-encoded by SQLAlchemy
+_DRIVERS = "drivers_json"
 # Test hook: sleep this many seconds inside write_week's transaction (after the scores are
 # inserted), touching the marker file first, so a test can SIGKILL a run mid-write.
 PAUSE_ENV = "CHURN_STORE_PAUSE_IN_WRITE"
@@ -83,29 +87,35 @@ def _records(frame: pd.DataFrame, required: tuple[str, ...], optional: tuple[str
         if col not in frame.columns:
             columns[col] = [None] * len(frame)
         elif col == "drivers":
-            columns[col] = [_json_safe(v) for v in frame[col].tolist()]
+            columns[col] = [_json_text(v) for v in frame[col].tolist()]
         else:
-            values = frame[col].astype(object).tolist()
-            columns[col] = [None if _is_missing(v) else _native(v) for v in values]
+            columns[col] = _column_values(frame[col])
     for col in required:
         if any(v is None for v in columns[col]):
             raise InputError(f"{what}.{col}: missing values")
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (not isinstance(value, str | list | dict) and bool(pd.isna(value)))
+def _column_values(column: pd.Series) -> list[Any]:
+    """A column as plain Python values, missing ones as None (whole-column conversions:
+    a week is 100 000 rows, so no per-cell pandas calls)."""
+    missing = column.isna().to_numpy(dtype=bool)
+    if column.dtype.kind in "biuf" and not missing.any():
+        return column.to_numpy().tolist()
+    values = column.astype(object).tolist()
+    return [None if m else _native(v) for v, m in zip(values, missing, strict=True)]
 
 
 def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _json_safe(value: Any) -> Any:
-    """Drivers as plain JSON values (numpy scalars and arrays become Python ones)."""
+def _json_text(value: Any) -> str | None:
+    """Drivers as JSON text, serialised once here (numpy scalars and arrays, dates become
+    JSON values); the insert binds it as text into the JSON column (``_DRIVERS``)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    return json.loads(json.dumps(value, default=_json_default))
+    return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
 def _json_default(value: Any) -> Any:
@@ -149,6 +159,8 @@ def write_week(
         for row in rows:
             row["as_of"] = as_of
             row["model_version"] = model_version
+    for row in score_rows:
+        row[_DRIVERS] = row.pop("drivers")
     key = {"as_of": as_of, "model_version": model_version}
     with write_transaction(engine) as conn:
         for table in (call_list_t, weekly_scores, weeks):
@@ -167,14 +179,17 @@ def write_week(
                 "status": "complete",
             },
         )
-        _insert_chunks(conn, weekly_scores, score_rows)
+        drivers: Any = sa.type_coerce(sa.bindparam(_DRIVERS), sa.Text)
+        if engine.dialect.name == "postgresql":  # text -> json in the server, not by a driver
+            drivers = sa.cast(drivers, postgresql.JSON)
+        _insert_chunks(conn, sa.insert(weekly_scores).values(drivers=drivers), score_rows)
         _pause_for_tests()
-        _insert_chunks(conn, call_list_t, call_rows)
+        _insert_chunks(conn, sa.insert(call_list_t), call_rows)
 
 
-def _insert_chunks(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _insert_chunks(conn: Connection, stmt: sa.Insert, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), _CHUNK):
-        conn.execute(sa.insert(table), rows[start : start + _CHUNK])
+        conn.execute(stmt, rows[start : start + _CHUNK])
 
 
 def _utc(value: datetime) -> datetime:

@@ -66,6 +66,7 @@ def test_two_consecutive_weeks_differ_and_reruns_replace(
     w1, w2 = newest - timedelta(days=7), newest
     first = run_weekly(weekly_cfg, small_raw, as_of=w1, store_url=store_url)
     assert first.as_of == w1.isoformat() and first.previous_as_of is None
+    assert first.validation == "full"
     assert first.sent + first.held_out == first.call_list > 0
     engine = connect(store_url)
     calls1 = read_call_list(engine, w1)
@@ -83,6 +84,7 @@ def test_two_consecutive_weeks_differ_and_reruns_replace(
     second = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=store_url)
     assert [w.as_of for w in list_weeks(engine)] == [w1, w2]
     assert second.previous_as_of == w1.isoformat()
+    assert second.validation == "already validated"  # same files: recorded by digest
     assert second.excluded_recently_called == 1
     assert second.changed_band == second.rose + second.fell
 
@@ -109,6 +111,29 @@ def test_two_consecutive_weeks_differ_and_reruns_replace(
         read_call_list(engine, w2).drop(columns="as_of"), calls2.drop(columns="as_of")
     )
     engine.dispose()
+
+
+def test_drivers_are_the_explain_frame_reasons(base_config: Config, tiny_model, tiny_snapshot):
+    from serving.explain import explain_frame
+
+    week = score_week(tiny_model, tiny_snapshot, cfg=base_config, as_of=date(2025, 6, 2))
+    why = explain_frame(tiny_model, tiny_snapshot, 3, reasons=base_config.reasons_in())
+    why = why.set_index("client_id")
+    listed = set(week.call_list["client_id"])
+    for row in week.scores.itertuples():
+        expect = why.loc[row.client_id]
+        features = [expect[f"feature_{i}"] for i in (1, 2, 3) if expect[f"feature_{i}"]]
+        assert [d["feature"] for d in row.drivers] == features
+        np.testing.assert_allclose(
+            [d["contribution"] for d in row.drivers],
+            [expect[f"contribution_{i}"] for i in range(1, len(features) + 1)],
+            rtol=1e-9,
+        )
+        for d in row.drivers:
+            assert d["value"] is None or not isinstance(d["value"], np.generic)
+        # the listed clients' drivers carry the sentence a specialist reads
+        assert all(("text" in d) == (row.client_id in listed) for d in row.drivers)
+    assert set(week.call_list["reason"]) <= {*base_config.reasons.groups, "other", "none"}
 
 
 def _holdout_frames(cfg: Config, tiny_model, tiny_snapshot, as_of: date) -> WeekFrames:

@@ -153,3 +153,22 @@ def test_missing_optional_values_are_null(store_url: str) -> None:
     _write(engine, W1, scores=scores)
     got = read_scores(engine, W1)
     assert pd.isna(got["contact_index"].iloc[1]) and pd.isna(got["segment"].iloc[1])
+
+
+def test_drivers_json_keeps_numpy_values_and_text(store_url: str) -> None:
+    import numpy as np
+
+    engine = connect(store_url)
+    scores = scores_frame(n=3)
+    scores["drivers"] = [
+        [{"feature": "logins_30d", "value": np.int64(0), "contribution": np.float64(0.5)}],
+        [{"feature": "region", "value": None, "text": "Входов нет — повышает риск"}],
+        [],
+    ]
+    _write(engine, W1, scores=scores)
+    got = read_scores(engine, W1).set_index("client_id")["drivers"]
+    assert got.loc[1] == [{"feature": "logins_30d", "value": 0, "contribution": 0.5}]
+    assert got.loc[2] == [
+        {"feature": "region", "value": None, "text": "Входов нет — повышает риск"}
+    ]
+    assert got.loc[3] == []
