@@ -29,6 +29,7 @@ import importlib.util
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -72,6 +73,9 @@ def main() -> None:
     parser.add_argument("--train-clients", type=int, default=1500)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--work", type=Path, default=None, help="keep the champion here (reused when present)"
+    )
     args = parser.parse_args()
 
     import contextlib
@@ -86,21 +90,29 @@ def main() -> None:
     if raw is None:
         args.cache_dir.mkdir(parents=True, exist_ok=True)
         raw = _features_bench()._cached_base(args.cache_dir, args.clients, args.months, args.seed)
-    with tempfile.TemporaryDirectory(prefix="churn-bench-weekly-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.work is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="churn-bench-")))
+        else:
+            work = args.work.resolve()
         cfg = load_config()
         cfg.paths = cfg.paths.under(work)
         os.environ["MLFLOW_TRACKING_URI"] = cfg.paths.mlflow_tracking_uri
         t0 = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            _champion(cfg, work, args.train_clients, args.trials)
+        if not (work / "train.json").is_file():
+            with contextlib.redirect_stdout(io.StringIO()):
+                _champion(cfg, work, args.train_clients, args.trials)
         train_s = time.perf_counter() - t0
 
         as_of = latest_as_of(raw)
         runs: dict[str, list] = {"snapshot": [], "new_export": [], "next_week": []}
         for i in range(args.repeat):
             cfg.paths.weeks_dir = work / f"weeks{i}"  # nothing validated yet
-            store = f"sqlite:///{work / f'store{i}.db'}"
+            store_path = work / f"store{i}.db"
+            shutil.rmtree(cfg.paths.weeks_dir, ignore_errors=True)
+            for old in work.glob(f"store{i}.db*"):
+                old.unlink()
+            store = f"sqlite:///{store_path}"
             t0 = time.perf_counter()
             rows = write_snapshots(raw, [as_of], cfg, work / f"snapshot{i}.parquet")
             runs["snapshot"].append(time.perf_counter() - t0)

@@ -11,10 +11,17 @@ Why the pieces are where they are:
 
 * **Same numbers as everywhere else.** Probabilities and bands come from
   :func:`serving.scoring.score_frame`, the top drivers from
-  :func:`serving.explain.explain_frame` (LightGBM's TreeSHAP on the whole frame at once),
-  money, ranking and the profit-optimal size from :mod:`serving.calllist`, the holdout from
-  :mod:`serving.holdout`, the evidence flag from :mod:`serving.evidence`. Nothing here
-  redefines a score.
+  :func:`serving.explain.contributions` (LightGBM's TreeSHAP on the whole frame at once, in
+  the order :func:`serving.explain.explain_frame` gives), money, ranking and the
+  profit-optimal size from :mod:`serving.calllist`, the holdout from :mod:`serving.holdout`,
+  the evidence flag from :mod:`serving.evidence`. Nothing here redefines a score.
+* **Cheap enough to run on every client.** Every client's top three drivers are stored
+  (feature, value, contribution); the sentences, reason groups and actions are added for
+  the listed clients only (what a specialist reads before dialling; ``/explain`` words any
+  other client on request): wording 100 000 clients would cost more than scoring them.
+* **Validation once per export.** The full contract check reads every value of every
+  table (several times the snapshot's cost); a clean result is recorded by the export's
+  digest, so a rerun or ``--weeks-back`` on the same files does not repeat it.
 * **Two consecutive weeks differ.** Clients reached on a call within
   ``serving.recall_after_days`` (``store.outcomes.recently_called``) are left out before
   the list is sized, so the next clients move up; clients no longer active are not in the
@@ -34,6 +41,7 @@ import json
 import os
 import time
 from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -481,11 +489,21 @@ def build_week_snapshot(
 
 def _write_snapshot_spark(cfg: Config, raw_dir: Path, as_of: date, out: Path) -> None:
     """The same snapshot built on Spark (``features.spark``: the DuckDB path's Ibis
-    expression), written to one file with the raw directory's digest."""
-    from features import provenance
-    from features.spark import build_snapshots_spark
+    expression), written to one file with the raw directory's digest. An active
+    SparkSession is used and left running; otherwise a local one is started and stopped."""
+    from pyspark.sql import SparkSession
 
-    build_snapshots_spark(Path(raw_dir), [as_of], cfg).to_parquet(out, index=False)
+    from features import provenance
+    from features.spark import build_snapshots_spark, local_session
+
+    active = SparkSession.getActiveSession()
+    session = active or local_session()
+    try:
+        frame = build_snapshots_spark(Path(raw_dir), [as_of], cfg, session=session)
+    finally:
+        if active is None:
+            session.stop()
+    frame.to_parquet(out, index=False)
     provenance.stamp(out, Path(raw_dir))
 
 
@@ -507,6 +525,15 @@ def compare_weeks(current: pd.DataFrame, previous: pd.DataFrame) -> dict[str, in
         "fell": int((now < before).sum()),
         "new_clients": int((~current["client_id"].isin(previous["client_id"])).sum()),
     }
+
+
+def _discard(building: Future) -> None:
+    """Wait for a snapshot build that is no longer wanted and remove its file."""
+    try:
+        _, tmp = building.result()
+    except BaseException:  # noqa: S110 - the caller re-raises its own error
+        return
+    tmp.unlink(missing_ok=True)
 
 
 def _redacted(url: str) -> str:
@@ -545,47 +572,64 @@ def run_weekly(
     validation = validate_raw(cfg, raw_dir, revalidate=revalidate)
     day = week_date(raw_dir, as_of, today)
     seconds["validate"] = time.perf_counter() - t0
-    loaded = load_model(cfg, alias)
     url = store_url or db.store_url(cfg)
-    store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
-
-    t = time.perf_counter()
-    snapshot, tmp = build_week_snapshot(cfg, raw_dir, day, engine)
-    seconds["snapshot"] = time.perf_counter() - t
+    # DuckDB builds the snapshot outside the GIL while this thread loads the model and reads
+    # the store; Spark sessions are per thread, so Spark builds it here, first
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
+        t = time.perf_counter()
+        building: Future = Future()
+        if engine == "spark":
+            building.set_result(build_week_snapshot(cfg, raw_dir, day, engine))
+        else:
+            building = pool.submit(build_week_snapshot, cfg, raw_dir, day, engine)
+        try:
+            loaded = load_model(cfg, alias)
+            store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
+            recent = recently_called(store, day, cfg.serving.recall_after_days)
+            earlier = [w for w in list_weeks(store) if w.as_of < day]
+            previous = (
+                read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
+                if earlier
+                else None
+            )
+            missing = clients_missing_tables(raw_dir, day)
+        except BaseException:
+            _discard(building)
+            raise
+        snapshot, tmp = building.result()
+        seconds["snapshot"] = time.perf_counter() - t
     try:
         t = time.perf_counter()
-        missing = clients_missing_tables(raw_dir, day)
         frames = score_week(
             loaded.model,
             snapshot,
             cfg=cfg,
             as_of=day,
-            recently_called=recently_called(store, day, cfg.serving.recall_after_days),
+            recently_called=recent,
             capacity=capacity,
             missing_tables=missing,
         )
         seconds["score"] = time.perf_counter() - t
         final = week_path(cfg, day)
         os.replace(tmp, final)
+        t = time.perf_counter()
+        write_week(
+            store,
+            as_of=day,
+            model_version=str(loaded.version),
+            scores=frames.scores,
+            call_list=frames.call_list,
+            snapshot_path=str(final),
+        )
+        seconds["store"] = time.perf_counter() - t
     finally:
         tmp.unlink(missing_ok=True)
-    t = time.perf_counter()
-    earlier = [w for w in list_weeks(store) if w.as_of < day]
-    write_week(
-        store,
-        as_of=day,
-        model_version=str(loaded.version),
-        scores=frames.scores,
-        call_list=frames.call_list,
-        snapshot_path=str(final),
-    )
-    seconds["store"] = time.perf_counter() - t
+        store.dispose()
     moved: dict[str, int | None] = dict.fromkeys(("changed_band", "rose", "fell", "new_clients"))
     previous_as_of = None
-    if earlier:
+    if previous is not None:
         previous_as_of = earlier[-1].as_of.isoformat()
-        moved.update(compare_weeks(frames.scores, read_scores(store, earlier[-1].as_of)))
-    store.dispose()
+        moved.update(compare_weeks(frames.scores, previous))
     seconds["total"] = time.perf_counter() - t0
     s = frames.sizing
     return WeekSummary(

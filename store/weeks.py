@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -251,15 +252,23 @@ def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
 
 
 def _read_week_rows(
-    engine: Engine, table: sa.Table, as_of: date, model_version: str | None
+    engine: Engine,
+    table: sa.Table,
+    as_of: date,
+    model_version: str | None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """One stored week's rows of ``table`` by rank; empty (with the columns) when not stored."""
+    """One stored week's rows of ``table`` by rank (only ``columns`` when given); empty
+    (with the columns) when not stored."""
     week = get_week(engine, as_of, model_version)
-    columns = [c.name for c in table.columns]
+    columns = [c.name for c in table.columns] if columns is None else list(columns)
+    unknown = [c for c in columns if c not in table.c]
+    if unknown:
+        raise InputError(f"columns: {table.name} has no column {unknown[0]!r}")
     if week is None:
         return _frame([], columns)
     query = (
-        sa.select(table)
+        sa.select(*(table.c[c] for c in columns))
         .where(table.c.as_of == week.as_of, table.c.model_version == week.model_version)
         .order_by(table.c.rank)
     )
@@ -267,9 +276,15 @@ def _read_week_rows(
         return _frame(list(conn.execute(query)), columns)
 
 
-def read_scores(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
-    """All clients scored in week ``as_of``, by rank; empty when the week is not stored."""
-    return _read_week_rows(engine, weekly_scores, as_of, model_version)
+def read_scores(
+    engine: Engine,
+    as_of: date,
+    model_version: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """All clients scored in week ``as_of``, by rank; empty when the week is not stored.
+    ``columns``: only these (e.g. client_id and risk_band, without parsing the drivers)."""
+    return _read_week_rows(engine, weekly_scores, as_of, model_version, columns)
 
 
 def read_call_list(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:

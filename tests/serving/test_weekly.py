@@ -321,3 +321,21 @@ def test_sigkill_inside_the_write_leaves_the_previous_week_intact(
     assert len(read_scores(engine, w2)) == rerun.clients
     pd.testing.assert_frame_equal(read_scores(engine, w1), before)
     engine.dispose()
+
+
+def test_spark_engine_gives_the_duckdb_week(
+    spark, weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path
+) -> None:
+    duck = run_weekly(weekly_cfg, small_raw, store_url=f"sqlite:///{tmp_path / 'd.db'}")
+    on_spark = run_weekly(
+        weekly_cfg, small_raw, store_url=f"sqlite:///{tmp_path / 's.db'}", engine="spark"
+    )
+    assert spark.getActiveSession() is not None  # the shared session is left running
+    assert on_spark.clients == duck.clients and on_spark.as_of == duck.as_of
+    a = read_scores(connect(f"sqlite:///{tmp_path / 'd.db'}"), newest)
+    b = read_scores(connect(f"sqlite:///{tmp_path / 's.db'}"), newest)
+    both = a.merge(b, on="client_id", suffixes=("_duck", "_spark"), validate="1:1")
+    assert len(both) == len(a)
+    np.testing.assert_allclose(both["probability_spark"], both["probability_duck"], atol=1e-9)
+    assert (both["rank_spark"] == both["rank_duck"]).all()
+    assert (both["evidence_spark"] == both["evidence_duck"]).all()
