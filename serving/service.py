@@ -251,6 +251,15 @@ class ChurnService:
             self._model_info()
         return True
 
+    def __metrics__(self, content: str) -> str:
+        """``/metrics``: BentoML's metrics, then the gauges of the last ``churn monitor``
+        report (``monitoring.metrics``; none before the first report)."""
+        from monitoring.metrics import report_text
+
+        ld = self.loaded
+        extra = report_text(ld.cfg.monitoring.report_file(ld.cfg.paths)) if ld else ""
+        return content.rstrip("\n") + "\n" + extra if extra else content
+
     def readiness(self) -> dict[str, Any]:
         """The /readyz body: what is served, or why nothing is."""
         ld = self.loaded
