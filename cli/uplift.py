@@ -3,7 +3,9 @@
 The assignments (one row per week and would-be-called client: ``as_of``, ``client_id``,
 ``rank``, ``assignment`` call | holdout, optional ``risk_decile`` and ``reason_group``)
 come from a CSV or Parquet file, e.g. an export of the store's ``call_list``. Only rows
-whose whole horizon has been observed in the raw data are used.
+whose whole horizon has been observed in the raw data are used. On a base written by
+``churn simulate-weeks`` the report also gives ``simulated_truth``: the generator's true
+average effect and whether the interval covers it.
 """
 
 from __future__ import annotations
@@ -57,11 +59,37 @@ def uplift(
         seed=cfg.retention.holdout_seed,
     )
     out["rows_used"], out["rows_waiting_for_horizon"] = len(labelled), len(frame) - len(labelled)
+    truth = simulated_truth(raw, out["overall"])
+    if truth is not None:
+        out["simulated_truth"] = truth
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(out, indent=2), encoding="utf-8")
     o = out["overall"]
+    if truth is not None:
+        typer.echo(
+            f"simulated truth (churn simulate-weeks): {truth['average_effect']:.4f}, "
+            f"{'inside' if truth['covered'] else 'outside'} the 95 % interval"
+        )
     typer.echo(
         f"called {o['n_called']}, held out {o['n_holdout']}: churn {o['churn_called']:.3f} vs "
         f"{o['churn_holdout']:.3f}; retained per 100 calls {o['retained_per_100_calls']}"
         f" -> {report}"
     )
+
+
+def simulated_truth(raw: Path, overall: dict) -> dict | None:
+    """On a ``churn simulate-weeks`` base: the generator's true average effect and whether
+    the interval covers it (``raw/_truth/treatment.json``); None on real data."""
+    path = Path(raw) / "_truth" / "treatment.json"
+    if not path.exists() or overall.get("ci_low") is None:
+        return None
+    truth = json.loads(path.read_text(encoding="utf-8"))
+    effect = truth.get("average_effect")
+    if effect is None:
+        return None
+    return {
+        "average_effect": effect,
+        "retained_per_100_calls": truth.get("retained_per_100_calls"),
+        "covered": bool(overall["ci_low"] <= effect <= overall["ci_high"]),
+        "source": str(path),
+    }

@@ -32,6 +32,9 @@ def test_the_holdout_interval_covers_the_true_average_effect(loop_run: dict) -> 
     assert truth["average_effect"] > 0.005  # calls do something ...
     assert overall["ci_low"] <= truth["average_effect"] <= overall["ci_high"], (overall, truth)
     assert loop_run["report"]["rows_waiting_for_horizon"] == 0  # every horizon observed
+    # the uplift report itself says so on a simulated base
+    assert loop_run["report"]["simulated_truth"]["covered"] is True
+    assert loop_run["report"]["simulated_truth"]["average_effect"] == truth["average_effect"]
     assert "true average effect" in loop_run["output"]
 
 
