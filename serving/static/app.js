@@ -429,6 +429,9 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n-title]").forEach((node) => {
     node.title = t(node.dataset.i18nTitle);
   });
+  document.querySelectorAll("option[data-code]").forEach((node) => {
+    node.textContent = code(node.dataset.code, node.value);
+  });
   document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => {
     node.placeholder = t(node.dataset.i18nPlaceholder);
   });
