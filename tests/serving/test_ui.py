@@ -113,18 +113,15 @@ class StoreContent:
 
 
 def write_stored_weeks(cfg: Config, snapshots_file: Path, store_url: str) -> StoreContent:
-    """The last two snapshot dates of ``snapshots_file`` scored by the champion and written
-    as two weeks (``store.weeks.write_week``), a supervisor and a scheduler key, and one
-    call outcome for a long-standing client whose score moved between the weeks.
-
-    Written directly through the store's own functions, as ``churn weekly`` would; the
-    service's test fixture can replace this once it writes weeks itself."""
+    """The last two snapshot dates of ``snapshots_file`` scored by the champion with
+    ``serving.weekly.score_week`` and written as two weeks (``store.weeks.write_week``), as
+    ``churn weekly`` does; a supervisor and a scheduler key; one call outcome for a
+    long-standing client whose score moved between the weeks. The service's own test
+    fixture can replace this once it writes weeks and keys itself."""
     import pandas as pd
 
-    from serving.calllist import build_call_list
-    from serving.evidence import evidence_flags
     from serving.loading import index_snapshots, load_model, read_features
-    from serving.scoring import score_frame
+    from serving.weekly import score_week
     from store.db import connect
     from store.keys import add_key
     from store.outcomes import add_outcomes
@@ -136,39 +133,16 @@ def write_stored_weeks(cfg: Config, snapshots_file: Path, store_url: str) -> Sto
     days = sorted(snaps.by_as_of)[-2:]
     scored: dict[pd.Timestamp, pd.DataFrame] = {}
     for day in days:
-        snap = snaps.get(day).reset_index(drop=True)
-        scores = score_frame(loaded.model, snap, cfg.rules)
-        scores["evidence"] = evidence_flags(snap).to_numpy()
-        order = scores["probability"].rank(ascending=False, method="first")
-        scores["rank"] = order.astype("int64")
-        for col in ("monthly_fee_rub", "segment", "service_mode"):
-            scores[col] = snap[col].to_numpy()
-        calls = build_call_list(
-            loaded.model,
-            snap,
-            capacity=200,
-            reasons=cfg.reasons_in(),
-            rules=cfg.rules,
-            retention=cfg.retention,
-        )
-        call_list = pd.DataFrame(
-            {
-                "client_id": calls["client_id"].astype("int64"),
-                "rank": calls["rank"].astype("int64"),
-                "selected": True,
-                "reason": calls["reason_1"].astype("str"),
-                "assignment": "call",
-            }
-        )
+        week = score_week(loaded.model, snaps.get(day), cfg=cfg, as_of=day.date(), capacity=200)
         write_week(
             engine,
             as_of=day.date(),
             model_version=str(loaded.version),
-            scores=scores,
-            call_list=call_list,
+            scores=week.scores,
+            call_list=week.call_list,
             snapshot_path=str(snapshots_file),
         )
-        scored[day] = scores.set_index("client_id")
+        scored[day] = week.scores.set_index("client_id")
     before, after = scored[days[0]], scored[days[1]]
     both = after.index.intersection(before.index)
     full = after.loc[both].query("evidence == 'full'")
