@@ -866,7 +866,8 @@ function renderHistory(answer) {
   showMessage(message, weeks.length ? "" : t("trend_none"), "info");
 }
 
-const TREND = { width: 560, height: 170, left: 52, right: 16, top: 12, bottom: 30 };
+const TREND = { width: 560, height: 170, left: 52, right: 16, top: 16, bottom: 30 };
+const TREND_LABELLED = 8; // up to this many weeks, every point says its value
 
 /** The y axis' top: a round share a little above the highest point (at most 100 %). */
 function trendCeiling(values) {
@@ -935,6 +936,14 @@ function renderTrend(weeks) {
         },
         svg("title", {}, `${formatDate(w.as_of)}: ${percent(w.probability)} (${bandLabel(w.risk_band)})`),
       ),
+    );
+  });
+  // the values themselves beside the points: every week while there are few, else the last
+  points.forEach((w, i) => {
+    if (points.length > TREND_LABELLED && i < points.length - 1) return;
+    const anchor = points.length === 1 ? "middle" : i === 0 ? "start" : i === points.length - 1 ? "end" : "middle";
+    chart.append(
+      svg("text", { class: "value", x: x(i), y: Math.max(g.top + 2, y(w.probability) - 8), "text-anchor": anchor }, percent(w.probability)),
     );
   });
   const first = points[0];
