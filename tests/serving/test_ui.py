@@ -9,7 +9,7 @@ short-tenure client only. Russian (the default) and English (``?lang=en``) both.
 
 The server is real (``bentoml serve`` on a free port) over a real SQLite score store that
 holds two weeks of the session's small generated base, API keys and one call outcome
-(``stored_world``). Uses Debian's chromium (installed by ``make browser``); Playwright's own
+(the ``world`` fixture). Uses Debian's chromium (installed by ``make browser``); Playwright's own
 browser download is never used.
 """
 
@@ -26,16 +26,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 
 from churn.config import Config
-from serving.run import (
-    free_port,
-    service_env,
-    start_service,
-    stop_service,
-    wait_ready,
-    write_config,
-)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -80,7 +73,6 @@ WORDS = {
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 LANGS = ["ru", "en"]
 TIMEOUT_MS = 30_000
-READY_TIMEOUT_S = 180
 OUTCOME_NOTE = "Просил перезвонить после 15:00 / call back after 3 pm"
 
 pytestmark = pytest.mark.skipif(
@@ -93,41 +85,31 @@ pytestmark = pytest.mark.skipif(
 
 @dataclass(frozen=True)
 class StoredWorld:
-    """A store with two weeks, keys and an outcome, and the server reading it."""
+    """What the page is tested on: the server over a store with two weeks and one call."""
 
     url: str
-    supervisor_key: str
-    scheduler_key: str
+    keys: dict[str, str]  # by role, plus 'revoked' and 'unknown' (week_helpers.make_keys)
     weeks: list[str]  # ISO dates, oldest first
     long_client: int  # full evidence, scored in both weeks, one call recorded
     short_client: int  # limited evidence (under 90 days of history)
 
-
-@dataclass(frozen=True)
-class StoreContent:
-    supervisor_key: str
-    scheduler_key: str
-    weeks: list[str]
-    long_client: int
-    short_client: int
+    @property
+    def supervisor_key(self) -> str:
+        return self.keys["supervisor"]
 
 
-def write_stored_weeks(cfg: Config, snapshots_file: Path, store_url: str) -> StoreContent:
+def write_stored_weeks(cfg: Config, snapshots_file: Path, engine: Engine) -> dict[str, Any]:
     """The last two snapshot dates of ``snapshots_file`` scored by the champion with
     ``serving.weekly.score_week`` and written as two weeks (``store.weeks.write_week``), as
-    ``churn weekly`` does; a supervisor and a scheduler key; one call outcome for a
-    long-standing client whose score moved between the weeks. The service's own test
-    fixture can replace this once it writes weeks and keys itself."""
+    ``churn weekly`` does, and one call outcome for a long-standing client whose score moved
+    between the weeks; returns the weeks and the two clients the tests open."""
     import pandas as pd
 
     from serving.loading import index_snapshots, load_model, read_features
     from serving.weekly import score_week
-    from store.db import connect
-    from store.keys import add_key
     from store.outcomes import add_outcomes
     from store.weeks import write_week
 
-    engine = connect(store_url)
     loaded = load_model(cfg, "champion")
     snaps = index_snapshots(read_features(snapshots_file), str(snapshots_file))
     days = sorted(snaps.by_as_of)[-2:]
@@ -150,7 +132,6 @@ def write_stored_weeks(cfg: Config, snapshots_file: Path, store_url: str) -> Sto
     long_client = int(moved.idxmax())
     short = after.index[after["evidence"] == "limited"]
     assert len(short), "the small base has no client with under 90 days of history"
-    short_client = int(short[0])
     called_on = days[0].date() + timedelta(days=3)
     add_outcomes(
         engine,
@@ -165,50 +146,44 @@ def write_stored_weeks(cfg: Config, snapshots_file: Path, store_url: str) -> Sto
             }
         ],
     )
-    content = StoreContent(
-        supervisor_key=add_key(engine, "supervisor", "ui-supervisor"),
-        scheduler_key=add_key(engine, "scheduler", "ui-scheduler"),
-        weeks=[d.date().isoformat() for d in days],
-        long_client=long_client,
-        short_client=short_client,
-    )
-    engine.dispose()
-    return content
+    return {
+        "weeks": [d.date().isoformat() for d in days],
+        "long_client": long_client,
+        "short_client": int(short[0]),
+    }
 
 
 @pytest.fixture(scope="module")
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StoredWorld]:
-    """``bentoml serve`` on a free port over a fresh SQLite store (``write_stored_weeks``);
-    the process group is killed when the module ends."""
+    """The real server (``week_helpers.running_service``) over a fresh SQLite store of this
+    module's own (``write_stored_weeks`` + ``make_keys``): the session's ``weekly_service``
+    store is written to by other tests (outcomes, new weeks), which would change what the
+    page shows. The process group is killed when the module ends."""
+    from week_helpers import make_keys, running_service
+
+    from store.db import connect
+
     session_config: Config = request.getfixturevalue("session_config")
     request.getfixturevalue("trained")
     small_snapshots: Path = request.getfixturevalue("small_snapshots")
     mlflow_uri: str = request.getfixturevalue("mlflow_uri")
     work = tmp_path_factory.mktemp("ui-service")
-    store_url = f"sqlite:///{work / 'store.db'}"
-    cfg = session_config.model_copy(deep=True)
-    cfg.store.url = store_url
-    content = write_stored_weeks(cfg, small_snapshots, store_url)
-    env = service_env(
-        cfg,
+    store = f"sqlite:///{work / 'store.db'}"
+    engine = connect(store)
+    content = write_stored_weeks(session_config, small_snapshots, engine)
+    keys = make_keys(engine, "ui")
+    engine.dispose()
+    with running_service(
+        session_config,
+        work=work,
+        store=store,
         features_file=small_snapshots,
-        alias="champion",
         tracking_uri=mlflow_uri,
-        config_path=write_config(cfg, work / "config.yaml"),
-    )
-    env["CHURN_STORE_URL"] = store_url
-    env["BENTOML_HOME"] = str(work / "bentoml")
-    port = free_port()
-    with (work / "server.log").open("w") as log:
-        proc = start_service(port, env, log=log)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, proc, READY_TIMEOUT_S)
-            yield StoredWorld(url=url, **content.__dict__)
-        finally:
-            stop_service(proc)
+        keys=keys,
+    ) as server:
+        yield StoredWorld(url=server.url, keys=keys, **content)
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +285,7 @@ def test_a_wrong_key_is_refused_in_the_page_language(
     assert words["auth_prompt"] in page.inner_text("[data-testid=auth-message]")
     assert page.locator("[data-testid=call-list] tbody tr").count() == 0
 
-    page.fill("[data-testid=api-key]", "ck_not-a-key")
+    page.fill("[data-testid=api-key]", world.keys["unknown"])
     with page.expect_response(lambda r: r.url.endswith("/version")) as answer:
         page.click("[data-testid=auth-submit]")
     assert answer.value.status == 401
@@ -321,6 +296,14 @@ def test_a_wrong_key_is_refused_in_the_page_language(
     if lang == "ru":
         assert CYRILLIC.search(message.inner_text())
     assert page.evaluate("sessionStorage.getItem('churn.apiKey')") is None, "refused key kept"
+
+    page.fill("[data-testid=api-key]", world.keys["revoked"])  # asked again: a revoked key
+    with page.expect_response(lambda r: r.url.endswith("/version")) as answer:
+        page.click("[data-testid=auth-submit]")
+    assert answer.value.status == 401
+    page.locator("[data-testid=auth-message].error").wait_for()
+    assert words["auth_unknown"] in message.inner_text()
+    assert page.locator("[data-testid=call-list] tbody tr").count() == 0
     assert page.js_errors == []
 
 
@@ -331,7 +314,7 @@ def test_a_scheduler_key_cannot_open_a_client(
     page = fresh_page
     page.goto(f"{world.url}/ui/?lang={lang}&client={world.long_client}")
     page.locator("[data-testid=auth-panel]").wait_for(state="visible")
-    page.fill("[data-testid=api-key]", world.scheduler_key)
+    page.fill("[data-testid=api-key]", world.keys["scheduler"])
     with page.expect_response(lambda r: r.url.endswith("/explain")) as answer:
         page.click("[data-testid=auth-submit]")
     assert answer.value.status == 403
