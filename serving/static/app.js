@@ -397,6 +397,9 @@ const state = {
   ruleBands: { high: 0.34, dynamic: 0.3 },
   riskThresholds: null, // the model's own band edges, from /version
   lastClient: null, // the client shown, re-opened after a new key is entered
+  // answers arrive in any order: only the latest request's answer is drawn
+  callListAsked: 0,
+  clientAsked: 0,
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -704,9 +707,11 @@ async function loadCallList(event) {
   if (event) event.preventDefault();
   const message = $("#call-list-message");
   const tbody = $("#call-list tbody");
+  const ticket = ++state.callListAsked;
   showMessage(message, t("loading_list"), "info");
   try {
     const data = await api("/call_list", callListBody());
+    if (ticket !== state.callListAsked) return; // a newer request was made: its answer wins
     tbody.replaceChildren();
     const clients = data.clients || [];
     clients.forEach((row, i) => tbody.append(callListRow(row, i)));
@@ -716,6 +721,7 @@ async function loadCallList(event) {
       "info",
     );
   } catch (err) {
+    if (ticket !== state.callListAsked) return;
     tbody.replaceChildren();
     showMessage(message, failureText(err, "list_failed"));
   }
@@ -780,6 +786,7 @@ async function explainClient(rawId) {
     return;
   }
   state.lastClient = parsed.id;
+  const ticket = ++state.clientAsked;
   showMessage(message, t("looking_up", { id: parsed.id }), "info");
   try {
     const [explanation, scored, history] = await Promise.all([
@@ -787,6 +794,7 @@ async function explainClient(rawId) {
       api("/score", { client_ids: [parsed.id] }).catch(() => null),
       api("/history", { client_id: parsed.id, weeks: HISTORY_WEEKS }).catch((err) => ({ error: err })),
     ]);
+    if (ticket !== state.clientAsked) return; // another client was asked for meanwhile
     const score = scored && scored.scores && scored.scores.length ? scored.scores[0] : {};
     renderClient(explanation, score);
     renderHistory(history);
@@ -794,6 +802,7 @@ async function explainClient(rawId) {
     card.hidden = false;
     highlightRow(parsed.id);
   } catch (err) {
+    if (ticket !== state.clientAsked) return;
     card.hidden = true;
     if (err.status === 404) {
       const plain = err.message.replace(/^[a-z_]+: /, "");
