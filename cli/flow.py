@@ -19,12 +19,22 @@ def simulate(
     months: int | None = typer.Option(None, help="months of history"),
     seed: int | None = typer.Option(None, help="random seed"),
     out: Path | None = typer.Option(None, help="output directory for the raw Parquet tables"),
+    centres: int | None = typer.Option(
+        None, help="a network of K centres: clients.centre_id C01..CK (default: one centre)"
+    ),
 ) -> None:
     """Generate a realistic synthetic client base in the raw-data contract."""
     from simulator.cli import run_simulate
 
     cfg = _config()
-    run_simulate(cfg, clients=clients, months=months, seed=seed, out=out or cfg.paths.raw_dir)
+    run_simulate(
+        cfg,
+        clients=clients,
+        months=months,
+        seed=seed,
+        out=out or cfg.paths.raw_dir,
+        centres=centres,
+    )
 
 
 @app.command()

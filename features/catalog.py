@@ -34,6 +34,13 @@ CATALOG: tuple[Feature, ...] = (
         "snapshot date (UTC midnight); only data strictly before it is used",
         model=False,
     ),
+    Feature(
+        "centre_id",
+        "str",
+        "centre serving the client (raw clients.centre_id); missing in a single centre's "
+        "export. An id that keeps centres apart in scores and call lists, never a model input",
+        model=False,
+    ),
     # profile
     Feature("category", "str", "client category A/B/C", categorical=True),
     Feature("segment", "str", "small_medium (fee <= 15 000 RUB) or large", categorical=True),

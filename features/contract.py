@@ -14,6 +14,12 @@ Churn and its end: a ``churn_events`` row is in effect from ``ts`` on. A suspens
 client's request or for debt) may end: ``resumed_ts`` is the day the client was active
 again. A client is *active* at an instant t when no churn event is in effect at t: every
 churn event with ``ts < t`` has ``resumed_ts < t``. Termination never ends.
+
+Several centres: a network of centres sends one export with the optional
+``clients.centre_id`` column (the centre each client belongs to; every event reaches its
+centre through ``client_id``, so client ids are unique across the network). One export per
+centre, without the column, is the same contract for a single centre: its snapshots,
+scores and call lists have ``centre_id`` missing.
 """
 
 from __future__ import annotations
@@ -97,6 +103,13 @@ TABLES: dict[str, Table] = {
                 Column("contract_start", "ts", doc="first day of the contract"),
                 Column("first_advance_months", "int", nullable=True, min_value=0),
                 Column("region", "str", nullable=True),
+                Column(
+                    "centre_id",
+                    "str",
+                    nullable=True,
+                    optional=True,
+                    doc="centre (РИЦ) serving the client, in a network export; optional",
+                ),
             ),
             key=("client_id",),
             is_event=False,

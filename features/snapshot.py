@@ -57,6 +57,7 @@ USED_COLUMNS: dict[str, tuple[str, ...]] = {
         "monthly_fee_rub",
         "contract_start",
         "first_advance_months",
+        "centre_id",  # optional: absent from a single centre's export
     ),
     "users": ("client_id", "user_id", "role", "ts"),
     "trainings": ("client_id", "user_id", "ts"),

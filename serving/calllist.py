@@ -17,6 +17,9 @@ which of the two bound the list. Ties are broken by the next key, then by client
 (smallest first), so the same snapshot always gives the same list. The keys and the
 order come from :mod:`training.ranking`, which the test-block evaluation uses too: its
 "recall at capacity" replays this list week by week.
+
+**Centres.** In a network snapshot (``centre_id``) each centre gets its own list within
+the capacity, ranked from 1 (:mod:`serving.centres`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pandas as pd
 from churn.config import ReasonsConfig, RetentionConfig, RulesConfig
 from churn.errors import InputError
 from features.contract import SEGMENTS, SERVICE_MODES
+from serving.centres import centre_groups, centre_ids, has_centres
 from serving.explain import explain_frame
 from serving.scoring import score_frame
 from serving.sentences import json_value
@@ -42,6 +46,7 @@ TOP_REASONS = 3
 LEADING_COLUMNS = (
     "rank",
     "client_id",
+    "centre_id",  # missing for a single centre's export
     "segment",
     "service_mode",
     "probability",
@@ -92,6 +97,7 @@ def with_money_columns(
     params = ProfitParams.from_config(retention)
     proba = scores["probability"].to_numpy(dtype=float)
     return scores.assign(
+        centre_id=centre_ids(snapshot),
         segment=snapshot["segment"].astype("str"),
         service_mode=snapshot["service_mode"].astype("str"),
         monthly_fee_rub=fee,
@@ -124,7 +130,12 @@ def build_call_list(
     retention: RetentionConfig | None = None,
 ) -> pd.DataFrame:
     """The top min(capacity, profit-optimal count) clients of one snapshot, ranked, with
-    reasons and actions; ``attrs["sizing"]`` says which bound the list."""
+    reasons and actions; ``attrs["sizing"]`` says which bound the list.
+
+    A network snapshot (``centre_id`` present, :mod:`serving.centres`) gives one list per
+    centre, each of at most ``capacity`` of its own clients and ranked from 1, one after
+    the other by centre; ``attrs["sizing"]["centres"]`` holds each centre's sizing.
+    """
     if capacity <= 0:
         raise InputError(f"capacity: must be a positive number of clients, got {capacity}")
     chosen = filter_clients(snapshot, segment=segment, service_mode=service_mode)
@@ -135,6 +146,39 @@ def build_call_list(
         retention or RetentionConfig(),
         horizon_days=int(getattr(model, "horizon_days", 90)),
     )
+    if not has_centres(chosen):
+        out, sizing = _one_list(model, chosen, scores, capacity, reasons, ranking)
+        out.attrs["sizing"] = {**sizing, "ranking": ranking}
+        return out
+    parts, per_centre = [], {}
+    for centre, rows in centre_groups(chosen):
+        part, per_centre[centre] = _one_list(
+            model, chosen.loc[rows], scores.loc[rows], capacity, reasons, ranking
+        )
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["sizing"] = {
+        "capacity": int(capacity),
+        "per_centre": True,
+        "profit_optimal_count": sum(s["profit_optimal_count"] for s in per_centre.values()),
+        "listed": sum(s["listed"] for s in per_centre.values()),
+        "capacity_binds": any(s["capacity_binds"] for s in per_centre.values()),
+        "centres": per_centre,
+        "ranking": ranking,
+    }
+    return out
+
+
+def _one_list(
+    model: ChurnModel,
+    chosen: pd.DataFrame,
+    scores: pd.DataFrame,
+    capacity: int,
+    reasons: ReasonsConfig,
+    ranking: Ranking,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One list (one centre, or the whole single-centre snapshot) and its sizing; SHAP
+    runs for the listed clients only."""
     sizing = sizing_of(scores, capacity)
     top = rank_scores(scores, ranking).head(sizing["listed"])
     # an empty list still has every column (explaining zero rows is not possible)
@@ -143,9 +187,7 @@ def build_call_list(
     listed = top.join(why.drop(columns="client_id"))
     listed.insert(0, "rank", np.arange(1, len(listed) + 1))
     columns = [*LEADING_COLUMNS, *(c for c in why.columns if c != "client_id")]
-    out = listed[columns].reset_index(drop=True)
-    out.attrs["sizing"] = {**sizing, "ranking": ranking}
-    return out
+    return listed[columns].reset_index(drop=True), sizing
 
 
 def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:

@@ -62,6 +62,8 @@ def _client_features_model() -> type[BaseModel]:
             continue
         if f.name == "rule_band":
             fields[f.name] = (Literal["high", "dynamic", "no_threat"] | None, Field(None))
+        elif f.name == "centre_id":  # an id, not a model input: optional
+            fields[f.name] = (str | None, Field(None, min_length=1, max_length=64))
         elif f.name in (
             "contact_index",
             "training_indicator",
@@ -226,8 +228,9 @@ class Reason(BaseModel):
 
 
 class CallListRow(BaseModel):
-    rank: int
+    rank: int  # within the client's centre in a network export
     client_id: int
+    centre_id: str | None = None
     segment: str | None
     service_mode: str | None
     probability: float

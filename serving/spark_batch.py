@@ -6,7 +6,7 @@ expression as DuckDB) and scored on the executors: the champion's
 broadcast once, and ``mapInPandas`` calls :func:`serving.batch.scored_rows` -- the very
 function of the DuckDB path -- on each Arrow batch of each partition. Nothing is
 collected on the driver; the scores are written as Parquet partitioned by ``as_of``
-(a date). ``tests/serving/test_spark_batch.py`` checks the probabilities equal the
+(a date) and, for a network export (``clients.centre_id``), by ``centre_id``. ``tests/serving/test_spark_batch.py`` checks the probabilities equal the
 DuckDB path to 1e-9 for every client of a generated base.
 """
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # Spark schema of serving.batch.SCORED_COLUMNS (same order).
 SCORED_SCHEMA = (
-    "client_id long, as_of timestamp, probability double, risk_band string, "
+    "client_id long, centre_id string, as_of timestamp, probability double, risk_band string, "
     "contact_index double, rule_band string, model_version string"
 )
 
@@ -55,12 +55,20 @@ def score_dataframe(
     return snapshots.mapInPandas(score, schema=SCORED_SCHEMA)
 
 
-def write_scores(scores: DataFrame, out: str) -> None:
-    """Parquet under ``out``, one folder per ``as_of=YYYY-MM-DD`` (overwritten)."""
+def write_scores(scores: DataFrame, out: str, *, by_centre: bool = False) -> None:
+    """Parquet under ``out``, one folder per ``as_of=YYYY-MM-DD`` (overwritten) and, for a
+    network (``by_centre``), one per ``centre_id=...`` inside it: each centre reads its own."""
     from pyspark.sql import functions as F
 
     dated = scores.withColumn("as_of", F.to_date("as_of"))
-    dated.write.mode("overwrite").partitionBy("as_of").parquet(out)
+    keys = ["as_of", "centre_id"] if by_centre else ["as_of"]
+    dated.write.mode("overwrite").partitionBy(*keys).parquet(out)
+
+
+def raw_has_centres(session: SparkSession, raw: Path | str) -> bool:
+    """True when the raw clients table has the optional ``centre_id`` column (its schema
+    only: nothing is computed)."""
+    return "centre_id" in session.read.parquet(f"{str(raw).rstrip('/')}/clients.parquet").columns
 
 
 def latest_snapshot(snapshots: DataFrame) -> DataFrame:
@@ -103,12 +111,16 @@ def run_score_spark(
                 raise InputError(f"--raw: directory not found: {raw}")
             as_of = latest_as_of_spark(session, raw)
             snapshots = snapshot_dataframe(session, raw, [as_of], cfg)
+            by_centre = raw_has_centres(session, raw)
         else:
             if "://" not in str(features_file) and not Path(features_file).is_file():
                 raise InputError(f"--features: file not found: {features_file}")
             snapshots = latest_snapshot(session.read.parquet(str(features_file)))
+            by_centre = "centre_id" in snapshots.columns and (
+                snapshots.filter(F.col("centre_id").isNotNull()).limit(1).count() > 0
+            )
         scores = score_dataframe(snapshots, loaded.model, loaded.version, cfg.rules)
-        write_scores(scores, str(out))
+        write_scores(scores, str(out), by_centre=by_centre)
         written = session.read.parquet(str(out))
         bands = {
             r["risk_band"]: int(r["n"])

@@ -11,7 +11,13 @@ from churn.errors import InputError
 
 
 def run_simulate(
-    cfg: Config, *, clients: int | None, months: int | None, seed: int | None, out: Path | None
+    cfg: Config,
+    *,
+    clients: int | None,
+    months: int | None,
+    seed: int | None,
+    out: Path | None,
+    centres: int | None = None,
 ) -> None:
     """Generate into ``out`` (None arguments fall back to ``cfg.simulate`` / ``cfg.paths``)."""
     from simulator.generate import simulate
@@ -26,6 +32,10 @@ def run_simulate(
         if seed < 0:
             raise InputError(f"--seed: must be a non-negative integer, got {seed}")
         sim.seed = seed
+    if centres is not None:
+        if not 0 <= centres <= 99:
+            raise InputError(f"--centres: must be between 0 and 99, got {centres}")
+        sim.centres = centres
     target = Path(out) if out is not None else cfg.paths.raw_dir
     if target.exists() and not target.is_dir():
         raise InputError(f"--out: {target} exists and is not a directory")
@@ -39,6 +49,11 @@ def run_simulate(
         f"  categories: {shares}; large segment {s['large_share']:.0%}; "
         f"remote {s['remote_share']:.0%}; {s['seconds']:.1f} s\n"
         f"  reference: {_reference_line(sim, s['reference_paths'])}"
+        + (
+            f"\n  centres: {sim.centres} (clients.centre_id C01..C{sim.centres:02d})"
+            if sim.centres
+            else ""
+        )
     )
 
 

@@ -30,6 +30,8 @@ from simulator.treatment import Plan, Treatment
 from simulator.users import Users
 from simulator.write import Sink
 
+CENTRE_STREAM = 0xCE17  # tags the centre generator's seed (see assign_centres)
+
 
 def _season(cfg: SimulateConfig, cal: Calendar, m: int) -> float:
     return float(cfg.seasonality.get(cal.calendar_month(m), 0.0))
@@ -52,7 +54,7 @@ def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> di
     st = initial_state(cfg, cal, pop, rng)
     users = Users(cfg, pop, rng)
     bill = Billing(cfg, cal, pop)
-    sink = Sink(out_dir, cfg.compression)
+    sink = Sink(out_dir, cfg.compression, frozenset({"centre_id"}) if cfg.centres else frozenset())
     treatment = plan.bind(cal, pop.client_id) if plan is not None else None
     ref = open_reference(cfg, cal, out_dir, plan)
     try:
@@ -67,7 +69,7 @@ def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> di
             monthly.append(_month(cfg, cal, m, pop, st, users, bill, rng, sink, treatment))
         bill.write(st, sink)
         sink.write("users", users.table(pop))
-        sink.write("clients", _clients_table(pop))
+        sink.write("clients", _clients_table(pop, cfg))
     finally:
         rows = sink.close()
         if ref is not None:
@@ -112,11 +114,11 @@ def _month(
     return churn
 
 
-def _clients_table(pop) -> dict[str, Any]:
+def _clients_table(pop, cfg: SimulateConfig) -> dict[str, Any]:
     from features.contract import SEGMENTS, SERVICE_MODES
     from simulator.population import REGIONS
 
-    return {
+    table = {
         "client_id": pop.client_id,
         "category": (pop.category, CATEGORIES),
         "monthly_fee_rub": pop.fee,
@@ -126,6 +128,22 @@ def _clients_table(pop) -> dict[str, Any]:
         "first_advance_months": pop.first_advance,
         "region": (pop.region, REGIONS),
     }
+    if cfg.centres:
+        table["centre_id"] = assign_centres(pop.n, cfg.centres, cfg.seed)
+    return table
+
+
+def assign_centres(n: int, centres: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Each client's centre, ``C01``..``CK`` with unequal sizes (Dirichlet shares).
+
+    Drawn from its own generator (seeded by ``seed`` and a fixed tag), after everything
+    else: a network base has the same clients, events and churn as the single-centre base
+    of the same seed, only with the extra column.
+    """
+    rng = np.random.Generator(np.random.PCG64([seed, CENTRE_STREAM]))
+    shares = rng.dirichlet(np.full(centres, 4.0))
+    codes = rng.choice(centres, size=n, p=shares)
+    return codes, [f"C{i + 1:02d}" for i in range(centres)]
 
 
 def _summary(

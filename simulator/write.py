@@ -13,6 +13,7 @@ that fill them is byte-identical to one generated before they existed
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +102,27 @@ def writer_options(table: Table, *, optional: bool = False) -> dict[str, Any]:
     return {"use_dictionary": text or False, "column_encoding": delta}
 
 
-class Sink:
-    """All contract tables plus the hidden hazard, written month by month."""
+def written_table(table: Table, optional: frozenset[str] = frozenset()) -> Table:
+    """``table`` as this base writes it: the optional columns named in ``optional`` become
+    written ones (e.g. ``clients.centre_id`` of a network), the others stay out."""
+    keep = tuple(replace(c, optional=False) if c.name in optional else c for c in table.columns)
+    return replace(table, columns=keep)
 
-    def __init__(self, out_dir: Path, compression: str = "zstd") -> None:
+
+class Sink:
+    """All contract tables plus the hidden hazard, written month by month.
+
+    ``optional``: the optional contract columns to write (e.g. ``clients.centre_id`` for a
+    network of centres); the others are left out of the files, as a single centre's export
+    would.
+    """
+
+    def __init__(
+        self, out_dir: Path, compression: str = "zstd", optional: frozenset[str] = frozenset()
+    ) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / TRUTH_DIR).mkdir(exist_ok=True)
+        self.tables = {name: written_table(t, optional) for name, t in TABLES.items()}
         self.writers = {
             name: pq.ParquetWriter(
                 out_dir / f"{name}.parquet",
@@ -114,7 +130,7 @@ class Sink:
                 compression=compression,
                 **writer_options(t),
             )
-            for name, t in TABLES.items()
+            for name, t in self.tables.items()
         }
         self.truth = pq.ParquetWriter(
             out_dir / TRUTH_DIR / TRUTH_HAZARD_FILE, TRUTH_SCHEMA, compression=compression
@@ -123,7 +139,7 @@ class Sink:
 
     def write(self, name: str, columns: dict[str, Any], order: np.ndarray | None = None) -> None:
         """Append one batch to ``name``; ``columns`` must match the contract names exactly."""
-        table = TABLES[name]
+        table = self.tables[name]
         if list(columns) != table.required_columns:
             raise ValueError(
                 f"{name}: columns {list(columns)} != contract {table.required_columns}"

@@ -49,6 +49,7 @@ weekly_scores = sa.Table(
     sa.Column("monthly_fee_rub", sa.Float, nullable=True),
     sa.Column("segment", sa.String(32), nullable=True),
     sa.Column("service_mode", sa.String(32), nullable=True),
+    sa.Column("centre_id", sa.String(64), nullable=True),  # 0002: NULL for one centre
     sa.Index(None, "client_id", "as_of"),
     sa.Index(None, "as_of", "rank"),
 )
@@ -66,6 +67,7 @@ call_list = sa.Table(
     sa.Column("expected_profit_rub", sa.Float, nullable=True),
     sa.Column("assignment", sa.String(16), nullable=True),
     sa.Column("propensity", sa.Float, nullable=True),
+    sa.Column("centre_id", sa.String(64), nullable=True),  # 0002: rank is within the centre
     sa.Index(None, "as_of", "rank"),
     sa.Index(None, "client_id", "as_of"),
 )

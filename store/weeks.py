@@ -39,9 +39,10 @@ SCORE_OPTIONAL = (
     "monthly_fee_rub",
     "segment",
     "service_mode",
+    "centre_id",
 )
 CALL_REQUIRED = ("client_id", "rank", "selected", "reason")
-CALL_OPTIONAL = ("ranking", "expected_profit_rub", "assignment", "propensity")
+CALL_OPTIONAL = ("ranking", "expected_profit_rub", "assignment", "propensity", "centre_id")
 HISTORY_FIELDS = (
     "as_of",
     "probability",

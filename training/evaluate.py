@@ -461,6 +461,60 @@ def _gap_closed(model_auc: float | None, reference_auc: float | None) -> float |
     return _num((model_auc - 0.5) / (reference_auc - 0.5))
 
 
+def evaluate_by_centre(
+    y: np.ndarray,
+    scores: dict[str, np.ndarray | None],
+    *,
+    centre: np.ndarray | pd.Series,
+    as_of: np.ndarray,
+    capacity_per_week: int,
+    calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[str, Any] | None:
+    """The headline metrics of each score within each centre of a network block.
+
+    A model trained on the whole network must also rank well inside every centre, since
+    each centre calls its own list: the capacity applies per centre, so recall at capacity
+    uses ``capacity_per_week`` within the centre. ``None`` when no row names a centre
+    (a single centre's export). No bootstrap here: the block-level intervals stay the
+    headline; a centre with one class gets ``None`` for the rank metrics.
+    """
+    centre = pd.Series(np.asarray(centre, dtype=object)).astype("str")
+    if not centre.notna().any():
+        return None
+    y = np.asarray(y, dtype=float)
+    as_of = np.asarray(as_of)
+    out: dict[str, Any] = {}
+    for name in sorted(centre.dropna().unique()):
+        m = (centre == name).to_numpy()
+        date_code, dates = date_codes(as_of[m])
+        k = max(1, int(round(capacity_per_week * snapshot_period_days(dates) / 7.0)))
+        entry: dict[str, Any] = {
+            "rows": int(m.sum()),
+            "positives": int(y[m].sum()),
+            "base_rate": _num(y[m].mean()),
+            "calls_per_snapshot": k,
+        }
+        for score_name, s in scores.items():
+            if s is None:
+                entry[score_name] = None
+                continue
+            metrics = score_metrics(
+                y[m],
+                np.asarray(s, dtype=float)[m],
+                name=score_name,
+                date_code=date_code,
+                k=k,
+                calib=(calib_scores or {}).get(score_name),
+            )
+            entry[score_name] = {
+                key: metrics[key]
+                for key in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
+                if key in metrics
+            }
+        out[str(name)] = entry
+    return out
+
+
 def evaluate_block(
     y: np.ndarray,
     scores: dict[str, np.ndarray | None],

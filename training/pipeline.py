@@ -437,6 +437,18 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         if reference is not None
         else None
     )
+    result["by_centre"] = None
+    if "centre_id" in test.columns:  # a network export: the same test block, centre by centre
+        from training.evaluate import evaluate_by_centre
+
+        result["by_centre"] = evaluate_by_centre(
+            y,
+            scores,
+            centre=test["centre_id"].to_numpy(),
+            as_of=test["as_of"].to_numpy(),
+            capacity_per_week=cfg.training.capacity_per_week,
+            calib_scores=calib,
+        )
     return result, scores
 
 
@@ -498,6 +510,7 @@ def build_report(
         "gap_closed_ci": result.get("gap_closed_ci"),
         "reference_info": result.get("reference_info"),
         "reference_minus_model": result.get("reference_minus_model"),
+        "by_centre": result.get("by_centre"),
         "profit": result.get("profit"),
         "calibration": result.get("calibration"),
         "block": result.get("block"),

@@ -30,6 +30,7 @@ def active_clients(clients: ir.Table, churn_events: ir.Table, as_of: AsOf) -> ir
     active = started.anti_join(churned, "client_id")
     return active.select(
         "client_id",
+        "centre_id",
         "category",
         "segment",
         "service_mode",

@@ -29,6 +29,7 @@ PANDAS_DTYPES = {"int": "int64", "float": "float64", "str": "str", "ts": "dateti
 
 # client -> signal -> expected value on AS_OF = 2025-06-01 (see tiny_base.py comments)
 EXPECTED: dict[str, dict[int, object]] = {
+    "centre_id": {1: "C01", 2: "C02", 4: "C01"},
     "category": {1: "A", 2: "B", 4: "C"},
     "segment": {1: "large", 2: "small_medium", 4: "small_medium"},
     "service_mode": {1: "in_person", 2: "remote", 4: "remote"},
@@ -164,3 +165,25 @@ def test_several_dates_compile_to_spark_sql(cfg: Config) -> None:
     sql = to_spark_sql(expr).upper()
     assert "UNION ALL" in sql and "ORDER BY" in sql
     assert list(expr.columns) == COLUMNS
+
+
+def test_export_without_centre_id_has_it_missing(tmp_path: Path, cfg: Config) -> None:
+    """centre_id is optional in the contract: a single centre's export lacks the column,
+    validation finds nothing new, and its snapshot has the column, all missing, the rest
+    unchanged."""
+    import pyarrow.parquet as pq
+
+    from features.schema import validate_dir
+
+    raw = write_tiny_base(tmp_path / "raw")
+    with_centres = build_snapshots(raw, [AS_OF], cfg)
+    found = validate_dir(raw)
+    clients = pq.read_table(raw / "clients.parquet").drop_columns(["centre_id"])
+    pq.write_table(clients, raw / "clients.parquet")
+    assert validate_dir(raw) == found
+    without = build_snapshots(raw, [AS_OF], cfg)
+    assert list(without.columns) == COLUMNS
+    assert without["centre_id"].isna().all() and str(without["centre_id"].dtype) == "str"
+    pd.testing.assert_frame_equal(
+        without.drop(columns="centre_id"), with_centres.drop(columns="centre_id")
+    )

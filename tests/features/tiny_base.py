@@ -37,7 +37,14 @@ def ts(text: str) -> datetime:
 
 
 def _client(
-    cid: int, cat: str, fee: float, mode: str, start: str, adv: int | None, region: str | None
+    cid: int,
+    cat: str,
+    fee: float,
+    mode: str,
+    start: str,
+    adv: int | None,
+    region: str | None,
+    centre: str | None = None,
 ) -> dict[str, Any]:
     seg = "large" if fee > 15_000 else "small_medium"
     return dict(
@@ -49,15 +56,16 @@ def _client(
         contract_start=start,
         first_advance_months=adv,
         region=region,
+        centre_id=centre,
     )
 
 
 ROWS: dict[str, list[dict[str, Any]]] = {
     "clients": [
-        _client(1, "A", 20_000.0, "in_person", "2024-01-15", 3, "North"),
-        _client(2, "B", 10_000.0, "remote", "2025-03-01", None, None),
+        _client(1, "A", 20_000.0, "in_person", "2024-01-15", 3, "North", "C01"),
+        _client(2, "B", 10_000.0, "remote", "2025-03-01", None, None, "C02"),
         _client(3, "C", 8_000.0, "remote", "2024-01-01", 1, "South"),
-        _client(4, "C", 9_000.0, "remote", "2024-06-01", 12, "South"),
+        _client(4, "C", 9_000.0, "remote", "2024-06-01", 12, "South", "C01"),
         _client(5, "B", 9_000.0, "remote", "2025-06-01", 1, "South"),
     ],
     "users": [

@@ -44,7 +44,9 @@ def make_snapshot(n: int = 400, seed: int = 0, as_of: str = "2025-06-01") -> pd.
             or f.name.endswith("_indicator")
         ):
             continue
-        if f.categorical:
+        if f.name == "centre_id":  # one centre (tests of a network set their own)
+            data[f.name] = pd.Series([None] * n, dtype="str")
+        elif f.categorical:
             values = rng.choice(LEVELS[f.name], size=n).astype(object)
             values[rng.random(n) < 0.05] = None
             data[f.name] = pd.Series(values, dtype="str")

@@ -173,3 +173,29 @@ def test_ties_are_broken_by_client_id_whatever_the_row_order(tiny_model, tiny_sn
         ids = a["client_id"].to_numpy()
         tied = (keys[1:] == keys[:-1]).all(axis=1)
         assert tied.any() and (ids[1:][tied] > ids[:-1][tied]).all()  # smaller id first
+
+
+def test_two_centres_each_list_within_capacity_and_only_its_clients(
+    tiny_model, tiny_snapshot, reasons
+):
+    """A network snapshot: one list per centre, each <= capacity, ranked from 1, holding
+    only that centre's clients, and equal to the list of that centre's snapshot alone."""
+    rng = np.random.default_rng(3)
+    net = tiny_snapshot.assign(centre_id=rng.choice(["C01", "C02"], len(tiny_snapshot)))
+    calls = build_call_list(tiny_model, net, capacity=20, reasons=reasons)
+    centre_of = dict(zip(net["client_id"], net["centre_id"], strict=True))
+    assert set(calls["centre_id"]) == {"C01", "C02"}
+    for centre, part in calls.groupby("centre_id"):
+        assert 0 < len(part) <= 20
+        assert part["rank"].tolist() == list(range(1, len(part) + 1))
+        assert {centre_of[c] for c in part["client_id"]} == {centre}
+        alone = build_call_list(
+            tiny_model, net[net["centre_id"] == centre], capacity=20, reasons=reasons
+        )
+        assert part["client_id"].tolist() == alone["client_id"].tolist()
+    sizing = calls.attrs["sizing"]
+    assert sizing["per_centre"] and set(sizing["centres"]) == {"C01", "C02"}
+    assert sizing["listed"] == len(calls) == sum(s["listed"] for s in sizing["centres"].values())
+    # the same clients without centres: one list of at most the capacity
+    single = build_call_list(tiny_model, tiny_snapshot, capacity=20, reasons=reasons)
+    assert len(single) <= 20 and single["centre_id"].isna().all()

@@ -64,3 +64,46 @@ def test_churn_score_bad_engine_and_missing_input(session_config, trained, mlflo
     assert bad.exit_code != 0 and "--engine" in bad.output
     missing = runner.invoke(app, [*base, "--engine", "spark", "--raw", str(tmp_path / "nope")])
     assert missing.exit_code != 0 and "--raw" in missing.output
+
+
+def _network_copy(raw: Path, dst: Path, centres: int = 2) -> Path:
+    """``raw`` with the clients' centres added, as ``churn simulate --centres`` draws them
+    (the rest of a network base is byte-identical to the single-centre one)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from simulator.generate import assign_centres
+
+    shutil.copytree(raw, dst)
+    clients = pq.read_table(dst / "clients.parquet")
+    codes, names = assign_centres(clients.num_rows, centres, seed=7)
+    column = pa.array(np.asarray(names, dtype=object)[codes], pa.string())
+    pq.write_table(clients.append_column("centre_id", column), dst / "clients.parquet")
+    return dst
+
+
+def test_spark_scores_equal_duckdb_with_centres_partitioned_by_centre(
+    spark, session_config, small_raw, trained, mlflow_uri, tmp_path
+):
+    net = _network_copy(small_raw, tmp_path / "net")
+    out = tmp_path / "spark_scores"
+    run_score_spark(session_config, out=out, raw=net, session=spark)
+    duck = run_score(session_config, features_file=None, raw=net, out=tmp_path / "d.parquet")
+    (day,) = [p for p in out.iterdir() if p.is_dir()]
+    assert sorted(p.name for p in day.iterdir() if p.is_dir()) == ["centre_id=C01", "centre_id=C02"]
+    got = _read_partitioned(out)
+    merged = duck.merge(got, on="client_id", suffixes=("_duck", "_spark"), validate="1:1")
+    assert len(merged) == len(duck) == len(got) > 100
+    assert (merged["centre_id_duck"] == merged["centre_id_spark"].astype("str")).all()
+    assert set(duck["centre_id"]) == {"C01", "C02"}
+    np.testing.assert_allclose(
+        merged["probability_spark"], merged["probability_duck"], rtol=0, atol=1e-9
+    )
+    # the centre is an id, not a model input: the same clients score as in the single base
+    single = run_score(
+        session_config, features_file=None, raw=small_raw, out=tmp_path / "s.parquet"
+    )
+    both = duck.merge(single, on="client_id", suffixes=("", "_single"), validate="1:1")
+    np.testing.assert_allclose(both["probability"], both["probability_single"], rtol=0, atol=0)

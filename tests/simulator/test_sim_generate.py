@@ -176,3 +176,19 @@ def test_churn_types_and_reasons_follow_their_driver(small_raw: Path) -> None:
     assert len(debt) > 0 and (debt["ts"].dt.day == 21).all()
     assert set(debt["reason_group"].dropna()) <= {"financial_difficulties", "other"}
     assert ch["reason_group"].nunique() >= 6
+
+
+def test_centres_add_only_the_centre_column(base_config: Config, tmp_path: Path) -> None:
+    """--centres K: every client gets one of C01..CK, drawn from its own stream, so the
+    clients, events and churn are those of the single-centre base of the same seed."""
+    one = small_cfg(base_config, clients=300, months=6, seed=9)
+    simulate(one, tmp_path / "one")
+    simulate(small_cfg(base_config, clients=300, months=6, seed=9, centres=3), tmp_path / "net")
+    a, b = _hashes(tmp_path / "one"), _hashes(tmp_path / "net")
+    assert {k for k in a if a[k] != b[k]} == {"clients.parquet"}
+    plain, net = (pd.read_parquet(tmp_path / d / "clients.parquet") for d in ("one", "net"))
+    assert list(net.columns) == TABLES["clients"].column_names
+    pd.testing.assert_frame_equal(net.drop(columns="centre_id"), plain)
+    assert str(net["centre_id"].dtype) == "str"
+    assert set(net["centre_id"]) == {"C01", "C02", "C03"}
+    assert net["centre_id"].notna().all()

@@ -16,7 +16,7 @@ def test_empty_database_is_migrated_to_head(store_url: str) -> None:
     engine = connect(store_url)
     names = set(sa.inspect(engine).get_table_names())
     assert names >= TABLES | {"alembic_version"}
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_migrated_schema_equals_the_table_definitions(store_url: str) -> None:
@@ -40,7 +40,7 @@ def test_history_queries_are_indexed(store_url: str) -> None:
 def test_connecting_again_is_a_no_op(store_url: str) -> None:
     connect(store_url).dispose()
     engine = connect(store_url)  # already at head: nothing to do, nothing fails
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_no_tables_without_connect(tmp_path) -> None:
@@ -52,3 +52,80 @@ def test_no_tables_without_connect(tmp_path) -> None:
     path = tmp_path / "untouched.db"
     engine = connect(f"sqlite:///{path}", migrate=False)
     assert sa.inspect(engine).get_table_names() == []
+
+
+def test_0002_adds_centre_id_and_keeps_earlier_weeks(store_url: str) -> None:
+    """A store at 0001 with a week in it is upgraded in place: the week reads back with
+    centre_id NULL, and a network week stores each row's centre."""
+    from datetime import date
+
+    import pandas as pd
+
+    from store.db import upgrade
+    from store.weeks import read_call_list, read_scores, write_week
+
+    engine = connect(store_url, migrate=False)
+    upgrade(engine, "0001")
+    old = {"as_of": date(2026, 1, 5), "model_version": "1", "client_id": 7, "probability": 0.5}
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO weekly_scores (as_of, model_version, client_id, probability, "
+                "risk_band, rank, evidence) VALUES (:as_of, :model_version, :client_id, "
+                ":probability, 'high', 1, 'full')"
+            ),
+            old,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO weeks (as_of, model_version, created_at, n_clients, status) "
+                "VALUES (:as_of, :model_version, CURRENT_TIMESTAMP, 1, 'complete')"
+            ),
+            old,
+        )
+    upgrade(engine)
+    assert current_revision(engine) == "0002"
+    kept = read_scores(engine, old["as_of"])
+    assert kept["client_id"].tolist() == [7] and kept["centre_id"].isna().all()
+    scores = pd.DataFrame(
+        {
+            "client_id": [1, 2],
+            "probability": [0.4, 0.3],
+            "risk_band": ["high", "dynamic"],
+            "rank": [1, 1],
+            "evidence": ["full", "full"],
+            "centre_id": ["C01", "C02"],
+        }
+    )
+    calls = scores[["client_id", "rank", "centre_id"]].assign(selected=True, reason="financial")
+    write_week(
+        engine,
+        as_of=date(2026, 1, 12),
+        model_version="1",
+        scores=scores,
+        call_list=calls,
+        snapshot_path=None,
+    )
+    got = read_call_list(engine, date(2026, 1, 12)).sort_values("client_id")
+    assert got["centre_id"].tolist() == ["C01", "C02"]
+    assert read_scores(engine, date(2026, 1, 12)).set_index("client_id")["centre_id"].to_dict() == {
+        1: "C01",
+        2: "C02",
+    }
+
+
+def test_0002_downgrades_to_0001(store_url: str) -> None:
+    from store.db import MIGRATIONS_DIR
+
+    engine = connect(store_url)
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    with engine.begin() as conn:
+        acfg = AlembicConfig()
+        acfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        acfg.attributes["connection"] = conn
+        command.downgrade(acfg, "0001")
+    assert current_revision(engine) == "0001"
+    for table in ("weekly_scores", "call_list"):
+        assert "centre_id" not in {c["name"] for c in sa.inspect(engine).get_columns(table)}

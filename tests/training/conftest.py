@@ -46,7 +46,7 @@ def make_synthetic(n_clients: int = 600, n_months: int = 18, seed: int = 0) -> S
     month_idx = np.tile(np.arange(n_months), n_clients)
     frame = pd.DataFrame({"client_id": client, "as_of": months[month_idx]})
     for f in CATALOG:
-        if f.name in ("client_id", "as_of"):
+        if f.name in ("client_id", "as_of", "centre_id"):
             continue
         if f.dtype == "str":
             frame[f.name] = pd.Series(rng.choice(["a", "b", "c"], n), dtype="str")
@@ -54,6 +54,8 @@ def make_synthetic(n_clients: int = 600, n_months: int = 18, seed: int = 0) -> S
             frame[f.name] = rng.poisson(3, n).astype("int64")
         else:
             frame[f.name] = rng.normal(size=n)
+    # a network of two centres (odd / even ids; no draw, so the data are as before)
+    frame.insert(2, "centre_id", pd.Series(np.where(client % 2, "C01", "C02"), dtype="str"))
     frame["category"] = pd.Series(rng.choice(["A", "B", "C"], n), dtype="str")
     frame["region"] = frame["region"].where(rng.random(n) > 0.1)
     engagement = rng.normal(size=n_clients)[client - 1] + 0.3 * rng.normal(size=n)
