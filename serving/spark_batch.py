@@ -6,8 +6,9 @@ expression as DuckDB) and scored on the executors: the champion's
 broadcast once, and ``mapInPandas`` calls :func:`serving.batch.scored_rows` -- the very
 function of the DuckDB path -- on each Arrow batch of each partition. Nothing is
 collected on the driver; the scores are written as Parquet partitioned by ``as_of``
-(a date) and, for a network export (``clients.centre_id``), by ``centre_id``. ``tests/serving/test_spark_batch.py`` checks the probabilities equal the
-DuckDB path to 1e-9 for every client of a generated base.
+(a date) and, for a network export (``clients.centre_id``), by ``centre_id``.
+``tests/serving/test_spark_batch.py`` checks the probabilities equal the DuckDB path to
+1e-9 for every client of a generated base, with and without centres.
 """
 
 from __future__ import annotations
