@@ -467,32 +467,39 @@ def evaluate_by_centre(
     *,
     centre: np.ndarray | pd.Series,
     as_of: np.ndarray,
-    capacity_per_week: int,
+    client_id: np.ndarray,
+    policy: CallPolicy,
     calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    monthly_fee: np.ndarray | None = None,
+    churn_day: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """The headline metrics of each score within each centre of a network block.
 
     A model trained on the whole network must also rank well inside every centre, since
-    each centre calls its own list: the capacity applies per centre, so recall at capacity
-    uses ``capacity_per_week`` within the centre. ``None`` when no row names a centre
-    (a single centre's export). No bootstrap here: the block-level intervals stay the
-    headline; a centre with one class gets ``None`` for the rank metrics.
+    each centre calls its own list: the weekly lists are replayed per centre with the
+    policy's ``capacity_per_week`` each (:func:`score_metrics` on the centre's rows).
+    ``None`` when no row names a centre (a single centre's export). No bootstrap here: the
+    block-level intervals stay the headline.
     """
     centre = pd.Series(np.asarray(centre, dtype=object)).astype("str")
     if not centre.notna().any():
         return None
     y = np.asarray(y, dtype=float)
-    as_of = np.asarray(as_of)
+    as_of, cid = np.asarray(as_of), np.asarray(client_id)
+
+    def part(values: np.ndarray | None, m: np.ndarray) -> np.ndarray | None:
+        return None if values is None else np.asarray(values)[m]
+
     out: dict[str, Any] = {}
     for name in sorted(centre.dropna().unique()):
         m = (centre == name).to_numpy()
         date_code, dates = date_codes(as_of[m])
-        k = max(1, int(round(capacity_per_week * snapshot_period_days(dates) / 7.0)))
         entry: dict[str, Any] = {
             "rows": int(m.sum()),
+            "clients": int(len(pd.unique(cid[m]))),
             "positives": int(y[m].sum()),
             "base_rate": _num(y[m].mean()),
-            "calls_per_snapshot": k,
+            "capacity_per_week": int(policy.capacity_per_week),
         }
         for score_name, s in scores.items():
             if s is None:
@@ -503,14 +510,15 @@ def evaluate_by_centre(
                 np.asarray(s, dtype=float)[m],
                 name=score_name,
                 date_code=date_code,
-                k=k,
+                dates=dates,
+                client_id=cid[m],
+                policy=policy,
                 calib=(calib_scores or {}).get(score_name),
+                monthly_fee=part(monthly_fee, m),
+                churn_day=part(churn_day, m),
             )
-            entry[score_name] = {
-                key: metrics[key]
-                for key in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
-                if key in metrics
-            }
+            keep = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
+            entry[score_name] = {key: metrics[key] for key in keep}
         out[str(name)] = entry
     return out
 

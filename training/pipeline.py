@@ -411,6 +411,8 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
     if reference is not None:
         scores["reference"] = reference.probability  # a probability already: used as is
     fee = test["monthly_fee_rub"].to_numpy(dtype=float)
+    policy = call_policy(cfg)
+    churn_day = churn_days(raw_dir, test, cfg.training.churn_types)
     result = evaluate_block(
         y,
         scores,
@@ -422,9 +424,9 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         calib_scores=calib,
         values=client_value(fee, params),
         profit_params=params,
-        policy=call_policy(cfg),
+        policy=policy,
         monthly_fee=fee,
-        churn_day=churn_days(raw_dir, test, cfg.training.churn_types),
+        churn_day=churn_day,
     )
     result["reference_info"] = (
         {
@@ -446,8 +448,11 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
             scores,
             centre=test["centre_id"].to_numpy(),
             as_of=test["as_of"].to_numpy(),
-            capacity_per_week=cfg.training.capacity_per_week,
+            client_id=test["client_id"].to_numpy(),
+            policy=policy,
             calib_scores=calib,
+            monthly_fee=fee,
+            churn_day=churn_day,
         )
     return result, scores
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn.config import Config
-from training.evaluate import calls_per_snapshot, evaluate_by_centre
+from training.evaluate import CallPolicy, evaluate_by_centre
 from training.pipeline import evaluate, fit_model, labelled, split_blocks
 
 
@@ -22,28 +22,28 @@ def test_by_centre_metrics_are_those_of_each_centres_rows() -> None:
     y = (rng.random(n) < 1 / (1 + np.exp(-(2 * latent - 2)))).astype(float)
     model = latent + rng.normal(0, 0.5, n)
     model[centre == "C02"] = rng.normal(size=(centre == "C02").sum())  # useless in C02
+    client = np.arange(n)
+    policy = CallPolicy(capacity_per_week=10)
     out = evaluate_by_centre(
         y,
-        {"model": model, "oracle": None},
+        {"model": model, "reference": None},
         centre=centre,
         as_of=as_of,
-        capacity_per_week=10,
+        client_id=client,
+        policy=policy,
     )
     assert set(out) == {"C01", "C02"}
     for name, entry in out.items():
         m = centre == name
         assert entry["rows"] == m.sum() and entry["positives"] == y[m].sum()
         assert entry["model"]["roc_auc"] == pytest.approx(roc_auc_score(y[m], model[m]))
-        assert entry["oracle"] is None
-        # the capacity applies within the centre: 10 a week x the weeks between snapshots
-        assert entry["calls_per_snapshot"] == calls_per_snapshot(as_of[m], 10)[0]
+        assert entry["reference"] is None
+        assert entry["capacity_per_week"] == 10  # the capacity applies within the centre
     assert out["C01"]["model"]["roc_auc"] > 0.75 > 0.6 > out["C02"]["model"]["roc_auc"]
     # a single centre's block: no per-centre section
     none = np.full(n, None, dtype=object)
-    assert (
-        evaluate_by_centre(y, {"model": model}, centre=none, as_of=as_of, capacity_per_week=10)
-        is None
-    )
+    kw = {"as_of": as_of, "client_id": client, "policy": policy}
+    assert evaluate_by_centre(y, {"model": model}, centre=none, **kw) is None
 
 
 def test_network_model_is_evaluated_per_centre_in_the_report(
