@@ -4,7 +4,8 @@
 
 1. generate a base of ``simulate.loop.base_months`` months of history (plus room for the
    simulated weeks and their horizons), train and register a model on the snapshots whose
-   90-day outcome is known before the first week (or take a model given to it);
+   90-day outcome is known before the first week (or take a registered one,
+   :func:`registered_model`);
 2. every week: the snapshot as of the week's date, :func:`serving.weekly.score_week`
    (the call list with its randomised holdout), the week written to the score store
    (``store.weeks.write_week``), simulated call outcomes posted through the store API
@@ -181,6 +182,28 @@ def train_base(cfg: Config, first_week: date) -> LoadedModel:
         report=Path(cfg.paths.reports_dir) / "train.json",
     )
     return load_by_alias(cfg)
+
+
+def registered_model(cfg: Config, registry_uri: str, alias: str | None = None) -> LoadedModel:
+    """Take an already registered model (``models:/{serving.model_name}@{alias}`` in
+    ``registry_uri``) instead of training one; the process's MLflow URIs are restored."""
+    import mlflow
+
+    from churn.tracking import use_tracking_uri
+    from training.registry import load_by_alias, quiet_mlflow
+
+    if registry_uri.startswith("sqlite:///"):
+        path = Path(registry_uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise InputError(f"--registry: no MLflow store at {path}")
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    try:
+        use_tracking_uri(registry_uri)
+        with quiet_mlflow():
+            return load_by_alias(cfg, alias)
+    finally:
+        mlflow.set_tracking_uri(before[0])
+        mlflow.set_registry_uri(before[1])
 
 
 def outcome_rows(week: Listings, as_of: date) -> list[dict[str, Any]]:

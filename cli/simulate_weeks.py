@@ -24,21 +24,30 @@ def simulate_weeks(
         None, help="expected_loss | probability | expected_profit (default serving.ranking)"
     ),
     json_out: Path | None = typer.Option(None, "--json", help="also write the summary here"),
+    registry: str | None = typer.Option(
+        None, help="MLflow URI of a registry to take the model from instead of training one"
+    ),
+    alias: str | None = typer.Option(None, help="with --registry: the alias (default champion)"),
 ) -> None:
     """Generate a base, train a model, run the weeks (score, list, hold out, call, regenerate)."""
     from churn.errors import InputError
-    from cli.closed_loop import run_loop
+    from cli.closed_loop import registered_model, run_loop
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
+    if alias is not None and registry is None:
+        raise InputError("--alias: needs --registry URI (without it a model is trained)")
+    cfg = config()
+    model = registered_model(cfg, registry, alias) if registry is not None else None
     result = run_loop(
-        config(),
+        cfg,
         out=out,
         weeks=weeks,
         clients=clients,
         seed=seed,
         capacity=capacity,
         ranking=ranking,
+        model=model,
         say=lambda line: typer.echo(f"[loop] {line}"),
     )
     if json_out is not None:

@@ -91,12 +91,19 @@ def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> d
 
 
 @pytest.fixture(scope="session")
-def closed_loop(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One small closed-loop run (``churn simulate-weeks`` + ``churn uplift``, ~45 s),
-    shared by its tests and notebook 04."""
+def closed_loop(
+    base_config: Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    mlflow_uri: str,
+    trained: dict[str, Any],
+) -> dict[str, Any]:
+    """One small closed-loop run (``churn simulate-weeks`` + ``churn uplift``), shared by its
+    tests and notebook 04; it takes the session's registered champion (``--registry``)
+    rather than training its own (``tests/cli`` covers the training path too)."""
     from loop_helpers import run_closed_loop
 
-    return run_closed_loop(base_config, tmp_path_factory.mktemp("closed_loop"))
+    assert trained["model_version"]
+    return run_closed_loop(base_config, tmp_path_factory.mktemp("closed_loop"), mlflow_uri)
 
 
 @pytest.fixture(scope="session")

@@ -32,13 +32,15 @@ def invoke(config: Path, *args: str) -> Any:
     return CliRunner().invoke(app, ["--config", str(config), *args])
 
 
-def run_closed_loop(base: Config, root: Path) -> dict[str, Any]:
-    """``churn simulate-weeks`` then ``churn uplift`` on its result, both through the CLI."""
+def run_closed_loop(base: Config, root: Path, registry: str | None = None) -> dict[str, Any]:
+    """``churn simulate-weeks`` then ``churn uplift`` on its result, both through the CLI;
+    with ``registry`` the loop takes that registry's champion instead of training one."""
     config = loop_config(base, root)
     out = root / "run"
+    take = ["--registry", registry] if registry else []
     sim = invoke(
         config, "simulate-weeks", "--weeks", str(LOOP_WEEKS), "--clients", str(LOOP_CLIENTS),
-        "--seed", str(LOOP_SEED), "--out", str(out), "--json", str(root / "loop.json"),
+        "--seed", str(LOOP_SEED), "--out", str(out), "--json", str(root / "loop.json"), *take,
     )  # fmt: skip
     assert sim.exit_code == 0, sim.output
     summary = json.loads((root / "loop.json").read_text())

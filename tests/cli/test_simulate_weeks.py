@@ -75,6 +75,11 @@ def test_bad_arguments_fail_with_one_line(base_config: Config, tmp_path: Path) -
         (["--out", str(file)], r"--out: .* not a directory"),
         (["--clients", "0", "--out", str(tmp_path / "b")], r"--clients: must be a positive"),
         (["--ranking", "luck", "--out", str(tmp_path / "c")], r"--ranking: unknown value"),
+        (["--alias", "champion", "--out", str(tmp_path / "d")], r"--alias: needs --registry"),
+        (
+            ["--registry", f"sqlite:///{tmp_path / 'none.db'}", "--out", str(tmp_path / "e")],
+            r"--registry: no MLflow store at",
+        ),
     ):
         result = invoke(config, "simulate-weeks", *args)
         assert result.exit_code != 0, result.output
