@@ -61,7 +61,7 @@ demo: install
 	@echo "  data/store.db, reports/week.json          two weekly runs in the score store (churn weekly)"
 	@echo "  reports/monitoring/index.html             drift against the training reference (churn monitor)"
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///models/mlflow.db   runs and the registry"
-	@echo "  make serve, then http://localhost:$(PORT)/ui   the supervisor page"
+	@echo "  make serve, then http://localhost:$(PORT)/ui   the supervisor page (key: data/demo_supervisor_key.txt)"
 
 serve: install
 	$(CHURN) serve --port $(PORT)
@@ -84,6 +84,7 @@ bench: install
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/service.py
+	$(BIN)/python benchmarks/history.py
 
 clean:
 	rm -rf data reports models/mlflow.db models/mlartifacts .pytest_cache

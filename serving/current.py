@@ -210,8 +210,8 @@ class CurrentWeek:
                 return False
             try:
                 served = from_store(self.engine, week)
-            except (ChurnError, OSError) as exc:
-                self.last_error = f"week {week.as_of} not served: {exc}"
+            except Exception as exc:  # noqa: BLE001 — any unreadable week: keep the old one
+                self.last_error = f"week {week.as_of} not served: {type(exc).__name__}: {exc}"
                 log.error(self.last_error)
                 return False
             self._served = served  # the swap: one assignment
