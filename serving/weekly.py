@@ -53,6 +53,7 @@ import pandas as pd
 from churn.config import Config
 from churn.errors import InputError
 from serving.calllist import TOP_REASONS, rank_scores, sizing_of, with_money_columns
+from serving.centres import centre_groups, has_centres
 from serving.evidence import evidence_flags
 from serving.explain import contributions, explain_frame
 from serving.holdout import CALL, assign_holdout, risk_deciles
@@ -68,6 +69,7 @@ VALIDATED_KEPT = 50
 NO_REASON = "none"  # call_list.reason when the client has no risk-raising driver
 SCORE_COLUMNS = (
     "client_id",
+    "centre_id",  # missing for a single centre's export
     "probability",
     "risk_band",
     "contact_index",
@@ -84,7 +86,8 @@ SCORE_COLUMNS = (
 )
 CALL_COLUMNS = (
     "client_id",
-    "rank",
+    "centre_id",
+    "rank",  # within the centre in a network export
     "selected",
     "reason",
     "ranking",
@@ -199,6 +202,10 @@ def score_week(
     ``recently_called``, each assigned 'call' or 'holdout' (seeded, stratified by risk
     decile of the whole week); ``selected`` is true for 'call'. ``sizing``: what bound the
     list, how many were left out as recently called, sent and held out.
+
+    A network snapshot (``centre_id``, :mod:`serving.centres`) is ranked and listed per
+    centre: each centre's list holds at most ``capacity`` of its own clients, ranked from
+    1; ``sizing`` sums the centres and keeps each one's under ``"centres"``.
     """
     capacity = cfg.serving.default_capacity if capacity is None else int(capacity)
     if capacity <= 0:
@@ -211,20 +218,70 @@ def score_week(
     scored["evidence"] = evidence_flags(snap, missing_tables=missing_tables).to_numpy()
     scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
     scored["drivers"] = top_drivers(model, snap)
-    ranked = rank_scores(scored, ranking)
-    scored.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
-    scored["rank"] = scored["rank"].astype("int64")
-
     called = set(int(c) for c in recently_called)
-    eligible_mask = ~scored["client_id"].isin(called)
-    eligible = ranked[eligible_mask.loc[ranked.index].to_numpy()]
+    network = has_centres(scored)
+    groups = centre_groups(scored) if network else [(None, scored.index)]
+    lists, per_centre = [], {}
+    for centre, rows in groups:  # a network: each centre ranks and calls its own clients
+        calls, per_centre[centre] = _one_list(
+            model, snap, scored, rows, cfg=cfg, as_of=as_of, called=called, capacity=capacity
+        )
+        lists.append(calls)
+    scored["rank"] = scored["rank"].astype("int64")
+    assigned = pd.concat(lists, ignore_index=True)
+    if network:
+        totals = {
+            k: sum(c[k] for c in per_centre.values())
+            for k in ("profit_optimal_count", "listed", "eligible", "excluded_recently_called")
+        }
+        totals["capacity_binds"] = any(c["capacity_binds"] for c in per_centre.values())
+        sizing = {"capacity": capacity, "per_centre": True, **totals, "centres": per_centre}
+    else:
+        sizing = per_centre[None]
+    sent = int(assigned["selected"].sum())
+    sizing = {
+        **sizing,
+        "ranking": ranking,
+        "sent": sent,
+        "held_out": len(assigned) - sent,
+        "holdout_share": float(cfg.retention.holdout_share),
+    }
+    keys = ["centre_id", "rank"] if network else ["rank"]
+    scores = scored[list(SCORE_COLUMNS)].sort_values(keys, kind="mergesort")
+    return WeekFrames(
+        scores=scores.reset_index(drop=True),
+        call_list=assigned[list(CALL_COLUMNS)].reset_index(drop=True),
+        sizing=sizing,
+    )
+
+
+def _one_list(
+    model: ChurnModel,
+    snap: pd.DataFrame,
+    scored: pd.DataFrame,
+    rows: pd.Index,
+    *,
+    cfg: Config,
+    as_of: date,
+    called: set[int],
+    capacity: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rank ``rows`` of ``scored`` (one centre, or the whole single-centre week) in place,
+    and build their call list: eligible, profit-sized, worded, holdout assigned."""
+    ranking = cfg.serving.ranking
+    ranked = rank_scores(scored.loc[rows], ranking)
+    scored.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
+    eligible_mask = ~ranked["client_id"].isin(called).to_numpy()
+    eligible = ranked[eligible_mask]
     sizing = sizing_of(eligible, capacity)
     top = eligible.head(sizing["listed"])
     worded = _with_words(model, snap.loc[top.index], top["drivers"].tolist(), cfg)
     scored.loc[top.index, "drivers"] = pd.Series(worded, index=top.index, dtype=object)
+    top = scored.loc[top.index]
     listed = pd.DataFrame(
         {
             "client_id": top["client_id"].to_numpy(),
+            "centre_id": top["centre_id"].to_numpy(),
             "rank": np.arange(1, len(top) + 1),
             "reason": [reason_key(d, cfg) for d in top["drivers"]],
             "ranking": ranking,
@@ -241,22 +298,12 @@ def score_week(
         as_of=as_of,
     )
     assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
-    sent = int(assigned["selected"].sum())
     sizing = {
         **sizing,
-        "ranking": ranking,
         "eligible": len(eligible),
         "excluded_recently_called": int((~eligible_mask).sum()),
-        "sent": sent,
-        "held_out": len(assigned) - sent,
-        "holdout_share": float(cfg.retention.holdout_share),
     }
-    scores = scored[list(SCORE_COLUMNS)].sort_values("rank", kind="mergesort")
-    return WeekFrames(
-        scores=scores.reset_index(drop=True),
-        call_list=assigned[list(CALL_COLUMNS)].reset_index(drop=True),
-        sizing=sizing,
-    )
+    return assigned, sizing
 
 
 # ---------------------------------------------------------------- the weekly run (I/O)
