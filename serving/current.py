@@ -217,6 +217,7 @@ class CurrentWeek:
             self._served = served  # the swap: one assignment
             self.snapshots = None
             self.last_error = None
+            self._warm_previous(served)
             log.info(
                 "serving week %s (model %s, %d clients)",
                 served.as_of_text,
@@ -224,6 +225,20 @@ class CurrentWeek:
                 len(served.snapshot),
             )
             return True
+
+    def _warm_previous(self, served: ServedWeek) -> None:
+        """Read the week before the served one into the cache now, so the first
+        ``/explain`` (its ``changes``) does not pay for reading that snapshot."""
+        try:
+            earlier = [
+                w
+                for w in store_weeks.list_weeks(self.engine)
+                if w.as_of < served.day and w.snapshot_path
+            ]
+            if earlier:
+                self.cached_snapshot(str(earlier[-1].snapshot_path), earlier[-1].as_of)
+        except Exception as exc:  # noqa: BLE001 — only a cache warm-up
+            log.warning("previous week not preloaded: %s", exc)
 
     def poll(self) -> None:
         """Refresh every ``poll_s`` seconds until :meth:`stop` (a daemon thread's loop)."""
@@ -239,6 +254,11 @@ class CurrentWeek:
         self._stop.set()
 
     # ------------------------------------------------------------------ other weeks
+
+    def cached_weeks(self) -> list[date]:
+        """The as_of of each earlier week's snapshot held in memory, oldest use first."""
+        with self._cache_lock:
+            return [as_of for _, as_of in self._cache]
 
     def cached_snapshot(self, path: str, as_of: date) -> pd.DataFrame:
         """A stored week's snapshot (the last few kept in memory)."""

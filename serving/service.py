@@ -409,10 +409,21 @@ class ChurnService:
         out["lang"] = request.lang or ld.cfg.serving.language
         if as_of == week.as_of:
             out["evidence"] = week.evidence([cid])[0]
-        else:
-            out["evidence"] = str(evidence_flags(row).iloc[0])
+        else:  # an earlier week: as stored for it, else from the row's tenure
+            stored = self._stored_evidence(cid, as_of.date()) if week.source == "store" else None
+            out["evidence"] = stored or str(evidence_flags(row).iloc[0])
         out["changes"] = self._changes(cid, row, as_of, reasons)
         return out
+
+    def _stored_evidence(self, client_id: int, day: Any) -> str | None:
+        from store.weeks import history
+
+        ld = self.loaded
+        assert ld is not None
+        for row in history(ld.week.engine, client_id, weeks=520):
+            if row["as_of"] == day:
+                return str(row["evidence"])
+        return None
 
     @bentoml.api(route="/explain")
     async def explain(self, request: ExplainRequest, /) -> ExplainResponse:

@@ -105,6 +105,7 @@ def test_earlier_weeks_and_the_previous_week(engine, tiny_model, cfg, tmp_path):
     _write(engine, tiny_model, cfg, _snap("2025-06-09", 2), tmp_path)
     week = CurrentWeek(engine, fallback=None, poll_s=60)
     week.start()
+    assert week.cached_weeks() == [date(2025, 6, 2)]  # the previous week, read ahead
     frame, as_of = week.snapshot_of(date(2025, 6, 2))
     assert as_of.date() == date(2025, 6, 2) and len(frame) == len(first)
     with pytest.raises(NotFound, match="as_of"):

@@ -230,6 +230,8 @@ def test_no_previous_week_means_no_changes(weekly_service):
     r = post(weekly_service, "/explain", {"client_id": cid, "as_of": first.isoformat()})
     assert r.status_code == 200, r.text
     assert r.json()["as_of"] == first.isoformat() and r.json()["changes"] is None
+    stored = read_scores(weekly_service.extra["engine"], first).set_index("client_id")
+    assert r.json()["evidence"] == stored.loc[cid, "evidence"]
 
 
 def test_outcomes_are_idempotent(weekly_service):
