@@ -159,3 +159,44 @@ def test_no_raw_body_or_content_type_gives_a_5xx(service_url, admin_headers, pat
             assert r.status_code < 500, (body, ctype, r.status_code, r.text[:300])
 
         check()
+
+
+@pytest.mark.parametrize("path", ["/call_list", "/explain", "/history"])
+def test_no_generated_body_gives_a_5xx_on_stored_weeks(weekly_service, path):
+    """The same against a server serving stored weeks (other code paths: the stored call
+    list, changes since the previous week, history with outcomes)."""
+    weeks = [w.isoformat() for w in weekly_service.extra["weeks"]]
+    with httpx.Client(
+        base_url=weekly_service.url, timeout=60, headers=weekly_service.headers()
+    ) as client:
+        top = client.post("/call_list", json={"capacity": 20}).json()["clients"]
+        known = [c["client_id"] for c in top]
+        ids = st.sampled_from(known) | st.integers(min_value=-5, max_value=2**64)
+        fields = {
+            "/call_list": {
+                "capacity": st.integers(min_value=-3, max_value=5000) | json_values,
+                "as_of": st.sampled_from([*weeks, "1999-01-01", "x"]) | json_values,
+                "segment": st.sampled_from(["large", "small_medium", "x"]) | json_values,
+                "ranking": st.sampled_from(["probability", "expected_profit", "x"]) | json_values,
+                "lang": st.sampled_from(["ru", "en", "de"]) | json_values,
+                "include_holdout": st.booleans() | json_values,
+            },
+            "/explain": {
+                "client_id": ids | json_values,
+                "top_k": st.integers(min_value=-3, max_value=60) | json_values,
+                "as_of": st.sampled_from([*weeks, "1999-01-01"]) | json_values,
+                "lang": st.sampled_from(["ru", "en", "de"]) | json_values,
+            },
+            "/history": {
+                "client_id": ids | json_values,
+                "weeks": st.integers(min_value=-3, max_value=600) | json_values,
+            },
+        }[path]
+
+        @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=st.fixed_dictionaries({}, optional=fields) | json_values)
+        def check(body):
+            r = client.post(path, json=body)
+            assert r.status_code < 500, (body, r.status_code, r.text[:300])
+
+        check()
