@@ -177,7 +177,8 @@ def running_server(
 
     store = store or f"sqlite:///{work / 'store.db'}"
     env["CHURN_STORE_URL"] = store
-    HEADERS["Authorization"] = f"Bearer {add_key(connect(store), 'admin', 'bench-admin')}"
+    name = f"bench-admin-{os.getpid()}-{time.time_ns()}"  # a kept store may hold earlier ones
+    HEADERS["Authorization"] = f"Bearer {add_key(connect(store), 'admin', name)}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = work / "server.log"
