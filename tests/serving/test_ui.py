@@ -534,3 +534,32 @@ def test_ru_and_en_dictionaries_have_the_same_labels() -> None:
     html = (Path(__file__).resolve().parents[2] / "serving/static/index.html").read_text("utf-8")
     used = set(re.findall(r'data-i18n(?:-title|-placeholder)?="(\w+)"', html))
     assert used <= set(keys.findall(en_part)), used - set(keys.findall(en_part))
+
+
+def test_without_lang_the_page_follows_the_configured_language(
+    fresh_page: Any, world: StoredWorld
+) -> None:
+    """``serving.language: en`` (as /version says it) turns the page English unless the URL
+    says ``?lang=``; the test server is configured ru, so its real /version answer is
+    passed through with only ``language`` rewritten (one server start saved)."""
+    page = fresh_page
+
+    def english(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "language": "en"})
+
+    page.route("**/version", english)
+    _sign_in(page, world, world.supervisor_key, None)
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    with page.expect_request(lambda r: r.url.endswith("/explain")) as asked:
+        page.fill("[data-testid=client-id]", str(world.long_client))
+        page.click("[data-testid=explain]")
+    assert '"lang":"en"' in (asked.value.post_data or "")
+    page.locator("[data-testid=client-card]").wait_for(state="visible")
+    assert WORDS["en"]["changes_title"] in page.inner_text("[data-testid=client-card]")
+
+    page.goto(f"{world.url}/ui/?lang=ru")  # the URL wins over the config
+    # the list loads after /version's answer: once it says "as of" in Russian, it was read
+    page.locator("[data-testid=call-list-message]").filter(has_text="данные на").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    assert page.js_errors == []
