@@ -52,8 +52,8 @@ const I18N = {
     th_chance: "Вероятность ухода",
     th_model: "Модель",
     th_rule: "Правило",
-    th_money: "Деньги под риском / мес.",
-    th_money_title: "вероятность ухода × абонентская плата",
+    th_money: "Ожидаемые потери за {days} дн., ₽",
+    th_money_title: "вероятность ухода за {days} дней × абонентская плата за эти {days} дней",
     th_reason: "Главная причина и что сделать",
     lookup_title: "Найти клиента",
     client_id: "Номер клиента",
@@ -144,8 +144,8 @@ const I18N = {
     th_chance: "Chance of leaving",
     th_model: "Model",
     th_rule: "Rule",
-    th_money: "Money at risk / month",
-    th_money_title: "chance of leaving × monthly fee",
+    th_money: "Expected loss over {days} days, RUB",
+    th_money_title: "chance of leaving within {days} days × the fee for those {days} days",
     th_reason: "Main reason and suggested action",
     lookup_title: "Look up a client",
     client_id: "Client id",
@@ -426,11 +426,12 @@ function code(kind, value) {
 function applyLanguage() {
   document.documentElement.lang = state.lang;
   document.title = t("title");
+  const days = { days: state.horizonDays }; // the label horizon, from /version
   document.querySelectorAll("[data-i18n]").forEach((node) => {
-    node.textContent = t(node.dataset.i18n);
+    node.textContent = t(node.dataset.i18n, days);
   });
   document.querySelectorAll("[data-i18n-title]").forEach((node) => {
-    node.title = t(node.dataset.i18nTitle);
+    node.title = t(node.dataset.i18nTitle, days);
   });
   document.querySelectorAll("option[data-code]").forEach((node) => {
     node.textContent = code(node.dataset.code, node.value);
@@ -641,7 +642,10 @@ function failureText(err, key, params) {
 async function loadVersion() {
   try {
     const v = await api("/version");
-    if (v.horizon_days) state.horizonDays = v.horizon_days;
+    if (v.horizon_days && v.horizon_days !== state.horizonDays) {
+      state.horizonDays = v.horizon_days;
+      applyLanguage(); // headers that name the horizon
+    }
     if (v.risk_thresholds) state.riskThresholds = v.risk_thresholds;
     if (!urlLanguage && LANGUAGES.includes(v.language) && v.language !== state.lang) {
       state.lang = v.language; // the service's configured language, unless ?lang says otherwise

@@ -243,6 +243,16 @@ def _post(world: StoredWorld, path: str, body: dict[str, Any]) -> dict[str, Any]
     return response.json()
 
 
+def _get_version(world: StoredWorld) -> dict[str, Any]:
+    response = httpx.get(
+        f"{world.url}/version",
+        headers={"Authorization": f"Bearer {world.supervisor_key}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
 def _open_client(page: Any, client_id: int) -> None:
     """Ask for a client and wait for the answers the card is drawn from, then the card."""
     page.fill("[data-testid=client-id]", str(client_id))
@@ -432,6 +442,10 @@ def test_call_list_click_shows_what_the_api_says(page: Any, world: StoredWorld) 
         page.wait_for_timeout(100)
     assert rows.count() == len(api_list) == 5
     assert shown == expected, "page must keep the API's ranking"
+    # the money column is the expected loss over the model's label horizon, and says so
+    horizon = _get_version(world)["horizon_days"]
+    header = page.locator("[data-testid=call-list] th[data-i18n=th_money]")
+    assert header.inner_text() == f"Expected loss over {horizon} days, RUB"
 
     client_id = int(shown[0])
     rows.first.click()
