@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from churn.errors import InputError
@@ -54,9 +53,7 @@ HISTORY_FIELDS = (
     "evidence",
 )
 _CHUNK = 10_000
-# weekly_scores.drivers arrives as JSON text (serialised by _json_text) and is bound as
-# text, so a 100 000-client week is encoded once, not walked and re-encoded by SQLAlchemy
-_DRIVERS = "drivers_json"
+JSON_COLUMNS = ("drivers",)  # serialised here (_json_text), cast to json on PostgreSQL
 # Test hook: sleep this many seconds inside write_week's transaction (after the scores are
 # inserted), touching the marker file first, so a test can SIGKILL a run mid-write.
 PAUSE_ENV = "CHURN_STORE_PAUSE_IN_WRITE"
@@ -75,7 +72,10 @@ class WeekInfo:
     status: str
 
 
-def _records(frame: pd.DataFrame, required: tuple[str, ...], optional: tuple[str, ...], what: str):
+def _columns(
+    frame: pd.DataFrame, required: tuple[str, ...], optional: tuple[str, ...], what: str
+) -> dict[str, list[Any]]:
+    """The rows to insert, column by column as plain Python values (None for missing)."""
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"{what}: missing column(s) {', '.join(missing)}")
@@ -95,7 +95,7 @@ def _records(frame: pd.DataFrame, required: tuple[str, ...], optional: tuple[str
     for col in required:
         if any(v is None for v in columns[col]):
             raise InputError(f"{what}.{col}: missing values")
-    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return columns
 
 
 def _column_values(column: pd.Series) -> list[Any]:
@@ -114,7 +114,7 @@ def _native(value: Any) -> Any:
 
 def _json_text(value: Any) -> str | None:
     """Drivers as JSON text, serialised once here (numpy scalars and arrays, dates become
-    JSON values); the insert binds it as text into the JSON column (``_DRIVERS``)."""
+    JSON values); the bulk insert binds it as text into the JSON column."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return json.dumps(value, default=_json_default, ensure_ascii=False)
@@ -152,17 +152,12 @@ def write_week(
     """Store one week's scores and call list in one transaction, replacing the same
     ``(as_of, model_version)`` if it was written before."""
     model_version = str(model_version)
-    score_rows = _records(scores, SCORE_REQUIRED, SCORE_OPTIONAL, "scores")
-    bad = {r["evidence"] for r in score_rows} - set(EVIDENCE)
+    score_cols = _columns(scores, SCORE_REQUIRED, SCORE_OPTIONAL, "scores")
+    bad = set(score_cols["evidence"]) - set(EVIDENCE)
     if bad:
         raise InputError(f"scores.evidence: expected 'full' or 'limited', got {sorted(bad)[0]!r}")
-    call_rows = _records(call_list, CALL_REQUIRED, CALL_OPTIONAL, "call_list")
-    for rows in (score_rows, call_rows):
-        for row in rows:
-            row["as_of"] = as_of
-            row["model_version"] = model_version
-    for row in score_rows:
-        row[_DRIVERS] = row.pop("drivers")
+    call_cols = _columns(call_list, CALL_REQUIRED, CALL_OPTIONAL, "call_list")
+    n_clients = len(scores)
     key = {"as_of": as_of, "model_version": model_version}
     with write_transaction(engine) as conn:
         for table in (call_list_t, weekly_scores, weeks):
@@ -176,22 +171,47 @@ def write_week(
             {
                 **key,
                 "created_at": datetime.now(UTC),
-                "n_clients": len(score_rows),
+                "n_clients": n_clients,
                 "snapshot_path": snapshot_path,
                 "status": "complete",
             },
         )
-        drivers: Any = sa.type_coerce(sa.bindparam(_DRIVERS), sa.Text)
-        if engine.dialect.name == "postgresql":  # text -> json in the server, not by a driver
-            drivers = sa.cast(drivers, postgresql.JSON)
-        _insert_chunks(conn, sa.insert(weekly_scores).values(drivers=drivers), score_rows)
+        _bulk_insert(conn, weekly_scores, key, score_cols)
         _pause_for_tests()
-        _insert_chunks(conn, sa.insert(call_list_t), call_rows)
+        _bulk_insert(conn, call_list_t, key, call_cols)
 
 
-def _insert_chunks(conn: Connection, stmt: sa.Insert, rows: list[dict[str, Any]]) -> None:
+def _bulk_insert(
+    conn: Connection, table: sa.Table, key: dict[str, Any], columns: dict[str, list[Any]]
+) -> None:
+    """INSERT the rows through the driver's own executemany, ``key`` in every row.
+
+    A week is 100 000 rows: SQLAlchemy's per-row parameter processing costs more than the
+    insert itself, so the values are made plain here (:func:`_columns`) and passed as
+    tuples. What its type processors would do is done explicitly: dates as ISO text on
+    SQLite (what its ``Date`` type stores), JSON as text (cast to ``json`` on PostgreSQL).
+    """
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    pg = dialect.name == "postgresql"
+    fixed = dict(key)
+    if dialect.name == "sqlite":
+        fixed = {k: v.isoformat() if isinstance(v, date) else v for k, v in fixed.items()}
+    names = [*fixed, *columns]
+    unknown = [n for n in names if n not in table.c]
+    if unknown:  # pragma: no cover - the column lists above are the table's
+        raise InputError(f"{table.name}: no column {unknown[0]!r}")
+    marks = [f"CAST({mark} AS JSON)" if pg and n in JSON_COLUMNS else mark for n in names]
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(marks)})"
+    )
+    n = len(next(iter(columns.values()))) if columns else 0
+    head = tuple(fixed.values())
+    rows = [head + row for row in zip(*columns.values(), strict=True)] if n else []
     for start in range(0, len(rows), _CHUNK):
-        conn.execute(stmt, rows[start : start + _CHUNK])
+        conn.exec_driver_sql(sql, rows[start : start + _CHUNK])
 
 
 def _utc(value: datetime) -> datetime:
