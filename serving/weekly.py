@@ -129,22 +129,28 @@ def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS)
     (:func:`_with_words`): sentences for every client would cost more than the scoring."""
     frame = with_rule_columns(snapshot)
     contrib, _ = contributions(model, frame)
-    k = min(k, contrib.shape[1])
+    n, k = len(frame), min(k, contrib.shape[1])
     top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
     top_c = np.take_along_axis(contrib, top, axis=1)
     raising = top_c > 0
-    features = list(model.features)
-    values = {j: _plain_list(frame[features[j]]) for j in np.unique(top[raising])}
-    out: list[list] = []
-    for r, (cols, cs, ok) in enumerate(zip(top.tolist(), top_c.tolist(), raising, strict=True)):
-        out.append(
-            [
-                {"feature": features[j], "value": values[j][r], "contribution": c}
-                for j, c, keep in zip(cols, cs, ok, strict=True)
-                if keep
-            ]
+    # only the shown cells' values, gathered feature by feature (not every column's)
+    values = np.full((n, k), None, dtype=object)
+    for j in np.unique(top[raising]):
+        rows, slots = np.nonzero((top == j) & raising)
+        picked = np.empty(len(rows), dtype=object)
+        picked[:] = _plain_list(frame[model.features[j]].iloc[rows])
+        values[rows, slots] = picked
+    names = np.asarray(model.features, dtype=object)[top].tolist()
+    return [
+        [
+            {"feature": f, "value": v, "contribution": c}
+            for f, v, c, keep in zip(fs, vs, cs, ok, strict=True)
+            if keep
+        ]
+        for fs, vs, cs, ok in zip(
+            names, values.tolist(), top_c.tolist(), raising.tolist(), strict=True
         )
-    return out
+    ]
 
 
 def _with_words(
@@ -574,6 +580,27 @@ def compare_weeks(current: pd.DataFrame, previous: pd.DataFrame) -> dict[str, in
     }
 
 
+def _in_background(fn: Any, *args: Any, **kwargs: Any) -> Future:
+    """``fn(*args, **kwargs)`` on its own thread; the result (or error) in the future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-validate")
+    try:
+        return pool.submit(fn, *args, **kwargs)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    t = time.perf_counter()
+    return fn(*args, **kwargs), time.perf_counter() - t
+
+
+def _raise_if_invalid(validating: Future) -> None:
+    """Wait for the validation; raise its error (the export is bad) if it has one."""
+    error = validating.exception()
+    if error is not None:
+        raise error from None
+
+
 def _discard(building: Future) -> None:
     """Wait for a snapshot build that is no longer wanted and remove its file."""
     try:
@@ -616,47 +643,58 @@ def run_weekly(
         raise InputError(f"--raw: directory not found: {raw_dir}")
     if engine not in ("duckdb", "spark"):
         raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
-    validation = validate_raw(cfg, raw_dir, revalidate=revalidate)
-    day = week_date(raw_dir, as_of, today)
-    seconds["validate"] = time.perf_counter() - t0
+    # the full validation (pandas, every value) runs beside the snapshot and the scoring
+    # (DuckDB and LightGBM, outside the GIL); its verdict is awaited before anything is
+    # written, and a bad export is reported by it even when a later step failed first
+    validating = _in_background(_timed, validate_raw, cfg, raw_dir, revalidate=revalidate)
     url = store_url or db.store_url(cfg)
-    # DuckDB builds the snapshot outside the GIL while this thread loads the model and reads
-    # the store; Spark sessions are per thread, so Spark builds it here, first
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
-        t = time.perf_counter()
-        building: Future = Future()
-        if engine == "spark":
-            building.set_result(build_week_snapshot(cfg, raw_dir, day, engine))
-        else:
-            building = pool.submit(build_week_snapshot, cfg, raw_dir, day, engine)
-        try:
-            loaded = load_model(cfg, alias)
-            store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
-            recent = recently_called(store, day, cfg.serving.recall_after_days)
-            earlier = [w for w in list_weeks(store) if w.as_of < day]
-            previous = (
-                read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
-                if earlier
-                else None
-            )
-            missing = clients_missing_tables(raw_dir, day)
-        except BaseException:
-            _discard(building)
-            raise
-        snapshot, tmp = building.result()
-        seconds["snapshot"] = time.perf_counter() - t
+    tmp: Path | None = None
+    store = None
     try:
+        try:
+            day = week_date(raw_dir, as_of, today)
+            # DuckDB builds the snapshot outside the GIL while this thread loads the model
+            # and reads the store; Spark sessions are per thread, so Spark builds it here
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
+                t = time.perf_counter()
+                building: Future = Future()
+                if engine == "spark":
+                    building.set_result(build_week_snapshot(cfg, raw_dir, day, engine))
+                else:
+                    building = pool.submit(build_week_snapshot, cfg, raw_dir, day, engine)
+                try:
+                    loaded = load_model(cfg, alias)
+                    store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
+                    recent = recently_called(store, day, cfg.serving.recall_after_days)
+                    earlier = [w for w in list_weeks(store) if w.as_of < day]
+                    previous = (
+                        read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
+                        if earlier
+                        else None
+                    )
+                    missing = clients_missing_tables(raw_dir, day)
+                except BaseException:
+                    _discard(building)
+                    raise
+                snapshot, tmp = building.result()
+                seconds["snapshot"] = time.perf_counter() - t
+            t = time.perf_counter()
+            frames = score_week(
+                loaded.model,
+                snapshot,
+                cfg=cfg,
+                as_of=day,
+                recently_called=recent,
+                capacity=capacity,
+                missing_tables=missing,
+            )
+            seconds["score"] = time.perf_counter() - t
+        except BaseException:
+            _raise_if_invalid(validating)
+            raise
         t = time.perf_counter()
-        frames = score_week(
-            loaded.model,
-            snapshot,
-            cfg=cfg,
-            as_of=day,
-            recently_called=recent,
-            capacity=capacity,
-            missing_tables=missing,
-        )
-        seconds["score"] = time.perf_counter() - t
+        validation, seconds["validate"] = validating.result()  # a bad export stops here
+        seconds["validate_wait"] = time.perf_counter() - t
         final = week_path(cfg, day)
         os.replace(tmp, final)
         t = time.perf_counter()
@@ -670,8 +708,10 @@ def run_weekly(
         )
         seconds["store"] = time.perf_counter() - t
     finally:
-        tmp.unlink(missing_ok=True)
-        store.dispose()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if store is not None:
+            store.dispose()
     moved: dict[str, int | None] = dict.fromkeys(("changed_band", "rose", "fell", "new_clients"))
     previous_as_of = None
     if previous is not None:
