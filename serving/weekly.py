@@ -580,27 +580,6 @@ def compare_weeks(current: pd.DataFrame, previous: pd.DataFrame) -> dict[str, in
     }
 
 
-def _in_background(fn: Any, *args: Any, **kwargs: Any) -> Future:
-    """``fn(*args, **kwargs)`` on its own thread; the result (or error) in the future."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-validate")
-    try:
-        return pool.submit(fn, *args, **kwargs)
-    finally:
-        pool.shutdown(wait=False)
-
-
-def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    t = time.perf_counter()
-    return fn(*args, **kwargs), time.perf_counter() - t
-
-
-def _raise_if_invalid(validating: Future) -> None:
-    """Wait for the validation; raise its error (the export is bad) if it has one."""
-    error = validating.exception()
-    if error is not None:
-        raise error from None
-
-
 def _discard(building: Future) -> None:
     """Wait for a snapshot build that is no longer wanted and remove its file."""
     try:
@@ -643,58 +622,51 @@ def run_weekly(
         raise InputError(f"--raw: directory not found: {raw_dir}")
     if engine not in ("duckdb", "spark"):
         raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
-    # the full validation (pandas, every value) runs beside the snapshot and the scoring
-    # (DuckDB and LightGBM, outside the GIL); its verdict is awaited before anything is
-    # written, and a bad export is reported by it even when a later step failed first
-    validating = _in_background(_timed, validate_raw, cfg, raw_dir, revalidate=revalidate)
+    # validation first and alone: run beside the snapshot and scoring it was no faster on
+    # two busy cores (its pandas work holds the GIL), and a bad export stops before any work
+    validation = validate_raw(cfg, raw_dir, revalidate=revalidate)
+    seconds["validate"] = time.perf_counter() - t0
     url = store_url or db.store_url(cfg)
     tmp: Path | None = None
     store = None
     try:
-        try:
-            day = week_date(raw_dir, as_of, today)
-            # DuckDB builds the snapshot outside the GIL while this thread loads the model
-            # and reads the store; Spark sessions are per thread, so Spark builds it here
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
-                t = time.perf_counter()
-                building: Future = Future()
-                if engine == "spark":
-                    building.set_result(build_week_snapshot(cfg, raw_dir, day, engine))
-                else:
-                    building = pool.submit(build_week_snapshot, cfg, raw_dir, day, engine)
-                try:
-                    loaded = load_model(cfg, alias)
-                    store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
-                    recent = recently_called(store, day, cfg.serving.recall_after_days)
-                    earlier = [w for w in list_weeks(store) if w.as_of < day]
-                    previous = (
-                        read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
-                        if earlier
-                        else None
-                    )
-                    missing = clients_missing_tables(raw_dir, day)
-                except BaseException:
-                    _discard(building)
-                    raise
-                snapshot, tmp = building.result()
-                seconds["snapshot"] = time.perf_counter() - t
+        day = week_date(raw_dir, as_of, today)
+        # DuckDB builds the snapshot outside the GIL while this thread loads the model
+        # and reads the store; Spark sessions are per thread, so Spark builds it here
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
             t = time.perf_counter()
-            frames = score_week(
-                loaded.model,
-                snapshot,
-                cfg=cfg,
-                as_of=day,
-                recently_called=recent,
-                capacity=capacity,
-                missing_tables=missing,
-            )
-            seconds["score"] = time.perf_counter() - t
-        except BaseException:
-            _raise_if_invalid(validating)
-            raise
+            building: Future = Future()
+            if engine == "spark":
+                building.set_result(build_week_snapshot(cfg, raw_dir, day, engine))
+            else:
+                building = pool.submit(build_week_snapshot, cfg, raw_dir, day, engine)
+            try:
+                loaded = load_model(cfg, alias)
+                store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
+                recent = recently_called(store, day, cfg.serving.recall_after_days)
+                earlier = [w for w in list_weeks(store) if w.as_of < day]
+                previous = (
+                    read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
+                    if earlier
+                    else None
+                )
+                missing = clients_missing_tables(raw_dir, day)
+            except BaseException:
+                _discard(building)
+                raise
+            snapshot, tmp = building.result()
+            seconds["snapshot"] = time.perf_counter() - t
         t = time.perf_counter()
-        validation, seconds["validate"] = validating.result()  # a bad export stops here
-        seconds["validate_wait"] = time.perf_counter() - t
+        frames = score_week(
+            loaded.model,
+            snapshot,
+            cfg=cfg,
+            as_of=day,
+            recently_called=recent,
+            capacity=capacity,
+            missing_tables=missing,
+        )
+        seconds["score"] = time.perf_counter() - t
         final = week_path(cfg, day)
         os.replace(tmp, final)
         t = time.perf_counter()
