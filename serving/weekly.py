@@ -622,6 +622,8 @@ def run_weekly(
         raise InputError(f"--raw: directory not found: {raw_dir}")
     if engine not in ("duckdb", "spark"):
         raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
+    if capacity is not None and capacity <= 0:
+        raise InputError(f"--capacity: must be a positive number of clients, got {capacity}")
     # validation first and alone: run beside the snapshot and scoring it was no faster on
     # two busy cores (its pandas work holds the GIL), and a bad export stops before any work
     validation = validate_raw(cfg, raw_dir, revalidate=revalidate)

@@ -238,6 +238,7 @@ def test_bad_input_is_one_line_naming_the_thing(
         (["--raw", str(small_raw), "--as-of", future.isoformat()], "in the future"),
         (["--raw", str(small_raw), "--as-of", "2025-13-40"], "--as-of: expected a date"),
         (["--raw", str(small_raw), "--engine", "hive"], "--engine: unknown engine"),
+        (["--raw", str(small_raw), "--capacity", "0"], "--capacity: must be a positive"),
     ):
         result = churn("--config", str(cli_config), "weekly", *args)
         assert result.exit_code != 0, result.output
