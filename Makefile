@@ -85,6 +85,7 @@ bench: install
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/history.py
+	$(BIN)/python benchmarks/weekly.py
 
 clean:
 	rm -rf data reports models/mlflow.db models/mlartifacts .pytest_cache
