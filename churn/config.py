@@ -431,6 +431,10 @@ class RetentionConfig(_Section):
     incentive_rub: float = Field(1000.0, ge=0)
     holdout_share: float = Field(0.10, ge=0, lt=1)
     holdout_seed: int = 0
+    # a held-out client stays off every list (both arms) for this many days after the week
+    # it was held out, so the control group stays uncalled over its label horizon;
+    # None = the served model's horizon (training.horizon_days)
+    holdout_washout_days: int | None = Field(None, ge=0)
     risk_deciles: int = Field(10, ge=1)
     bootstrap_rounds: int = Field(1000, gt=0)
     extra: dict[str, Any] = {}

@@ -199,6 +199,7 @@ def score_week(
     recently_called: Collection[int] = (),
     capacity: int | None = None,
     missing_tables: Collection[int] = (),
+    held_out: Collection[int] = (),
 ) -> WeekFrames:
     """Score one week's snapshot (active clients as of ``as_of``) and build its call list.
 
@@ -206,8 +207,10 @@ def score_week(
     ``serving.ranking`` over all clients, top drivers, evidence, money, risk decile).
     ``call_list``: the min(capacity, profit-optimal) best clients not in
     ``recently_called``, each assigned 'call' or 'holdout' (seeded, stratified by risk
-    decile of the whole week); ``selected`` is true for 'call'. ``sizing``: what bound the
-    list, how many were left out as recently called, sent and held out.
+    decile of the whole week); ``selected`` is true for 'call'. ``held_out``: clients of a
+    holdout still within its washout (``store.weeks.held_out_since``), left off the list in
+    both arms so the control group stays uncalled. ``sizing``: what bound the list, how
+    many were left out as recently called or still held out, sent and held out.
 
     A network snapshot (``centre_id``, :mod:`serving.centres`) is ranked and listed per
     centre: each centre's list holds at most ``capacity`` of its own clients, ranked from
@@ -220,17 +223,31 @@ def score_week(
         raise InputError(f"snapshot: no active clients as of {as_of}")
     snap = snapshot.reset_index(drop=True)
     ranking = cfg.serving.ranking
-    scored = with_money_columns(score_frame(model, snap, cfg.rules), snap, cfg.retention)
+    scored = with_money_columns(
+        score_frame(model, snap, cfg.rules),
+        snap,
+        cfg.retention,
+        horizon_days=int(getattr(model, "horizon_days", 90)),
+    )
     scored["evidence"] = evidence_flags(snap, missing_tables=missing_tables).to_numpy()
     scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
     scored["drivers"] = top_drivers(model, snap)
     called = set(int(c) for c in recently_called)
+    controls = set(int(c) for c in held_out) - called
     network = has_centres(scored)
     groups = centre_groups(scored) if network else [(None, scored.index)]
     lists, per_centre = [], {}
     for centre, rows in groups:  # a network: each centre ranks and calls its own clients
         calls, per_centre[centre] = _one_list(
-            model, snap, scored, rows, cfg=cfg, as_of=as_of, called=called, capacity=capacity
+            model,
+            snap,
+            scored,
+            rows,
+            cfg=cfg,
+            as_of=as_of,
+            called=called,
+            capacity=capacity,
+            controls=controls,
         )
         lists.append(calls)
     scored["rank"] = scored["rank"].astype("int64")
@@ -238,7 +255,13 @@ def score_week(
     if network:
         totals = {
             k: sum(c[k] for c in per_centre.values())
-            for k in ("profit_optimal_count", "listed", "eligible", "excluded_recently_called")
+            for k in (
+                "profit_optimal_count",
+                "listed",
+                "eligible",
+                "excluded_recently_called",
+                "excluded_held_out",
+            )
         }
         totals["capacity_binds"] = any(c["capacity_binds"] for c in per_centre.values())
         sizing = {"capacity": capacity, "per_centre": True, **totals, "centres": per_centre}
@@ -271,13 +294,16 @@ def _one_list(
     as_of: date,
     called: set[int],
     capacity: int,
+    controls: Collection[int] = (),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rank ``rows`` of ``scored`` (one centre, or the whole single-centre week) in place,
     and build their call list: eligible, profit-sized, worded, holdout assigned."""
     ranking = cfg.serving.ranking
     ranked = rank_scores(scored.loc[rows], ranking)
     scored.loc[ranked.index, "rank"] = np.arange(1, len(ranked) + 1)
-    eligible_mask = ~ranked["client_id"].isin(called).to_numpy()
+    recent_mask = ranked["client_id"].isin(called).to_numpy()
+    control_mask = ranked["client_id"].isin(list(controls)).to_numpy() & ~recent_mask
+    eligible_mask = ~(recent_mask | control_mask)
     eligible = ranked[eligible_mask]
     sizing = sizing_of(eligible, capacity)
     top = eligible.head(sizing["listed"])
@@ -307,7 +333,8 @@ def _one_list(
     sizing = {
         **sizing,
         "eligible": len(eligible),
-        "excluded_recently_called": int((~eligible_mask).sum()),
+        "excluded_recently_called": int(recent_mask.sum()),
+        "excluded_held_out": int(control_mask.sum()),
     }
     return assigned, sizing
 
@@ -341,6 +368,7 @@ class WeekSummary:
     snapshot_path: str
     store: str
     validation: str = "full"
+    excluded_held_out: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -378,7 +406,7 @@ _WORDS = {
         "calls": "call list: {s.call_list} clients ranked by {s.ranking} ({bound}; capacity "
         "{s.capacity}, {s.profit_optimal_count} with positive expected profit): {s.sent} sent "
         "to the scheduler, {s.held_out} held out at random, {s.excluded_recently_called} left "
-        "out as recently called",
+        "out as recently called, {s.excluded_held_out} as controls of an earlier holdout",
         "capacity_binds": "capacity binds",
         "profit_binds": "the profit-optimal count binds",
         "where": "stored in {s.store}; snapshot {s.snapshot_path}",
@@ -395,7 +423,8 @@ _WORDS = {
         "calls": "список обзвона: {s.call_list} клиентов по {s.ranking} ({bound}; ёмкость "
         "{s.capacity}, с положительной ожидаемой прибылью {s.profit_optimal_count}): "
         "{s.sent} передано в планировщик, {s.held_out} в случайной контрольной группе, "
-        "{s.excluded_recently_called} исключены как недавно обзвоненные",
+        "{s.excluded_recently_called} исключены как недавно обзвоненные, "
+        "{s.excluded_held_out} как контрольная группа прошлых недель",
         "capacity_binds": "ограничивает ёмкость",
         "profit_binds": "ограничивает число выгодных звонков",
         "where": "записано в {s.store}; снимок {s.snapshot_path}",
@@ -613,7 +642,7 @@ def run_weekly(
     from serving.loading import load_model
     from store import db
     from store.outcomes import recently_called
-    from store.weeks import list_weeks, read_scores, write_week
+    from store.weeks import held_out_since, list_weeks, read_scores, write_week
 
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -646,6 +675,10 @@ def run_weekly(
                 loaded = load_model(cfg, alias)
                 store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
                 recent = recently_called(store, day, cfg.serving.recall_after_days)
+                washout = cfg.retention.holdout_washout_days
+                if washout is None:
+                    washout = int(getattr(loaded.model, "horizon_days", 90))
+                controls = held_out_since(store, day, washout)
                 earlier = [w for w in list_weeks(store) if w.as_of < day]
                 previous = (
                     read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
@@ -667,6 +700,7 @@ def run_weekly(
             recently_called=recent,
             capacity=capacity,
             missing_tables=missing,
+            held_out=controls,
         )
         seconds["score"] = time.perf_counter() - t
         final = week_path(cfg, day)
@@ -709,6 +743,7 @@ def run_weekly(
         sent=s["sent"],
         held_out=s["held_out"],
         excluded_recently_called=s["excluded_recently_called"],
+        excluded_held_out=s["excluded_held_out"],
         capacity=s["capacity"],
         profit_optimal_count=s["profit_optimal_count"],
         capacity_binds=s["capacity_binds"],

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +311,29 @@ def read_scores(
 def read_call_list(engine: Engine, as_of: date, model_version: str | None = None) -> pd.DataFrame:
     """Week ``as_of``'s call list by rank (selected and not), empty when not stored."""
     return _read_week_rows(engine, call_list_t, as_of, model_version)
+
+
+def held_out_since(engine: Engine, as_of: date, days: int) -> set[int]:
+    """Clients held out (assignment 'holdout') in a current stored week within
+    ``[as_of - days, as_of)``: the control group of an experiment still running. Calling them
+    before their horizon has passed would turn the controls into treated clients and pull
+    the measured effect of calls towards zero."""
+    if days < 0:
+        raise InputError(f"holdout_washout_days: expected a non-negative number, got {days}")
+    cl = call_list_t
+    query = (
+        sa.select(cl.c.client_id)
+        .join(weeks, (weeks.c.as_of == cl.c.as_of) & (weeks.c.model_version == cl.c.model_version))
+        .where(
+            cl.c.assignment == "holdout",
+            cl.c.as_of >= as_of - timedelta(days=days),
+            cl.c.as_of < as_of,
+            _is_current(),
+        )
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return {int(v) for v in conn.execute(query).scalars()}
 
 
 def _client_weeks(client_id: int) -> sa.Select:

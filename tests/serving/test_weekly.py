@@ -29,7 +29,14 @@ from serving.run import write_config
 from serving.weekly import WeekFrames, run_weekly, score_week, week_path
 from store.db import connect
 from store.outcomes import add_outcomes
-from store.weeks import PAUSE_ENV, PAUSE_MARKER_ENV, list_weeks, read_call_list, read_scores
+from store.weeks import (
+    PAUSE_ENV,
+    PAUSE_MARKER_ENV,
+    held_out_since,
+    list_weeks,
+    read_call_list,
+    read_scores,
+)
 
 KILL_WAIT_S = 240
 
@@ -180,6 +187,38 @@ def test_stored_call_list_keeps_assignment_and_propensity(
     assert (calls["selected"] == (calls["assignment"] == "call")).all()
     np.testing.assert_allclose(calls["propensity"], 0.75)
     assert int((~calls["selected"]).sum()) == summary.held_out > 0
+    engine.dispose()
+
+
+def test_controls_of_an_earlier_holdout_stay_off_the_next_lists(
+    weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path
+) -> None:
+    """A client held out in week 1 is not listed (in either arm) in week 2: calling a
+    control before its horizon has passed would pull the measured effect towards zero."""
+    url = f"sqlite:///{tmp_path / 'washout.db'}"
+    weekly_cfg.retention.holdout_share = 0.3
+    w1, w2 = newest - timedelta(days=7), newest
+    run_weekly(weekly_cfg, small_raw, as_of=w1, store_url=url, capacity=400)
+    engine = connect(url)
+    calls1 = read_call_list(engine, w1)
+    controls = set(calls1.loc[calls1["assignment"] == HOLDOUT, "client_id"].astype(int))
+    assert controls
+    # the window is [as_of - days, as_of): the week itself and weeks too far back do not count
+    assert held_out_since(engine, w2, 90) == controls
+    assert held_out_since(engine, w1, 90) == set()
+    assert held_out_since(engine, w2, 6) == set()
+
+    second = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=url, capacity=400)
+    calls2 = read_call_list(engine, w2)
+    scored2 = set(read_scores(engine, w2)["client_id"].astype(int))
+    assert not controls & set(calls2["client_id"].astype(int))
+    assert second.excluded_held_out == len(controls & scored2) > 0
+
+    # without the washout the same controls come straight back on the list
+    weekly_cfg.retention.holdout_washout_days = 0
+    again = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=url, capacity=400)
+    assert again.excluded_held_out == 0
+    assert controls & set(read_call_list(engine, w2)["client_id"].astype(int))
     engine.dispose()
 
 
