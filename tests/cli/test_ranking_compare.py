@@ -27,6 +27,7 @@ def pool(n: int) -> tuple[WeekFrames, pd.DataFrame]:
     calls = pd.DataFrame(
         {
             "client_id": ids,
+            "centre_id": pd.Series([None] * n, dtype="str"),  # one centre
             "rank": np.arange(1, n + 1),
             "selected": True,
             "reason": "financial",
