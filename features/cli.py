@@ -19,7 +19,7 @@ mark the start of the export.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -57,11 +57,71 @@ def _event_paths(raw_dir: Path) -> dict[str, Path]:
 
 
 def data_span(raw_dir: Path) -> tuple[date, date]:
-    """(date of the first activity event, date of the newest event in any event table)."""
+    """(date of the first activity event, date of the newest event in any event table).
+
+    From the Parquet footers' ``ts`` statistics when every row group has them (exact
+    min/max of the column, no data read: a weekly run asks this before any other work);
+    a file without them is scanned by DuckDB."""
+    los: list[date] = []
+    his: list[date] = []
+    scan: dict[str, Path] = {}
+    for name, path in _event_paths(raw_dir).items():
+        span = _footer_span(path)
+        if span is None:
+            scan[name] = path
+        elif span != ():
+            his.append(span[1])
+            if name in ACTIVITY_TABLES:
+                los.append(span[0])
+    if scan:
+        lo, hi = _scanned_span(scan)
+        los += [lo] if lo is not None else []
+        his += [hi] if hi is not None else []
+    if not los or not his:
+        raise InputError(f"{raw_dir}: the activity tables hold no events")
+    return min(los), max(his)
+
+
+def _footer_span(path: Path) -> tuple[date, date] | tuple[()] | None:
+    """(min, max) date of ``ts`` from the row-group statistics; () for a file without rows;
+    None when a row group lacks usable statistics (the caller scans the file)."""
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001 - unreadable here: let the scan say what is wrong
+        return None
+    lo = hi = None
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        if group.num_rows == 0:
+            continue
+        stats = next(
+            (
+                group.column(j).statistics
+                for j in range(group.num_columns)
+                if group.column(j).path_in_schema == "ts"
+            ),
+            None,
+        )
+        if stats is None or not stats.has_min_max:
+            return None
+        if not isinstance(stats.min, datetime) or not isinstance(stats.max, datetime):
+            return None
+        lo = stats.min if lo is None else min(lo, stats.min)
+        hi = stats.max if hi is None else max(hi, stats.max)
+    if lo is None or hi is None:
+        return ()
+    return _utc_date(lo), _utc_date(hi)
+
+
+def _utc_date(ts: datetime) -> date:
+    return (ts.astimezone(UTC) if ts.tzinfo is not None else ts).date()
+
+
+def _scanned_span(paths: dict[str, Path]) -> tuple[date | None, date | None]:
     union = " UNION ALL ".join(
         f"SELECT min(ts) FILTER (WHERE {name in ACTIVITY_TABLES}) AS lo, max(ts) AS hi "
         f"FROM read_parquet('{path.as_posix()}')"
-        for name, path in _event_paths(raw_dir).items()
+        for name, path in paths.items()
     )
     con = duckdb.connect()
     try:
@@ -69,8 +129,6 @@ def data_span(raw_dir: Path) -> tuple[date, date]:
         lo, hi = con.execute(f"SELECT min(lo)::DATE, max(hi)::DATE FROM ({union})").fetchone()
     finally:
         con.close()
-    if lo is None or hi is None:
-        raise InputError(f"{raw_dir}: the activity tables hold no events")
     return lo, hi
 
 

@@ -8,6 +8,7 @@ them gets them computed from the same definitions (``features.rules``).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from churn.config import RulesConfig
@@ -41,13 +42,24 @@ def with_rule_columns(snapshot: pd.DataFrame, rules: RulesConfig | None = None) 
 
 
 def score_frame(
-    model: ChurnModel, snapshot: pd.DataFrame, rules: RulesConfig | None = None
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    rules: RulesConfig | None = None,
+    raw: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """client_id, probability, risk_band, contact_index, rule_band for every row (same index)."""
+    """client_id, probability, risk_band, contact_index, rule_band for every row (same index).
+
+    ``raw``: the booster's raw scores of these rows when already known (the weekly run
+    rebuilds them from the SHAP contributions it computes anyway), calibrated as usual."""
     frame = with_rule_columns(snapshot, rules)
     if frame.empty:
         return pd.DataFrame({c: [] for c in SCORE_COLUMNS}, index=frame.index)
-    proba = model.predict_proba(frame)
+    if raw is None:
+        proba = model.predict_proba(frame)
+    elif len(raw) != len(frame):
+        raise ValueError(f"raw: {len(raw)} scores for {len(frame)} rows")
+    else:
+        proba = model.calibrate(raw)
     return pd.DataFrame(
         {
             "client_id": frame["client_id"].to_numpy(),

@@ -52,12 +52,12 @@ import pandas as pd
 
 from churn.config import Config
 from churn.errors import InputError
-from serving.calllist import TOP_REASONS, rank_scores, sizing_of, with_money_columns
+from serving.calllist import rank_scores, sizing_of, with_money_columns
 from serving.centres import centre_groups, has_centres
+from serving.drivers import TopDrivers, reason_key, top_drivers, with_words
 from serving.evidence import evidence_flags
-from serving.explain import contributions, explain_frame
 from serving.holdout import CALL, assign_holdout, risk_deciles
-from serving.scoring import score_frame, with_rule_columns
+from serving.scoring import score_frame
 from training.model import ChurnModel
 
 BANDS = ("high", "dynamic", "no_threat")
@@ -66,7 +66,6 @@ _BAND_LEVEL = {"no_threat": 0, "dynamic": 1, "high": 2}
 EVIDENCE_TABLES = ("users", "invoices")
 VALIDATED_FILE = "validated.json"  # digests of exports that passed validation
 VALIDATED_KEPT = 50
-NO_REASON = "none"  # call_list.reason when the client has no risk-raising driver
 SCORE_COLUMNS = (
     "client_id",
     "centre_id",  # missing for a single centre's export
@@ -109,87 +108,6 @@ class WeekFrames:
     sizing: dict[str, Any]
 
 
-def _plain_list(column: pd.Series) -> list[Any]:
-    """A column as plain Python values (numbers, text), missing as None: JSON-ready."""
-    missing = column.isna().to_numpy()
-    if column.dtype.kind in "biuf":
-        values = column.to_numpy().tolist()
-    else:
-        values = [_plain(v) for v in column.astype(object).tolist()]
-    if missing.any():
-        values = [None if m else v for v, m in zip(values, missing, strict=True)]
-    return values
-
-
-def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS) -> list[list]:
-    """Each row's top ``k`` risk-raising drivers: ``{"feature", "value", "contribution"}``,
-    strongest first, from the SHAP contributions of :func:`serving.explain.contributions`
-    (one LightGBM ``pred_contrib`` call on the whole frame; the same order as
-    :func:`serving.explain.explain_frame`). Words are added for the listed clients only
-    (:func:`_with_words`): sentences for every client would cost more than the scoring."""
-    frame = with_rule_columns(snapshot)
-    contrib, _ = contributions(model, frame)
-    n, k = len(frame), min(k, contrib.shape[1])
-    top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-    top_c = np.take_along_axis(contrib, top, axis=1)
-    raising = top_c > 0
-    # only the shown cells' values, gathered feature by feature (not every column's)
-    values = np.full((n, k), None, dtype=object)
-    for j in np.unique(top[raising]):
-        rows, slots = np.nonzero((top == j) & raising)
-        picked = np.empty(len(rows), dtype=object)
-        picked[:] = _plain_list(frame[model.features[j]].iloc[rows])
-        values[rows, slots] = picked
-    names = np.asarray(model.features, dtype=object)[top].tolist()
-    return [
-        [
-            {"feature": f, "value": v, "contribution": c}
-            for f, v, c, keep in zip(fs, vs, cs, ok, strict=True)
-            if keep
-        ]
-        for fs, vs, cs, ok in zip(
-            names, values.tolist(), top_c.tolist(), raising.tolist(), strict=True
-        )
-    ]
-
-
-def _with_words(
-    model: ChurnModel, rows: pd.DataFrame, drivers: list[list], cfg: Config
-) -> list[list]:
-    """``drivers`` of ``rows`` plus text, reason group and action (``serving.language``),
-    from :func:`serving.explain.explain_frame`."""
-    if not len(rows):
-        return drivers
-    why = explain_frame(model, rows, TOP_REASONS, reasons=cfg.reasons_in())
-    out = []
-    for r, items in enumerate(drivers):
-        worded = []
-        for i, item in enumerate(items, start=1):
-            extra = {}
-            if why[f"feature_{i}"].iat[r] == item["feature"]:
-                extra = {
-                    "text": why[f"reason_{i}"].iat[r],
-                    "reason_group": why[f"reason_group_{i}"].iat[r],
-                    "action": why[f"action_{i}"].iat[r],
-                }
-            worded.append({**item, **extra})
-        out.append(worded)
-    return out
-
-
-def reason_key(drivers: list[dict], cfg: Config) -> str:
-    """The call list's ``reason``: the language-independent group key of the strongest
-    risk-raising driver (``financial``, ``low_engagement`` ...), as ``churn uplift`` groups by."""
-    if not drivers:
-        return NO_REASON
-    spec = cfg.reasons.features.get(drivers[0]["feature"])
-    return spec.group if spec is not None else "other"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def score_week(
     model: ChurnModel,
     snapshot: pd.DataFrame,
@@ -223,15 +141,16 @@ def score_week(
         raise InputError(f"snapshot: no active clients as of {as_of}")
     snap = snapshot.reset_index(drop=True)
     ranking = cfg.serving.ranking
+    drivers = top_drivers(model, snap)
     scored = with_money_columns(
-        score_frame(model, snap, cfg.rules),
+        score_frame(model, snap, cfg.rules, raw=drivers.raw),
         snap,
         cfg.retention,
         horizon_days=int(getattr(model, "horizon_days", 90)),
     )
     scored["evidence"] = evidence_flags(snap, missing_tables=missing_tables).to_numpy()
     scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
-    scored["drivers"] = top_drivers(model, snap)
+    scored["drivers"] = drivers.json_texts()
     called = set(int(c) for c in recently_called)
     controls = set(int(c) for c in held_out) - called
     network = has_centres(scored)
@@ -248,6 +167,7 @@ def score_week(
             called=called,
             capacity=capacity,
             controls=controls,
+            drivers=drivers,
         )
         lists.append(calls)
     scored["rank"] = scored["rank"].astype("int64")
@@ -294,6 +214,7 @@ def _one_list(
     as_of: date,
     called: set[int],
     capacity: int,
+    drivers: TopDrivers,
     controls: Collection[int] = (),
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rank ``rows`` of ``scored`` (one centre, or the whole single-centre week) in place,
@@ -307,15 +228,16 @@ def _one_list(
     eligible = ranked[eligible_mask]
     sizing = sizing_of(eligible, capacity)
     top = eligible.head(sizing["listed"])
-    worded = _with_words(model, snap.loc[top.index], top["drivers"].tolist(), cfg)
-    scored.loc[top.index, "drivers"] = pd.Series(worded, index=top.index, dtype=object)
+    worded = with_words(model, snap.loc[top.index], drivers.dicts(top.index.to_numpy()), cfg)
+    texts = [json.dumps(d, ensure_ascii=False) for d in worded]
+    scored.loc[top.index, "drivers"] = pd.Series(texts, index=top.index, dtype=object)
     top = scored.loc[top.index]
     listed = pd.DataFrame(
         {
             "client_id": top["client_id"].to_numpy(),
             "centre_id": top["centre_id"].to_numpy(),
             "rank": np.arange(1, len(top) + 1),
-            "reason": [reason_key(d, cfg) for d in top["drivers"]],
+            "reason": [reason_key(d, cfg) for d in worded],
             "ranking": ranking,
             "expected_profit_rub": top["expected_profit_rub"].to_numpy(dtype=float),
             "probability": top["probability"].to_numpy(dtype=float),

@@ -89,7 +89,7 @@ def _columns(
         if col not in frame.columns:
             columns[col] = [None] * len(frame)
         elif col == "drivers":
-            columns[col] = [_json_text(v) for v in frame[col].tolist()]
+            columns[col] = _json_column(frame[col].tolist(), f"{what}.{col}")
         else:
             columns[col] = _column_values(frame[col])
     for col in required:
@@ -114,10 +114,40 @@ def _native(value: Any) -> Any:
 
 def _json_text(value: Any) -> str | None:
     """Drivers as JSON text, serialised once here (numpy scalars and arrays, dates become
-    JSON values); the bulk insert binds it as text into the JSON column."""
+    JSON values); the bulk insert binds it as text into the JSON column. Text is JSON
+    already written (``serving.drivers.TopDrivers.json_texts``): see :func:`_json_column`."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
+    if isinstance(value, str):
+        return value
     return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+class JsonText(str):
+    """Text that is one JSON value by construction (``serving.drivers`` writes it, tested
+    equal to ``json.dumps``): stored as is, without the parse that other text gets."""
+
+    __slots__ = ()
+
+
+def _json_column(values: list[Any], what: str) -> list[str | None]:
+    """Every cell as JSON text; cells given as plain text must each be one JSON value
+    (checked in one parse of them all: SQLite would store anything, and reads would fail
+    later). :class:`JsonText` cells are trusted."""
+    texts = [_json_text(v) for v in values]
+    given = [
+        t
+        for t, v in zip(texts, values, strict=True)
+        if isinstance(v, str) and type(v) is not JsonText
+    ]
+    if given:
+        try:
+            parsed = json.loads("[" + ",".join(given) + "]")
+        except ValueError as exc:
+            raise InputError(f"{what}: not JSON text ({exc})") from None
+        if len(parsed) != len(given):
+            raise InputError(f"{what}: a cell holds more than one JSON value")
+    return texts
 
 
 def _json_default(value: Any) -> Any:
@@ -293,8 +323,8 @@ def _read_week_rows(
         .where(table.c.as_of == week.as_of, table.c.model_version == week.model_version)
         .order_by(table.c.rank)
     )
-    with engine.connect() as conn:
-        return _frame(list(conn.execute(query)), columns)
+    with engine.connect() as conn:  # fetchall: one driver call, not a fetchone per row
+        return _frame(conn.execute(query).fetchall(), columns)
 
 
 def read_scores(

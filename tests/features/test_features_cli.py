@@ -28,6 +28,35 @@ def test_latest_as_of_is_the_day_after_the_newest_event(raw: Path) -> None:
     assert latest_as_of(raw) == date(2025, 8, 2)
 
 
+def test_data_span_from_footers_equals_a_scan(raw: Path, tmp_path: Path) -> None:
+    """The footer statistics give the scan's answer; a file without statistics (or with the
+    newest event in a later row group, or with no rows) is read correctly too."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from features.cli import _event_paths, _scanned_span, data_span
+
+    assert data_span(raw) == _scanned_span(_event_paths(raw))
+    copy = tmp_path / "raw"
+    shutil.copytree(raw, copy)
+    logins = pq.read_table(copy / "logins.parquet").sort_by([("ts", "descending")])
+    pq.write_table(logins, copy / "logins.parquet", write_statistics=False)
+    assert data_span(copy) == data_span(raw)
+    late = logins.slice(0, 1)  # one login a week after every other event, in row group 2
+    ts = late.column("ts").to_pylist()[0].replace(year=2025, month=8, day=9)
+    ts_type = late.schema.field("ts").type
+    late = late.set_column(late.schema.get_field_index("ts"), "ts", pa.array([ts], ts_type))
+    both = pa.concat_tables([logins.slice(1), late])
+    pq.write_table(both, copy / "logins.parquet", row_group_size=len(logins) - 1)
+    assert pq.ParquetFile(copy / "logins.parquet").metadata.num_row_groups == 2
+    assert data_span(copy) == (data_span(raw)[0], date(2025, 8, 9))
+    clicks = pq.read_table(copy / "video_clicks.parquet")
+    pq.write_table(clicks.slice(0, 0), copy / "video_clicks.parquet")  # no rows: no span
+    assert data_span(copy) == _scanned_span(_event_paths(copy))
+
+
 def test_date_rules(raw: Path) -> None:
     assert as_of_dates(raw, "2025-06-01", None, None, TODAY) == [AS_OF]
     assert as_of_dates(raw, None, None, None, TODAY) == [date(2025, 8, 2)]

@@ -24,6 +24,7 @@ from store.weeks import (
 )
 
 W1 = date(2025, 6, 2)
+W2 = W1 + timedelta(days=7)
 
 
 def _write(engine, as_of, version="3", scores=None, path=None):
@@ -172,3 +173,24 @@ def test_drivers_json_keeps_numpy_values_and_text(store_url: str) -> None:
         {"feature": "region", "value": None, "text": "Входов нет — повышает риск"}
     ]
     assert got.loc[3] == []
+
+
+def test_drivers_given_as_json_text_are_stored_as_is_and_bad_text_is_refused(
+    store_url: str,
+) -> None:
+    engine = connect(store_url)
+    scores = scores_frame(n=3)
+    scores["drivers"] = [
+        '[{"feature": "logins_30d", "value": 0, "contribution": 0.5}]',
+        None,
+        "[]",
+    ]
+    _write(engine, W1, scores=scores)
+    got = read_scores(engine, W1).set_index("client_id")["drivers"]
+    assert got.loc[1] == [{"feature": "logins_30d", "value": 0, "contribution": 0.5}]
+    assert got.loc[2] is None and got.loc[3] == []
+    for bad in ('[{"feature": ', "[], []"):
+        scores["drivers"] = ["[]", bad, "[]"]
+        with pytest.raises(InputError, match="scores.drivers"):
+            _write(engine, W2, scores=scores)
+    assert read_scores(engine, W2).empty  # nothing of the refused week was written
