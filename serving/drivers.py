@@ -75,12 +75,12 @@ class TopDrivers:
         ensure_ascii=False)``, built slot by slot over whole columns (no dict per driver)."""
         n, k = self.top.shape
         names = np.asarray([json.dumps(f, ensure_ascii=False) for f in self.features], dtype=object)
-        cells = np.full((n, k), "", dtype=object)
+        # raising cells are a prefix of the slots (sorted by contribution): the row is its
+        # first ``shown`` cells joined; plain lists, as numpy would turn text into '<U' arrays
+        rows = [[] for _ in range(n)]
         for slot in range(k):
-            keep = np.flatnonzero(self.raising[:, slot])
-            if not len(keep):
-                continue
-            cells[keep, slot] = [
+            keep = np.flatnonzero(self.raising[:, slot]).tolist()
+            cells = [
                 _CELL.format(f, v, c)
                 for f, v, c in zip(
                     names[self.top[keep, slot]].tolist(),
@@ -89,8 +89,10 @@ class TopDrivers:
                     strict=True,
                 )
             ]
+            for i, cell in zip(keep, cells, strict=True):
+                rows[i].append(cell)
         out = np.empty(n, dtype=object)
-        out[:] = [JsonText("[" + ", ".join(c for c in row if c) + "]") for row in cells.tolist()]
+        out[:] = [JsonText("[" + ", ".join(r) + "]") for r in rows]
         return out
 
 

@@ -17,6 +17,7 @@ agree), and it works on a whole frame at once, which the call list needs.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,10 @@ import pandas as pd
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
 from features.rules import band, snapshot_flags
+from serving import treeshap
 from serving.scoring import with_rule_columns
 from serving.sentences import group_and_action, json_value, sentence
-from training.model import ChurnModel, threads
+from training.model import SMALL_BATCH_ROWS, ChurnModel, threads
 
 SUB_INDICATORS = ("training_indicator", "webinar_indicator", "cabinet_indicator")
 ACTION_SEPARATOR = " | "  # actions themselves contain "; "
@@ -36,11 +38,28 @@ TEXT_COLUMNS = ("reason_", "feature_", "action_")  # reason_group_ starts with r
 
 def raw_contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n × features) SHAP contributions in the booster's raw log-odds and the (n,) base
-    value: ``sum + base == model.predict_raw``."""
+    value: ``sum + base == model.predict_raw``. Bulk frames (a week of clients) go through
+    :mod:`serving.treeshap` (the same values, several times faster), small ones and models
+    it does not cover through LightGBM's own ``pred_contrib``."""
     x = model.matrix(frame)
-    out = model.booster.predict(x, pred_contrib=True, num_threads=threads(len(x)))
+    trees = _compiled(model) if len(x) >= SMALL_BATCH_ROWS else None
+    if trees is not None:
+        out = treeshap.pred_contrib(trees, x)
+    else:
+        out = model.booster.predict(x, pred_contrib=True, num_threads=threads(len(x)))
     out = np.asarray(out, dtype=float)
     return out[:, :-1], out[:, -1]
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _compiled(model: ChurnModel) -> treeshap.Trees | None:
+    """The booster's trees for :mod:`serving.treeshap`, built once per loaded booster."""
+    booster = model.booster
+    if booster not in _COMPILED:
+        _COMPILED[booster] = treeshap.compile_trees(booster.dump_model())
+    return _COMPILED[booster]
 
 
 def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

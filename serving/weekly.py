@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn.bulk import collector_paused
 from churn.config import Config
 from churn.errors import InputError
 from serving.calllist import rank_scores, sizing_of, with_money_columns
@@ -150,7 +151,8 @@ def score_week(
     )
     scored["evidence"] = evidence_flags(snap, missing_tables=missing_tables).to_numpy()
     scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
-    scored["drivers"] = drivers.json_texts()
+    # object dtype: pandas 3 would infer ``str`` and drop the JsonText mark the store trusts
+    scored["drivers"] = pd.Series(drivers.json_texts(), index=scored.index, dtype=object)
     called = set(int(c) for c in recently_called)
     controls = set(int(c) for c in held_out) - called
     network = has_centres(scored)
@@ -560,7 +562,34 @@ def run_weekly(
 ) -> WeekSummary:
     """``churn weekly``: validate ``raw_dir``, snapshot as of ``as_of`` (default the day
     after the newest event), score with the aliased model (default champion), store the
-    week and its call list in one transaction; returns the summary."""
+    week and its call list in one transaction; returns the summary. Runs with the cyclic
+    garbage collector paused (:mod:`churn.bulk`)."""
+    with collector_paused():
+        return _run_weekly(
+            cfg,
+            raw_dir,
+            as_of=as_of,
+            alias=alias,
+            store_url=store_url,
+            engine=engine,
+            capacity=capacity,
+            today=today,
+            revalidate=revalidate,
+        )
+
+
+def _run_weekly(
+    cfg: Config,
+    raw_dir: Path,
+    *,
+    as_of: date | None = None,
+    alias: str | None = None,
+    store_url: str | None = None,
+    engine: str = "duckdb",
+    capacity: int | None = None,
+    today: date | None = None,
+    revalidate: bool = False,
+) -> WeekSummary:
     from serving.loading import load_model
     from store import db
     from store.outcomes import recently_called
