@@ -8,8 +8,9 @@ through *which* of the leaf's path features the row agrees with (a bit pattern o
 most D features). So per leaf the share is computed once per pattern that occurs (the
 idea of Fast TreeSHAP v2, Yang 2021) and rows only compute their pattern and add it:
 O(L·D) per row, rows in parallel blocks (numba). Measured on 66 000 clients (one run,
-``benchmarks/weekly.py`` champion and the ``make demo`` one): 0.54 s vs 1.32 s and 0.76 s
-vs 1.48 s. Same game, same numbers: :func:`pred_contrib` equals
+``benchmarks/weekly.py`` champion, 4 trees of depth 14, and the ``make demo`` one, 60 of
+depth 7): 0.39 s vs 1.38 s and 0.71 s vs 1.52 s for LightGBM. Same numbers:
+:func:`pred_contrib` equals
 ``booster.predict(x, pred_contrib=True)`` to 1e-10 (4e-15 measured), tested on models
 with numeric, categorical, missing and zero-as-missing splits.
 
@@ -52,13 +53,15 @@ class Trees:
     cat_end: np.ndarray
     cats: np.ndarray
     tree_nodes: np.ndarray  # (trees + 1) offsets into the internal nodes
+    node_parent: np.ndarray  # -1 at a root; parents come before their children
+    node_left: np.ndarray  # the node is its parent's left child
+    node_slot: np.ndarray  # slot of the parent's feature on the path to the node
     # leaves (global index) with their paths
     leaf_value: np.ndarray
     tree_leaves: np.ndarray  # (trees + 1) offsets into the leaves
-    step_start: np.ndarray  # steps of leaf l: step_*[step_start[l]:step_start[l + 1]]
-    step_node: np.ndarray  # global internal node
-    step_left: np.ndarray  # the path goes left there
-    step_slot: np.ndarray  # which of the leaf's path features the split is on
+    leaf_parent: np.ndarray  # the leaf's parent node, whether it is its left child, and
+    leaf_left: np.ndarray  # the slot of the parent's feature (the last step of the path)
+    leaf_slot: np.ndarray
     slot_start: np.ndarray  # slots of leaf l: slot_*[slot_start[l]:slot_start[l + 1]]
     slot_feature: np.ndarray
     slot_zero: np.ndarray  # share of training rows following the path's splits on it
@@ -68,10 +71,11 @@ class Trees:
 
 def compile_trees(dump: dict[str, Any]) -> Trees | None:
     """The arrays of ``booster.dump_model()``, or ``None`` for a model not covered."""
-    nodes: dict[str, list] = {k: [] for k in ("f", "t", "c", "d", "m", "cs", "ce")}
+    nodes: dict[str, list] = {
+        k: [] for k in ("f", "t", "c", "d", "m", "cs", "ce", "parent", "left", "slot")
+    }
     cats: list[int] = []
-    leaves: dict[str, list] = {k: [] for k in ("v", "tree", "ss", "sl", "fs")}
-    steps: dict[str, list] = {"node": [], "left": [], "slot": []}
+    leaves: dict[str, list] = {k: [] for k in ("v", "tree", "fs", "parent", "left", "slot")}
     slots: dict[str, list] = {"feature": [], "zero": []}
     tree_nodes, base = [0], 0.0
     for t, info in enumerate(dump["tree_info"]):
@@ -90,11 +94,15 @@ def compile_trees(dump: dict[str, Any]) -> Trees | None:
                     return None
                 value = float(node["leaf_value"])
                 expected += float(node["leaf_count"]) / total * value
-                if not _add_leaf(value, t, path, leaves, steps, slots):
+                if not _add_leaf(value, t, path, leaves, slots):
                     return None
                 continue
             i = len(nodes["f"])
             _add_node(node, nodes, cats)
+            edge = _edge(path)
+            nodes["parent"].append(edge[0])
+            nodes["left"].append(edge[1])
+            nodes["slot"].append(edge[2])
             count = float(node["internal_count"])
             for child, left in ((node["left_child"], True), (node["right_child"], False)):
                 share = _count(child) / count
@@ -111,14 +119,16 @@ def compile_trees(dump: dict[str, Any]) -> Trees | None:
         "cat_end": np.asarray(nodes["ce"], dtype=np.int64),
         "cats": np.asarray(cats, dtype=np.int64),
         "tree_nodes": np.asarray(tree_nodes, dtype=np.int64),
+        "node_parent": np.asarray(nodes["parent"], dtype=np.int64),
+        "node_left": np.asarray(nodes["left"], dtype=np.bool_),
+        "node_slot": np.asarray(nodes["slot"], dtype=np.int64),
         "leaf_value": np.asarray(leaves["v"], dtype=np.float64),
         "tree_leaves": np.searchsorted(
             np.asarray(leaves["tree"], dtype=np.int64), np.arange(len(tree_nodes)), side="left"
         ).astype(np.int64),
-        "step_start": np.asarray([*leaves["ss"], len(steps["node"])], dtype=np.int64),
-        "step_node": np.asarray(steps["node"], dtype=np.int64),
-        "step_left": np.asarray(steps["left"], dtype=np.bool_),
-        "step_slot": np.asarray(steps["slot"], dtype=np.int64),
+        "leaf_parent": np.asarray(leaves["parent"], dtype=np.int64),
+        "leaf_left": np.asarray(leaves["left"], dtype=np.bool_),
+        "leaf_slot": np.asarray(leaves["slot"], dtype=np.int64),
         "slot_start": np.asarray([*leaves["fs"], len(slots["feature"])], dtype=np.int64),
         "slot_feature": np.asarray(slots["feature"], dtype=np.int64),
         "slot_zero": np.asarray(slots["zero"], dtype=np.float64),
@@ -159,31 +169,43 @@ def _add_node(node: dict, nodes: dict[str, list], cats: list[int]) -> None:
     nodes["ce"].append(len(cats))
 
 
+def _path_slots(path: list[tuple[int, bool, int, float]]) -> tuple[list[int], list[float]]:
+    """A path's distinct features (its slots, in first-seen order) and, for each, the
+    product of the cover shares of the splits on it (TreeSHAP's "zero fraction")."""
+    features: list[int] = []
+    zero: list[float] = []
+    for _, _, feature, share in path:
+        if feature not in features:
+            features.append(feature)
+            zero.append(1.0)
+        zero[features.index(feature)] *= share
+    return features, zero
+
+
+def _edge(path: list[tuple[int, bool, int, float]]) -> tuple[int, bool, int]:
+    """(parent node, is the left child, slot of the parent's feature) of a path's end."""
+    if not path:
+        return -1, False, 0
+    parent, left, feature, _ = path[-1]
+    return parent, left, _path_slots(path)[0].index(feature)
+
+
 def _add_leaf(
     value: float,
     tree: int,
     path: list[tuple[int, bool, int, float]],
     leaves: dict[str, list],
-    steps: dict[str, list],
     slots: dict[str, list],
 ) -> bool:
-    """One leaf's path: its steps and its distinct features (slots) with the product of
-    the cover shares of the splits on each (TreeSHAP's "zero fraction")."""
-    features: list[int] = []
-    zero: list[float] = []
+    """One leaf: value, tree, its slots and the edge from its parent."""
+    features, zero = _path_slots(path)
+    parent, left, slot = _edge(path)
     leaves["v"].append(value)
     leaves["tree"].append(tree)
-    leaves["ss"].append(len(steps["node"]))
     leaves["fs"].append(len(slots["feature"]))
-    for node, left, feature, share in path:
-        if feature not in features:
-            features.append(feature)
-            zero.append(1.0)
-        slot = features.index(feature)
-        zero[slot] *= share
-        steps["node"].append(node)
-        steps["left"].append(left)
-        steps["slot"].append(slot)
+    leaves["parent"].append(parent)
+    leaves["left"].append(left)
+    leaves["slot"].append(slot)
     slots["feature"].extend(features)
     slots["zero"].extend(zero)
     return len(features) <= MAX_PATH_FEATURES
@@ -209,11 +231,13 @@ def pred_contrib(trees: Trees, x: np.ndarray) -> np.ndarray:
         trees.cat_end,
         trees.cats,
         trees.tree_nodes,
+        trees.node_parent,
+        trees.node_left,
+        trees.node_slot,
         trees.tree_leaves,
-        trees.step_start,
-        trees.step_node,
-        trees.step_left,
-        trees.step_slot,
+        trees.leaf_parent,
+        trees.leaf_left,
+        trees.leaf_slot,
         trees.slot_start,
         trees.slot_feature,
     )
@@ -309,24 +333,28 @@ def _contrib(  # noqa: ANN202, PLR0913
     cat_end,  # noqa: ANN001
     cats,  # noqa: ANN001
     tree_nodes,  # noqa: ANN001
+    node_parent,  # noqa: ANN001
+    node_left,  # noqa: ANN001
+    node_slot,  # noqa: ANN001
     tree_leaves,  # noqa: ANN001
-    step_start,  # noqa: ANN001
-    step_node,  # noqa: ANN001
-    step_left,  # noqa: ANN001
-    step_slot,  # noqa: ANN001
+    leaf_parent,  # noqa: ANN001
+    leaf_left,  # noqa: ANN001
+    leaf_slot,  # noqa: ANN001
     slot_start,  # noqa: ANN001
     slot_feature,  # noqa: ANN001
 ):
     """Row blocks in parallel (each block's rows of ``out`` stay in cache); per row and
-    tree: every split's decision, then per leaf its pattern and the memo's shares."""
+    tree: every split's decision and, parents first, the pattern of agreeing slots at each
+    node; per leaf its pattern from its parent's, and the memo's shares."""
     rows = x.shape[0]
     n_trees = tree_nodes.shape[0] - 1
-    width = 0
+    width = 1
     for t in range(n_trees):
         width = max(width, tree_nodes[t + 1] - tree_nodes[t])
     n_blocks = (rows + _BLOCK - 1) // _BLOCK
     for b in prange(n_blocks):
-        left = np.zeros(max(width, 1), dtype=np.bool_)
+        left = np.zeros(width, dtype=np.bool_)
+        pattern = np.zeros(width, dtype=np.int64)
         for r in range(b * _BLOCK, min(rows, (b + 1) * _BLOCK)):
             for t in range(n_trees):
                 lo = tree_nodes[t]
@@ -342,13 +370,22 @@ def _contrib(  # noqa: ANN202, PLR0913
                         cat_end,
                         cats,
                     )
+                    p = node_parent[nd]
+                    if p < 0:
+                        pattern[nd - lo] = -1  # every slot agrees so far
+                    else:
+                        q = pattern[p - lo]
+                        if left[p - lo] != node_left[nd]:
+                            q &= ~(1 << node_slot[nd])
+                        pattern[nd - lo] = q
                 for leaf in range(tree_leaves[t], tree_leaves[t + 1]):
                     s0 = slot_start[leaf]
                     n = slot_start[leaf + 1] - s0
-                    pattern = (1 << n) - 1
-                    for k in range(step_start[leaf], step_start[leaf + 1]):
-                        if left[step_node[k] - lo] != step_left[k]:
-                            pattern &= ~(1 << step_slot[k])
-                    at = memo_start[leaf] + pattern * n
+                    p = leaf_parent[leaf]
+                    q = pattern[p - lo]
+                    if left[p - lo] != leaf_left[leaf]:
+                        q &= ~(1 << leaf_slot[leaf])
+                    q &= (1 << n) - 1
+                    at = memo_start[leaf] + q * n
                     for s in range(n):
                         out[r, slot_feature[s0 + s]] += memo[at + s]
