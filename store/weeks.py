@@ -182,6 +182,8 @@ def write_week(
     """Store one week's scores and call list in one transaction, replacing the same
     ``(as_of, model_version)`` if it was written before."""
     model_version = str(model_version)
+    if "client_id" in scores.columns:  # in key order: b-tree appends, not random inserts
+        scores = scores.sort_values("client_id", kind="stable")
     score_cols = _columns(scores, SCORE_REQUIRED, SCORE_OPTIONAL, "scores")
     bad = set(score_cols["evidence"]) - set(EVIDENCE)
     if bad:
