@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,32 @@ def small_snapshots(session_config: Config, small_raw: Path) -> Path:
     out = session_config.paths.features_path
     run_features(session_config, raw=small_raw, out=out, as_of=None, to=None, every="month")
     return out
+
+
+@contextmanager
+def switched_mlflow(uri: str) -> Iterator[str]:
+    """Point MLflow (``MLFLOW_TRACKING_URI``, tracking and registry URIs) at ``uri`` for a
+    block and put all three back afterwards, so a test's own fresh store does not leak into
+    the session store other tests use. Shared by the fixtures that need an empty registry."""
+    import mlflow
+
+    old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    use_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        mp.undo()
+        mlflow.set_tracking_uri(old_tracking)
+        mlflow.set_registry_uri(old_registry)
+
+
+@pytest.fixture(scope="session")
+def mlflow_switch() -> Any:
+    """:func:`switched_mlflow`, for fixtures in test packages (which cannot import this
+    conftest by name): ``with mlflow_switch(uri): ...``."""
+    return switched_mlflow
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 from monitoring_helpers import write_config
 from typer.testing import CliRunner
 
 from churn.config import Config
-from churn.tracking import use_tracking_uri
 from cli.main import app
 from cli.retrain import NOT_PROMOTED_EXIT, champion_version
 from store.db import connect
@@ -27,7 +25,9 @@ WEEK = date(2025, 7, 7)
 
 
 @pytest.fixture
-def retrain_cfg(session_config: Config, small_snapshots: Path, tmp_path: Path) -> Iterator[Config]:
+def retrain_cfg(
+    session_config: Config, small_snapshots: Path, tmp_path: Path, mlflow_switch: Any
+) -> Iterator[Config]:
     """The session base with an empty MLflow store and score store of its own."""
     cfg = session_config.model_copy(deep=True)
     fresh = cfg.paths.under(tmp_path)
@@ -39,16 +39,8 @@ def retrain_cfg(session_config: Config, small_snapshots: Path, tmp_path: Path) -
     cfg.training.n_trials = 2
     cfg.training.bootstrap_rounds = 50
     cfg.training.max_boost_rounds = 200
-    old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", cfg.paths.mlflow_tracking_uri)
-    use_tracking_uri(cfg.paths.mlflow_tracking_uri)
-    try:
+    with mlflow_switch(cfg.paths.mlflow_tracking_uri):
         yield cfg
-    finally:
-        mp.undo()
-        mlflow.set_tracking_uri(old_tracking)
-        mlflow.set_registry_uri(old_registry)
 
 
 def _retrain(cfg: Config, root: Path, *args: str) -> tuple[Any, dict[str, Any]]:

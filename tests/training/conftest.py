@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from churn.config import Config
-from churn.tracking import use_tracking_uri
 from features.catalog import CATALOG, COLUMNS
 from features.contract import TRUTH_HORIZON_FILE
 from features.provenance import stamp
@@ -125,7 +124,7 @@ def synthetic() -> SyntheticBase:
 
 
 @pytest.fixture
-def fresh_mlflow(tmp_path: Path, base_config: Config) -> Iterator[Config]:
+def fresh_mlflow(tmp_path: Path, base_config: Config, mlflow_switch: Any) -> Iterator[Config]:
     """A config whose MLflow store (SQLite + artifacts) is new and empty for this test."""
     cfg = base_config.model_copy(deep=True)
     cfg.paths = cfg.paths.under(tmp_path)
@@ -134,16 +133,8 @@ def fresh_mlflow(tmp_path: Path, base_config: Config) -> Iterator[Config]:
     cfg.training.timeout_s = 60
     cfg.training.bootstrap_rounds = 50
     cfg.training.max_boost_rounds = 200
-    old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", cfg.paths.mlflow_tracking_uri)
-    use_tracking_uri(cfg.paths.mlflow_tracking_uri)
-    try:
+    with mlflow_switch(cfg.paths.mlflow_tracking_uri):
         yield cfg
-    finally:
-        mp.undo()
-        mlflow.set_tracking_uri(old_tracking)
-        mlflow.set_registry_uri(old_registry)
 
 
 @pytest.fixture(scope="session")
