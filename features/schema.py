@@ -11,6 +11,11 @@ Three layers, each reporting *every* problem it finds rather than stopping at th
    unknown client/user ids, events before the contract start or in the future, invoice
    dates out of order, segment against the fee rule, duplicate keys of big tables.
 
+Layers 2 and 3 read every row; on a clean export of 100 000 clients they took ~7 s. So
+``inspect_dir`` first proves, in one DuckDB aggregate query per table
+(``features/proof.py``), which tables break none of those rules, and runs the row-level
+passes only on the others: their messages, counts and example rows are what is reported.
+
 Dtypes follow the contract: ``int`` = int64 (nullable ints may arrive as pandas Int64),
 ``float`` = float64, ``str`` = a pandas string dtype, ``ts`` = tz-aware UTC datetimes of
 any unit (pandas 3 writes microseconds; nanoseconds are fine too).
@@ -232,10 +237,21 @@ def check_values(state: TableState, pf: pq.ParquetFile, cfg: ValidationConfig) -
 
 
 def inspect_dir(
-    raw_dir: Path, *, today: datetime | None = None, config: ValidationConfig | None = None
+    raw_dir: Path,
+    *,
+    today: datetime | None = None,
+    config: ValidationConfig | None = None,
+    fast: bool = True,
 ) -> tuple[dict[str, TableState], list[Violation]]:
-    """Every table's state (rows, usable columns) and every violation found."""
+    """Every table's state (rows, usable columns) and every violation found.
+
+    ``fast`` (the default) first proves in DuckDB which tables are clean
+    (``features/proof.py``, one aggregate query per table) and runs the row-level passes
+    (pandera, the cross-table joins) only on the others: the violations are the same as
+    with ``fast=False``, which runs every pass on every table.
+    """
     from features.cross_table import cross_table_violations
+    from features.proof import clean_tables
 
     cfg = config or ValidationConfig()
     raw_dir = Path(raw_dir)
@@ -243,7 +259,7 @@ def inspect_dir(
         raise InputError(f"raw data directory not found: {raw_dir}")
     today = _utc(today or datetime.now(UTC))
     states: dict[str, TableState] = {}
-    violations: list[Violation] = []
+    opened: dict[str, tuple[pq.ParquetFile | None, list[Violation]]] = {}
     for table in TABLES.values():
         state = TableState(table, raw_dir / f"{table.name}.parquet")
         pf, problems = _open(table, state.path)
@@ -251,28 +267,48 @@ def inspect_dir(
             try:
                 state.rows = pf.metadata.num_rows
                 state.good_columns, problems = _structure(table, pf)
-                problems += check_values(state, pf, cfg)
-            except (pyarrow.ArrowException, OSError) as exc:  # damaged pages found on read
-                state.rows, state.good_columns = None, []
-                msg = f"{state.path.name}: unreadable ({str(exc).splitlines()[0]})"
-                problems = [Violation(table.name, "", "corrupt_file", msg)]
+            except (pyarrow.ArrowException, OSError) as exc:
+                pf, problems = None, [_unreadable(state, exc)]
         states[table.name] = state
+        opened[table.name] = pf, problems
+    values_clean, cross_clean = (
+        clean_tables(states, today=today, config=cfg) if fast else (set(), set())
+    )
+    violations: list[Violation] = []
+    for name, (pf, problems) in opened.items():
+        state = states[name]
+        if pf is not None and name not in values_clean:
+            try:
+                problems = problems + check_values(state, pf, cfg)
+            except (pyarrow.ArrowException, OSError) as exc:  # damaged pages found on read
+                problems = [_unreadable(state, exc)]
         violations += problems
-    violations += cross_table_violations(states, today=today, config=cfg)
+    violations += cross_table_violations(states, today=today, config=cfg, skip=cross_clean)
     order = {name: i for i, name in enumerate(TABLES)}
     violations.sort(key=lambda v: order.get(v.table, len(order)))  # stable: by table
     return states, violations
 
 
+def _unreadable(state: TableState, exc: Exception) -> Violation:
+    """The file broke while being read: nothing of it is usable."""
+    state.rows, state.good_columns = None, []
+    msg = f"{state.path.name}: unreadable ({str(exc).splitlines()[0]})"
+    return Violation(state.table.name, "", "corrupt_file", msg)
+
+
 def validate_dir(
-    raw_dir: Path, *, today: datetime | None = None, config: ValidationConfig | None = None
+    raw_dir: Path,
+    *,
+    today: datetime | None = None,
+    config: ValidationConfig | None = None,
+    fast: bool = True,
 ) -> list[Violation]:
     """All contract violations of the raw tables in ``raw_dir`` (empty list: clean).
 
     ``today`` (default: now, UTC) is the latest acceptable event time. A directory that
     does not exist raises :class:`InputError`; everything else is reported as violations.
     """
-    return inspect_dir(raw_dir, today=today, config=config)[1]
+    return inspect_dir(raw_dir, today=today, config=config, fast=fast)[1]
 
 
 def run_validate(cfg: Config, raw_dir: Path) -> None:
