@@ -83,6 +83,7 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/validate.py
 	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/weekly.py

@@ -93,6 +93,7 @@ class _Query:
     owner: bool = False  # join users with each user's client_id
     unique: list[tuple[Kind, tuple[str, ...]]] = field(default_factory=list)
     hashed: list[str] = field(default_factory=list)  # columns read only through a hash
+    prepared: frozenset[str] = frozenset()  # tables whose join side is a temp table (PREPARED)
 
     def agg(self, sql: str) -> str:
         """The alias of aggregate ``sql`` in scan ``a`` (added once)."""
@@ -138,6 +139,8 @@ class _Query:
         """Each client's contract start as ``features/cross_table.py`` has it (the earliest)."""
         if not self.clients:
             return ""
+        if "clients" in self.prepared:
+            return " LEFT JOIN __clients c ON __k = c.__cid"
         first = "min(contract_start)" if self.start else "NULL"
         return (
             f" LEFT JOIN (SELECT client_id AS __cid, {first} AS __contract_start FROM clients"
@@ -146,6 +149,8 @@ class _Query:
 
     def _users(self) -> str:
         """Each user's client as ``features/cross_table.py`` has it (the smallest, if repeated)."""
+        if "users" in self.prepared:
+            return " LEFT JOIN __users u ON __k = u.__uid"
         client = "min(client_id)" if self.owner else "NULL"
         return (
             f" LEFT JOIN (SELECT user_id AS __uid, {client} AS __users_client_id FROM users"
@@ -238,18 +243,45 @@ def _cross_rules(rules: list[Rule], q: _Query, tolerance_days: int) -> set[str]:
 
 
 def proof_query(
-    state: TableState, rules: list[Rule], cfg: ValidationConfig
+    state: TableState,
+    rules: list[Rule],
+    cfg: ValidationConfig,
+    prepared: frozenset[str] = frozenset(),
 ) -> tuple[str, list[Kind]]:
     """One table's proof query and the kind of each count (empty SQL: nothing to check).
 
     ``rules`` are the table's usable cross-table rules (``cross_table.all_rules``).
-    Raises :class:`_Unprovable` for a rule without a form on groups.
+    Raises :class:`_Unprovable` for a rule without a form on groups. ``prepared``: the
+    tables whose join side :func:`_prepare` made once for every table.
     """
-    q = _Query(state.table.name, grouped=any(r.check in CLIENT_CHECKS for r in rules))
+    grouped = any(r.check in CLIENT_CHECKS for r in rules)
+    q = _Query(state.table.name, grouped=grouped, prepared=prepared)
     reads = _value_rules(state, q, cfg) | _cross_rules(rules, q, cfg.contract_start_tolerance_days)
     if state.rows:
         q.hashed = [c for c in state.good_columns if c not in reads]
     return q.sql()
+
+
+PREPARED = {  # the join sides of features/cross_table.py's view, one row per key
+    "clients": "SELECT client_id AS __cid, min(contract_start) AS __contract_start FROM clients"
+    " GROUP BY 1",
+    "users": "SELECT user_id AS __uid, min(client_id) AS __users_client_id FROM users GROUP BY 1",
+}
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, unreadable: set[str]) -> frozenset[str]:
+    """Build the clients and users join sides once (a dozen tables join them), as temp
+    tables; one that cannot be built (a column missing) is joined inline, per table."""
+    done = set()
+    for name, sql in PREPARED.items():
+        if name in unreadable:
+            continue
+        try:
+            con.execute(f"CREATE TEMP TABLE __{name} AS {sql}")
+            done.add(name)
+        except duckdb.Error:
+            pass
+    return frozenset(done)
 
 
 def clean_tables(
@@ -268,11 +300,13 @@ def clean_tables(
     ]
     try:
         con.execute(f"SET perfect_ht_threshold = {PERFECT_HASH_BITS}")
+        prepared = _prepare(con, unreadable)
         for name, state in states.items():
             if state.rows is None or name in unreadable:
                 continue
             try:
-                sql, kinds = proof_query(state, [r for r in rules if r.table == name], config)
+                mine = [r for r in rules if r.table == name]
+                sql, kinds = proof_query(state, mine, config, prepared)
                 row = con.sql(sql).fetchall()[0] if sql else ()
             except (_Unprovable, duckdb.Error):
                 continue  # the existing passes check (and name) it
