@@ -19,9 +19,18 @@ Why the pieces are where they are:
   (feature, value, contribution); the sentences, reason groups and actions are added for
   the listed clients only (what a specialist reads before dialling; ``/explain`` words any
   other client on request): wording 100 000 clients would cost more than scoring them.
-* **Validation once per export.** The full contract check reads every value of every
-  table (several times the snapshot's cost); a clean result is recorded by the export's
-  digest, so a rerun or ``--weeks-back`` on the same files does not repeat it.
+* **Validation beside the work, its verdict first.** The full contract check
+  (``features.schema.inspect_dir``: a DuckDB proof per table, pandera and the row-level
+  joins only for a table the proof does not clear) runs in its own thread while the
+  snapshot is built and scored, and is awaited before the snapshot is renamed or the week
+  written: a bad export keeps nothing, and its one-line reason wins over whatever else
+  failed on the same files. A clean result is recorded by the export's digest, so a rerun
+  or ``--weeks-back`` on the same files does not repeat it.
+* **Every client's drivers, at the cost of about half a snapshot.** Exact TreeSHAP for all
+  clients goes through :mod:`serving.treeshap` (LightGBM's values, 2-3x faster), the JSON
+  the store keeps is built column-wise (:mod:`serving.drivers`), the probabilities are the
+  contributions' sum (no second pass over the trees), and the run holds the cyclic
+  garbage collector off (:mod:`churn.bulk`).
 * **Two consecutive weeks differ.** Clients reached on a call within
   ``serving.recall_after_days`` (``store.outcomes.recently_called``) are left out before
   the list is sized, so the next clients move up; clients no longer active are not in the
@@ -542,6 +551,12 @@ def _discard(building: Future) -> None:
     tmp.unlink(missing_ok=True)
 
 
+def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``fn(*args, **kwargs)`` and the seconds it took (in its own thread)."""
+    t = time.perf_counter()
+    return fn(*args, **kwargs), time.perf_counter() - t
+
+
 def _redacted(url: str) -> str:
     import sqlalchemy as sa
 
@@ -604,10 +619,12 @@ def _run_weekly(
         raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
     if capacity is not None and capacity <= 0:
         raise InputError(f"--capacity: must be a positive number of clients, got {capacity}")
-    # validation first and alone: run beside the snapshot and scoring it was no faster on
-    # two busy cores (its pandas work holds the GIL), and a bad export stops before any work
-    validation = validate_raw(cfg, raw_dir, revalidate=revalidate)
-    seconds["validate"] = time.perf_counter() - t0
+    # the contract check runs beside the snapshot and the scoring (a clean export is
+    # proved clean in DuckDB, outside the GIL) and its verdict is awaited before anything
+    # is kept: a bad export renames no snapshot and writes no week, and its one-line reason
+    # wins over whatever else failed on the same bad files
+    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-validate")
+    checking = checker.submit(_timed, validate_raw, cfg, raw_dir, revalidate=revalidate)
     url = store_url or db.store_url(cfg)
     tmp: Path | None = None
     store = None
@@ -654,6 +671,7 @@ def _run_weekly(
             held_out=controls,
         )
         seconds["score"] = time.perf_counter() - t
+        validation, seconds["validate"] = checking.result()
         final = week_path(cfg, day)
         os.replace(tmp, final)
         t = time.perf_counter()
@@ -666,7 +684,13 @@ def _run_weekly(
             snapshot_path=str(final),
         )
         seconds["store"] = time.perf_counter() - t
+    except BaseException:
+        verdict = checking.exception()  # waits for the check to finish
+        if verdict is not None:
+            raise verdict from None
+        raise
     finally:
+        checker.shutdown(wait=True)
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         if store is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -262,6 +263,20 @@ def test_bad_input_is_one_line_naming_the_thing(
     (empty / "contacts.parquet").write_bytes(b"")
     with pytest.raises(InputError, match=r"contacts"):
         run_weekly(weekly_cfg, empty, store_url=url)
+
+    # a value error the snapshot does not notice: the week is built and scored beside the
+    # check, but the check's verdict stops it before anything is kept
+    unknown = _copy_raw(small_raw, tmp_path / "unknown")
+    logins = pq.read_table(unknown / "logins.parquet")
+    ids = logins.column("client_id").to_numpy().copy()
+    ids[:3] = 10**9
+    at = logins.schema.get_field_index("client_id")
+    pq.write_table(logins.set_column(at, "client_id", pa.array(ids)), unknown / "logins.parquet")
+    with pytest.raises(InputError, match=r"contract violation.*logins.*client_id"):
+        run_weekly(weekly_cfg, unknown, store_url=url)
+    engine = connect(url)
+    assert list_weeks(engine) == []
+    engine.dispose()
 
     future = date.today() + timedelta(days=3)
     with pytest.raises(InputError, match=rf"--as-of: {future} is in the future"):
