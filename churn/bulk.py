@@ -18,7 +18,8 @@ from contextlib import contextmanager
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block (then restored as it was)."""
+    """Pause the cyclic garbage collector for the block, or for each call of a function it
+    decorates (then restored as it was)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -563,6 +563,7 @@ def _redacted(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+@collector_paused()
 def run_weekly(
     cfg: Config,
     raw_dir: Path,
@@ -579,32 +580,6 @@ def run_weekly(
     after the newest event), score with the aliased model (default champion), store the
     week and its call list in one transaction; returns the summary. Runs with the cyclic
     garbage collector paused (:mod:`churn.bulk`)."""
-    with collector_paused():
-        return _run_weekly(
-            cfg,
-            raw_dir,
-            as_of=as_of,
-            alias=alias,
-            store_url=store_url,
-            engine=engine,
-            capacity=capacity,
-            today=today,
-            revalidate=revalidate,
-        )
-
-
-def _run_weekly(
-    cfg: Config,
-    raw_dir: Path,
-    *,
-    as_of: date | None = None,
-    alias: str | None = None,
-    store_url: str | None = None,
-    engine: str = "duckdb",
-    capacity: int | None = None,
-    today: date | None = None,
-    revalidate: bool = False,
-) -> WeekSummary:
     from serving.loading import load_model
     from store import db
     from store.outcomes import recently_called

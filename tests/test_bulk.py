@@ -27,3 +27,12 @@ def test_a_collector_that_was_off_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_it_decorates_a_function_call_by_call() -> None:
+    @collector_paused()
+    def inside() -> bool:
+        return gc.isenabled()
+
+    assert inside() is False and inside() is False
+    assert gc.isenabled()
