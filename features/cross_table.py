@@ -212,6 +212,21 @@ def _connect(
     return con, failed
 
 
+def runnable_rules(
+    states: dict[str, TableState],
+    unreadable: set[str],
+    *,
+    today: datetime,
+    config: ValidationConfig,
+) -> list[Rule]:
+    """:func:`all_rules` without those needing a table DuckDB could not read."""
+    return [
+        r
+        for r in all_rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
+        if not unreadable & {t for t, _ in r.needs}
+    ]
+
+
 def cross_table_violations(
     states: dict[str, TableState],
     *,
@@ -225,11 +240,7 @@ def cross_table_violations(
     """
     con, out = _connect(states, config)
     unreadable = {v.table for v in out}
-    rules = [
-        r
-        for r in all_rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
-        if not unreadable & {t for t, _ in r.needs}
-    ]
+    rules = runnable_rules(states, unreadable, today=today, config=config)
     try:
         for name in TABLES:
             mine = [r for r in rules if r.table == name]

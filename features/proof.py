@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Literal
 import duckdb
 
 from churn.config import ValidationConfig
-from features.cross_table import Rule, _connect, all_rules
+from features.cross_table import Rule, _connect, runnable_rules
 
 if TYPE_CHECKING:
     from features.schema import TableState
@@ -293,11 +293,7 @@ def clean_tables(
     cross_clean: set[str] = set()
     con, failed = _connect(states, config)
     unreadable = {v.table for v in failed}
-    rules = [
-        r
-        for r in all_rules(states, today, config.contract_start_tolerance_days, config.batch_rows)
-        if not unreadable & {t for t, _ in r.needs}
-    ]
+    rules = runnable_rules(states, unreadable, today=today, config=config)
     try:
         con.execute(f"SET perfect_ht_threshold = {PERFECT_HASH_BITS}")
         prepared = _prepare(con, unreadable)
