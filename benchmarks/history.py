@@ -18,7 +18,6 @@ Usage: ``python benchmarks/history.py [--clients 100000 --weeks 26 --requests 20
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import sqlite3
@@ -33,6 +32,8 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks._sibling import sibling  # noqa: E402 - after the repo is on sys.path
 
 TARGET_P99_MS = 20.0
 FIRST_WEEK = date(2025, 1, 6)
@@ -130,7 +131,7 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 def time_each(fn: Any, ids: list[int], warmup: int = 0) -> list[float]:
     """Seconds per call: ``benchmarks/service.py``'s timer, so both benchmarks time alike."""
-    return _service_bench().time_calls(fn, ids, warmup)
+    return sibling("service").time_calls(fn, ids, warmup)
 
 
 def measure_inproc(path: Path, sample: list[int], weeks: int) -> dict[str, Any]:
@@ -162,21 +163,6 @@ def measure_inproc(path: Path, sample: list[int], weeks: int) -> dict[str, Any]:
         calls += time_each(one, [cid], warmup=0)
         floors += time_each(floor, [cid], warmup=0)
     return {**percentiles(calls), "select1_p99_ms": percentiles(floors)["p99_ms"]}
-
-
-def _service_bench() -> Any:
-    """``benchmarks/service.py`` loaded by path (benchmarks are scripts, not a package);
-    once per process, so its module state (the API key in ``HEADERS``) is shared."""
-    if "bench_service" in sys.modules:
-        return sys.modules["bench_service"]
-    spec = importlib.util.spec_from_file_location(
-        "bench_service", REPO_ROOT / "benchmarks" / "service.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure_http(
@@ -236,7 +222,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         path.unlink()
     bench = setup = snapshot_path = None
     if args.http:
-        bench = _service_bench()
+        bench = sibling("service")
         setup = bench.prepare(bench.parse_args([]), work)
         snapshot_path = served_snapshot(bench, setup, work, args.weeks)
     took = fill(path, args.clients, args.weeks, args.seed, snapshot_path)

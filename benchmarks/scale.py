@@ -41,7 +41,6 @@ The box is shared, so ``load_avg`` (1-minute, before and after) is in the JSON.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -60,18 +59,11 @@ REPO = HERE.parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.parent]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._sibling import sibling  # noqa: E402 - after the repo is on sys.path
+
 TRAIN_CLIENTS, TRAIN_MONTHS, TRAIN_SEED, TRAIN_TRIALS = 1500, 20, 7, 4
 STEPS = ("scan", "snapshot", "score", "call_list", "store")
 GIB = 1024**3
-
-
-def _bench_features() -> Any:
-    """``benchmarks/features.py`` as a module (its cached base and raw scan are reused)."""
-    spec = importlib.util.spec_from_file_location("bench_features", HERE.with_name("features.py"))
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
 
 
 # --------------------------------------------------------------------------- memory sampling
@@ -191,7 +183,7 @@ def step_train(work: str) -> dict[str, Any]:
 
 def step_scan(raw: str) -> dict[str, Any]:
     cfg = _config()
-    scan = _bench_features()._scan
+    scan = sibling("features")._scan
     clock = _Clock()
     scan(Path(raw), cfg)
     return clock.read()
@@ -316,7 +308,7 @@ def run_step(name: str, kwargs: dict[str, Any]) -> int:
 
 
 def _events(raw: Path) -> int:
-    return int(_bench_features()._events(raw))
+    return int(sibling("features")._events(raw))
 
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -384,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     args.cache_dir.mkdir(parents=True, exist_ok=True)
-    bench = _bench_features()
+    bench = sibling("features")
     t0 = time.perf_counter()
     big = bench._cached_base(args.cache_dir, args.clients, args.months, args.seed)
     small = bench._cached_base(args.cache_dir, args.small, args.months, args.seed)

@@ -20,7 +20,6 @@ one ``benchmarks/features.py`` generates and caches, or ``--raw`` (e.g. a base u
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import shutil
 import sys
@@ -31,12 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def _features_bench():  # noqa: ANN202 - the sibling script's cached-base helper
-    spec = importlib.util.spec_from_file_location("bench_features", REPO / "benchmarks/features.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks._sibling import sibling  # noqa: E402 - after the repo is on sys.path
 
 
 def _timed(fn) -> float:  # noqa: ANN001
@@ -61,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from features.snapshot import write_snapshots
 
     cfg = load_config()
-    bench = _features_bench()
+    bench = sibling("features")
     if args.raw is None:
         args.cache_dir.mkdir(parents=True, exist_ok=True)
         raw = bench._cached_base(args.cache_dir, args.clients, args.months, args.seed)

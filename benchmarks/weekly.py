@@ -25,7 +25,6 @@ The target (issue 9) is weekly / snapshot <= 3. Best of ``--repeat`` runs each.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import resource
@@ -39,12 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def _features_bench():  # noqa: ANN202 - the sibling script's cached-base helper
-    spec = importlib.util.spec_from_file_location("bench_features", REPO / "benchmarks/features.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks._sibling import sibling  # noqa: E402 - after the repo is on sys.path
 
 
 def _champion(cfg, work: Path, clients: int, trials: int) -> None:  # noqa: ANN001
@@ -89,7 +83,7 @@ def main() -> None:
     raw = args.raw
     if raw is None:
         args.cache_dir.mkdir(parents=True, exist_ok=True)
-        raw = _features_bench()._cached_base(args.cache_dir, args.clients, args.months, args.seed)
+        raw = sibling("features")._cached_base(args.cache_dir, args.clients, args.months, args.seed)
     with contextlib.ExitStack() as stack:
         if args.work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="churn-bench-")))
