@@ -36,16 +36,16 @@ class TopDrivers:
     """Per row: the ``k`` strongest contributions, which of them raise risk, the values.
 
     ``top``: (n, k) feature indices, strongest first; ``contribution``: their calibrated
-    SHAP values; ``raising``: the cells kept (contribution > 0); ``values``: the feature's
-    value in each kept cell as a plain Python object (None elsewhere); ``features``: names.
+    SHAP values; ``raising``: the cells kept (contribution > 0); ``value_json``: the
+    feature's value in each kept cell as JSON text (None elsewhere), the one form kept: the
+    dicts of the few rows read as objects parse theirs; ``features``: names.
     """
 
     features: tuple[str, ...]
     top: np.ndarray
     contribution: np.ndarray
     raising: np.ndarray
-    values: np.ndarray
-    value_json: np.ndarray  # the same values as JSON text (kept cells only)
+    value_json: np.ndarray
     raw: np.ndarray  # (n,) the booster's raw score, rebuilt from the contributions
 
     def __len__(self) -> int:
@@ -57,13 +57,13 @@ class TopDrivers:
         names = np.asarray(self.features, dtype=object)[self.top[idx]].tolist()
         return [
             [
-                {"feature": f, "value": v, "contribution": c}
+                {"feature": f, "value": json.loads(v), "contribution": c}
                 for f, v, c, keep in zip(fs, vs, cs, ok, strict=True)
                 if keep
             ]
             for fs, vs, cs, ok in zip(
                 names,
-                self.values[idx].tolist(),
+                self.value_json[idx].tolist(),
                 self.contribution[idx].tolist(),
                 self.raising[idx].tolist(),
                 strict=True,
@@ -110,23 +110,17 @@ def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS)
     top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
     top_c = np.take_along_axis(contrib, top, axis=1)
     raising = top_c > 0
-    values = np.full((n, k), None, dtype=object)
     texts = np.full((n, k), None, dtype=object)
     for j in np.unique(top[raising]):  # only the shown cells, feature by feature
         rows, slots = np.nonzero((top == j) & raising)
-        column = frame[model.features[j]].iloc[rows]
-        picked = np.empty(len(rows), dtype=object)
-        picked[:] = _plain_list(column)
-        values[rows, slots] = picked
         text = np.empty(len(rows), dtype=object)
-        text[:] = _json_list(column, picked)
+        text[:] = _json_list(frame[model.features[j]].iloc[rows])
         texts[rows, slots] = text
     return TopDrivers(
         features=tuple(model.features),
         top=top,
         contribution=top_c,
         raising=raising,
-        values=values,
         value_json=texts,
         raw=raw.sum(axis=1) + raw_base,
     )
@@ -144,17 +138,18 @@ def _plain_list(column: pd.Series) -> list[Any]:
     return values
 
 
-def _json_list(column: pd.Series, values: np.ndarray) -> list[str]:
-    """``values`` (from :func:`_plain_list`) as JSON text: floats and ints column-wise,
+def _json_list(column: pd.Series) -> list[str]:
+    """The column's values (:func:`_plain_list`) as JSON text: floats and ints column-wise,
     anything else through ``json.dumps``."""
     kind = column.dtype.kind
     if kind == "f":
         missing = column.isna().to_numpy()
         texts = floats_json(np.where(missing, 0.0, column.to_numpy(dtype=float, na_value=0.0)))
         return ["null" if m else t for t, m in zip(texts, missing.tolist(), strict=True)]
+    values = _plain_list(column)
     if kind in "iu":
-        return ["null" if v is None else str(v) for v in values.tolist()]
-    return [json.dumps(v, ensure_ascii=False, default=_json_default) for v in values.tolist()]
+        return ["null" if v is None else str(v) for v in values]
+    return [json.dumps(v, ensure_ascii=False, default=_json_default) for v in values]
 
 
 def floats_json(values: np.ndarray) -> list[str]:

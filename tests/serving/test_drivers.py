@@ -60,7 +60,5 @@ def test_drivers_are_the_strongest_raising_contributions(
     ids=["float", "int", "nullable-int", "text", "bool"],
 )
 def test_value_json_matches_json_dumps(series: pd.Series):
-    plain = np.empty(len(series), dtype=object)
-    plain[:] = _plain_list(series)
-    got = _json_list(series, plain)
-    assert got == [json.dumps(v, ensure_ascii=False) for v in plain.tolist()]
+    got = _json_list(series)
+    assert got == [json.dumps(v, ensure_ascii=False) for v in _plain_list(series)]
