@@ -1,7 +1,7 @@
 """What batch scoring and the service load: the registered model and the snapshot(s).
 
 Both read the same way so that ``churn score``, ``churn call-list`` and the service
-score a client identically: the model by registry alias, the snapshot from a features
+score a client identically: the model by registry alias (or version), the snapshot from a features
 Parquet file (every as_of in it, the latest by default) or built from raw data as of
 the newest event.
 """
@@ -88,8 +88,15 @@ def load_snapshots(
     return index_snapshots(read_features(path), str(path))
 
 
-def load_model(cfg: Config, alias: str | None = None) -> Any:
-    """The registered model by alias (``training.registry.LoadedModel``)."""
-    from training.registry import load_by_alias
+def load_model(cfg: Config, alias: str | None = None, *, version: int | str | None = None) -> Any:
+    """The registered model (``training.registry.LoadedModel``) by version when given (the
+    version that scored a stored week), else by alias (``serving.alias`` by default).
 
+    A version registered in the old pickle format is a ``ModelFormatError`` saying to
+    retrain, not a traceback.
+    """
+    from training.registry import load_by_alias, load_version
+
+    if version is not None:
+        return load_version(cfg.serving.model_name, version)
     return load_by_alias(cfg, alias or cfg.serving.alias)

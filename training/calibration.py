@@ -11,32 +11,25 @@ Platt scaling (a logistic regression on the raw log-odds) rather than isotonic r
   (early stopping, class balance, the train/valid time shift), which is what Platt fixes.
 
 Risk thresholds are chosen on the same validation block, as shares of clients to flag.
+
+Fitting lives here; applying a fitted map travels with the registered model, so the
+calibrator classes (:class:`~training.portable.PlattCalibrator` and any other method) are
+in :mod:`training.portable`'s registry, each serialised as ``{"method", "params"}``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from churn.errors import ChurnError, InputError
+from training.portable import PlattCalibrator
+
+__all__ = ["CalibrationError", "PlattCalibrator", "fit_platt", "risk_thresholds"]
 
 
 class CalibrationError(ChurnError):
     """The held-out calibration contradicts the model's ranking (non-positive Platt slope)."""
-
-
-@dataclass(frozen=True)
-class PlattCalibrator:
-    """p = sigmoid(slope * raw + intercept)."""
-
-    slope: float
-    intercept: float
-
-    def predict(self, raw: np.ndarray) -> np.ndarray:
-        return expit(self.slope * np.asarray(raw, dtype=float) + self.intercept)
 
 
 def fit_platt(raw: np.ndarray, y: np.ndarray, block: str = "validation") -> PlattCalibrator:

@@ -10,18 +10,22 @@ training, batch scoring and the service.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from training import portable
+from training.portable import SMALL_BATCH_ROWS, threads
+
+__all__ = ["SMALL_BATCH_ROWS", "ChurnModel", "categorical_levels_from", "threads"]
+
 
 @dataclass
 class ChurnModel:
     booster: Any  # lightgbm.Booster
-    calibrator: Any  # .predict(raw_scores) -> probabilities; PlattCalibrator for explanations
+    calibrator: Any  # a training.portable calibrator (Platt for explanations)
     features: list[str]
     categorical_levels: dict[str, list[str]]
     risk_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "dynamic": 0.3})
@@ -43,42 +47,18 @@ class ChurnModel:
         return out[self.features]
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The same input as :meth:`prepare`, straight into one float matrix.
-
-        Categories become their codes in the model's own level lists (unknown or missing:
-        NaN), which is exactly what LightGBM does with a categorical DataFrame. Skipping
-        pandas' frame building is what keeps a single-client score in milliseconds.
-        """
+        """The same input as :meth:`prepare`, straight into one float matrix
+        (:func:`training.portable.encode`, what the registered pyfunc scores with too)."""
         self._require(frame)
-        out = np.empty((len(frame), len(self.features)), dtype="float64")
-        numeric = [j for j, c in enumerate(self.features) if c not in self.categorical_levels]
-        block = frame[[self.features[j] for j in numeric]]
-        try:  # one conversion for the whole numeric block (the common, clean case)
-            out[:, numeric] = block.to_numpy(dtype="float64", na_value=np.nan)
-        except (TypeError, ValueError):  # text in a numeric column: coerce like prepare()
-            coerced = block.apply(pd.to_numeric, errors="coerce")
-            out[:, numeric] = coerced.to_numpy(dtype="float64", na_value=np.nan)
-        for j, col in enumerate(self.features):
-            if col in self.categorical_levels:
-                values = frame[col]
-                if not pd.api.types.is_string_dtype(values.dtype):  # as prepare(): value's text
-                    values = values.astype("str").where(values.notna())
-                codes = _levels(tuple(self.categorical_levels[col])).get_indexer(
-                    values.to_numpy(dtype=object, na_value=None)
-                )
-                out[:, j] = np.where(codes >= 0, codes, np.nan)
-        return out
+        return portable.encode(frame, self.features, self.categorical_levels)
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw booster output (log-odds); SHAP contributions sum to this."""
-        x = self.matrix(frame)
-        return np.asarray(
-            self.booster.predict(x, raw_score=True, num_threads=threads(len(x))), dtype=float
-        )
+        return portable.raw_score(self.booster, self.matrix(frame))
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of raw scores (e.g. a raw score rebuilt from SHAP)."""
-        return np.clip(np.asarray(self.calibrator.predict(raw), dtype=float), 0.0, 1.0)
+        return portable.probability(self.calibrator, raw)
 
     def log_odds_map(self) -> tuple[float, float]:
         """(slope, intercept) with ``logit(probability) = slope * raw + intercept``.
@@ -140,17 +120,3 @@ def categorical_levels_from(frame: pd.DataFrame, columns: list[str]) -> dict[str
         for col in columns
         if col in frame.columns
     }
-
-
-def threads(rows: int) -> int:
-    """LightGBM threads: one for small inputs (thread start-up dominates a single-client
-    call), the default for bulk."""
-    return 1 if rows < SMALL_BATCH_ROWS else 0
-
-
-@functools.lru_cache(maxsize=256)
-def _levels(levels: tuple[str, ...]) -> pd.Index:
-    return pd.Index(levels, dtype=object)
-
-
-SMALL_BATCH_ROWS = 2_000

@@ -2,11 +2,13 @@
 
 * One experiment (``cfg.training.experiment_name``) whose artifacts live under
   ``cfg.paths.mlflow_artifacts_dir``; one run per training.
-* The model is a pyfunc (:class:`ChurnPyfunc`) wrapping a joblib-pickled
-  :class:`~training.model.ChurnModel`, so ``mlflow.pyfunc.load_model(
-  "models:/churn-risk@champion").predict(snapshot_rows)`` returns calibrated
-  probabilities, and :func:`load_by_alias` hands serving the full ``ChurnModel``
-  (booster for SHAP, thresholds, categorical levels).
+* The model is LightGBM's text plus a JSON of metadata (:mod:`training.artifact`), logged
+  as an MLflow models-from-code pyfunc (``training/pyfunc.py`` with ``training/portable.py``
+  beside it): ``mlflow.pyfunc.load_model("models:/churn-risk@champion").predict(
+  snapshot_rows)`` returns calibrated probabilities in any process, and
+  :func:`load_by_alias` / :func:`load_version` hand serving the full ``ChurnModel``
+  (booster for SHAP, thresholds, categorical levels). Versions registered as pickles
+  before that format are refused with :class:`~training.artifact.ModelFormatError`.
 * **Promotion gate**: a new version becomes ``champion`` only when there is no champion
   or it has a strictly higher ROC-AUC than the current champion *re-scored on the new
   test block*; otherwise it becomes ``challenger``. Comparing stored metrics of two runs
@@ -29,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import mlflow
 import numpy as np
 import pandas as pd
@@ -39,9 +40,10 @@ from mlflow.tracking import MlflowClient
 
 from churn.config import Config
 from churn.errors import ChurnError, NotFound
+from training import artifact, portable
+from training.artifact import ModelFormatError
 from training.gate import GateDecision, against_champion, against_rule
 from training.model import ChurnModel
-from training.pyfunc import MODEL_ARTIFACT, ChurnPyfunc
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TAG_PREFIX = "test_"
@@ -55,7 +57,10 @@ TAGGED_METRICS = (
     "precision_at_capacity",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
-HOLDOUT_ARTIFACT = "holdout/churn_model.joblib"  # the run's held-out selection model
+HOLDOUT_ARTIFACT = "holdout/churn_model"  # the run's held-out selection model (same format)
+PYFUNC_CODE = Path(__file__).with_name("pyfunc.py")  # the models-from-code script
+PORTABLE_CODE = Path(portable.__file__)  # logged beside it: scoring without the project
+FORMAT_TAG = "model_format"
 
 
 @dataclass
@@ -189,33 +194,39 @@ def log_model(cfg: Config, model: ChurnModel, example: pd.DataFrame) -> str:
     example = example[model.features].head(5)
     signature = infer_signature(example, model.predict_proba(example))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "churn_model.joblib"
-        joblib.dump(model, path)
+        folder = artifact.save(model, Path(tmp) / portable.ARTIFACT_KEY)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=ChurnPyfunc(),
-            artifacts={MODEL_ARTIFACT: str(path)},
+            python_model=str(PYFUNC_CODE),
+            artifacts={portable.ARTIFACT_KEY: str(folder)},
+            code_paths=[str(PORTABLE_CODE)],
             signature=signature,
             input_example=example,
             registered_model_name=cfg.training.model_name,
             pip_requirements=_requirements(),
         )
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    MlflowClient().set_model_version_tag(
+        cfg.training.model_name,
+        version,
+        FORMAT_TAG,
+        f"{portable.FORMAT} v{portable.FORMAT_VERSION}",
+    )
+    return version
 
 
 def log_holdout(model: ChurnModel) -> None:
     """Log the held-out selection model beside the served one (the gate re-scores it later)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(HOLDOUT_ARTIFACT).name
-        joblib.dump(model, path)
-        mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
+        folder = artifact.save(model, Path(tmp) / Path(HOLDOUT_ARTIFACT).name)
+        mlflow.log_artifacts(str(folder), HOLDOUT_ARTIFACT)
 
 
 def _requirements() -> list[str]:
     """Pinned requirements of the pyfunc (explicit: inferring them costs a subprocess)."""
     from importlib.metadata import version
 
-    pkgs = ("mlflow", "lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "joblib")
+    pkgs = ("mlflow", "lightgbm", "pandas", "numpy", "scipy")
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
@@ -325,14 +336,14 @@ def unseen_rows(model: ChurnModel, as_of: pd.Series, horizon_days: int) -> np.nd
     return (dates > last + pd.Timedelta(days=horizon_days)).to_numpy()
 
 
-def _holdout_twin(run_id: str) -> ChurnModel | None:
-    """The run's held-out selection model (fitted before its test block), when it logged one."""
+def holdout_twin(run_id: str) -> ChurnModel | None:
+    """The run's held-out selection model (fitted before its test block), when it logged one
+    in the current format (a run of the old pickle format has none this code reads)."""
     try:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=HOLDOUT_ARTIFACT)
-    except (MlflowException, OSError):
+        return artifact.load(Path(path))
+    except (MlflowException, OSError, ModelFormatError):
         return None
-    model = joblib.load(path)
-    return model if isinstance(model, ChurnModel) else None
 
 
 def rescore_champion(cfg: Config, test_rows: pd.DataFrame) -> ChampionScores:
@@ -348,7 +359,10 @@ def rescore_champion(cfg: Config, test_rows: pd.DataFrame) -> ChampionScores:
         current = load_alias(cfg.training.model_name, CHAMPION)
     except NotFound:
         return ChampionScores(None)
-    twin = _holdout_twin(current.run_id)
+    except ModelFormatError as exc:  # an old champion: judged against the rule instead
+        mv = _alias_version(MlflowClient(), cfg.training.model_name, CHAMPION)
+        return ChampionScores(str(mv.version) if mv else "?", detail=str(exc))
+    twin = holdout_twin(current.run_id)
     scorer = twin or current.model
     what = "its held-out twin" if twin is not None else "the served model"
     rows = unseen_rows(scorer, test_rows["as_of"], cfg.training.horizon_days)
@@ -479,17 +493,40 @@ def load_by_alias(cfg: Config, alias: str | None = None) -> LoadedModel:
 
 
 def load_alias(name: str, alias: str) -> LoadedModel:
-    client = MlflowClient()
-    mv = _alias_version(client, name, alias)
+    """``models:/{name}@{alias}``: NotFound with a hint when there is no such alias."""
+    mv = _alias_version(MlflowClient(), name, alias)
     if mv is None:
         raise NotFound(
             f"model {name}@{alias} not found in {mlflow.get_tracking_uri()}: run `churn train`"
         )
     # load the resolved version, not the alias again: the alias may move in between
-    wrapper = mlflow.pyfunc.load_model(f"models:/{name}/{mv.version}").unwrap_python_model()
-    model = getattr(wrapper, "model", None)
-    if not isinstance(model, ChurnModel):
-        raise NotFound(f"model {name}@{alias} (version {mv.version}) is not a churn model")
+    return _load(name, mv, alias)
+
+
+def load_version(name: str, version: int | str) -> LoadedModel:
+    """``models:/{name}/{version}`` (e.g. the version that scored a stored week)."""
+    try:
+        mv = MlflowClient().get_model_version(name, str(version))
+    except MlflowException:
+        raise NotFound(f"model {name} has no version {version}: see `churn models`") from None
+    aliases = [a for a in (mv.aliases or []) if a]
+    return _load(name, mv, aliases[0] if aliases else "")
+
+
+def _load(name: str, mv: Any, alias: str) -> LoadedModel:
+    """The ChurnModel of a registered version, through its models-from-code pyfunc."""
+    uri = f"models:/{name}/{mv.version}"
+    flavor = mlflow.models.get_model_info(uri).flavors.get("python_function", {})
+    if "model_code_path" not in flavor:  # a cloudpickled python_model: the pickle format
+        raise ModelFormatError(
+            f"model {name} version {mv.version} was registered in the old pickle format: "
+            "retrain with `churn train`"
+        )
+    wrapper = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    art = getattr(wrapper, "artifact", None)
+    if art is None or not isinstance(getattr(art, "metadata", None), dict):
+        raise ModelFormatError(f"model {name} version {mv.version} is not a churn-risk model")
+    model = artifact.from_artifact(art)
     metrics = {
         k.removeprefix(TAG_PREFIX): float(v)
         for k, v in mv.tags.items()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import joblib
 import mlflow
 import pandas as pd
 import pytest
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from churn.config import Config
 from cli.main import app
+from training import artifact
 
 REPORT_METRICS = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
 
@@ -138,10 +138,9 @@ def test_served_model_is_refitted_on_every_labelled_snapshot(
     trained: dict, session_config: Config
 ) -> None:
     """The registered model learned from all labelled rows; the test figures stay held out."""
-    from training.registry import HOLDOUT_ARTIFACT, seen_as_of
+    from training.registry import HOLDOUT_ARTIFACT, load_version, seen_as_of
 
-    uri = f"models:/{session_config.training.model_name}/{trained['model_version']}"
-    served = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    served = load_version(session_config.training.model_name, trained["model_version"]).model
     meta = served.metadata
     split = trained["split"]
     labelled_dates = sorted({*split["train"], *split["valid"], *split["test"], *split["dropped"]})
@@ -156,6 +155,6 @@ def test_served_model_is_refitted_on_every_labelled_snapshot(
     path = mlflow.artifacts.download_artifacts(
         run_id=trained["run_id"], artifact_path=HOLDOUT_ARTIFACT
     )
-    holdout = joblib.load(path)
+    holdout = artifact.load(Path(path))
     assert max(d.date().isoformat() for d in seen_as_of(holdout)) < min(split["test"])
     assert trained["gate"]["champion_status"] in ("none", "compared", "incompatible")
