@@ -42,8 +42,14 @@ java:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
 	  else echo "java missing: sudo apt-get install openjdk-17-jre-headless (Spark tests need it)"; exit 1; fi; }
 
+# The demo runs what a centre runs: the CRM's reports (here the generator's base written as
+# one, `churn export-crm`) imported into the contract (`churn import`), then the pipeline.
 demo: install
-	$(CHURN) simulate --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) --out data/raw
+	rm -rf data/sim data/export data/raw
+	$(CHURN) simulate --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) --names --out data/sim
+	$(CHURN) export-crm data/sim --out data/export
+	$(CHURN) import data/export --mapping configs/mappings/crm_report.yaml --out data/raw
+	cp -r data/sim/_truth data/raw/_truth   # the generator's hidden truth: the evaluation's reference
 	$(CHURN) validate data/raw
 	$(CHURN) features --raw data/raw --out data/features/snapshots.parquet --every month
 	$(CHURN) train --features data/features/snapshots.parquet --trials $(DEMO_TRIALS) --report reports/train.json
@@ -56,6 +62,7 @@ demo: install
 	$(BIN)/python -m serving.demo --port $(PORT)
 	@echo ""
 	@echo "Done. Where to look next:"
+	@echo "  data/export/                              the CRM export the demo imported (Windows-1251 CSV, .xlsx)"
 	@echo "  reports/train.json, reports/evaluation/report.html  model vs rule vs reference (true 90-day probability) on the test block"
 	@echo "  data/scores/call_list.csv                 this week's call list (top 100 by expected loss, RUB over 90 days)"
 	@echo "  data/store.db, reports/week.json          two weekly runs in the score store (churn weekly)"

@@ -194,6 +194,7 @@ class SimulateConfig(_Section):
     months: int = Field(24, gt=0)
     seed: int = 42
     centres: int = Field(0, ge=0, le=99)  # > 0: a network export with clients.centre_id
+    names: bool = False  # write clients.name (firm and person names, as a CRM shows them)
     start_date: date = date(2024, 1, 1)
     category_shares: dict[str, float] = {"A": 0.2, "B": 0.35, "C": 0.45}
     remote_share: float = Field(0.4, ge=0, le=1)

@@ -22,6 +22,7 @@ def simulate(
     centres: int | None = typer.Option(
         None, help="a network of K centres: clients.centre_id C01..CK (default: one centre)"
     ),
+    names: bool = typer.Option(False, "--names", help="write clients.name (firm/person names)"),
 ) -> None:
     """Generate a realistic synthetic client base in the raw-data contract."""
     from simulator.cli import run_simulate
@@ -34,6 +35,7 @@ def simulate(
         seed=seed,
         out=out or cfg.paths.raw_dir,
         centres=centres,
+        names=names,
     )
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 CATEGORIES = ("A", "B", "C")
 SEGMENTS = ("small_medium", "large")
 SERVICE_MODES = ("in_person", "remote")
@@ -109,6 +111,14 @@ TABLES: dict[str, Table] = {
                     nullable=True,
                     optional=True,
                     doc="centre (РИЦ) serving the client, in a network export; optional",
+                ),
+                Column(
+                    "name",
+                    "str",
+                    nullable=True,
+                    optional=True,
+                    doc="the client's name as the CRM shows it (an id column, never a model "
+                    "input); optional",
                 ),
             ),
             key=("client_id",),
@@ -230,6 +240,29 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+
+ARROW_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.string(),
+    "ts": pa.timestamp("us", tz="UTC"),
+}
+
+
+def written_columns(table: Table, *, optional: bool = False) -> tuple[Column, ...]:
+    """The contract columns a file gets: the required ones, plus the optional ones if asked."""
+    return tuple(c for c in table.columns if optional or not c.optional)
+
+
+def arrow_schema(table: Table, *, optional: bool = False) -> pa.Schema:
+    """The Arrow schema of a contract file (the generator and ``churn import`` write it)."""
+    return pa.schema(
+        [
+            pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable)
+            for c in written_columns(table, optional=optional)
+        ]
+    )
+
 
 TRUTH_DIR = "_truth"
 TRUTH_HAZARD_FILE = "hazard.parquet"  # client_id, month (ts), hazard (monthly probability)

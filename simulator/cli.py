@@ -18,6 +18,7 @@ def run_simulate(
     seed: int | None,
     out: Path | None,
     centres: int | None = None,
+    names: bool = False,
 ) -> None:
     """Generate into ``out`` (None arguments fall back to ``cfg.simulate`` / ``cfg.paths``)."""
     from simulator.generate import simulate
@@ -36,6 +37,7 @@ def run_simulate(
         if not 0 <= centres <= 99:
             raise InputError(f"--centres: must be between 0 and 99, got {centres}")
         sim.centres = centres
+    sim.names = sim.names or names
     target = Path(out) if out is not None else cfg.paths.raw_dir
     if target.exists() and not target.is_dir():
         raise InputError(f"--out: {target} exists and is not a directory")

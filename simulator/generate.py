@@ -54,7 +54,9 @@ def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> di
     st = initial_state(cfg, cal, pop, rng)
     users = Users(cfg, pop, rng)
     bill = Billing(cfg, cal, pop)
-    sink = Sink(out_dir, cfg.compression, frozenset({"centre_id"}) if cfg.centres else frozenset())
+    optional = {"centre_id"} if cfg.centres else set()
+    optional |= {"name"} if cfg.names else set()
+    sink = Sink(out_dir, cfg.compression, frozenset(optional))
     treatment = plan.bind(cal, pop.client_id) if plan is not None else None
     ref = open_reference(cfg, cal, out_dir, plan)
     try:
@@ -130,6 +132,10 @@ def _clients_table(pop, cfg: SimulateConfig) -> dict[str, Any]:
     }
     if cfg.centres:
         table["centre_id"] = assign_centres(pop.n, cfg.centres, cfg.seed)
+    if cfg.names:
+        from simulator.names import client_names
+
+        table["name"] = client_names(pop.n, cfg.seed)
     return table
 
 

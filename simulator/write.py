@@ -21,32 +21,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.contract import TABLES, TRUTH_DIR, TRUTH_HAZARD_FILE, Column, Table
+from features.contract import (
+    ARROW_TYPES,
+    TABLES,
+    TRUTH_DIR,
+    TRUTH_HAZARD_FILE,
+    Column,
+    Table,
+    arrow_schema,
+    written_columns,
+)
 from simulator.calendar import NEVER, US_PER_DAY
 
-ARROW_TYPES = {
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "str": pa.string(),
-    "ts": pa.timestamp("us", tz="UTC"),
-}
 TRUTH_SCHEMA = pa.schema(
     [("client_id", pa.int64()), ("month", ARROW_TYPES["ts"]), ("hazard", pa.float64())]
 )
-
-
-def written_columns(table: Table, *, optional: bool = False) -> tuple[Column, ...]:
-    """The contract columns a file gets: the required ones, plus the optional ones if asked."""
-    return tuple(c for c in table.columns if optional or not c.optional)
-
-
-def arrow_schema(table: Table, *, optional: bool = False) -> pa.Schema:
-    return pa.schema(
-        [
-            pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable)
-            for c in written_columns(table, optional=optional)
-        ]
-    )
 
 
 def to_arrow(col: Column, value: Any) -> pa.Array:

@@ -1,7 +1,8 @@
 """Data flows one way and the CLI sits on top: no layer imports a layer above it.
 
 The order, bottom to top: ``churn`` (config, errors, tracking) → ``features`` (the raw
-contract and signals) → ``simulator`` (writes in that contract, stands in for the CRM) →
+contract and signals) → ``importing`` (CRM reports into that contract) → ``simulator``
+(writes in that contract, stands in for the CRM) →
 ``training`` → ``store`` → ``monitoring`` → ``serving`` → ``cli``. A module may import its
 own layer and any layer below it, never above; checked on the source, so it fails on any
 new upward import, including one hidden inside a function.
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     "churn",
     "features",
+    "importing",
     "simulator",
     "training",
     "store",
