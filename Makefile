@@ -11,7 +11,7 @@ PORT ?= 3000
 
 PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
 
-.PHONY: install browser postgres java demo test test-all lint format bench serve clean
+.PHONY: install browser postgres java demo test test-all lint format bench serve docs docs-serve clean
 
 install: $(STAMP)
 
@@ -95,5 +95,14 @@ bench: install
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/weekly.py
 
+# The docs site (docs/, mkdocs.yml): reference pages are generated from the code at build time.
+MKDOCS := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs
+
+docs: install
+	$(MKDOCS) build --strict
+
+docs-serve: install
+	$(MKDOCS) serve --dev-addr localhost:8000
+
 clean:
-	rm -rf data reports models/mlflow.db models/mlartifacts .pytest_cache
+	rm -rf site data reports models/mlflow.db models/mlartifacts .pytest_cache
