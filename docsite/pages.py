@@ -18,13 +18,25 @@ import importlib
 import json
 import os
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from docsite import api_reference, code_reference, config_reference
 from docsite.markdown import cell, code, table
 
-LAYERS = ["churn", "features", "simulator", "training", "store", "monitoring", "serving", "cli"]
+# bottom layer first (tests/test_layering.py); packages not named here follow in name order
+LAYER_ORDER = [
+    "churn",
+    "features",
+    "importing",
+    "simulator",
+    "training",
+    "store",
+    "monitoring",
+    "serving",
+    "cli",
+]
 PACKAGE_READMES = {
     "features": "features/README.md",
     "training": "training/README.md",
@@ -43,6 +55,15 @@ SOURCES = {
 }
 
 
+def packages(root: Path) -> list[str]:
+    """The program's packages (``pyproject.toml``'s package list), bottom layer first."""
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    found = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    names = {n.rstrip("*").rstrip(".") for n in found if (root / n.rstrip("*")).is_dir()}
+    order = {name: i for i, name in enumerate(LAYER_ORDER)}
+    return sorted(names, key=lambda n: (order.get(n, len(order)), n))
+
+
 def cli_page() -> str:
     import typer.main
 
@@ -56,13 +77,18 @@ def _settings_models() -> dict[str, Any]:
     from churn.config import Config
 
     models: dict[str, Any] = {"`configs/default.yaml` (`churn.config.Config`)": Config}
-    try:  # the generator's settings, in their own file once split from the main config
-        simulator_config = importlib.import_module("simulator.config")
-    except ImportError:
-        return models
-    root = getattr(simulator_config, "SimulateConfig", None)
-    if root is not None:
-        models["`configs/simulate.yaml` (`simulator.config.SimulateConfig`)"] = root
+    optional = (  # settings files with their own model, where the code has them
+        ("simulator.config", "SimulateConfig", "`configs/simulate.yaml`"),
+        ("importing.mapping", "Mapping", "`configs/mappings/*.yaml`: the CRM import mapping"),
+    )
+    for module_name, model_name, title in optional:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        root = getattr(module, model_name, None)
+        if root is not None:
+            models[f"{title} (`{module_name}.{model_name}`)"] = root
     return models
 
 
@@ -182,7 +208,7 @@ def all_pages(root: Path) -> dict[str, str]:
         "reference/cli.md": cli_page(),
         "reference/config.md": config_page(),
         "reference/contract.md": contract_page(),
-        "reference/modules.md": code_reference.render_modules(root, LAYERS),
+        "reference/modules.md": code_reference.render_modules(root, packages(root)),
     }
     pages.update(api_pages())
     signals = (root / "features/README.md").read_text(encoding="utf-8")
