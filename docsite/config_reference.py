@@ -2,8 +2,9 @@
 default and meaning, read from the models themselves.
 
 The meaning of a key is, in order: the field's ``description``, the string right after it
-(an attribute docstring) or the comment on its line(s); a section's meaning is its class
-docstring. So a key documented where it is declared is
+(an attribute docstring), the comment on its line(s), or the comment above it (a block of
+two or more lines also covers the fields right below it, as a note over a group of settings
+does); a section's meaning is its class docstring. So a key documented where it is declared is
 documented here, and nothing is written twice.
 """
 
@@ -68,22 +69,39 @@ def _field_notes(cls: type) -> dict[str, str]:
     comments = _comments(path)
     notes: dict[str, str] = {}
     body = node.body
+    group = ""  # a comment block above a field also covers the fields right below it
+    previous_end = -1
     for i, stmt in enumerate(body):
+        first = stmt.lineno + start - 1
+        last = (stmt.end_lineno or stmt.lineno) + start - 1
         if not (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)):
+            group, previous_end = "", last
             continue
         name = stmt.target.id
-        first, last = stmt.lineno + start - 1, stmt.end_lineno + start - 1  # type: ignore[operator]
+        above: list[str] = []
+        n = first - 1
+        while n >= start and n in comments and lines[n - start].lstrip().startswith("#"):
+            above.insert(0, comments[n])
+            n -= 1
+        own = " ".join(above)
+        if len(above) > 1:  # a block of two or more lines reads as a note over a group
+            group = own
+        elif above or previous_end != first - 1:
+            group = ""
+        previous_end = last
         after = body[i + 1] if i + 1 < len(body) else None
+        inline = [comments[n] for n in range(first, last + 1) if n in comments]
         if (
             isinstance(after, ast.Expr)
             and isinstance(after.value, ast.Constant)
             and isinstance(after.value.value, str)
         ):
             notes[name] = " ".join(after.value.value.split())
-            continue
-        inline = [comments[n] for n in range(first, last + 1) if n in comments]
-        if inline:
+            previous_end = (after.end_lineno or after.lineno) + start - 1
+        elif inline:
             notes[name] = " ".join(inline)
+        elif own or group:
+            notes[name] = own or group
     return notes
 
 
@@ -187,8 +205,15 @@ def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, str]:
     return None, ""
 
 
-def walk(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseModel] | None, Key]]:
-    """Every key under ``model``: (section path, section model or None, key), depth first."""
+def walk(
+    model: type[BaseModel], prefix: str = "", seen: dict[type, str] | None = None
+) -> list[tuple[str, type[BaseModel] | None, Key]]:
+    """Every key under ``model``: (section path, section model or None, key), depth first.
+
+    A model met a second time (``reasons_by_language.<name>`` holds what ``reasons`` holds)
+    is one row saying so, not its keys again.
+    """
+    seen = {} if seen is None else seen
     out: list[tuple[str, type[BaseModel] | None, Key]] = []
     notes = _field_notes(model)
     for name, field in model.model_fields.items():
@@ -196,10 +221,22 @@ def walk(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseM
         path = f"{prefix}{key_name}"
         sub, how = _model_in(field.annotation)
         meaning = field.description or notes.get(name, "")
+        if sub is not None and sub in seen:
+            same = f"the same keys as `{seen[sub]}`"
+            key = Key(
+                path,
+                _type_name(field.annotation),
+                _show(_default(field)) if not field.is_required() else "(required)",
+                f"{meaning}; {same}" if meaning else same[0].upper() + same[1:],
+                _constraint(field),
+            )
+            out.append((prefix.rstrip("."), None, key))
+            continue
         if sub is not None and how == "":
+            seen[sub] = path
             section_doc = meaning or sub.__dict__.get("__doc__") or ""
             out.append((path, sub, Key(path, "section", "", _first_paragraph(section_doc), "")))
-            out.extend(walk(sub, prefix=f"{path}."))
+            out.extend(walk(sub, prefix=f"{path}.", seen=seen))
             continue
         key = Key(
             path=path,
@@ -211,7 +248,8 @@ def walk(model: type[BaseModel], prefix: str = "") -> list[tuple[str, type[BaseM
         out.append((prefix.rstrip("."), None, key))
         if sub is not None:
             inner = f"{path}.<name>" if how == "dict" else f"{path}[]"
-            out.extend(walk(sub, prefix=f"{inner}."))
+            seen[sub] = inner
+            out.extend(walk(sub, prefix=f"{inner}.", seen=seen))
     return out
 
 

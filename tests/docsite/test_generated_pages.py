@@ -55,13 +55,23 @@ def test_config_meaning_is_read_from_the_source() -> None:
         c: str = "x"
         """From an attribute docstring."""
         d: int = 0
+        # a note over a group of settings,
+        # two lines long: it covers both fields below
+        e: int = 0
+        f: int = 0
+        # one line: this field only
+        g: int = 0
+        h: int = 0
 
     keys = {k.path: k for _, _, k in config_reference.walk(Example)}
+    group = "a note over a group of settings, two lines long: it covers both fields below"
+    assert keys["e"].meaning == keys["f"].meaning == group
+    assert keys["g"].meaning == "one line: this field only" and keys["h"].meaning == ""
     assert keys["a"].meaning == "the comment on its line"
     assert keys["b"].meaning == "from the description" and keys["b"].constraint == "≥ 0"
     assert keys["c"].meaning == "From an attribute docstring."
     assert keys["d"].meaning == ""
-    assert config_reference.undocumented(Example) == ["d"]
+    assert config_reference.undocumented(Example) == ["d", "h"]
 
 
 @pytest.fixture(scope="module")
