@@ -178,7 +178,7 @@ def step_train(work: str) -> dict[str, Any]:
         feats = cfg.paths.features_path
         run_features(cfg, raw=cfg.paths.raw_dir, out=feats, as_of=None, to=None, every="month")
         report = run_train(cfg, raw=cfg.paths.raw_dir, features_file=feats, report=None)
-    return {**clock.read(), "alias": report["alias"]}
+    return {**clock.read(), "alias": report.alias}
 
 
 def step_scan(raw: str) -> dict[str, Any]:

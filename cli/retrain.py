@@ -101,13 +101,13 @@ def run_retrain(
         raise
     after = champion_version(cfg)
     summary = {
-        "promoted": bool(out["promoted"]),
-        "version": out["model_version"],
-        "alias": out["alias"],
+        "promoted": bool(out.promoted),
+        "version": out.model_version,
+        "alias": out.alias,
         "champion_before": before,
         "champion_after": after,
-        "gate": (out.get("gate") or {}).get("reason"),
-        "run_id": out["run_id"],
+        "gate": out.gate.reason if out.gate is not None else None,
+        "run_id": out.run_id,
         "monitoring": _monitoring_summary(cfg, raw_dir),
     }
     summary["exit_code"] = 0 if summary["promoted"] else NOT_PROMOTED_EXIT

@@ -47,7 +47,7 @@ Conventions that matter for reading the numbers:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,14 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import average_precision_score
 
 from training.profit import ProfitParams, profit_metrics
+from training.results import (
+    BlockInfo,
+    CalibrationBin,
+    Evaluation,
+    Interval,
+    ProfitMetrics,
+    ScoreMetrics,
+)
 
 SCORE_ORDER: tuple[str, ...] = ("model", "rule", "reference")
 NOT_PROBABILITIES: frozenset[str] = frozenset({"rule"})
@@ -348,7 +356,7 @@ def score_metrics(
     calib: tuple[np.ndarray, np.ndarray] | None = None,
     monthly_fee: np.ndarray | None = None,
     churn_day: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> ScoreMetrics:
     """Every headline metric of one score on one block."""
     y = np.asarray(y, dtype=float)
     s = _finite(scores)
@@ -366,20 +374,22 @@ def score_metrics(
         churn_day=churn_day,
         recall_after_days=policy.recall_after_days,
     )
-    return {
-        "roc_auc": _num(roc_auc(y, s)),
-        "pr_auc": _num(average_precision_score(y, s)) if both_classes else None,
-        "brier": _num(brier),
-        "log_loss": _num(log_loss),
-        "probability_source": proba_source,
-        "lift_top_decile": _num(lift_top(y, s)),
+    return ScoreMetrics(
+        roc_auc=_num(roc_auc(y, s)),
+        pr_auc=_num(average_precision_score(y, s)) if both_classes else None,
+        brier=_num(brier),
+        log_loss=_num(log_loss),
+        probability_source=proba_source,
+        lift_top_decile=_num(lift_top(y, s)),
         **capacity,
-        "capacity_ranking": ranked_by,
-        "base_rate": _num(y.mean()) if len(y) else None,
-    }
+        capacity_ranking=ranked_by,
+        base_rate=_num(y.mean()) if len(y) else None,
+    )
 
 
-def calibration_table(y: np.ndarray, proba: np.ndarray, bins: int = N_DECILES) -> list[dict]:
+def calibration_table(
+    y: np.ndarray, proba: np.ndarray, bins: int = N_DECILES
+) -> list[CalibrationBin]:
     """Mean predicted vs observed churn rate by decile of predicted probability.
 
     Deciles are equal-count groups of the probability ranking; isotonic calibration
@@ -400,12 +410,12 @@ def calibration_table(y: np.ndarray, proba: np.ndarray, bins: int = N_DECILES) -
         .reset_index()
     )
     return [
-        {
-            "decile": int(r.decile),
-            "mean_predicted": _num(r.mean_predicted),
-            "observed_rate": _num(r.observed_rate),
-            "count": int(r.count),
-        }
+        CalibrationBin(
+            decile=int(r.decile),
+            mean_predicted=_num(r.mean_predicted),
+            observed_rate=_num(r.observed_rate),
+            count=int(r.count),
+        )
         for r in table.itertuples(index=False)
     ]
 
@@ -441,18 +451,20 @@ def bootstrap_auc(
     return out
 
 
-def _interval(values: np.ndarray, rounds: int) -> dict[str, Any]:
+def _interval(values: np.ndarray, rounds: int, observed: float | None = None) -> Interval:
+    """The 95 % percentile interval of the finite bootstrap values (and the point value)."""
     v = values[np.isfinite(values)]
     if len(v) == 0:
-        return {"mean": None, "ci_low": None, "ci_high": None, "rounds": 0}
+        return Interval(None, None, None, 0, observed=observed)
     low, high = np.percentile(v, [2.5, 97.5])
-    return {
-        "mean": _num(v.mean()),
-        "ci_low": _num(low),
-        "ci_high": _num(high),
-        "rounds": int(len(v)),
-        "requested_rounds": int(rounds),
-    }
+    return Interval(
+        mean=_num(v.mean()),
+        ci_low=_num(low),
+        ci_high=_num(high),
+        rounds=int(len(v)),
+        requested_rounds=int(rounds),
+        observed=observed,
+    )
 
 
 def _gap_closed(model_auc: float | None, reference_auc: float | None) -> float | None:
@@ -461,17 +473,35 @@ def _gap_closed(model_auc: float | None, reference_auc: float | None) -> float |
     return _num((model_auc - 0.5) / (reference_auc - 0.5))
 
 
+@dataclass(frozen=True)
+class HeldOutBlock:
+    """One held-out block to evaluate: labels, every score on its rows, and how the served
+    weekly list is replayed on it (what :func:`evaluate_block` and
+    :func:`evaluate_by_centre` read).
+
+    ``scores`` maps a name (model, rule, reference) to its values (``None``: absent);
+    ``calib_scores`` gives a score its validation (scores, labels) for a probability map;
+    ``monthly_fee`` (RUB per row) feeds an expected-loss ranking; ``churn_day`` (days from
+    ``as_of`` to a positive's churn) says when a churner can no longer be called; with
+    ``values`` (RUB a retained client is worth, per row) and ``policy.profit`` every score
+    also carries the profit metrics.
+    """
+
+    y: np.ndarray
+    scores: dict[str, np.ndarray | None]
+    as_of: np.ndarray
+    client_id: np.ndarray
+    policy: CallPolicy
+    bootstrap_rounds: int = 200
+    seed: int = 0
+    calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    monthly_fee: np.ndarray | None = None
+    churn_day: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+
 def evaluate_by_centre(
-    y: np.ndarray,
-    scores: dict[str, np.ndarray | None],
-    *,
-    centre: np.ndarray | pd.Series,
-    as_of: np.ndarray,
-    client_id: np.ndarray,
-    policy: CallPolicy,
-    calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-    monthly_fee: np.ndarray | None = None,
-    churn_day: np.ndarray | None = None,
+    block: HeldOutBlock, centre: np.ndarray | pd.Series
 ) -> dict[str, Any] | None:
     """The headline metrics of each score within each centre of a network block.
 
@@ -484,12 +514,13 @@ def evaluate_by_centre(
     centre = pd.Series(np.asarray(centre, dtype=object)).astype("str")
     if not centre.notna().any():
         return None
-    y = np.asarray(y, dtype=float)
-    as_of, cid = np.asarray(as_of), np.asarray(client_id)
+    y = np.asarray(block.y, dtype=float)
+    as_of, cid = np.asarray(block.as_of), np.asarray(block.client_id)
 
     def part(values: np.ndarray | None, m: np.ndarray) -> np.ndarray | None:
         return None if values is None else np.asarray(values)[m]
 
+    keep = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
     out: dict[str, Any] = {}
     for name in sorted(centre.dropna().unique()):
         m = (centre == name).to_numpy()
@@ -499,9 +530,9 @@ def evaluate_by_centre(
             "clients": int(len(pd.unique(cid[m]))),
             "positives": int(y[m].sum()),
             "base_rate": _num(y[m].mean()),
-            "capacity_per_week": int(policy.capacity_per_week),
+            "capacity_per_week": int(block.policy.capacity_per_week),
         }
-        for score_name, s in scores.items():
+        for score_name, s in block.scores.items():
             if s is None:
                 entry[score_name] = None
                 continue
@@ -512,64 +543,44 @@ def evaluate_by_centre(
                 date_code=date_code,
                 dates=dates,
                 client_id=cid[m],
-                policy=policy,
-                calib=(calib_scores or {}).get(score_name),
-                monthly_fee=part(monthly_fee, m),
-                churn_day=part(churn_day, m),
+                policy=block.policy,
+                calib=(block.calib_scores or {}).get(score_name),
+                monthly_fee=part(block.monthly_fee, m),
+                churn_day=part(block.churn_day, m),
             )
-            keep = ("roc_auc", "pr_auc", "brier", "lift_top_decile", "recall_at_capacity")
-            entry[score_name] = {key: metrics[key] for key in keep}
+            entry[score_name] = {key: getattr(metrics, key) for key in keep}
         out[str(name)] = entry
     return out
 
 
-def evaluate_block(
-    y: np.ndarray,
-    scores: dict[str, np.ndarray | None],
-    *,
-    as_of: np.ndarray,
-    client_id: np.ndarray,
-    capacity_per_week: int,
-    bootstrap_rounds: int,
-    seed: int,
-    calib_scores: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-    values: np.ndarray | None = None,
-    profit_params: ProfitParams | None = None,
-    policy: CallPolicy | None = None,
-    monthly_fee: np.ndarray | None = None,
-    churn_day: np.ndarray | None = None,
-) -> dict[str, Any]:
+def evaluate_block(block: HeldOutBlock) -> Evaluation:
     """Side-by-side metrics of model, rule and reference on one held-out block.
 
-    Returns a JSON-ready dict: one entry per score name (``None`` for an absent score)
-    with the metrics of :func:`score_metrics`, plus ``auc_gain`` (cluster-bootstrap CI of
-    model minus rule ROC-AUC), ``gap_closed`` ((model - 0.5) / (reference - 0.5)) and its
-    bootstrap interval ``gap_closed_ci``, ``reference_minus_model`` (paired CI of the
-    reference's AUC minus the model's: the model may not beat the true probability beyond
-    noise), ``calibration`` (by decile of the model probability) and the call policy used.
-    ``policy`` (default: ``capacity_per_week`` calls a week ranked by probability) decides
-    the weekly lists; ``monthly_fee`` (RUB per row) feeds an expected-loss ranking and
-    ``churn_day`` (days from ``as_of`` to a positive's churn) says when a churner can no
-    longer be called. With ``values`` (RUB per row) and ``profit_params`` each score also
-    carries the profit metrics and ``profit`` holds the economics and the
-    perfect-information ceiling.
+    One :class:`~training.results.ScoreMetrics` per score name (``None`` for an absent
+    score), plus ``auc_gain`` (cluster-bootstrap CI of model minus rule ROC-AUC),
+    ``gap_closed`` ((model - 0.5) / (reference - 0.5)) and its bootstrap interval
+    ``gap_closed_ci``, ``reference_minus_model`` (paired CI of the reference's AUC minus the
+    model's: the model may not beat the true probability beyond noise), ``calibration`` (by
+    decile of the model probability) and the block with the call policy used. With
+    ``values`` and ``policy.profit`` each score carries the profit metrics and ``profit``
+    holds the economics and the perfect-information ceiling.
     """
-    y = np.asarray(y, dtype=float)
+    y = np.asarray(block.y, dtype=float)
     if len(y) == 0:
         raise ValueError("evaluate_block: empty block")
+    scores, policy, rounds, seed = block.scores, block.policy, block.bootstrap_rounds, block.seed
     present = {name: np.asarray(s, dtype=float) for name, s in scores.items() if s is not None}
     for name, s in present.items():
         if len(s) != len(y):
             raise ValueError(f"evaluate_block: score {name!r} has {len(s)} rows, labels {len(y)}")
-    calib_scores = calib_scores or {}
-    date_code, dates = date_codes(as_of)
+    calib_scores = block.calib_scores or {}
+    date_code, dates = date_codes(block.as_of)
     if len(date_code) != len(y):
         raise ValueError(f"evaluate_block: as_of has {len(date_code)} rows, labels {len(y)}")
-    policy = policy or CallPolicy(capacity_per_week=capacity_per_week, profit=profit_params)
     lists = len(list_days(dates)[0]) / max(len(dates), 1)
-    cid = np.asarray(client_id)
+    cid = np.asarray(block.client_id)
     names = [*SCORE_ORDER, *(n for n in scores if n not in SCORE_ORDER)]
-    result: dict[str, Any] = {
+    metrics: dict[str, ScoreMetrics | None] = {
         name: score_metrics(
             y,
             s,
@@ -579,59 +590,61 @@ def evaluate_block(
             client_id=cid,
             policy=policy,
             calib=calib_scores.get(name),
-            monthly_fee=monthly_fee,
-            churn_day=churn_day,
+            monthly_fee=block.monthly_fee,
+            churn_day=block.churn_day,
         )
         if (s := present.get(name)) is not None
         else None
         for name in names
     }
-    result["profit"] = None
-    if values is not None and profit_params is not None:
-        values = np.asarray(values, dtype=float)
+    profit = None
+    if block.values is not None and policy.profit is not None:
+        values = np.asarray(block.values, dtype=float)
         for name, s in present.items():
-            result[name].update(profit_metrics(y, _finite(s), values, profit_params))
-        result["profit"] = {
-            **profit_params.describe(),
-            "perfect": profit_metrics(y, y, values, profit_params),
+            figures = ProfitMetrics(**profit_metrics(y, _finite(s), values, policy.profit))
+            metrics[name] = replace(metrics[name], profit=figures)
+        profit = {
+            **policy.profit.describe(),
+            "perfect": profit_metrics(y, y, values, policy.profit),
         }
-    boot = bootstrap_auc(y, present, client_id, rounds=bootstrap_rounds, seed=seed)
+    boot = bootstrap_auc(y, present, cid, rounds=rounds, seed=seed)
     for name, values in boot.items():
-        ci = _interval(values, bootstrap_rounds)
-        result[name]["roc_auc_ci_low"], result[name]["roc_auc_ci_high"] = (
-            ci["ci_low"],
-            ci["ci_high"],
-        )
+        ci = _interval(values, rounds)
+        metrics[name] = replace(metrics[name], roc_auc_ci_low=ci.ci_low, roc_auc_ci_high=ci.ci_high)
+    model, rule, reference = (metrics.get(n) for n in SCORE_ORDER)
+    auc_gain = None
     if "model" in boot and "rule" in boot:
-        gain = _interval(boot["model"] - boot["rule"], bootstrap_rounds)
-        gain["observed"] = _num(result["model"]["roc_auc"] - result["rule"]["roc_auc"])
-        result["auc_gain"] = gain
-    else:
-        result["auc_gain"] = None
-    model_auc = result["model"]["roc_auc"] if result.get("model") else None
-    reference_auc = result["reference"]["roc_auc"] if result.get("reference") else None
-    result["gap_closed"] = _gap_closed(model_auc, reference_auc)
-    result["gap_closed_ci"] = None
-    result["reference_minus_model"] = None
+        observed = _num(model.roc_auc - rule.roc_auc)
+        auc_gain = _interval(boot["model"] - boot["rule"], rounds, observed)
+    model_auc = model.roc_auc if model else None
+    reference_auc = reference.roc_auc if reference else None
+    gap_closed_ci = reference_minus_model = None
     if "model" in boot and "reference" in boot:
         lift_over_chance = boot["reference"] - 0.5
         ratio = np.where(lift_over_chance > 0, (boot["model"] - 0.5) / lift_over_chance, np.nan)
-        result["gap_closed_ci"] = _interval(ratio, bootstrap_rounds)
-        diff = _interval(boot["reference"] - boot["model"], bootstrap_rounds)
-        diff["observed"] = _num(reference_auc - model_auc)
-        result["reference_minus_model"] = diff
-    result["calibration"] = calibration_table(y, present["model"]) if "model" in present else []
-    result["block"] = {
-        "rows": int(len(y)),
-        "clients": int(len(pd.unique(cid))),
-        "as_of_dates": int(len(dates)),
-        "first_as_of": dates[0].date().isoformat(),
-        "last_as_of": dates[-1].date().isoformat(),
-        "positives": int(y.sum()),
-        "base_rate": _num(y.mean()),
-        **policy.describe(),
-        "weeks_per_snapshot": _num(lists),
-        "calls_per_snapshot": _num(policy.capacity_per_week * lists),
-        "bootstrap_seed": int(seed),
-    }
-    return result
+        gap_closed_ci = _interval(ratio, rounds)
+        reference_minus_model = _interval(
+            boot["reference"] - boot["model"], rounds, _num(reference_auc - model_auc)
+        )
+    return Evaluation(
+        scores=metrics,
+        profit=profit,
+        auc_gain=auc_gain,
+        gap_closed=_gap_closed(model_auc, reference_auc),
+        gap_closed_ci=gap_closed_ci,
+        reference_minus_model=reference_minus_model,
+        calibration=calibration_table(y, present["model"]) if "model" in present else [],
+        block=BlockInfo(
+            rows=int(len(y)),
+            clients=int(len(pd.unique(cid))),
+            as_of_dates=int(len(dates)),
+            first_as_of=dates[0].date().isoformat(),
+            last_as_of=dates[-1].date().isoformat(),
+            positives=int(y.sum()),
+            base_rate=_num(y.mean()),
+            **policy.describe(),
+            weeks_per_snapshot=_num(lists),
+            calls_per_snapshot=_num(policy.capacity_per_week * lists),
+            bootstrap_seed=int(seed),
+        ),
+    )

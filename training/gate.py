@@ -26,13 +26,14 @@ Every number in the decision is a finite float or ``None`` (JSON has no ``inf``)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from churn.config import GateConfig
 from training.evaluate import _interval, _num, bootstrap_auc, brier_and_log_loss, roc_auc
+from training.results import Comparison, Evaluation, Interval, Pair, ProfitCheck, Tolerated
 
 Status = Literal["none", "compared", "incompatible"]
 
@@ -44,10 +45,17 @@ class GateDecision:
     champion_version: str | None
     champion_status: Status
     champion_detail: str | None = None  # why incompatible, or which artefact was re-scored
-    comparison: dict[str, Any] = field(default_factory=dict)
+    comparison: Comparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "promote": self.promote,
+            "reason": self.reason,
+            "champion_version": self.champion_version,
+            "champion_status": self.champion_status,
+            "champion_detail": self.champion_detail,
+            "comparison": self.comparison.to_dict() if self.comparison is not None else {},
+        }
 
 
 def _fmt(value: float | None, spec: str = ".4f") -> str:
@@ -56,43 +64,33 @@ def _fmt(value: float | None, spec: str = ".4f") -> str:
 
 def _profit_check(
     new: float | None, old: float | None, tolerance: float
-) -> tuple[bool, dict | None]:
+) -> tuple[bool, ProfitCheck | None]:
     """(passes, figures): passes when either figure is missing (profit not evaluated)."""
     if new is None or old is None:
         return True, None
     floor = old - tolerance * abs(old)
-    return new >= floor, {
-        "challenger": _num(new),
-        "reference": _num(old),
-        "floor": _num(floor),
-        "tolerance": tolerance,
-    }
+    return new >= floor, ProfitCheck(_num(new), _num(old), tolerance, _num(floor))
 
 
-def _verdict(
-    against: str,
-    gain: dict,
-    brier: dict,
-    profit: dict | None,
-    profit_ok: bool,
-    gate: GateConfig,
-) -> tuple[bool, str]:
-    low = gain.get("ci_low")
+def _verdict(c: Comparison, profit_ok: bool, gate: GateConfig) -> tuple[bool, str]:
+    gain = c.auc_gain or Interval(None, None, None, 0)
+    low = gain.ci_low
     auc_ok = low is not None and low > gate.min_gain
-    b_new, b_old = brier.get("challenger"), brier.get("reference")
+    b_new, b_old = c.brier.challenger, c.brier.reference
     brier_ok = b_new is None or b_old is None or b_new <= b_old + gate.brier_tolerance
     ok = auc_ok and brier_ok and profit_ok
+    against = "champion" if c.against == "champion" else "rule indicator"
     parts = [
-        f"ROC-AUC gain over the {against} {_fmt(gain.get('observed'))} "
-        f"(95 % CI {_fmt(low)} .. {_fmt(gain.get('ci_high'))}; needs lower end > {gate.min_gain:g})"
+        f"ROC-AUC gain over the {against} {_fmt(gain.observed)} "
+        f"(95 % CI {_fmt(low)} .. {_fmt(gain.ci_high)}; needs lower end > {gate.min_gain:g})"
         f"{'' if auc_ok else ' - not beyond noise'}",
         f"Brier {_fmt(b_new)} vs {_fmt(b_old)} (tolerance {gate.brier_tolerance:g})"
         f"{'' if brier_ok else ' - worse'}",
     ]
-    if profit is not None:
+    if c.profit is not None:
         parts.append(
-            f"expected profit {_fmt(profit['challenger'], '.1f')} vs "
-            f"{_fmt(profit['reference'], '.1f')} RUB/client{'' if profit_ok else ' - lower'}"
+            f"expected profit {_fmt(c.profit.challenger, '.1f')} vs "
+            f"{_fmt(c.profit.reference, '.1f')} RUB/client{'' if profit_ok else ' - lower'}"
         )
     return ok, ("promoted: " if ok else "not promoted: ") + "; ".join(parts)
 
@@ -107,52 +105,47 @@ def against_champion(
     rounds: int,
     seed: int,
     profit: tuple[float | None, float | None] = (None, None),
-) -> tuple[bool, str, dict[str, Any]]:
+) -> tuple[bool, str, Comparison]:
     """Paired comparison of two probability vectors on the same rows."""
     y = np.asarray(y, dtype=float)
     boot = bootstrap_auc(
         y, {"new": challenger, "old": champion}, client_id, rounds=rounds, seed=seed
     )
     new_auc, old_auc = roc_auc(y, challenger), roc_auc(y, champion)
-    gain = _interval(boot["new"] - boot["old"], rounds)
-    gain["observed"] = _num(new_auc - old_auc)
-    brier = {
-        "challenger": _num(brier_and_log_loss(y, challenger)[0]),
-        "reference": _num(brier_and_log_loss(y, champion)[0]),
-        "tolerance": gate.brier_tolerance,
-    }
     profit_ok, profit_fig = _profit_check(*profit, gate.profit_tolerance)
-    ok, reason = _verdict("champion", gain, brier, profit_fig, profit_ok, gate)
-    comparison = {
-        "against": "champion",
-        "rows": int(len(y)),
-        "roc_auc": {"challenger": _num(new_auc), "reference": _num(old_auc)},
-        "auc_gain": gain,
-        "brier": brier,
-        "profit": profit_fig,
-    }
+    comparison = Comparison(
+        against="champion",
+        rows=int(len(y)),
+        roc_auc=Pair(_num(new_auc), _num(old_auc)),
+        auc_gain=_interval(boot["new"] - boot["old"], rounds, _num(new_auc - old_auc)),
+        brier=Tolerated(
+            _num(brier_and_log_loss(y, challenger)[0]),
+            _num(brier_and_log_loss(y, champion)[0]),
+            gate.brier_tolerance,
+        ),
+        profit=profit_fig,
+    )
+    ok, reason = _verdict(comparison, profit_ok, gate)
     return ok, reason, comparison
 
 
-def against_rule(result: dict[str, Any], *, gate: GateConfig) -> tuple[bool, str, dict[str, Any]]:
+def against_rule(result: Evaluation, *, gate: GateConfig) -> tuple[bool, str, Comparison]:
     """The challenger's own test figures against the rule indicator (same thresholds)."""
-    model, rule = result.get("model") or {}, result.get("rule") or {}
-    gain = dict(result.get("auc_gain") or {})
-    brier = {
-        "challenger": model.get("brier"),
-        "reference": rule.get("brier"),
-        "tolerance": gate.brier_tolerance,
-    }
+    model, rule = result.model, result.rule
+
+    def figure(m: Any, key: str) -> float | None:
+        return getattr(m, key) if m is not None else None
+
     profit_ok, profit_fig = _profit_check(
-        model.get("empc_rub"), rule.get("empc_rub"), gate.profit_tolerance
+        figure(model, "empc_rub"), figure(rule, "empc_rub"), gate.profit_tolerance
     )
-    ok, reason = _verdict("rule indicator", gain, brier, profit_fig, profit_ok, gate)
-    comparison = {
-        "against": "rule",
-        "rows": (result.get("block") or {}).get("rows"),
-        "roc_auc": {"challenger": model.get("roc_auc"), "reference": rule.get("roc_auc")},
-        "auc_gain": gain,
-        "brier": brier,
-        "profit": profit_fig,
-    }
+    comparison = Comparison(
+        against="rule",
+        rows=result.block.rows,
+        roc_auc=Pair(figure(model, "roc_auc"), figure(rule, "roc_auc")),
+        auc_gain=result.auc_gain,
+        brier=Tolerated(figure(model, "brier"), figure(rule, "brier"), gate.brier_tolerance),
+        profit=profit_fig,
+    )
+    ok, reason = _verdict(comparison, profit_ok, gate)
     return ok, reason, comparison

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from training.calibration import fit_platt, risk_thresholds
 from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
 from training.model import ChurnModel, categorical_levels_from
 from training.reference import log_reference
+from training.results import Evaluation, ReferenceInfo, TrainingReport
 from training.split import Split, time_split
 from training.tune import TuneResult, tune_lgbm
 
@@ -393,10 +394,12 @@ def call_policy(cfg: Config) -> Any:
     )
 
 
-def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> tuple[dict, dict]:
-    """Test-block metrics of model, rule and reference; returns (eval_result, scores)."""
-    from training.evaluate import evaluate_block
-    from training.profit import ProfitParams, client_value
+def evaluate(
+    cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path
+) -> tuple[Evaluation, dict]:
+    """Test-block metrics of model, rule and reference; returns (evaluation, scores)."""
+    from training.evaluate import HeldOutBlock, evaluate_block, evaluate_by_centre
+    from training.profit import client_value
 
     test, valid = blocks.test, blocks.valid
     y, y_valid = test[LABEL].to_numpy(), valid[LABEL].to_numpy()
@@ -405,56 +408,38 @@ def evaluate(cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path) -> t
         "rule": test[RULE_SCORE].to_numpy(dtype=float),
         "reference": None,
     }
-    params = ProfitParams.from_config(cfg.retention)
-    calib = {"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)}
     reference = reference_scores(raw_dir, test, cfg.training.horizon_days)
     if reference is not None:
         scores["reference"] = reference.probability  # a probability already: used as is
     fee = test["monthly_fee_rub"].to_numpy(dtype=float)
     policy = call_policy(cfg)
-    churn_day = churn_days(raw_dir, test, cfg.training.churn_types)
-    result = evaluate_block(
-        y,
-        scores,
+    block = HeldOutBlock(
+        y=y,
+        scores=scores,
         as_of=test["as_of"].to_numpy(),
         client_id=test["client_id"].to_numpy(),
-        capacity_per_week=cfg.training.capacity_per_week,
+        policy=policy,
         bootstrap_rounds=cfg.training.bootstrap_rounds,
         seed=cfg.training.seed,
-        calib_scores=calib,
-        values=client_value(fee, params),
-        profit_params=params,
-        policy=policy,
+        calib_scores={"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)},
         monthly_fee=fee,
-        churn_day=churn_day,
+        churn_day=churn_days(raw_dir, test, cfg.training.churn_types),
+        values=client_value(fee, policy.profit),
     )
-    result["reference_info"] = (
-        {
-            "measures": reference.label(),
-            "source": "_truth/horizon_probability.parquet (simulator/horizon_truth.py)",
-            "paths": reference.paths,
-            "horizon_days": reference.horizon_days,
-            "rows_without_reference": reference.missing_rows,
-        }
-        if reference is not None
-        else None
-    )
-    result["by_centre"] = None
-    if "centre_id" in test.columns:  # a network export: the same test block, centre by centre
-        from training.evaluate import evaluate_by_centre
-
-        result["by_centre"] = evaluate_by_centre(
-            y,
-            scores,
-            centre=test["centre_id"].to_numpy(),
-            as_of=test["as_of"].to_numpy(),
-            client_id=test["client_id"].to_numpy(),
-            policy=policy,
-            calib_scores=calib,
-            monthly_fee=fee,
-            churn_day=churn_day,
+    result = evaluate_block(block)
+    info = None
+    if reference is not None:
+        info = ReferenceInfo(
+            measures=reference.label(),
+            source="_truth/horizon_probability.parquet (simulator/horizon_truth.py)",
+            paths=reference.paths,
+            horizon_days=reference.horizon_days,
+            rows_without_reference=reference.missing_rows,
         )
-    return result, scores
+    by_centre = None
+    if "centre_id" in test.columns:  # a network export: the same test block, centre by centre
+        by_centre = evaluate_by_centre(block, test["centre_id"].to_numpy())
+    return replace(result, reference_info=info, by_centre=by_centre), scores
 
 
 def _span(dates: list[str]) -> str:
@@ -494,7 +479,7 @@ def figure_provenance(selection: ChurnModel, served: ChurnModel | None) -> dict[
 
 
 def build_report(
-    result: dict,
+    result: Evaluation,
     blocks: Blocks,
     tuned: TuneResult,
     reg: Any,
@@ -502,79 +487,69 @@ def build_report(
     digest: str,
     selection: ChurnModel | None = None,
     served: ChurnModel | None = None,
-) -> dict[str, Any]:
-    """The JSON report: test metrics side by side, the gain CI, gap closed, provenance of
-    every figure and of the served model, and the gate's decision."""
-    test = {name: result.get(name) for name in ("model", "rule", "reference")}
-    decision = getattr(reg, "decision", None)
-    return {
-        "test": test,
-        "provenance": figure_provenance(selection, served) if selection is not None else None,
-        "auc_gain": result.get("auc_gain"),
-        "gap_closed": result.get("gap_closed"),
-        "gap_closed_ci": result.get("gap_closed_ci"),
-        "reference_info": result.get("reference_info"),
-        "reference_minus_model": result.get("reference_minus_model"),
-        "by_centre": result.get("by_centre"),
-        "profit": result.get("profit"),
-        "calibration": result.get("calibration"),
-        "block": result.get("block"),
-        "split": blocks.split.describe(),
-        "rows": {"train": len(blocks.train), "valid": len(blocks.valid), "test": len(blocks.test)},
-        "tuning": {
+) -> TrainingReport:
+    """The report: test metrics side by side, the gain CI, gap closed, provenance of every
+    figure and of the served model, and the gate's decision."""
+    return TrainingReport(
+        evaluation=result,
+        provenance=figure_provenance(selection, served) if selection is not None else None,
+        split=blocks.split.describe(),
+        rows={"train": len(blocks.train), "valid": len(blocks.valid), "test": len(blocks.test)},
+        tuning={
             "n_trials": len(tuned.study.trials),
             "best_params": tuned.study.best_params,
             "best_iteration": tuned.best_iteration,
             "valid_roc_auc": tuned.best_score,
         },
-        "dataset_digest": digest,
-        "run_id": run_id,
-        "model_version": reg.version,
-        "alias": reg.alias,
-        "promoted": reg.promoted,
-        "gate": decision.to_dict() if decision is not None else None,
-        "champion_before": {
+        dataset_digest=digest,
+        run_id=run_id,
+        model_version=reg.version,
+        alias=reg.alias,
+        promoted=reg.promoted,
+        gate=getattr(reg, "decision", None),
+        champion_before={
             "version": reg.champion_version,
             "roc_auc_on_this_test": reg.champion_roc_auc,
         }
         if reg.champion_version
         else None,
-    }
+    )
 
 
-def metrics_table(report: dict) -> str:
+def metrics_table(report: TrainingReport) -> str:
     """A compact model / rule / reference table for the terminal."""
+    ev = report.evaluation
     cols = ("model", "rule", "reference")
     lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in cols)]
     for key in HEADLINE:
         cells = []
         for c in cols:
-            value = (report["test"].get(c) or {}).get(key)
+            metrics = ev.scores.get(c)
+            value = metrics.get(key) if metrics is not None else None
             cells.append(f"{value:>10.4f}" if isinstance(value, int | float) else f"{'-':>10}")
         lines.append(f"{key:<22}" + "".join(cells))
-    gain, gap = report.get("auc_gain") or {}, report.get("gap_closed")
-    if gain:
+    gain, gap = ev.auc_gain, ev.gap_closed
+    if gain is not None:
         lines.append(
-            f"AUC gain model-rule: {gain.get('observed', gain.get('mean')):.4f} "
-            f"(95% CI {gain['ci_low']:.4f} .. {gain['ci_high']:.4f})"
+            f"AUC gain model-rule: {gain.observed if gain.observed is not None else gain.mean:.4f} "
+            f"(95% CI {gain.ci_low:.4f} .. {gain.ci_high:.4f})"
         )
     if gap is not None:
         lines.append(f"share of the reference's AUC over chance (model-0.5)/(ref-0.5): {gap:.3f}")
-    info = report.get("reference_info")
-    if info:
-        lines.append(f"reference: {info['measures']}")
-    perfect = (report.get("profit") or {}).get("perfect")
+    if ev.reference_info is not None:
+        lines.append(f"reference: {ev.reference_info.measures}")
+    perfect = (ev.profit or {}).get("perfect")
     if perfect:
         lines.append(
             f"profit ceiling (outcome known): EMPC {perfect['empc_rub']:.1f} RUB/client, "
             f"calling {perfect['empc_share']:.1%}"
         )
     lines.append(
-        f"model version {report['model_version']} -> {report['alias']}"
-        f"{' (promoted)' if report['promoted'] else ' (not promoted)'}; run {report['run_id']}"
+        f"model version {report.model_version} -> {report.alias}"
+        f"{' (promoted)' if report.promoted else ' (not promoted)'}; run {report.run_id}"
     )
-    if report.get("gate"):
-        lines.append(f"gate: {report['gate']['reason']}")
+    if report.gate is not None:
+        lines.append(f"gate: {report.gate.reason}")
     return "\n".join(lines)
 
 
@@ -583,7 +558,7 @@ def metrics_table(report: dict) -> str:
 
 def run_train(
     cfg: Config, *, raw: Path | None, features_file: Path | None, report: Path | None
-) -> dict[str, Any]:
+) -> TrainingReport:
     """``churn train --raw DIR | --features FILE``: train, evaluate, register, report."""
     from training import registry
 
@@ -620,12 +595,13 @@ def run_train(
     _say("logging the run and registering the model in MLflow")
     with registry.quiet_mlflow():
         out = _log_and_register(cfg, frame, source, model, served, tuned, result, scores, blocks)
-    out["labels"] = label_counts  # which churn types are positives, rows left out
+    out = replace(out, labels=label_counts)  # which churn types are positives, rows left out
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        text = json.dumps(out.to_dict(), indent=2, default=str)
+        Path(report).write_text(text, encoding="utf-8")
         _say(f"report -> {report}")
-        _copy_evaluation(out["run_id"], Path(report).parent / "evaluation")
+        _copy_evaluation(out.run_id, Path(report).parent / "evaluation")
     typer.echo(metrics_table(out))
     return out
 
@@ -637,10 +613,10 @@ def _log_and_register(
     model: ChurnModel,
     served: ChurnModel,
     tuned: TuneResult,
-    result: dict,
+    result: Evaluation,
     scores: dict,
     blocks: Blocks,
-) -> dict[str, Any]:
+) -> TrainingReport:
     """One MLflow run: everything logged, the served model registered (its held-out twin
     beside it) and gated on the held-out figures; returns the report."""
     from training import registry
@@ -653,9 +629,9 @@ def _log_and_register(
         version = registry.log_model(cfg, served, blocks.test)
         y_test = blocks.test[LABEL].to_numpy()
         reg = registry.gate(cfg, version, scores["model"], result, blocks.test, y_test)
-        registry.tag_version(cfg, version, result["model"], registry_dates(blocks.split.test))
+        registry.tag_version(cfg, version, result.model, registry_dates(blocks.split.test))
         out = build_report(result, blocks, tuned, reg, run.info.run_id, digest, model, served)
-        mlflow.log_dict(out, "report/train.json")
+        mlflow.log_dict(out.to_dict(), "report/train.json")
     return out
 
 

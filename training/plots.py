@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from training.model import ChurnModel
+    from training.results import Evaluation
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,12 @@ def _present(scores: dict[str, np.ndarray | None]) -> dict[str, np.ndarray]:
     from training.evaluate import _finite
 
     return {name: _finite(s) for name, s in scores.items() if s is not None}
+
+
+def _metric(result: Evaluation, name: str, key: str) -> Any:
+    """One metric of one score (None when the score is absent)."""
+    metrics = result.scores.get(name)
+    return metrics.get(key) if metrics is not None else None
 
 
 def _style(name: str) -> dict[str, Any]:
@@ -62,10 +69,10 @@ def gains_curve(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return called, caught
 
 
-def plot_roc(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: dict) -> None:
+def plot_roc(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: Evaluation) -> None:
     for name, s in scores.items():
         fpr, tpr, _ = roc_curve(y, s)
-        auc = (result.get(name) or {}).get("roc_auc")
+        auc = _metric(result, name, "roc_auc")
         style = _style(name)
         style["label"] += f"  AUC {auc:.3f}" if auc is not None else ""
         ax.plot(fpr, tpr, **style)
@@ -74,10 +81,10 @@ def plot_roc(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: dic
     ax.legend(loc="lower right", fontsize=8)
 
 
-def plot_pr(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: dict) -> None:
+def plot_pr(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: Evaluation) -> None:
     for name, s in scores.items():
         precision, recall, _ = precision_recall_curve(y, s)
-        ap = (result.get(name) or {}).get("pr_auc")
+        ap = _metric(result, name, "pr_auc")
         style = _style(name)
         style["label"] += f"  AP {ap:.3f}" if ap is not None else ""
         ax.step(recall, precision, where="post", **style)
@@ -86,8 +93,8 @@ def plot_pr(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: dict
     ax.legend(loc="upper right", fontsize=8)
 
 
-def plot_calibration(ax: Axes, result: dict) -> None:
-    table = pd.DataFrame(result.get("calibration") or [])
+def plot_calibration(ax: Axes, result: Evaluation) -> None:
+    table = pd.DataFrame([vars(b) for b in result.calibration])
     if not table.empty:
         ax.plot(table["mean_predicted"], table["observed_rate"], "o-", **_style("model"))
         top = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 0.05))
@@ -100,14 +107,14 @@ def plot_calibration(ax: Axes, result: dict) -> None:
     ax.legend(loc="upper left", fontsize=8)
 
 
-def plot_gains(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: dict) -> None:
+def plot_gains(ax: Axes, y: np.ndarray, scores: dict[str, np.ndarray], result: Evaluation) -> None:
     for name, s in scores.items():
         called, caught = gains_curve(y, s)
         ax.plot(called, caught, **_style(name))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
-    block = result.get("block") or {}
-    if block.get("calls_per_snapshot") and block.get("rows") and block.get("as_of_dates"):
-        share = block["calls_per_snapshot"] * block["as_of_dates"] / block["rows"]
+    block = result.block
+    if block.calls_per_snapshot and block.rows and block.as_of_dates:
+        share = block.calls_per_snapshot * block.as_of_dates / block.rows
         if share < 1:
             ax.axvline(share, color="black", linewidth=0.8, label="call capacity")
     ax.set(
@@ -202,17 +209,18 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def metrics_html(result: dict) -> str:
-    names = [n for n in ("model", "rule", "reference") if result.get(n)]
-    rows = [[label, *(result[n].get(key) for n in names)] for key, label in METRIC_ROWS]
+def metrics_html(result: Evaluation) -> str:
+    names = [n for n in ("model", "rule", "reference") if result.scores.get(n)]
+    rows = [[label, *(_metric(result, n, key) for n in names)] for key, label in METRIC_ROWS]
     return _table(["metric", *names], rows)
 
 
-def summary_html(result: dict) -> str:
-    gain = result.get("auc_gain") or {}
-    block = result.get("block") or {}
-    gap_ci = result.get("gap_closed_ci") or {}
-    ref_gap = result.get("reference_minus_model") or {}
+def summary_html(result: Evaluation) -> str:
+    gain, gap_ci, ref_gap = (
+        x.to_dict() if x is not None else {}
+        for x in (result.auc_gain, result.gap_closed_ci, result.reference_minus_model)
+    )
+    block = vars(result.block)
     items = [
         ("AUC gain, model - rule (observed)", gain.get("observed")),
         ("AUC gain, bootstrap mean", gain.get("mean")),
@@ -220,7 +228,7 @@ def summary_html(result: dict) -> str:
         ("bootstrap rounds (clients resampled)", gain.get("rounds")),
         (
             "share of the reference's AUC over chance, (model-0.5)/(ref-0.5)",
-            result.get("gap_closed"),
+            result.gap_closed,
         ),
         ("  95 % CI", f"[{_plain(gap_ci.get('ci_low'))}, {_plain(gap_ci.get('ci_high'))}]"),
         ("reference - model ROC-AUC (observed)", ref_gap.get("observed")),
@@ -228,7 +236,7 @@ def summary_html(result: dict) -> str:
             "  95 % CI (paired client bootstrap)",
             f"[{_plain(ref_gap.get('ci_low'))}, {_plain(ref_gap.get('ci_high'))}]",
         ),
-        ("reference measures", (result.get("reference_info") or {}).get("measures")),
+        ("reference measures", result.reference_info.measures if result.reference_info else None),
         ("test block as_of", f"{block.get('first_as_of')} .. {block.get('last_as_of')}"),
         (
             "rows / clients / snapshot dates",
@@ -247,11 +255,8 @@ def summary_html(result: dict) -> str:
     return _table(["", "value"], [[k, v] for k, v in items])
 
 
-def calibration_html(result: dict) -> str:
-    rows = [
-        [r["decile"], r["mean_predicted"], r["observed_rate"], r["count"]]
-        for r in result.get("calibration") or []
-    ]
+def calibration_html(result: Evaluation) -> str:
+    rows = [[r.decile, r.mean_predicted, r.observed_rate, r.count] for r in result.calibration]
     return _table(["decile", "mean predicted", "observed rate", "clients"], rows)
 
 
@@ -270,7 +275,7 @@ img{max-width:520px;margin:4px}figure{display:inline-block;margin:0}"""
 
 
 def report_html(
-    result: dict, images: list[Path], title: str = "Churn model: test-block evaluation"
+    result: Evaluation, images: list[Path], title: str = "Churn model: test-block evaluation"
 ) -> str:
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -291,7 +296,7 @@ def report_html(
 
 
 def write_plots_and_report(
-    eval_result: dict,
+    eval_result: Evaluation,
     y: np.ndarray,
     scores: dict[str, np.ndarray | None],
     out_dir: Path,

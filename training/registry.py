@@ -44,6 +44,7 @@ from training import artifact, portable
 from training.artifact import ModelFormatError
 from training.gate import GateDecision, against_champion, against_rule
 from training.model import ChurnModel
+from training.results import Evaluation, ScoreMetrics
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 TAG_PREFIX = "test_"
@@ -230,22 +231,19 @@ def _requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
-def _flat_metrics(result: dict) -> dict[str, float]:
+def _flat_metrics(result: Evaluation) -> dict[str, float]:
     """test_<score>_<metric> for every numeric metric of model / rule / reference, plus gain."""
     out: dict[str, float] = {}
     for name in ("model", "rule", "reference"):
-        for key, value in (result.get(name) or {}).items():
-            if (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and np.isfinite(value)
-            ):
-                out[f"test_{name}_{key}"] = float(value)
-    for key, value in (result.get("auc_gain") or {}).items():
+        metrics = result.scores.get(name)
+        for key, value in (metrics.numbers() if metrics is not None else {}).items():
+            out[f"test_{name}_{key}"] = value
+    gain = result.auc_gain.to_dict() if result.auc_gain is not None else {}
+    for key, value in gain.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[f"test_auc_gain_{key}"] = float(value)
-    if result.get("gap_closed") is not None:
-        out["test_gap_closed"] = float(result["gap_closed"])
+    if result.gap_closed is not None:
+        out["test_gap_closed"] = float(result.gap_closed)
     return out
 
 
@@ -255,7 +253,7 @@ def log_run(
     source: Path,
     model: ChurnModel,
     tuned: Any,
-    result: dict,
+    result: Evaluation,
     scores: dict,
     blocks: Any,
 ) -> str:
@@ -392,7 +390,7 @@ def _profit(cfg: Config, y: np.ndarray, proba: np.ndarray, rows: pd.DataFrame) -
 def decide(
     cfg: Config,
     proba: np.ndarray,
-    result: dict[str, Any],
+    result: Evaluation,
     test_rows: pd.DataFrame,
     y_test: np.ndarray,
 ) -> GateDecision:
@@ -430,7 +428,7 @@ def gate(
     cfg: Config,
     version: str,
     proba: np.ndarray,
-    result: dict[str, Any],
+    result: Evaluation,
     test_rows: pd.DataFrame,
     y_test: np.ndarray,
 ) -> Registration:
@@ -445,21 +443,22 @@ def gate(
     name = cfg.training.model_name
     client = MlflowClient()
     client.set_registered_model_alias(name, alias, version)
-    gain = decision.comparison.get("auc_gain") or {}
+    comparison = decision.comparison
+    gain = comparison.auc_gain if comparison is not None else None
     tags = {
         "gate_alias": alias,
         "gate_champion_status": decision.champion_status,
-        "gate_against": decision.comparison.get("against", ""),
+        "gate_against": comparison.against if comparison is not None else "",
         "gate_reason": decision.reason[:4900],
-        "gate_auc_gain_ci_low": _tag_number(gain.get("ci_low")),
+        "gate_auc_gain_ci_low": _tag_number(gain.ci_low if gain is not None else None),
     }
     if decision.champion_version is not None:
         tags["gate_champion"] = f"v{decision.champion_version}"
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.update_model_version(name, version, description=f"gate: {decision.reason}"[:4900])
-    reference = (decision.comparison.get("roc_auc") or {}).get("reference")
-    champ_auc = reference if decision.champion_status == "compared" else None
+    compared = decision.champion_status == "compared" and comparison is not None
+    champ_auc = comparison.roc_auc.reference if compared else None
     return Registration(
         version, alias, decision.promote, decision.champion_version, champ_auc, decision
     )
@@ -469,7 +468,7 @@ def _tag_number(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
-def tag_version(cfg: Config, version: str, metrics: dict[str, Any], test_dates: list[str]) -> None:
+def tag_version(cfg: Config, version: str, metrics: ScoreMetrics, test_dates: list[str]) -> None:
     """Store the test metrics and the test block's dates on the model version."""
     client = MlflowClient()
     name = cfg.training.model_name

@@ -26,7 +26,7 @@ from training import artifact, portable
 from training.artifact import ModelFormatError
 from training.calibration import PlattCalibrator
 from training.model import ChurnModel
-from training.pipeline import Blocks, fit_model, labelled, split_blocks
+from training.pipeline import Blocks, evaluate, fit_model, labelled, split_blocks
 from training.registry import (
     CHAMPION,
     ensure_experiment,
@@ -186,7 +186,10 @@ def _register_old_pickle(cfg: Config, model: ChurnModel, tmp_path: Path) -> str:
     return str(info.registered_model_version)
 
 
-def test_old_pickle_versions_are_reported_not_a_traceback(registered, tmp_path: Path) -> None:
+def test_old_pickle_versions_are_reported_not_a_traceback(
+    registered, synthetic_files, tmp_path: Path
+) -> None:
+    raw = synthetic_files[0]
     cfg, model, blocks, version = registered
     old = _register_old_pickle(cfg, model, tmp_path)
     message = rf"model {cfg.training.model_name} version {old} was registered in the old pickle"
@@ -223,8 +226,8 @@ def test_old_pickle_versions_are_reported_not_a_traceback(registered, tmp_path: 
         y = blocks.test["label"].to_numpy()
         with mlflow.start_run(experiment_id=ensure_experiment(cfg)):
             new = log_model(cfg, model, blocks.test)
-        result_stub = {"model": {}, "rule": {}, "auc_gain": {}, "block": {"rows": len(y)}}
-        reg = gate(cfg, new, model.predict_proba(blocks.test), result_stub, blocks.test, y)
+        result, _ = evaluate(cfg, model, blocks, raw)
+        reg = gate(cfg, new, model.predict_proba(blocks.test), result, blocks.test, y)
         assert reg.decision.champion_status == "incompatible"
         assert reg.decision.champion_version == old
         assert "old pickle format" in reg.decision.reason

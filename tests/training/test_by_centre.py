@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from churn.config import Config
-from training.evaluate import CallPolicy, evaluate_by_centre
+from training.evaluate import CallPolicy, HeldOutBlock, evaluate_by_centre
 from training.pipeline import evaluate, fit_model, labelled, split_blocks
 
 
@@ -24,14 +24,8 @@ def test_by_centre_metrics_are_those_of_each_centres_rows() -> None:
     model[centre == "C02"] = rng.normal(size=(centre == "C02").sum())  # useless in C02
     client = np.arange(n)
     policy = CallPolicy(capacity_per_week=10)
-    out = evaluate_by_centre(
-        y,
-        {"model": model, "reference": None},
-        centre=centre,
-        as_of=as_of,
-        client_id=client,
-        policy=policy,
-    )
+    block = HeldOutBlock(y, {"model": model, "reference": None}, as_of, client, policy)
+    out = evaluate_by_centre(block, centre)
     assert set(out) == {"C01", "C02"}
     for name, entry in out.items():
         m = centre == name
@@ -42,8 +36,9 @@ def test_by_centre_metrics_are_those_of_each_centres_rows() -> None:
     assert out["C01"]["model"]["roc_auc"] > 0.75 > 0.6 > out["C02"]["model"]["roc_auc"]
     # a single centre's block: no per-centre section
     none = np.full(n, None, dtype=object)
-    kw = {"as_of": as_of, "client_id": client, "policy": policy}
-    assert evaluate_by_centre(y, {"model": model}, centre=none, **kw) is None
+    assert (
+        evaluate_by_centre(HeldOutBlock(y, {"model": model}, as_of, client, policy), none) is None
+    )
 
 
 def test_network_model_is_evaluated_per_centre_in_the_report(
@@ -58,7 +53,7 @@ def test_network_model_is_evaluated_per_centre_in_the_report(
     model, _ = fit_model(cfg, blocks)
     assert "centre_id" not in model.features
     result, scores = evaluate(cfg, model, blocks, raw)
-    by_centre = result["by_centre"]
+    by_centre = result.by_centre
     assert set(by_centre) == {"C01", "C02"}
     test = blocks.test
     assert sum(e["rows"] for e in by_centre.values()) == len(test)

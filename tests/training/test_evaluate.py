@@ -15,6 +15,13 @@ from training import evaluate as ev
 from training.plots import write_plots_and_report
 
 
+def _evaluate(y, scores, *, capacity_per_week, policy=None, **kw) -> dict:
+    """evaluate_block on a HeldOutBlock (default policy: the capacity, ranked by
+    probability), as the JSON the report holds."""
+    policy = policy or ev.CallPolicy(capacity_per_week=capacity_per_week)
+    return ev.evaluate_block(ev.HeldOutBlock(y, scores, policy=policy, **kw)).to_dict()
+
+
 def _block(n_clients: int, n_dates: int, seed: int = 0) -> dict:
     """Monthly snapshots of clients with a known hazard; model noisy, rule coarse."""
     rng = np.random.default_rng(seed)
@@ -127,12 +134,8 @@ def test_capacity_uses_the_call_list_ranking_expected_loss_over_the_horizon() ->
     as_of = np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), 2)
     common = dict(as_of=as_of, client_id=np.array([1, 2]), capacity_per_week=1,
                   bootstrap_rounds=10, seed=0, monthly_fee=fee)  # fmt: skip
-    by_loss = ev.evaluate_block(
-        y, {"model": p}, policy=ev.CallPolicy(1, ranking="expected_loss"), **common
-    )
-    by_p = ev.evaluate_block(
-        y, {"model": p}, policy=ev.CallPolicy(1, ranking="probability"), **common
-    )
+    by_loss = _evaluate(y, {"model": p}, policy=ev.CallPolicy(1, ranking="expected_loss"), **common)
+    by_p = _evaluate(y, {"model": p}, policy=ev.CallPolicy(1, ranking="probability"), **common)
     assert by_loss["model"]["recall_first_week"] == 1.0
     assert by_loss["model"]["capacity_ranking"] == "expected_loss"
     assert by_p["model"]["recall_first_week"] == 0.0
@@ -143,7 +146,7 @@ def test_evaluate_block_compares_model_rule_and_reference() -> None:
     b = _block(3000, 3)
     valid = _block(3000, 3, seed=5)
     scores = {"model": b["model"], "rule": b["rule"], "reference": b["hazard"]}
-    res = ev.evaluate_block(
+    res = _evaluate(
         b["y"],
         scores,
         as_of=b["as_of"],
@@ -179,7 +182,7 @@ def test_evaluate_block_compares_model_rule_and_reference() -> None:
 
 def test_rule_brier_is_null_without_validation_calibration_and_reference_may_be_absent() -> None:
     b = _block(500, 2)
-    res = ev.evaluate_block(
+    res = _evaluate(
         b["y"],
         {"model": b["model"], "rule": b["rule"], "reference": None},
         as_of=b["as_of"],
@@ -214,11 +217,11 @@ def test_bootstrap_is_seeded_and_fast() -> None:
     b = _block(20_000, 5, seed=4)  # 100k rows
     kwargs = dict(as_of=b["as_of"], client_id=b["client_id"], capacity_per_week=100)
     start = time.perf_counter()
-    first = ev.evaluate_block(
+    first = _evaluate(
         b["y"], {"model": b["model"], "rule": b["rule"]}, bootstrap_rounds=500, seed=9, **kwargs
     )
     elapsed = time.perf_counter() - start
-    again = ev.evaluate_block(
+    again = _evaluate(
         b["y"], {"model": b["model"], "rule": b["rule"]}, bootstrap_rounds=500, seed=9, **kwargs
     )
     assert first["auc_gain"] == again["auc_gain"]
@@ -259,8 +262,10 @@ def test_plots_and_self_contained_html(tmp_path: Path) -> None:
     as_of = np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), len(y))
     scores = {"model": p, "rule": rule, "reference": None}
     res = ev.evaluate_block(
-        y, scores, as_of=as_of, client_id=np.arange(len(y)), capacity_per_week=10,
-        bootstrap_rounds=50, seed=0,
+        ev.HeldOutBlock(
+            y, scores, as_of=as_of, client_id=np.arange(len(y)),
+            policy=ev.CallPolicy(capacity_per_week=10), bootstrap_rounds=50, seed=0,
+        )
     )  # fmt: skip
     paths = write_plots_and_report(res, y, scores, tmp_path, model, frame)
     names = {p.name for p in paths}

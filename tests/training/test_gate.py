@@ -5,6 +5,7 @@ records who and why; a non-positive Platt slope stops training."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import lightgbm as lgb
@@ -28,6 +29,7 @@ from training.registry import (
     promote_version,
     unseen_rows,
 )
+from training.results import Evaluation
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def _cfg(fresh: Config, setting) -> Config:
     return cfg
 
 
-def _register(cfg: Config, model: ChurnModel, blocks: Blocks, result: dict):
+def _register(cfg: Config, model: ChurnModel, blocks: Blocks, result: Evaluation):
     proba = model.predict_proba(blocks.test)
     with mlflow.start_run(experiment_id=ensure_experiment(cfg)):
         version = log_model(cfg, model, blocks.test)
@@ -72,7 +74,7 @@ def test_first_model_is_champion_and_a_clearly_better_one_promotes(fresh_mlflow,
     second = _register(cfg, good, blocks, result)
     d = second.decision
     assert second.promoted and second.alias == CHAMPION and d.champion_status == "compared"
-    assert d.comparison["auc_gain"]["ci_low"] > cfg.training.gate.min_gain
+    assert d.comparison.auc_gain.ci_low > cfg.training.gate.min_gain
     assert d.reason.startswith("promoted")
     assert load_by_alias(cfg).version == second.version
     tags = MlflowClient().get_model_version(cfg.training.model_name, second.version).tags
@@ -90,9 +92,9 @@ def test_same_pipeline_with_another_seed_does_not_promote(fresh_mlflow, setting)
     y = blocks.test["label"].to_numpy()
     assert not np.allclose(other.predict_proba(blocks.test), good.predict_proba(blocks.test))
     reg = _register(cfg, other, blocks, result)
-    gain = reg.decision.comparison["auc_gain"]
+    gain = reg.decision.comparison.auc_gain
     assert not reg.promoted and reg.alias == CHALLENGER, reg.decision.reason
-    assert gain["ci_low"] <= 0 <= gain["ci_high"]  # the seed's effect is inside the noise
+    assert gain.ci_low <= 0 <= gain.ci_high  # the seed's effect is inside the noise
     assert reg.champion_roc_auc == pytest.approx(
         float(pd.Series(good.predict_proba(blocks.test)).pipe(lambda p: _auc(y, p)))
     )
@@ -110,8 +112,8 @@ def test_a_tie_keeps_the_champion(fresh_mlflow, setting) -> None:
     _, _, blocks, good, result = setting
     champion = _register(cfg, good, blocks, result)
     tie = _register(cfg, good, blocks, result)
-    gain = tie.decision.comparison["auc_gain"]
-    assert not tie.promoted and gain["observed"] == 0 and gain["ci_low"] == 0
+    gain = tie.decision.comparison.auc_gain
+    assert not tie.promoted and gain.observed == 0 and gain.ci_low == 0
     assert load_by_alias(cfg).version == champion.version
 
 
@@ -147,14 +149,14 @@ def test_an_incompatible_champion_does_not_freeze_promotion(fresh_mlflow, settin
     reg = _register(cfg, good, blocks, result)
     d = reg.decision
     assert d.champion_status == "incompatible" and "retired_signal" in d.champion_detail
-    assert d.comparison["against"] == "rule"
+    assert d.comparison.against == "rule"
     assert reg.promoted and reg.champion_roc_auc is None  # judged on its gain over the rule
     text = json.dumps(d.to_dict(), allow_nan=False)  # no inf / NaN anywhere
     assert "Infinity" not in text
 
     # ... and against the rule a model that does not beat it is not promoted
     MlflowClient().set_registered_model_alias(cfg.training.model_name, CHAMPION, version)
-    losing = {**result, "auc_gain": {**result["auc_gain"], "ci_low": -0.01, "observed": 0.0}}
+    losing = replace(result, auc_gain=replace(result.auc_gain, ci_low=-0.01, observed=0.0))
     lost = _register(cfg, good, blocks, losing)
     assert not lost.promoted and lost.decision.champion_status == "incompatible"
 

@@ -143,16 +143,17 @@ def test_evaluate_block_reports_profit_of_each_score_and_the_ceiling() -> None:
     values = rng.lognormal(11.5, 0.5, n)
     params = ProfitParams.from_config(RetentionConfig())
     res = ev.evaluate_block(
-        y,
-        {"model": model, "rule": rule, "reference": hazard},
-        as_of=np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), n),
-        client_id=np.arange(n),
-        capacity_per_week=100,
-        bootstrap_rounds=20,
-        seed=0,
-        values=values,
-        profit_params=params,
-    )
+        ev.HeldOutBlock(
+            y,
+            {"model": model, "rule": rule, "reference": hazard},
+            as_of=np.repeat(pd.Timestamp("2025-01-01", tz="UTC").to_datetime64(), n),
+            client_id=np.arange(n),
+            policy=ev.CallPolicy(capacity_per_week=100, profit=params),
+            bootstrap_rounds=20,
+            seed=0,
+            values=values,
+        )
+    ).to_dict()
     for name in ("model", "rule", "reference"):
         assert {"empc_rub", "empc_share", "empb_rub", "empb_share"} <= set(res[name])
         assert 0 < res[name]["empc_share"] < 1

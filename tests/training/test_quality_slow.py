@@ -37,7 +37,7 @@ def test_model_closes_gap_to_reference_and_beats_rule(fresh_mlflow: Config, tmp_
     cfg.paths.features_path = tmp_path / "features" / "snapshots.parquet"
     simulate(cfg.simulate, raw)
     # --raw only: run_train builds the monthly snapshots itself
-    report = run_train(cfg, raw=raw, features_file=None, report=tmp_path / "train.json")
+    report = run_train(cfg, raw=raw, features_file=None, report=tmp_path / "train.json").to_dict()
     assert cfg.paths.features_path.exists()
 
     model, rule, ref = (report["test"][k]["roc_auc"] for k in ("model", "rule", "reference"))

@@ -15,7 +15,7 @@ from churn.config import Config
 from churn.errors import NotFound
 from training.calibration import PlattCalibrator
 from training.model import ChurnModel
-from training.pipeline import Blocks, fit_model, labelled, split_blocks
+from training.pipeline import Blocks, evaluate, fit_model, labelled, split_blocks
 from training.registry import (
     CHALLENGER,
     CHAMPION,
@@ -43,33 +43,35 @@ def _worse(good: ChurnModel, blocks: Blocks, seed: int) -> ChurnModel:
     return ChurnModel(booster, PlattCalibrator(1.0, 0.0), good.features, good.categorical_levels)
 
 
-def _register(cfg: Config, model: ChurnModel, blocks: Blocks):
+def _register(cfg: Config, model: ChurnModel, blocks: Blocks, raw: Path):
     y = blocks.test["label"].to_numpy()
     proba = model.predict_proba(blocks.test)
+    result, _ = evaluate(cfg, model, blocks, raw)  # what the gate judges without a champion
     with mlflow.start_run(experiment_id=ensure_experiment(cfg)):
         version = log_model(cfg, model, blocks.test)
-        return gate(cfg, version, proba, {}, blocks.test, y), roc_auc_score(y, proba)
+        return gate(cfg, version, proba, result, blocks.test, y), roc_auc_score(y, proba)
 
 
 def test_gate_load_and_promote(fresh_mlflow: Config, synthetic, synthetic_files) -> None:
     cfg = fresh_mlflow
-    blocks = _blocks(cfg, synthetic, synthetic_files[0])
+    raw = synthetic_files[0]
+    blocks = _blocks(cfg, synthetic, raw)
     good, _ = fit_model(cfg, blocks)
     bad = _worse(good, blocks, seed=1)
 
     with pytest.raises(NotFound, match="run `churn train`"):
         load_by_alias(cfg)
 
-    first, bad_auc = _register(cfg, bad, blocks)  # no champion yet: even a bad model gets it
+    first, bad_auc = _register(cfg, bad, blocks, raw)  # no champion yet: even a bad model gets it
     assert first.promoted and first.alias == CHAMPION and first.champion_version is None
 
-    second, good_auc = _register(cfg, good, blocks)
+    second, good_auc = _register(cfg, good, blocks, raw)
     assert good_auc > bad_auc
     assert second.promoted and second.alias == CHAMPION
     assert second.champion_version == first.version
     assert second.champion_roc_auc == pytest.approx(bad_auc)  # re-scored on the same rows
 
-    third, _ = _register(cfg, _worse(good, blocks, seed=2), blocks)
+    third, _ = _register(cfg, _worse(good, blocks, seed=2), blocks, raw)
     assert not third.promoted and third.alias == CHALLENGER
     assert third.champion_roc_auc == pytest.approx(good_auc)
 
