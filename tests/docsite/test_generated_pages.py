@@ -113,3 +113,16 @@ def test_modules_page_lists_every_module() -> None:
         for path in (REPO / package).glob("*.py"):
             if path.name != "__init__.py":
                 assert f"`{path.relative_to(REPO).as_posix()}`" in text
+
+
+def test_every_alert_has_a_line_in_the_alerts_how_to() -> None:
+    import re
+
+    import monitoring.alerts
+
+    names = re.findall(r"^\* ``([a-z_]+:[a-z_:<>]+)``", monitoring.alerts.__doc__ or "", re.M)
+    assert len(names) >= 4, names
+    for doc in ("docs/how-to/monitoring-alerts.md", "docs/ru/operator.md"):
+        page = (REPO / doc).read_text(encoding="utf-8")
+        missing = [n for n in names if f"| `{n.replace('<name>', '<')}" not in page]
+        assert missing == [], f"{doc} lacks {missing}"
