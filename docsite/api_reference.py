@@ -8,6 +8,7 @@ fields, types, limits and defaults are the ones the service validates against.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -129,6 +130,7 @@ def render(
         who = "open (no key)" if allowed is None else ", ".join(r for r in roles if r in allowed)
         for method, op in ops.items():
             summary = (op.get("description") or op.get("summary") or "").strip().split("\n")[0]
+            summary = re.sub(r"<[^>]+>", "", summary)  # BentoML's probe texts carry HTML
             overview.append((code(f"{method.upper()} {path}"), cell(who), cell(summary)))
     parts = [
         "# HTTP API",

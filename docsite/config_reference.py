@@ -14,6 +14,7 @@ import ast
 import inspect
 import io
 import json
+import re
 import textwrap
 import tokenize
 import types
@@ -40,6 +41,7 @@ class Key:
     default: str
     meaning: str
     constraint: str
+    raw: Any = None  # the model's default itself, to compare with a shipped value
 
 
 @cache
@@ -244,6 +246,7 @@ def walk(
             default=_show(_default(field)) if not field.is_required() else "(required)",
             meaning=meaning,
             constraint=_constraint(field),
+            raw=None if field.is_required() else _default(field),
         )
         out.append((prefix.rstrip("."), None, key))
         if sub is not None:
@@ -262,8 +265,89 @@ def undocumented(model: type[BaseModel]) -> list[str]:
     return [key.path for _, _, key in walk(model) if not key.meaning]
 
 
-def render(models: dict[str, type[BaseModel]], intro: str = "") -> str:
-    """The reference page: one table per section of each file's root model."""
+YAML_KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*):(?P<rest>.*)$")
+
+
+def _trailing_comment(rest: str) -> str:
+    """The ``# comment`` after a YAML value (outside quotes), or ''."""
+    quote = ""
+    for i, ch in enumerate(rest):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" and (i == 0 or rest[i - 1] in " \t"):
+            return rest[i + 1 :].strip()
+    return ""
+
+
+def yaml_notes(path: Path) -> dict[str, str]:
+    """Dotted key -> the comment beside it (or the comment lines right above it) in a YAML
+    settings file: what the shipped file says a key means, where the model does not."""
+    notes: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    above: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            above.append(stripped.lstrip("#").strip())
+            continue
+        match = YAML_KEY.match(line)
+        if not match:
+            above = []
+            continue
+        indent = len(match.group("indent"))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, match.group("key")))
+        dotted = ".".join(k for _, k in stack)
+        note = _trailing_comment(match.group("rest")) or " ".join(above)
+        if note:
+            notes[dotted] = note
+        above = []
+    return notes
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, BaseModel) or isinstance(b, BaseModel):
+        return _jsonable(a) == _jsonable(b) if type(a) is type(b) else False
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return float(a) == float(b)
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - incomparable values differ
+        return False
+
+
+def shipped_value(settings: BaseModel, path: str) -> Any:
+    """The value at a dotted ``path`` of a loaded settings object (KeyError when absent)."""
+    node: Any = settings
+    for part in path.split("."):
+        if isinstance(node, BaseModel) and part in type(node).model_fields:
+            node = getattr(node, part)
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(path)
+    return node
+
+
+def render(
+    models: dict[str, type[BaseModel]],
+    intro: str = "",
+    shipped: dict[str, tuple[str, BaseModel]] | None = None,
+    file_notes: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """The reference page: one table per section of each file's root model.
+
+    ``shipped`` maps a title to (file name, the settings loaded from the shipped file): where
+    the file sets a key to something else than the model's default, the default column says
+    both, since that is what a fresh checkout runs with. ``file_notes`` maps a title to the
+    comments of its shipped YAML file (:func:`yaml_notes`), the meaning of a key the model
+    leaves undocumented.
+    """
+    shipped = shipped or {}
+    file_notes = file_notes or {}
     parts = ["# Configuration reference", "", intro] if intro else ["# Configuration reference"]
     for title, root in models.items():
         parts += ["", f"## {title}", ""]
@@ -285,14 +369,22 @@ def render(models: dict[str, type[BaseModel]], intro: str = "") -> str:
             parts += [f"### `{heading}`" if section else "### top level", ""]
             if section_docs.get(section):
                 parts += [section_docs[section], ""]
-            parts.append(
-                table(
-                    ["key", "type", "default", "range", "meaning"],
-                    (
-                        (code(k.path), cell(k.type), k.default, cell(k.constraint), cell(k.meaning))
-                        for k in keys
-                    ),
-                )
-            )
+            rows = []
+            for k in keys:
+                default = k.default
+                if title in shipped and "<name>" not in k.path and not k.path.endswith("[]"):
+                    file_name, loaded = shipped[title]
+                    try:
+                        value = shipped_value(loaded, k.path)
+                    except KeyError:
+                        value = k.raw
+                    if default != "(required)" and not _same(value, k.raw):
+                        shown = _show(value)
+                        if len(shown) > 60:
+                            shown = "set there"
+                        default = f"{default}; {file_name}: {shown}"
+                meaning = cell(k.meaning or file_notes.get(title, {}).get(k.path, ""))
+                rows.append((code(k.path), cell(k.type), default, cell(k.constraint), meaning))
+            parts.append(table(["key", "type", "default", "range", "meaning"], rows))
             parts.append("")
     return "\n".join(parts).rstrip() + "\n"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+
+CODE_SPAN = re.compile(r"(`+[^`]*`+)")
 
 
 def cell(value: object) -> str:
-    """One table cell: pipes escaped, newlines folded, empty shown as a dash."""
+    """One table cell: pipes escaped, newlines folded, ``<`` and ``>`` outside code spans
+    escaped (``reasons.<lang>.yaml`` is text, not a tag), empty shown as a dash."""
     text = " ".join(str(value).split()) if value is not None else ""
-    return text.replace("|", "\\|") or "—"
+    parts = CODE_SPAN.split(text)
+    for i in range(0, len(parts), 2):  # even parts are outside code spans
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(parts).replace("|", "\\|") or "—"
 
 
 def code(value: object) -> str:

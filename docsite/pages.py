@@ -26,6 +26,7 @@ from docsite import api_reference, code_reference, config_reference
 from docsite.markdown import cell, code, table
 
 # bottom layer first (tests/test_layering.py); packages not named here follow in name order
+ROOT = Path(__file__).resolve().parents[1]
 LAYER_ORDER = [
     "churn",
     "features",
@@ -138,13 +139,24 @@ def config_page() -> str:
     intro = (
         "Every key of the configuration, read from the pydantic models that validate it "
         "(`churn/config.py`), with its type, its default, the range it must lie in and what "
-        "it means. A YAML file names only the keys it changes; `--config FILE` (before the "
-        "command: `churn --config my.yaml weekly ...`) picks another file. An unknown key or a "
-        "value out of range fails at start-up with the key's name. Dotted names are YAML "
+        "it means; where the shipped files (`configs/default.yaml`, `rules.yaml`, "
+        "`reasons*.yaml`) set another value than the model's default, both are shown. A "
+        "YAML file names only the keys it changes; `--config FILE` (before the command: "
+        "`churn --config my.yaml weekly --raw data/raw`) picks another file. An unknown key or a value "
+        "out of range fails at start-up with the key's name. Dotted names are YAML "
         "sections: `training.gate.min_gain` is `min_gain` under `gate` under `training`; "
         "`<name>` stands for a key you choose."
     )
-    text = config_reference.render(_settings_models(), intro=intro)
+    from churn.config import load_config
+
+    models = _settings_models()
+    main_title = next(iter(models))
+    shipped = {main_title: ("shipped", load_config())}
+    notes = {main_title: config_reference.yaml_notes(ROOT / "configs" / "default.yaml")}
+    for title in models:
+        if "simulate.yaml" in title and (ROOT / "configs" / "simulate.yaml").exists():
+            notes[title] = config_reference.yaml_notes(ROOT / "configs" / "simulate.yaml")
+    text = config_reference.render(models, intro=intro, shipped=shipped, file_notes=notes)
     env = environment_section()
     return text + ("\n" + env if env else "")
 
