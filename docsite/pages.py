@@ -142,8 +142,8 @@ def config_page() -> str:
         "it means; where the shipped files (`configs/default.yaml`, `rules.yaml`, "
         "`reasons*.yaml`) set another value than the model's default, both are shown. A "
         "YAML file names only the keys it changes; `--config FILE` (before the command: "
-        "`churn --config my.yaml weekly --raw data/raw`) picks another file. An unknown key or a value "
-        "out of range fails at start-up with the key's name. Dotted names are YAML "
+        "`churn --config my.yaml weekly --raw data/raw`) picks another file. An unknown key "
+        "or a value out of range fails at start-up with the key's name. Dotted names are YAML "
         "sections: `training.gate.min_gain` is `min_gain` under `gate` under `training`; "
         "`<name>` stands for a key you choose."
     )
