@@ -64,6 +64,7 @@ def base_digest(sim) -> str:  # noqa: ANN001 - a SimulateConfig
     """
     exclude = {"treatment", "loop"}
     exclude |= {"centres"} if not getattr(sim, "centres", 0) else set()
+    exclude |= {"names"} if not getattr(sim, "names", False) else set()
     exclude |= {"shift"} if getattr(sim, "shift", None) is None else set()
     resumption = getattr(sim, "resumption", None)
     exclude |= {"resumption"} if resumption is None or resumption.share == 0 else set()

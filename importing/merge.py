@@ -78,10 +78,22 @@ def _optional(table: str, column: str) -> bool:
 
 
 def merge(
-    con: duckdb.DuckDBPyConnection, table: str, old: Path, new: Path, key: list[str], out: Path
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    old: Path,
+    new: Path,
+    key: list[str],
+    out: Path,
+    *,
+    files: int = 1,
 ) -> Counts:
-    """Write ``old`` with ``new`` merged in to ``out`` (only when something changed)."""
+    """Write ``old`` with ``new`` merged in to ``out`` (only when something changed).
+
+    ``files``: how many export files ``new`` was read from; events repeated between them
+    (overlapping weekly files in one import) are kept once."""
     schema = output_schema(table, old, new)
+    if pq.ParquetFile(old).metadata.num_rows == 0 and (key or files == 1):
+        return _first(table, new, schema, out)  # nothing to merge with: a plain rewrite
     new_cols = set(pq.read_schema(new).names)
     old_cols = set(pq.read_schema(old).names)
     cols = [f.name for f in schema]
@@ -121,6 +133,11 @@ def merge(
         shared = [c for c in cols if c in new_cols and c in old_cols]
         same = " AND ".join(f"o.{_q(c)} IS NOT DISTINCT FROM n.{_q(c)}" for c in shared)
         fresh = f"SELECT * FROM {n} n WHERE NOT EXISTS (SELECT 1 FROM {o} o WHERE {same})"
+        if files > 1:
+            every = ", ".join(_q(c) for c in cols if c in new_cols)
+            fresh += (
+                f" QUALIFY row_number() OVER (PARTITION BY {every} ORDER BY file_row_number) = 1"
+            )
         added = int(con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0])
         total_new = pq.ParquetFile(new).metadata.num_rows
         updated, skipped = 0, total_new - added
@@ -137,6 +154,25 @@ def merge(
     if counts.changed:
         write_stream(con.sql(ordered).to_arrow_reader(), schema, out)
     return counts
+
+
+def _first(table: str, new: Path, schema: pa.Schema, out: Path) -> Counts:
+    """A table the raw directory does not have yet: the parsed rows, in contract form."""
+    pf = pq.ParquetFile(new)
+    have = set(pf.schema_arrow.names)
+    n = 0
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for batch in pf.iter_batches(
+            batch_size=1 << 20, columns=[c for c in schema.names if c in have]
+        ):
+            t = pa.Table.from_batches([batch])
+            cols = [
+                t.column(f.name).cast(f.type) if f.name in have else pa.nulls(len(t), f.type)
+                for f in schema
+            ]
+            writer.write_table(pa.Table.from_arrays(cols, schema=schema))
+            n += len(t)
+    return Counts(added=n, rows=n)
 
 
 def write_stream(reader: pa.RecordBatchReader, schema: pa.Schema, out: Path) -> int:

@@ -129,12 +129,12 @@ def _parse_table(
                 continue
             index = len(reports)
             reports.append(report)
-            tgts, _ = targets(report, mapping, table)
+            tgts = targets(report, mapping, table)
             for batch in report.batches(problems, batch_rows):
                 parsed = parse_batch(con, batch, report, mapping, table, tgts, problems)
                 parsed = parsed.append_column(SRC, _const(index, parsed))
                 if writer is None:
-                    writer = pq.ParquetWriter(out, parsed.schema, compression="zstd")
+                    writer = pq.ParquetWriter(out, parsed.schema, compression="lz4")
                 elif parsed.schema != writer.schema:
                     parsed = _conform(parsed, writer.schema)
                 writer.write_table(parsed)
@@ -297,7 +297,10 @@ def import_export(
             if base is None:
                 base = work / "parsed" / f"{table}.empty.parquet"
                 pq.write_table(output_schema(table, parsed[table].path).empty_table(), base)
-            counts = merge(con, table, base, parsed[table].path, mapping.key(table), dst)
+            counts = merge(
+                con, table, base, parsed[table].path, mapping.key(table), dst,
+                files=len(parsed[table].reports),
+            )  # fmt: skip
             report.tables[table] = counts
             if counts.changed or table not in old:
                 if not dst.exists():  # nothing new for a table the directory lacked
