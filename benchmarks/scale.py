@@ -162,19 +162,23 @@ def step_train(work: str) -> dict[str, Any]:
     import io
 
     from features.cli import run_features
+    from simulator.config import load_simulate_config
     from simulator.generate import simulate
     from training.pipeline import run_train
 
     cfg = _config(f"sqlite:///{Path(work) / 'mlflow.db'}")
-    cfg.paths = cfg.paths.under(Path(work))
-    cfg.simulate = cfg.simulate.model_copy(
-        update={"clients": TRAIN_CLIENTS, "months": TRAIN_MONTHS, "seed": TRAIN_SEED}
+    cfg = cfg.override(
+        paths=cfg.paths.under(Path(work)),
+        training__n_trials=TRAIN_TRIALS,
+        training__timeout_s=120,
+        training__bootstrap_rounds=50,
     )
-    cfg.training.n_trials, cfg.training.timeout_s = TRAIN_TRIALS, 120
-    cfg.training.bootstrap_rounds = 50
+    sim = load_simulate_config().override(
+        clients=TRAIN_CLIENTS, months=TRAIN_MONTHS, seed=TRAIN_SEED
+    )
     clock = _Clock()
     with contextlib.redirect_stdout(io.StringIO()):
-        simulate(cfg.simulate, cfg.paths.raw_dir)
+        simulate(sim, cfg.paths.raw_dir)
         feats = cfg.paths.features_path
         run_features(cfg, raw=cfg.paths.raw_dir, out=feats, as_of=None, to=None, every="month")
         report = run_train(cfg, raw=cfg.paths.raw_dir, features_file=feats, report=None)

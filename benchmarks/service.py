@@ -96,13 +96,14 @@ def _champion_setup(cfg: Config, work: Path) -> Setup | None:
     except Exception as exc:  # no registered model / alias: fall back to generating one
         log(f"no champion under {uri} ({type(exc).__name__}: {exc}); generating a small base")
         return None
-    cfg = cfg.model_copy(deep=True)
-    cfg.paths.features_path = Path(cfg.paths.features_path).resolve()
-    cfg.paths.raw_dir = Path(cfg.paths.raw_dir).resolve()
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
         _set_tracking(uri)
-    cfg.paths.mlflow_tracking_uri = uri
+    cfg = cfg.override(
+        paths__features_path=Path(cfg.paths.features_path).resolve(),
+        paths__raw_dir=Path(cfg.paths.raw_dir).resolve(),
+        paths__mlflow_tracking_uri=uri,
+    )
     path = _write_config(cfg, work / "config" / "default.yaml")
     return Setup(cfg, path, uri, cfg.paths.features_path, "champion")
 
@@ -110,20 +111,21 @@ def _champion_setup(cfg: Config, work: Path) -> Setup | None:
 def _generated_setup(cfg: Config, work: Path, clients: int, months: int, trials: int) -> Setup:
     """Generate a small base, build snapshots and train + register a small model."""
     from features.cli import run_features
+    from simulator.config import load_simulate_config
     from simulator.generate import simulate
     from training.pipeline import run_train
 
-    cfg = cfg.model_copy(deep=True)
-    cfg.paths = cfg.paths.under(work)
-    cfg.simulate.clients = clients
-    cfg.simulate.months = months
-    cfg.training.n_trials = trials
-    cfg.training.timeout_s = 120
-    cfg.training.bootstrap_rounds = 50
+    cfg = cfg.override(
+        paths=cfg.paths.under(work),
+        training__n_trials=trials,
+        training__timeout_s=120,
+        training__bootstrap_rounds=50,
+    )
+    sim = load_simulate_config().override(clients=clients, months=months)
     _set_tracking(cfg.paths.mlflow_tracking_uri)
 
     t0 = time.perf_counter()
-    simulate(cfg.simulate, cfg.paths.raw_dir)
+    simulate(sim, cfg.paths.raw_dir)
     run_features(
         cfg, raw=cfg.paths.raw_dir, out=cfg.paths.features_path, as_of=None, to=None, every="month"
     )

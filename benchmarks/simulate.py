@@ -30,12 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
 
-    from churn.config import load_config
+    from simulator.config import load_simulate_config
     from simulator.generate import simulate
 
-    cfg = load_config().simulate.model_copy(
-        update={"clients": args.clients, "months": args.months, "seed": args.seed}
-    )
+    cfg = load_simulate_config().override(clients=args.clients, months=args.months, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="churn-sim-") as tmp:
         out = args.out or Path(tmp)
         t0 = time.perf_counter()

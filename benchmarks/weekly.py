@@ -45,12 +45,12 @@ def _champion(cfg, work: Path, clients: int, trials: int) -> None:  # noqa: ANN0
     """Train and register a quick champion on a small generated base under ``work``."""
     from churn.tracking import setup_mlflow
     from features.cli import run_features
+    from simulator.config import load_simulate_config
     from simulator.generate import simulate
     from training.pipeline import run_train
 
-    cfg.simulate.clients, cfg.simulate.months, cfg.simulate.seed = clients, 16, 3
-    cfg.training.n_trials, cfg.training.bootstrap_rounds = trials, 50
-    simulate(cfg.simulate, cfg.paths.raw_dir)
+    cfg = cfg.override(training__n_trials=trials, training__bootstrap_rounds=50)
+    simulate(load_simulate_config().override(clients=clients, months=16, seed=3), cfg.paths.raw_dir)
     feats = cfg.paths.features_path
     run_features(cfg, raw=cfg.paths.raw_dir, out=feats, as_of=None, to=None, every="month")
     setup_mlflow(cfg)
@@ -90,7 +90,7 @@ def main() -> None:
         else:
             work = args.work.resolve()
         cfg = load_config()
-        cfg.paths = cfg.paths.under(work)
+        cfg = cfg.override(paths=cfg.paths.under(work))
         os.environ["MLFLOW_TRACKING_URI"] = cfg.paths.mlflow_tracking_uri
         t0 = time.perf_counter()
         if not (work / "train.json").is_file():
@@ -101,7 +101,7 @@ def main() -> None:
         as_of = latest_as_of(raw)
         runs: dict[str, list] = {"snapshot": [], "new_export": [], "next_week": []}
         for i in range(args.repeat):
-            cfg.paths.weeks_dir = work / f"weeks{i}"  # nothing validated yet
+            cfg = cfg.override(paths__weeks_dir=work / f"weeks{i}")  # nothing validated yet
             store_path = work / f"store{i}.db"
             shutil.rmtree(cfg.paths.weeks_dir, ignore_errors=True)
             for old in work.glob(f"store{i}.db*"):

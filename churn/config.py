@@ -1,31 +1,54 @@
-"""One typed configuration for every step of the flow.
+"""One typed, frozen configuration for every step of the flow.
 
-Every knob (paths, generator parameters, windows, horizon, rule weights, search
-space, call capacity) lives in ``configs/*.yaml`` and is validated here, so that a
-typo in a YAML file fails at start-up with the field's name rather than deep in a run.
-``configs/default.yaml`` holds the sections; ``configs/rules.yaml`` and
-``configs/reasons.yaml`` hold the rule indicator and the reason/action mapping, which
-specialists rather than engineers own.
+Every knob (paths, windows, horizon, rule weights, search space, call capacity) lives in
+``configs/*.yaml`` once and is validated here, so that a typo in a YAML file fails at
+start-up with the field's name rather than deep in a run. ``configs/default.yaml`` holds
+the sections; ``configs/rules.yaml`` and ``configs/reasons.yaml`` hold the rule indicator
+and the reason/action mapping, which specialists rather than engineers own. The
+generator's settings are not here: ``configs/simulate.yaml`` and ``simulator/config.py``.
+
+Settings are immutable: a command-line option or a test builds a changed copy with
+:meth:`Settings.override` (``cfg.override(training__n_trials=3)``), so no step can change
+what another step reads. Environment variables are read in ``churn/environment.py``.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from churn.errors import InputError
 
-CONFIG_DIR_ENV = "CHURN_CONFIG_DIR"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+class Settings(BaseModel):
+    """A frozen, validated group of settings; changed copies come from :meth:`override`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def override(self, **changes: Any) -> Self:
+        """A validated copy with ``changes``; ``a__b=v`` reaches into sections (``a.b``).
+
+        Changes apply in the order given, so ``paths=p, paths__raw_dir=r`` replaces the
+        section and then one of its fields.
+        """
+        data = self.model_dump()
+        for key, value in changes.items():
+            *parents, leaf = key.split("__")
+            node = data
+            for i, name in enumerate(parents):
+                if not isinstance(node.get(name), dict):
+                    raise KeyError(f"override: no section {'.'.join(parents[: i + 1])!r}")
+                node = node[name]
+            node[leaf] = value.model_dump() if isinstance(value, BaseModel) else value
+        return type(self).model_validate(data)
+
+
+_Section = Settings
 
 
 class PathsConfig(_Section):
@@ -53,185 +76,6 @@ class PathsConfig(_Section):
             store_path=root / "store.db",
             weeks_dir=root / "weeks",
         )
-
-
-class HazardConfig(_Section):
-    """Hidden monthly churn hazard of the generator (logit scale, lagged observable signals).
-
-    Each weight multiplies a signal a specialist could see before the month starts; the
-    interaction weights make the risk non-additive so that a model can beat the rule.
-    The intercept is solved each month so the mean hazard equals ``target_monthly_churn``.
-    """
-
-    low_activity: float = 1.1  # saturating: (low_login_threshold - logins) / threshold, clipped
-    low_login_threshold: float = 8.0
-    zero_logins: float = 0.6
-    falling_activity: float = 0.7
-    overdue_debt: float = 0.4
-    overdue_debt_small_extra: float = 0.8
-    long_overdue: float = 0.6  # oldest overdue due date more than long_overdue_days ago
-    long_overdue_days: int = 45
-    very_long_overdue: float = 1.5  # seed 000: termination after ~6 months of debt suspension
-    very_long_overdue_days: int = 180
-    competitor_yes: float = 0.3
-    competitor_yes_low_activity: float = 1.3
-    competitor_unknown: float = 0.2
-    training_norm_not_met: float = 0.35
-    renewal_arrived: float = 0.15
-    renewal_low_activity: float = 0.9
-    no_kit_updates: float = 0.6
-    neither_hotline_nor_cabinet: float = 0.25
-    key_user_change: float = 0.8
-    decision_maker_change: float = 0.5
-    change_window_days: int = 180
-    new_client: float = 0.4
-    new_client_short_advance: float = 0.6
-    new_client_days: int = 365
-    newsletter_clicks: float = -0.35
-    webinars_2plus: float = -0.2
-    no_contact: float = 0.3
-    no_contact_days: int = 60
-    large_segment: float = -0.3
-    category_a: float = -0.2
-    client_noise_sd: float = Field(0.25, ge=0)
-    month_noise_sd: float = Field(0.1, ge=0)
-
-
-class ShiftConfig(_Section):
-    """A change of behaviour from a date on (``simulate.shift``): what monitoring must catch.
-
-    From the first simulated month that starts on or after ``after``, every client's login
-    rate is multiplied by ``logins_factor`` and its service-request rate (hotline,
-    consultation centre, personal cabinet) by ``requests_factor``. Months before are the
-    same bytes as without the shift (same seed), so a base with and one without it differ
-    only from ``after`` on. The hidden hazard keeps reading the observable signals, so the
-    churn it implies moves with them (the intercept still holds the mean monthly churn).
-    """
-
-    after: date
-    logins_factor: float = Field(1.0, ge=0)
-    requests_factor: float = Field(1.0, ge=0)
-
-
-class TreatmentConfig(_Section):
-    """What a retention call does to the hidden hazard (``simulator.treatment``).
-
-    A call that reaches the client (``reach_rate``) and whose offer is taken
-    (``accept_rate``, the retention department's 60 % norm, seed 000) removes a share of
-    each addressable driver's logit contribution for ``months`` months after the month of
-    the call: paying off a debt plan or training an idle key user removes a lot, a client
-    who is relocating or leaving for reasons nobody controls is hardly moved. Every
-    accepted call also gets ``floor_shift`` off the logit; the per-client responsiveness
-    is log-normal with mean 1 and log-sd ``noise_sd``, drawn from its own random stream.
-    """
-
-    removal: dict[str, float] = {
-        "debt": 0.8,  # financial difficulties: payment plan
-        "engagement": 0.7,  # low engagement / service quality: training, pilot request
-        "training": 0.6,
-        "renewal": 0.5,
-        "new_client": 0.4,
-        "contacts": 0.4,  # not the decision maker
-        "competitor": 0.2,  # changed preferences: hard to win back
-        "base": 0.0,  # uncontrollable, relocation, other
-    }
-    floor_shift: float = Field(0.1, ge=0)
-    noise_sd: float = Field(0.5, ge=0)
-    months: int = Field(2, ge=1, le=12)
-    reach_rate: float = Field(0.8, ge=0, le=1)
-    accept_rate: float = Field(0.6, ge=0, le=1)
-    seed_stream: int = 7171  # the treatment's own stream: default_rng([seed, stream, week])
-
-    @model_validator(mode="after")
-    def _removal_shares(self) -> TreatmentConfig:
-        bad = {k: v for k, v in self.removal.items() if not 0 <= v <= 1}
-        if bad:
-            raise ValueError(f"simulate.treatment.removal: shares must be in [0, 1], got {bad}")
-        return self
-
-
-class LoopConfig(_Section):
-    """``churn simulate-weeks``: the closed loop over a generated base (``cli.closed_loop``)."""
-
-    base_months: int = Field(15, ge=8)  # generated history before the first simulated week
-    calls_per_1000_clients: float = Field(33.3, gt=0)  # weekly capacity (100 for 3 000 clients)
-    relist_after_days: int = Field(98, ge=0)  # no client listed (either arm) twice within:
-    # >= horizon and >= 31 x (treatment.months + 1): see cli.closed_loop
-    n_trials: int = Field(5, gt=0)  # Optuna trials of the model trained on the base
-
-
-class ResumptionConfig(_Section):
-    """Suspensions that end (``simulator/resumption.py``): off by default, so a base made
-    with the default config is byte-identical to one made before resumption existed."""
-
-    share: float = Field(0.0, ge=0, le=1)  # of suspension / debt_suspension churners
-    mean_days: float = Field(60.0, ge=1)  # mean suspension length (geometric, whole days)
-
-
-class ReferenceConfig(_Section):
-    """The honest reference the generator writes (``simulator/horizon_truth.py``).
-
-    For each monthly ``as_of`` whose horizon ends inside the window: the true probability
-    of churning within ``horizon_days`` given the generator's whole state at ``as_of``,
-    estimated from ``paths`` Monte Carlo forward simulations with their own random stream
-    (the contract tables do not change). 0 paths: not written. The cost is about
-    ``paths x clients x 3.3`` simulated client-months per as_of month, so bases with more
-    than ``max_clients`` clients skip it (the summary says so). ``max_replicas`` bounds how
-    many copied clients are simulated at once (memory); ``horizon_days`` None means
-    ``training.horizon_days`` (filled in when the whole config is loaded).
-    """
-
-    paths: int = Field(32, ge=0)
-    max_clients: int = Field(20_000, ge=0)
-    max_replicas: int = Field(200_000, gt=0)
-    horizon_days: int | None = Field(None, gt=0)
-
-
-class SimulateConfig(_Section):
-    """Generator parameters: the shape of the synthetic client base."""
-
-    clients: int = Field(2000, gt=0)
-    months: int = Field(24, gt=0)
-    seed: int = 42
-    centres: int = Field(0, ge=0, le=99)  # > 0: a network export with clients.centre_id
-    names: bool = False  # write clients.name (firm and person names, as a CRM shows them)
-    start_date: date = date(2024, 1, 1)
-    category_shares: dict[str, float] = {"A": 0.2, "B": 0.35, "C": 0.45}
-    remote_share: float = Field(0.4, ge=0, le=1)
-    target_monthly_churn: float = Field(0.02, gt=0, lt=1)
-    # history and joining
-    history_months: int = Field(3, ge=0, le=24)  # activity exported before the window
-    new_client_share: float = Field(0.25, ge=0, le=1)  # clients joining during the window
-    mean_tenure_years: float = Field(4.0, gt=0)
-    # money
-    fee_median_rub: dict[str, float] = {"A": 14000.0, "B": 8000.0, "C": 5000.0}
-    fee_sigma: float = Field(0.5, ge=0)
-    advance_shares: dict[int, float] = {1: 0.35, 3: 0.25, 6: 0.15, 12: 0.25}
-    first_advance_shares: dict[int, float] = {1: 0.4, 3: 0.3, 6: 0.15, 12: 0.15}
-    first_advance_missing_share: float = Field(0.15, ge=0, le=1)
-    invoice_due_days: int = Field(5, ge=0)
-    # users
-    max_users: int = Field(15, ge=1, le=50)
-    missing_email_share: float = Field(0.08, ge=0, le=1)
-    bad_email_share: float = Field(0.06, ge=0, le=1)
-    region_missing_share: float = Field(0.04, ge=0, le=1)
-    # engagement and activity
-    engagement_ar: float = Field(0.85, ge=0, lt=1)
-    engagement_sd: float = Field(0.35, ge=0)
-    seasonality: dict[int, float] = {1: -0.25, 5: -0.1, 7: -0.3, 8: -0.35, 12: 0.05}
-    logins_per_user: float = Field(3.0, gt=0)
-    campaigns_per_month: int = Field(2, ge=0)
-    newsletter_subscribe_share: float = Field(0.5, ge=0, le=1)
-    competitor_unknown_share: float = Field(0.2, ge=0, le=1)
-    training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
-    hazard: HazardConfig = HazardConfig()
-    shift: ShiftConfig | None = None  # behaviour change after a date (monitoring tests)
-    treatment: TreatmentConfig = TreatmentConfig()
-    loop: LoopConfig = LoopConfig()
-    resumption: ResumptionConfig = ResumptionConfig()
-    reference: ReferenceConfig = ReferenceConfig()
-    compression: str = "zstd"
-    extra: dict[str, Any] = {}
 
 
 class FeaturesConfig(_Section):
@@ -280,7 +124,6 @@ class RulesConfig(_Section):
     contact_index: ContactIndexWeights = ContactIndexWeights()
     # seed 002 training sub-indicator: high when the last training is older than this
     training_max_age_days: int = Field(730, gt=0)
-    extra: dict[str, Any] = {}
 
 
 class ParamRange(_Section):
@@ -357,10 +200,9 @@ class TrainingConfig(_Section):
     test_months: int = Field(3, gt=0)
     valid_months: int = Field(3, gt=0)
     min_train_months: int = Field(2, gt=0)
-    capacity_per_week: int = Field(100, gt=0)
-    model_name: str = "churn-risk"
-    experiment_name: str = "churn-risk"
-    bootstrap_rounds: int = 500
+    # paired client-bootstrap rounds of every interval: the test block's metrics, the
+    # promotion gate, the uplift report and the ranking comparison
+    bootstrap_rounds: int = Field(500, gt=0)
     gate: GateConfig = GateConfig()
     search_space: dict[str, ParamRange] = Field(default_factory=lambda: dict(DEFAULT_SEARCH_SPACE))
     num_threads: int = Field(1, gt=0)
@@ -381,7 +223,6 @@ class TrainingConfig(_Section):
     table_search_space: dict[str, ParamRange] = Field(
         default_factory=lambda: dict(TABLE_SEARCH_SPACE)
     )
-    extra: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _distinct_churn_types(self) -> TrainingConfig:
@@ -393,12 +234,13 @@ class TrainingConfig(_Section):
 class ServingConfig(_Section):
     """What the service loads and how it ranks."""
 
-    model_name: str = "churn-risk"
-    alias: str = "champion"
+    alias: str = "champion"  # the registry alias the service, scoring and monitoring load
     port: int = 3000
     max_clients_per_request: int = 10_000
     ranking: Literal["expected_loss", "probability", "expected_profit"] = "expected_loss"
-    default_capacity: int = 100
+    # calls the specialists make a week: the weekly list's length, and the list the
+    # training evaluation replays on the test block
+    default_capacity: int = Field(100, gt=0)
     # the weekly call list leaves out clients reached on a call within this many days
     recall_after_days: int = Field(28, ge=0)
     # language of sentences and of the /ui page: "en" (reasons.yaml) or a reasons.<lang>.yaml
@@ -410,7 +252,6 @@ class ServingConfig(_Section):
     key_cache_s: float = Field(30.0, ge=0)
     # at most this many call outcomes in one POST /outcomes
     max_outcomes_per_request: int = Field(1000, ge=1)
-    extra: dict[str, Any] = {}
 
 
 class RetentionConfig(_Section):
@@ -437,8 +278,6 @@ class RetentionConfig(_Section):
     # None = the served model's horizon (training.horizon_days)
     holdout_washout_days: int | None = Field(None, ge=0)
     risk_deciles: int = Field(10, ge=1)
-    bootstrap_rounds: int = Field(1000, gt=0)
-    extra: dict[str, Any] = {}
 
     @model_validator(mode="after")
     def _spread_fits(self) -> RetentionConfig:
@@ -567,9 +406,16 @@ class MonitoringConfig(_Section):
         return self.html_dir or Path(paths.reports_dir) / "monitoring"
 
 
+class RegistryConfig(_Section):
+    """The MLflow names: what training registers is what serving and monitoring load."""
+
+    model_name: str = "churn-risk"
+    experiment_name: str = "churn-risk"
+
+
 class Config(_Section):
     paths: PathsConfig = PathsConfig()
-    simulate: SimulateConfig = SimulateConfig()
+    registry: RegistryConfig = RegistryConfig()
     features: FeaturesConfig = FeaturesConfig()
     rules: RulesConfig = RulesConfig()
     validation: ValidationConfig = ValidationConfig()
@@ -581,13 +427,6 @@ class Config(_Section):
     reasons: ReasonsConfig = ReasonsConfig()
     # the same sentences in other languages: configs/reasons.<lang>.yaml (e.g. ru)
     reasons_by_language: dict[str, ReasonsConfig] = {}
-
-    @model_validator(mode="after")
-    def _reference_horizon(self) -> Config:
-        """The generator's reference answers the label's question: the same horizon."""
-        if self.simulate.reference.horizon_days is None:
-            self.simulate.reference.horizon_days = self.training.horizon_days
-        return self
 
     @model_validator(mode="after")
     def _language_known(self) -> Config:
@@ -624,7 +463,36 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get(CONFIG_DIR_ENV, REPO_ROOT / "configs"))
+    """``CHURN_CONFIG_DIR``, else the repository's ``configs/``."""
+    from churn.environment import environment
+
+    return environment().config_dir or REPO_ROOT / "configs"
+
+
+# Keys that moved; an old config naming one fails with where it went.
+MOVED = {
+    "simulate": "configs/simulate.yaml (the generator's own settings, simulator/config.py)",
+    "training.model_name": "registry.model_name",
+    "training.experiment_name": "registry.experiment_name",
+    "serving.model_name": "registry.model_name",
+    "training.capacity_per_week": "serving.default_capacity",
+    "retention.bootstrap_rounds": "training.bootstrap_rounds",
+    "training.extra": None,
+    "serving.extra": None,
+    "retention.extra": None,
+    "rules.extra": None,
+}
+
+
+def check_moved(data: dict[str, Any], where: Path) -> None:
+    """Fail on a key that moved or went, naming its new place."""
+    for key, target in MOVED.items():
+        section, _, name = key.partition(".")
+        node = data.get(section)
+        present = section in data if not name else isinstance(node, dict) and name in node
+        if present:
+            hint = f"moved to {target}" if target else "removed (it was never read)"
+            raise InputError(f"{where}: {key} is no longer a setting here: {hint}")
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -633,6 +501,7 @@ def load_config(path: Path | str | None = None) -> Config:
     if not main.exists():
         raise InputError(f"config file not found: {main}")
     data = _read_yaml(main)
+    check_moved(data, main)
     for section, name in (("rules", "rules.yaml"), ("reasons", "reasons.yaml")):
         side = main.parent / name
         if section not in data and side.exists():

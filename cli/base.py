@@ -13,12 +13,15 @@ import functools
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from churn.config import Config, load_config
 from churn.errors import ChurnError
+
+if TYPE_CHECKING:
+    from simulator.config import SimulateConfig
 
 app = typer.Typer(
     help="Churn-risk scoring for a regional information-service centre.",
@@ -34,6 +37,13 @@ _state: dict[str, Any] = {"config_path": None}
 def config() -> Config:
     """The typed config named by ``--config`` (default ``configs/default.yaml``)."""
     return load_config(_state["config_path"])
+
+
+def simulate_config() -> SimulateConfig:
+    """The generator's settings: ``simulate.yaml`` beside ``--config`` (else the repo's)."""
+    from simulator.config import load_simulate_config
+
+    return load_simulate_config(_state["config_path"])
 
 
 def friendly(fn: F) -> F:

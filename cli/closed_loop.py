@@ -2,7 +2,7 @@
 
 ``churn simulate-weeks`` (:func:`run_loop`) plays the centre's weeks on synthetic data:
 
-1. generate a base of ``simulate.loop.base_months`` months of history (plus room for the
+1. generate a base of ``simulate.yaml loop.base_months`` months of history (plus room for the
    simulated weeks and their horizons), train and register a model on the snapshots whose
    90-day outcome is known before the first week (or take a registered one,
    :func:`registered_model`);
@@ -19,7 +19,7 @@
    assignments (the store's call lists) are exported for ``churn uplift``.
 
 A client listed in one week (either arm) is not listed again for
-``simulate.loop.relist_after_days`` days: longer than the label horizon plus the
+``simulate.yaml loop.relist_after_days`` days: longer than the label horizon plus the
 treatment's months, so no listing's outcome window overlaps another listing of the same
 client or the tail of an earlier call's effect (which would bias the holdout comparison
 towards zero). This is on top of the weekly run's own rule (clients reached within
@@ -48,6 +48,7 @@ from churn.config import Config
 from churn.errors import InputError
 
 if TYPE_CHECKING:
+    from simulator.config import SimulateConfig
     from simulator.treatment import Listings
     from training.registry import LoadedModel
 
@@ -91,48 +92,48 @@ def add_months(day: date, months: int) -> date:
     return date(k // 12, k % 12 + 1, 1)
 
 
-def loop_calendar(cfg: Config, weeks: int) -> tuple[int, list[date]]:
+def loop_calendar(cfg: Config, sim: SimulateConfig, weeks: int) -> tuple[int, list[date]]:
     """(months to generate, the weeks' as_of dates): the weeks start on the first day of
     month ``base_months``; the base runs until the last week's horizon is observed."""
     if weeks <= 0:
         raise InputError(f"--weeks: must be a positive number of weeks, got {weeks}")
-    start = date(cfg.simulate.start_date.year, cfg.simulate.start_date.month, 1)
-    first = add_months(start, cfg.simulate.loop.base_months)
+    start = date(sim.start_date.year, sim.start_date.month, 1)
+    first = add_months(start, sim.loop.base_months)
     dates = [first + timedelta(days=7 * k) for k in range(weeks)]
     needed = dates[-1] + timedelta(days=cfg.training.horizon_days + 1)
     months = month_index(start, needed) + (1 if needed.day > 1 else 0)
     return months, dates
 
 
-def check_relist(cfg: Config) -> None:
+def check_relist(cfg: Config, sim: SimulateConfig) -> None:
     """A listing's outcome window and its call's effect must be over before a relisting."""
-    days = cfg.simulate.loop.relist_after_days
-    need = max(cfg.training.horizon_days, 31 * (cfg.simulate.treatment.months + 1))
+    days = sim.loop.relist_after_days
+    need = max(cfg.training.horizon_days, 31 * (sim.treatment.months + 1))
     if days < need:
         raise InputError(
-            f"simulate.loop.relist_after_days: {days} is shorter than the horizon or the "
+            f"simulate.yaml loop.relist_after_days: {days} is shorter than the horizon or the "
             f"treatment's effect (needs >= {need}); the holdout comparison would be biased"
         )
 
 
-def default_capacity(cfg: Config, clients: int) -> int:
-    return max(1, round(clients * cfg.simulate.loop.calls_per_1000_clients / 1000))
+def default_capacity(sim: SimulateConfig, clients: int) -> int:
+    return max(1, round(clients * sim.loop.calls_per_1000_clients / 1000))
 
 
 def loop_config(
-    cfg: Config, out: Path, *, clients: int | None, seed: int | None, ranking: str | None
-) -> Config:
-    """The config of one run: every path under ``out``, the base's size and seed set."""
-    run = cfg.model_copy(deep=True)
-    run.paths = run.paths.under(Path(out))
-    if clients is not None:
-        if clients <= 0:
-            raise InputError(f"--clients: must be a positive integer, got {clients}")
-        run.simulate.clients = clients
-    if seed is not None:
-        if seed < 0:
-            raise InputError(f"--seed: must be a non-negative integer, got {seed}")
-        run.simulate.seed = seed
+    cfg: Config,
+    sim: SimulateConfig,
+    out: Path,
+    *,
+    clients: int | None,
+    seed: int | None,
+    ranking: str | None,
+) -> tuple[Config, SimulateConfig]:
+    """The settings of one run: every path under ``out``, the base's size and seed set."""
+    if clients is not None and clients <= 0:
+        raise InputError(f"--clients: must be a positive integer, got {clients}")
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed: must be a non-negative integer, got {seed}")
     if ranking is not None:
         from serving.calllist import RANKINGS
 
@@ -140,24 +141,26 @@ def loop_config(
             raise InputError(
                 f"--ranking: unknown value {ranking!r}; expected {', '.join(RANKINGS)}"
             )
-        run.serving.ranking = ranking  # type: ignore[assignment]
-    run.store.url = None  # the run's own SQLite store under out/
-    return run
+    # the run's own SQLite store under out/
+    run = cfg.override(paths=cfg.paths.under(Path(out)), store__url=None)
+    if ranking is not None:
+        run = run.override(serving__ranking=ranking)
+    given = {"clients": clients, "seed": seed}
+    return run, sim.override(**{k: v for k, v in given.items() if v is not None})
 
 
-def generate(cfg: Config, months: int, listings: Listings) -> dict[str, Any]:
+def generate(cfg: Config, sim: SimulateConfig, months: int, listings: Listings) -> dict[str, Any]:
     """(Re)generate the base with every call so far folded into the hazard."""
     from simulator.generate import simulate
     from simulator.treatment import Plan
 
-    sim = cfg.simulate.model_copy(deep=True)
-    sim.months = months
-    sim.reference.paths = 0  # regenerated every week, and the loop measures uplift, not the model
+    # regenerated every week, and the loop measures uplift, not the model: no reference
+    sim = sim.override(months=months, reference__paths=0)
     plan = Plan(listings, sim.treatment, cfg.training.horizon_days)
     return simulate(sim, Path(cfg.paths.raw_dir), plan)
 
 
-def train_base(cfg: Config, first_week: date) -> LoadedModel:
+def train_base(cfg: Config, first_week: date, n_trials: int) -> LoadedModel:
     """Train and register a model on the snapshots whose horizon ends before the loop."""
     from features.cli import data_span
     from features.snapshot import write_snapshots
@@ -171,12 +174,12 @@ def train_base(cfg: Config, first_week: date) -> LoadedModel:
     last = first_week - timedelta(days=cfg.training.horizon_days)
     dates = month_starts(begin, last)
     if not dates:
-        raise InputError("simulate.loop.base_months: no snapshot has its horizon before week 1")
+        raise InputError(
+            "simulate.yaml loop.base_months: no snapshot has its horizon before week 1"
+        )
     write_snapshots(raw, dates, cfg, Path(cfg.paths.features_path))
-    train_cfg = cfg.model_copy(deep=True)
-    train_cfg.training.n_trials = cfg.simulate.loop.n_trials
     run_train(
-        train_cfg,
+        cfg.override(training__n_trials=n_trials),
         raw=raw,
         features_file=Path(cfg.paths.features_path),
         report=Path(cfg.paths.reports_dir) / "train.json",
@@ -185,7 +188,7 @@ def train_base(cfg: Config, first_week: date) -> LoadedModel:
 
 
 def registered_model(cfg: Config, registry_uri: str, alias: str | None = None) -> LoadedModel:
-    """Take an already registered model (``models:/{serving.model_name}@{alias}`` in
+    """Take an already registered model (``models:/{registry.model_name}@{alias}`` in
     ``registry_uri``) instead of training one; the process's MLflow URIs are restored."""
     import mlflow
 
@@ -255,13 +258,16 @@ def run_loop(
     model: LoadedModel | None = None,
     rerank: WeekRerank | None = None,
     say: Callable[[str], None] = lambda _: None,
+    sim: SimulateConfig | None = None,
 ) -> LoopResult:
-    """Run the closed loop into ``out`` (raw/, store.db, models/, assignments.parquet)."""
+    """Run the closed loop into ``out`` (raw/, store.db, models/, assignments.parquet);
+    ``sim`` is the generator's settings (default: the repository's ``simulate.yaml``)."""
     import mlflow
 
     from churn.tracking import use_tracking_uri
     from features.snapshot import build_snapshots
     from serving.weekly import score_week
+    from simulator.config import load_simulate_config
     from simulator.treatment import Listings, draw_week
     from store import db
     from store.outcomes import add_outcomes, recently_called
@@ -271,18 +277,20 @@ def run_loop(
     t0 = time.perf_counter()
     seconds: dict[str, float] = {"generate": 0.0, "snapshots": 0.0, "score": 0.0, "store": 0.0}
     out = Path(out)
-    run = loop_config(cfg, out, clients=clients, seed=seed, ranking=ranking)
-    check_relist(run)
-    months, dates = loop_calendar(run, weeks)
-    capacity = capacity if capacity is not None else default_capacity(run, run.simulate.clients)
+    run, sim = loop_config(
+        cfg, sim or load_simulate_config(), out, clients=clients, seed=seed, ranking=ranking
+    )
+    check_relist(run, sim)
+    months, dates = loop_calendar(run, sim, weeks)
+    capacity = capacity if capacity is not None else default_capacity(sim, sim.clients)
     if capacity <= 0:
         raise InputError(f"--capacity: must be a positive number of calls, got {capacity}")
-    start = date(run.simulate.start_date.year, run.simulate.start_date.month, 1)
+    start = date(sim.start_date.year, sim.start_date.month, 1)
     listings = Listings.empty()
 
     def regenerate() -> dict[str, Any]:
         t = time.perf_counter()
-        summary = generate(run, months, listings)
+        summary = generate(run, sim, months, listings)
         seconds["generate"] += time.perf_counter() - t
         return summary
 
@@ -292,15 +300,15 @@ def run_loop(
         if model is None:
             use_tracking_uri(run.paths.mlflow_tracking_uri)
             t = time.perf_counter()
-            say(f"training a model on the base ({run.simulate.clients} clients)")
-            model = train_base(run, dates[0])
+            say(f"training a model on the base ({sim.clients} clients)")
+            model = train_base(run, dates[0], sim.loop.n_trials)
             seconds["train"] = time.perf_counter() - t
     finally:
         mlflow.set_tracking_uri(before[0])
         mlflow.set_registry_uri(before[1])
     url = db.store_url(run)
     engine = db.connect(url, busy_timeout_s=run.store.busy_timeout_s)
-    relist = timedelta(days=run.simulate.loop.relist_after_days)
+    relist = timedelta(days=sim.loop.relist_after_days)
     listed: list[pd.DataFrame] = []
     features: list[pd.DataFrame] = []
     pool = capacity * RERANK_POOL if rerank is not None else capacity
@@ -339,8 +347,8 @@ def run_loop(
                 )
                 calls = frames.call_list
                 week = draw_week(
-                    run.simulate.treatment,
-                    run.simulate.seed,
+                    sim.treatment,
+                    sim.seed,
                     d,
                     calls["client_id"].to_numpy(),
                     (calls["assignment"] == "call").to_numpy(),

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from churn.tracking import setup_mlflow
-from cli.base import app, friendly
+from cli.base import app, friendly, simulate_config
 from cli.base import config as _config
 
 
@@ -30,6 +30,7 @@ def simulate(
     cfg = _config()
     run_simulate(
         cfg,
+        simulate_config(),
         clients=clients,
         months=months,
         seed=seed,
@@ -98,13 +99,11 @@ def train(
 ) -> None:
     """Train LightGBM + Optuna next to the rule indicator, evaluate, register in MLflow."""
     cfg = _config()
-    if trials is not None:
-        cfg.training.n_trials = trials
+    if trials is not None:  # --trials is per outer fold in table mode
+        key = "training__table_trials" if table is not None else "training__n_trials"
+        cfg = cfg.override(**{key: trials})
     if table is not None:
         from training.table_mode import run_table_mode
-
-        if trials is not None:  # --trials is per outer fold in table mode
-            cfg.training.table_trials = trials
 
         run_table_mode(
             cfg, table=table, target=target, positive=positive, id_col=id_col, cv=cv, report=report

@@ -96,8 +96,10 @@ def compare_rankings(
     capacity: int | None = None,
     rankings: tuple[str, ...] = RANKINGS,
     say: Callable[[str], None] = lambda _: None,
+    sim: Any = None,
 ) -> dict[str, Any]:
-    """Learning run, uplift model, one evaluation run per ranking; writes rankings.json."""
+    """Learning run, uplift model, one evaluation run per ranking; writes rankings.json
+    (``sim``: the generator's settings, default the repository's ``simulate.yaml``)."""
     from cli.closed_loop import logged_listings, run_loop, uplift_rerank
     from training.uplift_model import fit_two_model
 
@@ -106,11 +108,11 @@ def compare_rankings(
     say(f"learning run: seed {seed}, probability ranking")
     learn = run_loop(
         cfg, out=out / "learn", weeks=weeks, clients=clients, seed=seed,
-        capacity=capacity, ranking="probability", say=say,
+        capacity=capacity, ranking="probability", say=say, sim=sim,
     )  # fmt: skip
     logged = logged_listings(learn, cfg.training.horizon_days)
     uplift_model = fit_two_model(logged)
-    rounds, boot_seed = cfg.retention.bootstrap_rounds, cfg.retention.holdout_seed
+    rounds, boot_seed = cfg.training.bootstrap_rounds, cfg.retention.holdout_seed
     results: dict[str, dict[str, Any]] = {}
     for name in rankings:
         say(f"evaluation run: seed {seed + 1}, {name} ranking")
@@ -121,7 +123,7 @@ def compare_rankings(
         )
         run = run_loop(
             cfg, out=out / name, weeks=weeks, clients=clients, seed=seed + 1,
-            capacity=learn.capacity, model=learn.model, say=say, **extra,
+            capacity=learn.capacity, model=learn.model, say=say, sim=sim, **extra,
         )  # fmt: skip
         results[name] = ranking_result(cfg, run, rounds=rounds, seed=boot_seed)
     report = {

@@ -44,7 +44,7 @@ def champion_version(cfg: Config) -> str | None:
     from mlflow.tracking import MlflowClient
 
     try:
-        mv = MlflowClient().get_model_version_by_alias(cfg.training.model_name, CHAMPION)
+        mv = MlflowClient().get_model_version_by_alias(cfg.registry.model_name, CHAMPION)
     except MlflowException:
         return None
     return str(mv.version)
@@ -54,7 +54,7 @@ def restore_champion(cfg: Config, version: str | None) -> None:
     """Point the champion alias back at ``version`` (remove it when there was none)."""
     from mlflow.tracking import MlflowClient
 
-    client, name = MlflowClient(), cfg.training.model_name
+    client, name = MlflowClient(), cfg.registry.model_name
     if version is None:
         client.delete_registered_model_alias(name, CHAMPION)
     else:
@@ -128,7 +128,7 @@ def retrain(
     """Train + gate + monitoring summary; exit 0 promoted, 5 not promoted, 1-3 failed."""
     cfg = _config()
     if trials is not None:
-        cfg.training.n_trials = trials
+        cfg = cfg.override(training__n_trials=trials)
     setup_mlflow(cfg)
     summary = run_retrain(cfg, raw=raw, features_file=features_file, report=report)
     typer.echo(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.base import app, config, friendly
+from cli.base import app, config, friendly, simulate_config
 
 
 @app.command("simulate-weeks")
@@ -18,7 +18,7 @@ def simulate_weeks(
     seed: int = typer.Option(42, help="generator seed"),
     out: Path = typer.Option(..., help="workspace: raw/, store.db, models/, assignments"),
     capacity: int | None = typer.Option(
-        None, help="calls a week (default simulate.loop.calls_per_1000_clients)"
+        None, help="calls a week (default simulate.yaml loop.calls_per_1000_clients)"
     ),
     ranking: str | None = typer.Option(
         None, help="expected_loss | probability | expected_profit (default serving.ranking)"
@@ -49,6 +49,7 @@ def simulate_weeks(
         ranking=ranking,
         model=model,
         say=lambda line: typer.echo(f"[loop] {line}"),
+        sim=simulate_config(),
     )
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,7 @@ def simulate_rankings(
         seed=seed,
         capacity=capacity,
         say=lambda line: typer.echo(f"[rankings] {line}"),
+        sim=simulate_config(),
     )
     for name, r in report["rankings"].items():
         m = r["measured_ci"] or [float("nan")] * 2

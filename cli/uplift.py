@@ -55,7 +55,7 @@ def uplift(
     out = uplift_report(
         labelled.rename(columns={LABEL: "churned"}),
         capacity=capacity,
-        rounds=cfg.retention.bootstrap_rounds,
+        rounds=cfg.training.bootstrap_rounds,
         seed=cfg.retention.holdout_seed,
     )
     out["rows_used"], out["rows_waiting_for_horizon"] = len(labelled), len(frame) - len(labelled)

@@ -138,7 +138,7 @@ def _reference_for(
 ) -> Reference | None:
     if version not in cache:
         try:
-            cache[version] = load_reference(cfg.serving.model_name, version=version)
+            cache[version] = load_reference(cfg.registry.model_name, version=version)
         except NotFound:
             cache[version] = None
     return cache[version]
@@ -154,7 +154,7 @@ def build_report(
 ) -> dict[str, Any]:
     """The whole report (a JSON-ready dict). NotFound when the champion has no reference."""
     m = cfg.monitoring
-    champion = load_reference(cfg.serving.model_name, alias=alias or cfg.serving.alias)
+    champion = load_reference(cfg.registry.model_name, alias=alias or cfg.serving.alias)
     weeks = [w for w in list_weeks(engine) if as_of is None or w.as_of <= as_of]
     drift_weeks = {w.as_of for w in weeks[-m.weeks :]}
     perf_weeks = {w.as_of for w in weeks[-m.performance_weeks :]}
@@ -198,7 +198,7 @@ def build_report(
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "as_of": as_of.isoformat() if as_of else None,
         "champion": {
-            "model_name": cfg.serving.model_name,
+            "model_name": cfg.registry.model_name,
             "version": champion.version,
             "run_id": champion.run_id,
             "reference_rows": len(champion.frame),

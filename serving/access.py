@@ -13,7 +13,6 @@ revoked key keeps working for at most that long.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +24,7 @@ import anyio
 from starlette.responses import JSONResponse
 
 from churn.config import Config, load_config
+from churn.environment import environment
 from serving.auth import allowed_roles, bearer_token, decide
 from store.keys import hash_key, verify_key
 
@@ -89,7 +89,7 @@ def key_cache(cfg: Config | None = None) -> KeyCache:
         if _CACHE is None:
             from serving.current import engine_for
 
-            cfg = cfg or load_config(os.environ.get("CHURN_CONFIG") or None)
+            cfg = cfg or load_config(environment().config)
             engine = engine_for(cfg)
 
             def verify(key: str) -> str | None:

@@ -98,5 +98,5 @@ def load_model(cfg: Config, alias: str | None = None, *, version: int | str | No
     from training.registry import load_by_alias, load_version
 
     if version is not None:
-        return load_version(cfg.serving.model_name, version)
+        return load_version(cfg.registry.model_name, version)
     return load_by_alias(cfg, alias or cfg.serving.alias)

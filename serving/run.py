@@ -20,9 +20,11 @@ from typing import IO, Any
 
 import yaml
 
+from churn import environment as env_names
 from churn.config import Config
+from churn.environment import environment
 from churn.errors import ChurnError, InputError, NotFound
-from store.db import STORE_URL_ENV, store_url
+from store.db import store_url
 
 SERVICE = "serving.service:ChurnService"
 
@@ -69,17 +71,17 @@ def service_env(
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or cfg.paths.mlflow_tracking_uri
     env = {
         **os.environ,
-        "CHURN_CONFIG": str(Path(config_path).resolve()),
-        "CHURN_MODEL_ALIAS": alias or cfg.serving.alias,
+        env_names.CONFIG: str(Path(config_path).resolve()),
+        env_names.MODEL_ALIAS: alias or cfg.serving.alias,
         "MLFLOW_TRACKING_URI": absolute_sqlite(uri),
-        STORE_URL_ENV: absolute_sqlite(store_url(cfg)),
+        env_names.STORE_URL: absolute_sqlite(store_url(cfg)),
     }
-    env.pop("CHURN_FEATURES", None)
-    env.pop("CHURN_RAW_DIR", None)
+    env.pop(env_names.FEATURES, None)
+    env.pop(env_names.RAW_DIR, None)
     if raw is not None:
         if not Path(raw).is_dir():
             raise NotFound(f"raw: directory not found: {raw}")
-        env["CHURN_RAW_DIR"] = str(Path(raw).resolve())
+        env[env_names.RAW_DIR] = str(Path(raw).resolve())
     elif features_file is not None or Path(cfg.paths.features_path).is_file():
         # the snapshot is the fallback for a store without weeks; the default file may be
         # absent when `churn weekly` fills the store
@@ -88,7 +90,7 @@ def service_env(
             raise NotFound(
                 f"features: snapshot file not found: {path} (run `churn features` first)"
             )
-        env["CHURN_FEATURES"] = str(path.resolve())
+        env[env_names.FEATURES] = str(path.resolve())
     return env
 
 
@@ -182,7 +184,7 @@ def run_serve(
     """``churn serve``: run the service in the foreground until Ctrl-C."""
     env = service_env(cfg, features_file=features_file, raw=raw, alias=alias)
     port = port or cfg.serving.port
-    proc = start_service(port, env, host=os.environ.get("CHURN_HOST", "0.0.0.0"))
+    proc = start_service(port, env, host=environment().host or "0.0.0.0")
     print(f"starting the service on port {port} ...")
 
     def interrupt(signum: int, _frame: object) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.staticfiles import StaticFiles
 
 from churn.config import REPO_ROOT, Config, load_config
+from churn.environment import environment
 from churn.errors import ChurnError, NotFound
 from serving.access import CALLER_ROLE, RequireKey, refusal
 from serving.auth import ADMIN
@@ -97,7 +97,7 @@ class Loaded:
 
 
 def git_commit() -> str:
-    if commit := os.environ.get("CHURN_GIT_COMMIT"):
+    if commit := environment().git_commit:
         return commit
     try:
         out = subprocess.run(
@@ -110,16 +110,15 @@ def git_commit() -> str:
 
 def fallback_loader(cfg: Config) -> Any:
     """Loads the start-up snapshot (``CHURN_FEATURES`` / ``CHURN_RAW_DIR``), or None."""
-    raw = os.environ.get("CHURN_RAW_DIR")
-    features = os.environ.get("CHURN_FEATURES")
+    raw, features = environment().raw_dir, environment().features
     if not raw and not features:
         return None
 
     def load() -> Snapshots:
         return load_snapshots(
             cfg,
-            features_file=Path(features) if features else None,
-            raw=Path(raw) if raw and not features else None,
+            features_file=features,
+            raw=raw if not features else None,
         )
 
     return load
@@ -127,11 +126,11 @@ def fallback_loader(cfg: Config) -> Any:
 
 def load_everything() -> Loaded:
     """Config, model and the served week as the environment says (module docstring)."""
-    cfg = load_config(os.environ.get("CHURN_CONFIG") or None)
+    cfg = load_config(environment().config)
     from churn.tracking import setup_mlflow
 
     setup_mlflow(cfg)
-    alias = os.environ.get("CHURN_MODEL_ALIAS") or cfg.serving.alias
+    alias = environment().model_alias or cfg.serving.alias
     loaded = load_model(cfg, alias)
     week = CurrentWeek(
         engine_for(cfg), fallback=fallback_loader(cfg), poll_s=cfg.serving.week_poll_s
@@ -628,7 +627,7 @@ class ChurnService:
             assert ld.week.snapshots is not None
             available = [t.date().isoformat() for t in sorted(ld.week.snapshots.by_as_of)]
         return {
-            "model_name": ld.cfg.serving.model_name,
+            "model_name": ld.cfg.registry.model_name,
             "model_version": ld.version,
             "alias": ld.alias,
             "run_id": ld.run_id,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from simulator.calendar import LONG_AGO, NEVER, US_PER_DAY, Calendar
+from simulator.config import SimulateConfig
 from simulator.population import Population
 from simulator.state import State, Window
 from simulator.write import Sink

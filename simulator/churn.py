@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from churn.config import HazardConfig, SimulateConfig
 from features.contract import CATEGORIES, CHURN_TYPES, REASON_GROUPS
 from simulator.billing import Billing
 from simulator.calendar import US_PER_DAY, Calendar
+from simulator.config import HazardConfig, SimulateConfig
 from simulator.population import Population
 from simulator.state import State
 from simulator.users import Users

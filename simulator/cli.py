@@ -6,12 +6,14 @@ from pathlib import Path
 
 import typer
 
-from churn.config import Config, SimulateConfig
+from churn.config import Config
 from churn.errors import InputError
+from simulator.config import SimulateConfig
 
 
 def run_simulate(
     cfg: Config,
+    sim: SimulateConfig,
     *,
     clients: int | None,
     months: int | None,
@@ -20,24 +22,19 @@ def run_simulate(
     centres: int | None = None,
     names: bool = False,
 ) -> None:
-    """Generate into ``out`` (None arguments fall back to ``cfg.simulate`` / ``cfg.paths``)."""
+    """Generate into ``out`` (None arguments fall back to ``sim`` / ``cfg.paths``)."""
     from simulator.generate import simulate
 
-    sim = cfg.simulate.model_copy(deep=True)
     for name, value in (("clients", clients), ("months", months)):
         if value is not None and value <= 0:
             raise InputError(f"--{name}: must be a positive integer, got {value}")
-        if value is not None:
-            setattr(sim, name, value)
-    if seed is not None:
-        if seed < 0:
-            raise InputError(f"--seed: must be a non-negative integer, got {seed}")
-        sim.seed = seed
-    if centres is not None:
-        if not 0 <= centres <= 99:
-            raise InputError(f"--centres: must be between 0 and 99, got {centres}")
-        sim.centres = centres
-    sim.names = sim.names or names
+    if seed is not None and seed < 0:
+        raise InputError(f"--seed: must be a non-negative integer, got {seed}")
+    if centres is not None and not 0 <= centres <= 99:
+        raise InputError(f"--centres: must be between 0 and 99, got {centres}")
+    given = {"clients": clients, "months": months, "seed": seed, "centres": centres}
+    sim = sim.override(**{k: v for k, v in given.items() if v is not None})
+    sim = sim.override(names=sim.names or names)
     target = Path(out) if out is not None else cfg.paths.raw_dir
     if target.exists() and not target.is_dir():
         raise InputError(f"--out: {target} exists and is not a directory")
@@ -68,8 +65,8 @@ def _reference_line(sim: SimulateConfig, paths: int) -> str:
             f"({paths} paths) -> _truth/horizon_probability.parquet"
         )
     if ref.paths <= 0:
-        return "not written (simulate.reference.paths is 0)"
+        return "not written (simulate.yaml reference.paths is 0)"
     return (
-        f"not written: {sim.clients:,} clients > simulate.reference.max_clients "
+        f"not written: {sim.clients:,} clients > simulate.yaml reference.max_clients "
         f"{ref.max_clients:,} (cost ~ paths x clients)"
     )

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from features.contract import CATEGORIES
 from simulator import activity, engagement_events, relations
 from simulator.billing import Billing
 from simulator.calendar import Calendar
 from simulator.churn import churn_month
+from simulator.config import SimulateConfig
 from simulator.horizon_truth import open_reference
 from simulator.month import MonthContext
 from simulator.population import draw_population

@@ -58,11 +58,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churn.config import SimulateConfig, TrainingConfig
+from churn.config import TrainingConfig
 from features.contract import TRUTH_DIR, TRUTH_HORIZON_FILE
 from simulator.billing import Billing
 from simulator.calendar import US_PER_DAY, Calendar
 from simulator.churn import BASE_WEIGHT, DEBT_SUSPENSION_DAY, DRIVERS, contributions, signals
+from simulator.config import SimulateConfig
 from simulator.population import Population
 from simulator.state import History, State
 from simulator.treatment import Listings, Plan, Treatment

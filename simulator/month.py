@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from simulator.calendar import Calendar
+from simulator.config import SimulateConfig
 from simulator.population import Population
 from simulator.state import State, Window
 from simulator.users import Users

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from churn.errors import InputError
 from features.contract import CATEGORIES, LARGE_SEGMENT_FEE_RUB
 from simulator.calendar import US_PER_DAY, Calendar
+from simulator.config import SimulateConfig
 
 REGIONS = ("city", "north", "south", "east", "west", "suburbs")
 REGION_SHARES = (0.42, 0.14, 0.13, 0.12, 0.1, 0.09)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from features.contract import COMPETITOR_PRESENT, CONTACT_KINDS, CONTACT_OUTCOMES
 from simulator.calendar import Calendar
+from simulator.config import SimulateConfig
 from simulator.month import MonthContext
 from simulator.population import Population
 from simulator.state import State

@@ -32,9 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churn.config import SimulateConfig
 from features.contract import RESUMABLE_CHURN_TYPES, TABLES
 from simulator.calendar import US_PER_DAY, Calendar
+from simulator.config import SimulateConfig
 from simulator.write import ARROW_TYPES, arrow_schema, writer_options
 
 STREAM = 0x5E5  # the resumption stream's key next to the seed (any fixed number)

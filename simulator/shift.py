@@ -1,4 +1,4 @@
-"""A change of behaviour from a date on (``simulate.shift``): the drift monitoring must see.
+"""A change of behaviour from a date on (``simulate.yaml: shift``): the drift monitoring must see.
 
 The generator's event rates are multiplied by the factor of :func:`factor` for every
 simulated month that starts on or after ``shift.after`` (months, not days: the generator

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from churn.config import SimulateConfig
 from simulator.calendar import LONG_AGO, NEVER, US_PER_DAY, US_PER_HOUR, Calendar
+from simulator.config import SimulateConfig
 from simulator.population import Population
 
 COUNTS = (

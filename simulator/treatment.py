@@ -42,11 +42,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churn.config import TreatmentConfig
 from churn.errors import InputError
 from features.contract import TRUTH_DIR
 from simulator.calendar import US_PER_DAY, Calendar
 from simulator.churn import BASE_WEIGHT
+from simulator.config import TreatmentConfig
 
 TREATMENT_FILE = "treatment.parquet"
 SUMMARY_FILE = "treatment.json"
@@ -152,7 +152,7 @@ class Treatment:
         unknown = sorted(set(plan.cfg.removal) - set(DRIVER_REASON))
         if unknown:
             raise InputError(
-                f"simulate.treatment.removal: unknown driver(s) {unknown}; "
+                f"simulate.yaml treatment.removal: unknown driver(s) {unknown}; "
                 f"expected {', '.join(DRIVER_REASON)}"
             )
         lst = plan.listings

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from churn.config import SimulateConfig
 from features.contract import USER_ROLES
+from simulator.config import SimulateConfig
 from simulator.population import Population
 
 KEY, DM, DEPUTY, OTHER = (USER_ROLES.index(r) for r in USER_ROLES)

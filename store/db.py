@@ -12,7 +12,6 @@ upgrading a read lock; reads stay plain deferred transactions that never take a 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +23,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from churn.config import Config
+from churn.environment import environment
 from churn.errors import InputError
 
-STORE_URL_ENV = "CHURN_STORE_URL"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _IMMEDIATE = "churn_store_begin_immediate"
 # URLs this process has migrated to head already (connect() upgrades each only once)
@@ -37,8 +36,7 @@ _MIGRATE_LOCK = threading.Lock()
 def store_url(cfg: Config) -> str:
     """``CHURN_STORE_URL`` if set, else ``store.url`` from the config, else the SQLite file
     ``paths.store_path`` (``data/store.db``; re-rooted by ``PathsConfig.under``)."""
-    env = os.environ.get(STORE_URL_ENV, "").strip()
-    if env:
+    if env := environment().store_url:
         return env
     if cfg.store.url:
         return cfg.store.url

@@ -10,12 +10,9 @@ the version written last.
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,10 +51,10 @@ HISTORY_FIELDS = (
 )
 _CHUNK = 10_000
 JSON_COLUMNS = ("drivers",)  # serialised here (_json_text), cast to json on PostgreSQL
-# Test hook: sleep this many seconds inside write_week's transaction (after the scores are
-# inserted), touching the marker file first, so a test can SIGKILL a run mid-write.
-PAUSE_ENV = "CHURN_STORE_PAUSE_IN_WRITE"
-PAUSE_MARKER_ENV = "CHURN_STORE_PAUSE_MARKER"
+# Called inside write_week's transaction, after the scores are inserted and before the
+# call list: the tests install a pause (to SIGKILL a run mid-write) or an error here to show
+# that a week is stored whole or not at all. The program itself installs nothing.
+MID_WRITE_HOOKS: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -160,16 +157,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"drivers: cannot store a {type(value).__name__} as JSON")
 
 
-def _pause_for_tests() -> None:
-    seconds = os.environ.get(PAUSE_ENV)
-    if not seconds:
-        return
-    marker = os.environ.get(PAUSE_MARKER_ENV)
-    if marker:
-        Path(marker).write_text(str(os.getpid()), encoding="utf-8")
-    time.sleep(float(seconds))
-
-
 def write_week(
     engine: Engine,
     *,
@@ -209,7 +196,8 @@ def write_week(
             },
         )
         _bulk_insert(conn, weekly_scores, key, score_cols)
-        _pause_for_tests()
+        for hook in MID_WRITE_HOOKS:
+            hook()
         _bulk_insert(conn, call_list_t, key, call_cols)
 
 

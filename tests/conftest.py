@@ -18,6 +18,7 @@ import pytest
 
 from churn.config import Config, load_config
 from churn.tracking import use_tracking_uri
+from simulator.config import SimulateConfig, load_simulate_config
 
 SMALL_CLIENTS = 800
 SMALL_MONTHS = 20
@@ -30,6 +31,23 @@ def base_config() -> Config:
 
 
 @pytest.fixture(scope="session")
+def base_sim() -> SimulateConfig:
+    """The generator's settings (``configs/simulate.yaml``)."""
+    return load_simulate_config()
+
+
+@pytest.fixture(scope="session")
+def session_sim(base_sim: SimulateConfig) -> SimulateConfig:
+    """The small base every session fixture generates."""
+    return base_sim.override(
+        clients=SMALL_CLIENTS,
+        months=SMALL_MONTHS,
+        seed=SMALL_SEED,
+        reference__paths=16,  # the reference's precision is tested on its own base
+    )
+
+
+@pytest.fixture(scope="session")
 def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("work")
 
@@ -37,24 +55,20 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def session_config(base_config: Config, work_dir: Path) -> Config:
     """The default config pointed at temp dirs, with a small, fast tuning budget."""
-    cfg = base_config.model_copy(deep=True)
-    cfg.paths = cfg.paths.under(work_dir)
-    cfg.simulate.clients = SMALL_CLIENTS
-    cfg.simulate.months = SMALL_MONTHS
-    cfg.simulate.seed = SMALL_SEED
-    cfg.simulate.reference.paths = 16  # the reference's precision is tested on its own base
-    cfg.training.n_trials = 6
-    cfg.training.timeout_s = 60
-    cfg.training.bootstrap_rounds = 100
-    return cfg
+    return base_config.override(
+        paths=base_config.paths.under(work_dir),
+        training__n_trials=6,
+        training__timeout_s=60,
+        training__bootstrap_rounds=100,
+    )
 
 
 @pytest.fixture(scope="session")
-def small_raw(session_config: Config) -> Path:
+def small_raw(session_config: Config, session_sim: SimulateConfig) -> Path:
     """A small generated client base in the raw-data contract."""
     from simulator.generate import simulate
 
-    simulate(session_config.simulate, session_config.paths.raw_dir)
+    simulate(session_sim, session_config.paths.raw_dir)
     return session_config.paths.raw_dir
 
 

@@ -10,19 +10,22 @@ import yaml
 from typer.testing import CliRunner
 
 from churn.config import Config
+from simulator.config import SIMULATE_FILE, load_simulate_config
 
 LOOP_CLIENTS, LOOP_WEEKS, LOOP_SEED = 800, 26, 3
 
 
 def loop_config(base: Config, root: Path) -> Path:
-    """The default config with a small tuning budget, written where --config can read it."""
-    cfg = base.model_copy(deep=True)
-    cfg.simulate.loop.n_trials = 1
-    cfg.training.timeout_s = 60
-    cfg.training.bootstrap_rounds = 100
+    """The default config with a small tuning budget, written where --config can read it,
+    and the generator's settings (one Optuna trial for the base's model) beside it."""
+    cfg = base.override(training__timeout_s=60)
+    sim = load_simulate_config().override(loop__n_trials=1)
     path = root / "cfg" / "default.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")), encoding="utf-8")
+    (path.parent / SIMULATE_FILE).write_text(
+        yaml.safe_dump(sim.model_dump(mode="json")), encoding="utf-8"
+    )
     return path
 
 

@@ -14,8 +14,8 @@ the generator's whole state at ``as_of``, integrated over the hidden future by M
 records, so it is the ceiling of every model (up to test-block and Monte Carlo noise; the
 report gives the paired bootstrap interval of reference minus model ROC-AUC).
 
-Capacity figures evaluate the served policy: the weekly call list (``training.
-capacity_per_week`` calls a week, ranked by ``serving.ranking``) run on each test snapshot
+Capacity figures evaluate the served policy: the weekly call list (``serving.
+default_capacity`` calls a week, ranked by ``serving.ranking``) run on each test snapshot
 (:func:`training.evaluate.weekly_capacity_metrics`).
 """
 
@@ -189,7 +189,7 @@ def reference_scores(raw_dir: Path, frame: pd.DataFrame, horizon_days: int) -> R
     """The true horizon probability of each row of ``frame`` (keyed by client_id, as_of).
 
     None when the raw directory holds no ``_truth/horizon_probability.parquet`` (real
-    data, or a base generated with ``simulate.reference.paths: 0``), or when the file was
+    data, or a base generated with ``reference.paths: 0`` in simulate.yaml), or when the file was
     computed for another horizon than the labels'. A row the file lacks (an ``as_of``
     that is not a month start) gets NaN: ranked last, and counted in ``missing_rows``.
     """
@@ -386,7 +386,7 @@ def call_policy(cfg: Config) -> Any:
     from training.profit import ProfitParams
 
     return CallPolicy(
-        capacity_per_week=cfg.training.capacity_per_week,
+        capacity_per_week=cfg.serving.default_capacity,
         ranking=cfg.serving.ranking,
         recall_after_days=cfg.serving.recall_after_days,
         horizon_days=cfg.training.horizon_days,

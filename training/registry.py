@@ -1,6 +1,6 @@
 """MLflow tracking and model registry: log a training run, register it, gate promotion.
 
-* One experiment (``cfg.training.experiment_name``) whose artifacts live under
+* One experiment (``cfg.registry.experiment_name``) whose artifacts live under
   ``cfg.paths.mlflow_artifacts_dir``; one run per training.
 * The model is LightGBM's text plus a JSON of metadata (:mod:`training.artifact`), logged
   as an MLflow models-from-code pyfunc (``training/pyfunc.py`` with ``training/portable.py``
@@ -113,7 +113,7 @@ def quiet_mlflow() -> Iterator[None]:
 def ensure_experiment(cfg: Config) -> str:
     """The experiment id, creating it with artifacts under ``mlflow_artifacts_dir``."""
     client = MlflowClient()
-    name = cfg.training.experiment_name
+    name = cfg.registry.experiment_name
     exp = client.get_experiment_by_name(name)
     if exp is None:
         location = Path(cfg.paths.mlflow_artifacts_dir).resolve()
@@ -203,12 +203,12 @@ def log_model(cfg: Config, model: ChurnModel, example: pd.DataFrame) -> str:
             code_paths=[str(PORTABLE_CODE)],
             signature=signature,
             input_example=example,
-            registered_model_name=cfg.training.model_name,
+            registered_model_name=cfg.registry.model_name,
             pip_requirements=_requirements(),
         )
     version = str(info.registered_model_version)
     MlflowClient().set_model_version_tag(
-        cfg.training.model_name,
+        cfg.registry.model_name,
         version,
         FORMAT_TAG,
         f"{portable.FORMAT} v{portable.FORMAT_VERSION}",
@@ -274,7 +274,7 @@ def log_run(
     mlflow.log_dict(blocks.split.describe(), "config/split.json")
     mlflow.log_dict(model.risk_thresholds, "config/risk_thresholds.json")
     commit = git_commit()
-    mlflow.set_tags({"git_commit": commit or "unknown", "model_name": cfg.training.model_name})
+    mlflow.set_tags({"git_commit": commit or "unknown", "model_name": cfg.registry.model_name})
     digest = log_dataset(frame, source)
     mlflow.set_tag("dataset_digest", digest)
     mlflow.log_metric("valid_roc_auc", tuned.best_score)
@@ -354,11 +354,11 @@ def rescore_champion(cfg: Config, test_rows: pd.DataFrame) -> ChampionScores:
     Rows that even the scored artefact saw are left out of the comparison.
     """
     try:
-        current = load_alias(cfg.training.model_name, CHAMPION)
+        current = load_alias(cfg.registry.model_name, CHAMPION)
     except NotFound:
         return ChampionScores(None)
     except ModelFormatError as exc:  # an old champion: judged against the rule instead
-        mv = _alias_version(MlflowClient(), cfg.training.model_name, CHAMPION)
+        mv = _alias_version(MlflowClient(), cfg.registry.model_name, CHAMPION)
         return ChampionScores(str(mv.version) if mv else "?", detail=str(exc))
     twin = holdout_twin(current.run_id)
     scorer = twin or current.model
@@ -440,7 +440,7 @@ def gate(
     """
     decision = decide(cfg, proba, result, test_rows, y_test)
     alias = CHAMPION if decision.promote else CHALLENGER
-    name = cfg.training.model_name
+    name = cfg.registry.model_name
     client = MlflowClient()
     client.set_registered_model_alias(name, alias, version)
     comparison = decision.comparison
@@ -471,7 +471,7 @@ def _tag_number(value: float | None) -> str:
 def tag_version(cfg: Config, version: str, metrics: ScoreMetrics, test_dates: list[str]) -> None:
     """Store the test metrics and the test block's dates on the model version."""
     client = MlflowClient()
-    name = cfg.training.model_name
+    name = cfg.registry.model_name
     for key in TAGGED_METRICS:
         value = metrics.get(key)
         if value is not None:
@@ -483,12 +483,12 @@ def tag_version(cfg: Config, version: str, metrics: ScoreMetrics, test_dates: li
 
 
 def load_by_alias(cfg: Config, alias: str | None = None) -> LoadedModel:
-    """Load ``models:/{serving.model_name}@{alias}`` as a ChurnModel with its metadata.
+    """Load ``models:/{registry.model_name}@{alias}`` as a ChurnModel with its metadata.
 
     ``alias`` defaults to ``serving.alias`` (champion). A missing model or alias is
     :class:`NotFound` with a one-line hint to run ``churn train``.
     """
-    return load_alias(cfg.serving.model_name, alias or cfg.serving.alias)
+    return load_alias(cfg.registry.model_name, alias or cfg.serving.alias)
 
 
 def load_alias(name: str, alias: str) -> LoadedModel:
@@ -548,7 +548,7 @@ def promote_version(
     ``promoted_alias`` tags and a line in its description, so the registry says why a
     version is champion even when the gate did not put it there.
     """
-    name = cfg.training.model_name
+    name = cfg.registry.model_name
     client = MlflowClient()
     try:
         mv = client.get_model_version(name, str(version))
@@ -580,7 +580,7 @@ def _user() -> str:
 
 def model_table(cfg: Config) -> pd.DataFrame:
     """One row per registered version: aliases, test metrics, test block, run id."""
-    name = cfg.training.model_name
+    name = cfg.registry.model_name
     client = MlflowClient()
     try:
         versions = client.search_model_versions(f"name = '{name}'")
@@ -614,7 +614,7 @@ def print_models(cfg: Config) -> None:
     table = model_table(cfg)
     if table.empty:
         raise NotFound(
-            f"no versions of model {cfg.training.model_name} in {mlflow.get_tracking_uri()}: "
+            f"no versions of model {cfg.registry.model_name} in {mlflow.get_tracking_uri()}: "
             "run `churn train`"
         )
     with pd.option_context("display.width", 200, "display.max_columns", 20):

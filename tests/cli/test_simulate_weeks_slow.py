@@ -16,6 +16,7 @@ from loop_helpers import invoke, loop_config
 
 from churn.config import Config, load_config
 from cli.closed_loop import run_loop
+from simulator.config import load_simulate_config
 
 CLIENTS, WEEKS, SEEDS = 1000, 26, range(10)
 
@@ -25,11 +26,13 @@ def test_interval_covers_the_true_effect_in_nine_of_ten_seeds(
     base_config: Config, tmp_path: Path
 ) -> None:
     config = loop_config(base_config, tmp_path)
-    cfg = load_config(config)
+    cfg, sim = load_config(config), load_simulate_config(config)
     model, covered, rows = None, 0, []
     for seed in SEEDS:
         out = tmp_path / f"s{seed}"
-        result = run_loop(cfg, out=out, weeks=WEEKS, clients=CLIENTS, seed=seed, model=model)
+        result = run_loop(
+            cfg, out=out, weeks=WEEKS, clients=CLIENTS, seed=seed, model=model, sim=sim
+        )
         model = result.model
         report = out / "uplift.json"
         up = invoke(

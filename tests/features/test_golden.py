@@ -16,6 +16,7 @@ from golden import compare
 
 from churn.config import Config
 from features.cli import run_features
+from simulator.config import SimulateConfig
 
 GOLDEN = Path(__file__).with_name("golden")
 
@@ -26,14 +27,16 @@ def test_small_base_snapshots_equal_the_golden(small_snapshots: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_base_snapshots_equal_the_golden(session_config: Config, tmp_path: Path) -> None:
+def test_demo_base_snapshots_equal_the_golden(
+    session_config: Config, base_sim: SimulateConfig, tmp_path: Path
+) -> None:
     from simulator.generate import simulate
 
-    cfg = session_config.model_copy(deep=True)
-    cfg.simulate.clients, cfg.simulate.months, cfg.simulate.seed = 3000, 24, 42
-    cfg.simulate.reference.paths = 0  # the reference is not part of the raw tables
+    cfg = session_config
+    # the reference is not part of the raw tables
+    sim = base_sim.override(clients=3000, months=24, seed=42, reference__paths=0)
     raw, out = tmp_path / "raw", tmp_path / "snap.parquet"
-    simulate(cfg.simulate, raw)
+    simulate(sim, raw)
     run_features(cfg, raw=raw, out=out, as_of=None, to=None, every="month")
     problems = compare(pd.read_parquet(out), GOLDEN / "demo_3000_seed42.json")
     assert not problems, "\n".join(problems)

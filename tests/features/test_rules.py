@@ -65,8 +65,7 @@ def test_vendored_acceptance_copy_equals_the_source() -> None:
 
 def test_acceptance_weights_come_from_config(cfg: Config) -> None:
     src = pd.read_csv(ACCEPTANCE, dtype=str, keep_default_na=False)
-    changed = cfg.rules.model_copy(deep=True)
-    changed.contact_index.base = 0.10
+    changed = cfg.rules.override(contact_index__base=0.10)
     scored = score_flags(src, changed)
     diff = scored["contact_index"].astype(float) - src["contact_index"].astype(float)
     assert np.allclose(diff, -0.10)
@@ -76,8 +75,7 @@ def test_unidentified_weights_default_zero_and_apply_when_configured(cfg: Config
     src = pd.read_csv(ACCEPTANCE, dtype=str, keep_default_na=False).head(1)
     src["has_unreturned_acts"] = "yes"
     assert score_flags(src, cfg.rules)["contact_index"].iloc[0] == "0.20"
-    changed = cfg.rules.model_copy(deep=True)
-    changed.contact_index.has_unreturned_acts = 0.15
+    changed = cfg.rules.override(contact_index__has_unreturned_acts=0.15)
     assert score_flags(src, changed)["contact_index"].iloc[0] == "0.35"
 
 
@@ -114,8 +112,7 @@ def test_float_sums_band_as_written(cfg: Config) -> None:
 
 
 def test_bands_come_from_config(cfg: Config) -> None:
-    b = cfg.rules.bands.model_copy()
-    b.high = 0.5
+    b = cfg.rules.bands.override(high=0.5)
     assert band(0.45, b) == "dynamic"
 
 

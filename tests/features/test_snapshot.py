@@ -144,8 +144,7 @@ def test_plan_compiled_once_equals_the_pure_expression(tiny_raw: Path, cfg: Conf
 
 
 def test_windows_that_do_not_match_the_catalog_names_are_refused(tiny_raw: Path) -> None:
-    cfg = load_config()
-    cfg.features.webinar_window_days = 90
+    cfg = load_config().override(features__webinar_window_days=90)
     with pytest.raises(InputError, match="webinars_180d"):
         build_snapshots(tiny_raw, [AS_OF], cfg)
 

@@ -43,10 +43,10 @@ def test_hand_built_base_on_spark_equals_duckdb(spark: object, tmp_path: Path) -
 
 
 def test_generated_base_on_spark_equals_duckdb(
-    spark: object, small_raw: Path, session_config: Config
+    spark: object, small_raw: Path, session_config: Config, session_sim: object
 ) -> None:
     """A realistic base (hundreds of clients, every table populated) at two month starts."""
-    start = session_config.simulate.start_date
+    start = session_sim.start_date
     dates = [date(start.year + 1, 1, 1), date(start.year + 1, 4, 1)]
     got = build_snapshots_spark(small_raw, dates, session_config, session=spark)
     want = build_snapshots(small_raw, dates, session_config)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from churn.config import ValidationConfig, load_config
+from churn.config import ValidationConfig
 from features.contract import TABLES, Column, Table
 from features.cross_table import Rule
 from features.proof import _Unprovable, clean_tables, proof_query
@@ -38,17 +38,10 @@ _INT = {pa.int64(): pd.Int64Dtype()}.get  # keep ids ints when a test blanks one
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small export from the project's generator (clean under the contract)."""
+    from simulator.config import load_simulate_config
     from simulator.generate import simulate
 
-    sim = load_config().simulate
-    sim = sim.model_copy(
-        update={
-            "clients": 80,
-            "months": 12,
-            "seed": 11,
-            "reference": sim.reference.model_copy(update={"paths": 0}),
-        }
-    )
+    sim = load_simulate_config().override(clients=80, months=12, seed=11, reference__paths=0)
     out = tmp_path_factory.mktemp("proof") / "raw"
     simulate(sim, out)
     return out

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from churn.config import load_config
 from importing.export import export_crm
 from importing.mapping import Mapping, load_mapping
+from simulator.config import load_simulate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = ROOT / "configs" / "mappings" / "crm_report.yaml"
@@ -24,9 +24,9 @@ def mapping() -> Mapping:
 def named_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from simulator.generate import simulate
 
-    cfg = load_config().simulate.model_copy(deep=True)
-    cfg.clients, cfg.months, cfg.seed, cfg.names = 150, 5, 11, True
-    cfg.reference.paths = 0
+    cfg = load_simulate_config().override(
+        clients=150, months=5, seed=11, names=True, reference__paths=0
+    )
     out = tmp_path_factory.mktemp("named") / "raw"
     simulate(cfg, out)
     return out

@@ -15,8 +15,9 @@ from monitoring_helpers import write_config
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from churn.config import Config, ShiftConfig
+from churn.config import Config
 from cli.main import app
+from simulator.config import ShiftConfig, SimulateConfig
 from store.db import connect
 from store.weeks import read_scores
 from training.labels import data_end_of, label_snapshots, read_churn_events
@@ -29,7 +30,11 @@ MATURED_WEEK = date(2025, 5, 26)  # + 90 days <= the base's data end (2025-08-31
 
 @pytest.fixture(scope="module")
 def stores(
-    session_config: Config, small_raw: Path, trained: dict[str, Any], tmp_path_factory
+    session_config: Config,
+    session_sim: SimulateConfig,
+    small_raw: Path,
+    trained: dict[str, Any],
+    tmp_path_factory,
 ) -> dict[str, Any]:
     """Two stores filled by the real weekly run (``serving.weekly.run_weekly``) with the
     session champion: the unshifted base (a matured week and a drift week) and its twin
@@ -39,20 +44,19 @@ def stores(
 
     root = tmp_path_factory.mktemp("monitor")
     shifted_raw = root / "shifted_raw"
-    sim = session_config.simulate.model_copy(
-        update={"shift": ShiftConfig(after=SHIFT_AFTER, logins_factor=0.4)}
-    )
+    sim = session_sim.override(shift=ShiftConfig(after=SHIFT_AFTER, logins_factor=0.4))
     simulate(sim, shifted_raw)
     out: dict[str, Any] = {"champion": load_by_alias(session_config), "root": root}
     for name, raw, weeks in (
         ("plain", small_raw, (MATURED_WEEK, DRIFT_WEEK)),
         ("shifted", shifted_raw, (DRIFT_WEEK,)),
     ):
-        cfg = session_config.model_copy(deep=True)
-        cfg.store.url = f"sqlite:///{root / name / 'store.db'}"
-        cfg.paths.raw_dir = raw
-        cfg.paths.weeks_dir = root / name / "weeks"
-        cfg.paths.reports_dir = root / name / "reports"
+        cfg = session_config.override(
+            store__url=f"sqlite:///{root / name / 'store.db'}",
+            paths__raw_dir=raw,
+            paths__weeks_dir=root / name / "weeks",
+            paths__reports_dir=root / name / "reports",
+        )
         for day in weeks:
             run_weekly(cfg, raw, as_of=day)
         out[name] = cfg
@@ -123,8 +127,7 @@ def test_matured_week_performance_is_the_training_label(
     result, early = _monitor(cfg, tmp_path / "early", "--as-of", "2025-07-01")
     assert _week(early, MATURED_WEEK)["performance"]["status"] == "waiting"
     assert DRIFT_WEEK.isoformat() not in [w["as_of"] for w in early["weeks"]]
-    strict = cfg.model_copy(deep=True)
-    strict.monitoring.min_auc = 0.999
+    strict = cfg.override(monitoring__min_auc=0.999)
     result, report = _monitor(strict, tmp_path / "strict")
     assert result.exit_code == 4 and report["alert_names"] == ["performance:auc_below_min"]
     assert "performance:auc_below_min" in result.output.splitlines()
@@ -141,8 +144,7 @@ def test_a_week_whose_snapshot_is_gone_alerts(stores: dict[str, Any], tmp_path: 
 
     plain = stores["plain"]
     source = connect(plain.store.url)
-    cfg = plain.model_copy(deep=True)
-    cfg.store.url = f"sqlite:///{tmp_path / 'store.db'}"
+    cfg = plain.override(store__url=f"sqlite:///{tmp_path / 'store.db'}")
     engine = connect(cfg.store.url)
     write_week(
         engine,

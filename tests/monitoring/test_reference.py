@@ -20,7 +20,7 @@ from training.registry import load_by_alias
 def test_champion_reference_is_the_newest_training_rows(
     trained: dict[str, Any], session_config: Config
 ) -> None:
-    ref = load_reference(session_config.serving.model_name, alias="champion")
+    ref = load_reference(session_config.registry.model_name, alias="champion")
     champion = load_by_alias(session_config)
     assert ref.version == champion.version and ref.run_id == champion.run_id
     fit = champion.model.metadata["fit_as_of"]
@@ -31,13 +31,13 @@ def test_champion_reference_is_the_newest_training_rows(
     np.testing.assert_allclose(
         ref.frame["score"], champion.model.predict_proba(ref.frame), rtol=0, atol=1e-12
     )
-    by_version = load_reference(session_config.serving.model_name, version=ref.version)
+    by_version = load_reference(session_config.registry.model_name, version=ref.version)
     pd.testing.assert_frame_equal(by_version.frame, ref.frame)
 
 
 def test_sample_is_seeded_and_capped(trained: dict[str, Any], session_config: Config) -> None:
     champion = load_by_alias(session_config)
-    frame = load_reference(session_config.serving.model_name).frame.drop(columns=["score"])
+    frame = load_reference(session_config.registry.model_name).frame.drop(columns=["score"])
     cfg = MonitoringConfig(reference_rows=300, reference_months=2, reference_seed=4)
     a, b = (
         reference_sample(frame, champion.model, cfg),
@@ -53,4 +53,4 @@ def test_sample_is_seeded_and_capped(trained: dict[str, Any], session_config: Co
 
 def test_missing_version_is_not_found(trained: dict[str, Any], session_config: Config) -> None:
     with pytest.raises(NotFound, match="version 999 not found"):
-        load_reference(session_config.serving.model_name, version="999")
+        load_reference(session_config.registry.model_name, version="999")

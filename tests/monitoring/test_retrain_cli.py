@@ -29,16 +29,18 @@ def retrain_cfg(
     session_config: Config, small_snapshots: Path, tmp_path: Path, mlflow_switch: Any
 ) -> Iterator[Config]:
     """The session base with an empty MLflow store and score store of its own."""
-    cfg = session_config.model_copy(deep=True)
-    fresh = cfg.paths.under(tmp_path)
-    cfg.paths.mlflow_tracking_uri = fresh.mlflow_tracking_uri
-    cfg.paths.mlflow_artifacts_dir = fresh.mlflow_artifacts_dir
-    cfg.paths.reports_dir, cfg.paths.weeks_dir = fresh.reports_dir, fresh.weeks_dir
-    cfg.paths.features_path = tmp_path / "unused" / "snapshots.parquet"
-    cfg.store.url = f"sqlite:///{tmp_path / 'store.db'}"
-    cfg.training.n_trials = 2
-    cfg.training.bootstrap_rounds = 50
-    cfg.training.max_boost_rounds = 200
+    fresh = session_config.paths.under(tmp_path)
+    cfg = session_config.override(
+        paths__mlflow_tracking_uri=fresh.mlflow_tracking_uri,
+        paths__mlflow_artifacts_dir=fresh.mlflow_artifacts_dir,
+        paths__reports_dir=fresh.reports_dir,
+        paths__weeks_dir=fresh.weeks_dir,
+        paths__features_path=tmp_path / "unused" / "snapshots.parquet",
+        store__url=f"sqlite:///{tmp_path / 'store.db'}",
+        training__n_trials=2,
+        training__bootstrap_rounds=50,
+        training__max_boost_rounds=200,
+    )
     with mlflow_switch(cfg.paths.mlflow_tracking_uri):
         yield cfg
 
@@ -59,9 +61,9 @@ def test_failed_retrain_moves_nothing(
     """Fast: a retrain that cannot start (bad raw directory) against the session champion."""
     from serving.weekly import run_weekly
 
-    cfg = session_config.model_copy(deep=True)
-    cfg.store.url = f"sqlite:///{tmp_path / 'store.db'}"
-    cfg.paths.weeks_dir = tmp_path / "weeks"
+    cfg = session_config.override(
+        store__url=f"sqlite:///{tmp_path / 'store.db'}", paths__weeks_dir=tmp_path / "weeks"
+    )
     run_weekly(cfg, small_raw, as_of=WEEK)
     engine = connect(cfg.store.url)
     served, champion = latest_week(engine), champion_version(cfg)

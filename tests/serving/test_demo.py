@@ -14,10 +14,11 @@ from serving.run import free_port, write_config
 def test_demo_prints_samples_and_stops_cleanly(
     session_config, trained, small_snapshots, mlflow_uri, tmp_path
 ):
-    cfg = session_config.model_copy(deep=True)
-    cfg.paths.features_path = small_snapshots
-    cfg.paths.reports_dir = tmp_path / "reports"
-    cfg.paths.store_path = tmp_path / "data" / "store.db"
+    cfg = session_config.override(
+        paths__features_path=small_snapshots,
+        paths__reports_dir=tmp_path / "reports",
+        paths__store_path=tmp_path / "data" / "store.db",
+    )
     config = write_config(cfg, tmp_path / "default.yaml")
     port = free_port()
     result = subprocess.run(
@@ -63,8 +64,7 @@ def test_demo_prints_samples_and_stops_cleanly(
 def test_churn_serve_with_an_unknown_alias_fails_with_one_line(
     session_config, trained, small_snapshots, mlflow_uri, tmp_path
 ):
-    cfg = session_config.model_copy(deep=True)
-    cfg.paths.features_path = small_snapshots
+    cfg = session_config.override(paths__features_path=small_snapshots)
     config = write_config(cfg, tmp_path / "default.yaml")
     port = free_port()
     result = subprocess.run(

@@ -32,8 +32,6 @@ from serving.weekly import WeekFrames, run_weekly, score_week, week_path
 from store.db import connect
 from store.outcomes import add_outcomes
 from store.weeks import (
-    PAUSE_ENV,
-    PAUSE_MARKER_ENV,
     held_out_since,
     list_weeks,
     read_call_list,
@@ -46,10 +44,9 @@ KILL_WAIT_S = 240
 @pytest.fixture
 def weekly_cfg(session_config: Config, trained, tmp_path: Path) -> Config:
     """The session config (its champion and MLflow store) with this test's own weeks dir."""
-    cfg = session_config.model_copy(deep=True)
-    cfg.paths.weeks_dir = tmp_path / "weeks"
-    cfg.paths.store_path = tmp_path / "store.db"
-    return cfg
+    return session_config.override(
+        paths__weeks_dir=tmp_path / "weeks", paths__store_path=tmp_path / "store.db"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +146,7 @@ def _holdout_frames(cfg: Config, tiny_model, tiny_snapshot, as_of: date) -> Week
 
 
 def test_holdout_share_strata_and_scheduler_list(base_config: Config, tiny_model, tiny_snapshot):
-    cfg = base_config.model_copy(deep=True)
-    cfg.retention.holdout_share = 0.2
+    cfg = base_config.override(retention__holdout_share=0.2)
     week = _holdout_frames(cfg, tiny_model, tiny_snapshot, date(2025, 6, 2))
     calls = week.call_list
     assert len(calls) == week.sizing["profit_optimal_count"] > 100
@@ -179,7 +175,7 @@ def test_stored_call_list_keeps_assignment_and_propensity(
     weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'holdout.db'}"
-    weekly_cfg.retention.holdout_share = 0.25
+    weekly_cfg = weekly_cfg.override(retention__holdout_share=0.25)
     summary = run_weekly(weekly_cfg, small_raw, store_url=url, capacity=400)
     assert summary.as_of == newest.isoformat()
     engine = connect(url)
@@ -197,7 +193,7 @@ def test_controls_of_an_earlier_holdout_stay_off_the_next_lists(
     """A client held out in week 1 is not listed (in either arm) in week 2: calling a
     control before its horizon has passed would pull the measured effect towards zero."""
     url = f"sqlite:///{tmp_path / 'washout.db'}"
-    weekly_cfg.retention.holdout_share = 0.3
+    weekly_cfg = weekly_cfg.override(retention__holdout_share=0.3)
     w1, w2 = newest - timedelta(days=7), newest
     run_weekly(weekly_cfg, small_raw, as_of=w1, store_url=url, capacity=400)
     engine = connect(url)
@@ -216,7 +212,7 @@ def test_controls_of_an_earlier_holdout_stay_off_the_next_lists(
     assert second.excluded_held_out == len(controls & scored2) > 0
 
     # without the washout the same controls come straight back on the list
-    weekly_cfg.retention.holdout_washout_days = 0
+    weekly_cfg = weekly_cfg.override(retention__holdout_washout_days=0)
     again = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=url, capacity=400)
     assert again.excluded_held_out == 0
     assert controls & set(read_call_list(engine, w2)["client_id"].astype(int))
@@ -233,10 +229,10 @@ def _copy_raw(src: Path, dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cli_config(session_config: Config, trained, tmp_path_factory) -> Path:
-    cfg = session_config.model_copy(deep=True)
     work = tmp_path_factory.mktemp("weekly_cli")
-    cfg.paths.weeks_dir = work / "weeks"
-    cfg.paths.store_path = work / "store.db"
+    cfg = session_config.override(
+        paths__weeks_dir=work / "weeks", paths__store_path=work / "store.db"
+    )
     return write_config(cfg, work / "config.yaml")
 
 
@@ -321,10 +317,12 @@ def test_cli_prints_the_summary_and_writes_json(
 
 
 def _weekly_process(
-    config: Path, raw: Path, as_of: date, env: dict[str, str], log: Path
+    config: Path, raw: Path, as_of: date, env: dict[str, str], log: Path, marker: Path
 ) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "cli.main", "--config", str(config), "weekly", "--raw", str(raw)]
-    cmd += ["--as-of", as_of.isoformat()]
+    """``churn weekly`` that pauses inside the store's write (``paused_weekly.py``)."""
+    script = Path(__file__).with_name("paused_weekly.py")
+    cmd = [sys.executable, str(script), str(marker), "600", "--config", str(config), "weekly"]
+    cmd += ["--raw", str(raw), "--as-of", as_of.isoformat()]
     return subprocess.Popen(
         cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -345,11 +343,9 @@ def test_sigkill_inside_the_write_leaves_the_previous_week_intact(
         **os.environ,
         "CHURN_STORE_URL": store_url,
         "MLFLOW_TRACKING_URI": mlflow_uri,
-        PAUSE_ENV: "600",
-        PAUSE_MARKER_ENV: str(marker),
     }
     log = tmp_path / "weekly.log"
-    proc = _weekly_process(config, small_raw, w2, env, log)
+    proc = _weekly_process(config, small_raw, w2, env, log, marker)
     try:
         deadline = time.monotonic() + KILL_WAIT_S
         while not marker.exists():

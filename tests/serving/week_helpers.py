@@ -176,7 +176,4 @@ def concurrent_posters(url: str, key: str, ids: list[int], prefix: str) -> tuple
 
 def weekly_config(cfg: Config) -> Config:
     """``cfg`` with a one-second week poll and key cache (tests see changes at once)."""
-    out = cfg.model_copy(deep=True)
-    out.serving.week_poll_s = 1.0
-    out.serving.key_cache_s = 1.0
-    return out
+    return cfg.override(serving__week_poll_s=1.0, serving__key_cache_s=1.0)

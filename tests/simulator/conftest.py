@@ -7,18 +7,21 @@ from pathlib import Path
 import pytest
 from sim_helpers import small_cfg
 
-from churn.config import Config
+from simulator.config import SimulateConfig
 
 MEDIUM_CLIENTS = 3000
 MEDIUM_MONTHS = 12
 
 
 @pytest.fixture(scope="session")
-def medium_raw(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def medium_raw(
+    base_sim: SimulateConfig, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:
     """A few thousand clients over a year: enough client-months for stable rates."""
     from simulator.generate import simulate
 
     out = tmp_path_factory.mktemp("sim_medium")
-    cfg = small_cfg(base_config, clients=MEDIUM_CLIENTS, months=MEDIUM_MONTHS, seed=11)
-    cfg.reference.paths = 0  # marginal rates only; test_horizon_truth.py has its own base
+    cfg = small_cfg(base_sim, clients=MEDIUM_CLIENTS, months=MEDIUM_MONTHS, seed=11)
+    # marginal rates only; test_horizon_truth.py has its own base
+    cfg = cfg.override(reference__paths=0)
     return out, simulate(cfg, out)

@@ -19,8 +19,8 @@ import pytest
 from sim_helpers import small_cfg
 from sklearn.metrics import roc_auc_score
 
-from churn.config import Config
 from features.contract import TRUTH_DIR, TRUTH_HAZARD_FILE, TRUTH_HORIZON_FILE
+from simulator.config import SimulateConfig
 from simulator.generate import simulate
 
 HORIZON = pd.Timedelta(days=90)
@@ -46,21 +46,20 @@ def _with_outcomes(raw: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def reference_base(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_base(base_sim: SimulateConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 000 clients over 10 months: 8 monthly as_of dates with a complete horizon."""
-    cfg = small_cfg(base_config, clients=2000, months=10, seed=23)
-    cfg.reference.paths = 16
+    cfg = small_cfg(base_sim, clients=2000, months=10, seed=23)
+    cfg = cfg.override(reference__paths=16)
     out = tmp_path_factory.mktemp("reference")
     simulate(cfg, out)
     return out
 
 
 def test_forward_paths_do_not_change_the_contract_tables(
-    base_config: Config, tmp_path: Path
+    base_sim: SimulateConfig, tmp_path: Path
 ) -> None:
-    on = small_cfg(base_config, clients=300, months=7, seed=4)
-    off = on.model_copy(deep=True)
-    off.reference.paths = 0
+    on = small_cfg(base_sim, clients=300, months=7, seed=4)
+    off = on.override(reference__paths=0)
     summary = simulate(on, tmp_path / "on")
     simulate(off, tmp_path / "off")
     with_ref, without = _hashes(tmp_path / "on"), _hashes(tmp_path / "off")
@@ -115,14 +114,14 @@ def test_reference_ranks_better_than_the_first_month_hazard(reference_base: Path
     assert auc_ref > auc_first
 
 
-def test_past_calls_count_and_future_calls_do_not(base_config: Config, tmp_path: Path) -> None:
+def test_past_calls_count_and_future_calls_do_not(base_sim: SimulateConfig, tmp_path: Path) -> None:
     """Closed loop: everybody active on 2024-03-04 is called and takes the offer (month 2),
     which cuts the hazard in months 3 and 4. As of 2024-03-01 that call is the future: the
     reference is exactly the untreated one. As of 2024-04-01 it is past: the reference of
     the treated clients drops."""
     from simulator.treatment import Listings, Plan, draw_week
 
-    cfg = small_cfg(base_config, clients=600, months=8, seed=5)
+    cfg = small_cfg(base_sim, clients=600, months=8, seed=5)
     simulate(cfg, tmp_path / "plain")
     clients = pd.read_parquet(tmp_path / "plain" / "clients.parquet")
     first = pd.read_parquet(tmp_path / "plain" / "churn_events.parquet")

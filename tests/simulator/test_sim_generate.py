@@ -13,8 +13,8 @@ import pytest
 from sim_helpers import read_tables, small_cfg
 from sklearn.metrics import roc_auc_score
 
-from churn.config import Config, SimulateConfig
 from features.contract import LARGE_SEGMENT_FEE_RUB, TABLES, TRUTH_DIR, TRUTH_HAZARD_FILE
+from simulator.config import SimulateConfig
 from simulator.generate import simulate
 
 PANDAS_DTYPES = {"int": "int64", "float": "float64", "str": "str", "ts": "datetime64[us, UTC]"}
@@ -33,11 +33,13 @@ def _window_end(cfg: SimulateConfig) -> pd.Timestamp:
     return start + pd.DateOffset(months=cfg.months)
 
 
-def test_same_seed_same_bytes_other_seed_other_bytes(base_config: Config, tmp_path: Path) -> None:
-    cfg = small_cfg(base_config, clients=300, months=8, seed=5)
+def test_same_seed_same_bytes_other_seed_other_bytes(
+    base_sim: SimulateConfig, tmp_path: Path
+) -> None:
+    cfg = small_cfg(base_sim, clients=300, months=8, seed=5)
     simulate(cfg, tmp_path / "a")
     simulate(cfg, tmp_path / "b")
-    simulate(small_cfg(base_config, clients=300, months=8, seed=6), tmp_path / "c")
+    simulate(small_cfg(base_sim, clients=300, months=8, seed=6), tmp_path / "c")
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
     assert len(a) == len(TABLES) + 2  # plus _truth/hazard and _truth/horizon_probability
     assert a == b
@@ -77,28 +79,30 @@ def test_crm_style_missing_values_exist(small_raw: Path) -> None:
         assert 0 < share < 0.5, (name, col, share)
 
 
-def test_truth_hazard_file(small_raw: Path, session_config: Config) -> None:
+def test_truth_hazard_file(small_raw: Path, session_sim: SimulateConfig) -> None:
     h = pd.read_parquet(small_raw / TRUTH_DIR / TRUTH_HAZARD_FILE)
     assert list(h.columns) == ["client_id", "month", "hazard"]
     assert str(h["month"].dtype) == "datetime64[us, UTC]"
     assert (h["month"].dt.day == 1).all() and h["hazard"].between(0, 1).all()
-    assert h["month"].nunique() == session_config.simulate.months
+    assert h["month"].nunique() == session_sim.months
     assert not h.duplicated(["client_id", "month"]).any()
 
 
-def test_marginals_match_the_config(medium_raw: tuple[Path, dict], base_config: Config) -> None:
+def test_marginals_match_the_config(
+    medium_raw: tuple[Path, dict], base_sim: SimulateConfig
+) -> None:
     raw, summary = medium_raw
     assert 0.015 <= summary["monthly_churn_rate"] <= 0.025
     clients = pd.read_parquet(raw / "clients.parquet")
     shares = clients["category"].value_counts(normalize=True)
-    for cat, expected in base_config.simulate.category_shares.items():
+    for cat, expected in base_sim.category_shares.items():
         assert shares[cat] == pytest.approx(expected, abs=0.03)
     assert (
         (clients["monthly_fee_rub"] > LARGE_SEGMENT_FEE_RUB) == (clients["segment"] == "large")
     ).all()
     assert 0.05 < (clients["segment"] == "large").mean() < 0.3
     remote = (clients["service_mode"] == "remote").mean()
-    assert remote == pytest.approx(base_config.simulate.remote_share, abs=0.04)
+    assert remote == pytest.approx(base_sim.remote_share, abs=0.04)
 
 
 def test_monthly_churn_rate_measured_from_the_tables(medium_raw: tuple[Path, dict]) -> None:
@@ -128,13 +132,13 @@ def test_hidden_hazard_predicts_churn(medium_raw: tuple[Path, dict]) -> None:
 
 
 def test_no_event_before_start_after_churn_or_after_window(
-    small_raw: Path, session_config: Config
+    small_raw: Path, session_sim: SimulateConfig
 ) -> None:
     t = read_tables(small_raw)
     start = t["clients"].set_index("client_id")["contract_start"]
     churn = t["churn_events"].set_index("client_id")["ts"]
     assert churn.index.is_unique
-    end = _window_end(session_config.simulate)
+    end = _window_end(session_sim)
     for name, table in TABLES.items():
         if name == "clients":
             continue
@@ -178,12 +182,12 @@ def test_churn_types_and_reasons_follow_their_driver(small_raw: Path) -> None:
     assert ch["reason_group"].nunique() >= 6
 
 
-def test_centres_add_only_the_centre_column(base_config: Config, tmp_path: Path) -> None:
+def test_centres_add_only_the_centre_column(base_sim: SimulateConfig, tmp_path: Path) -> None:
     """--centres K: every client gets one of C01..CK, drawn from its own stream, so the
     clients, events and churn are those of the single-centre base of the same seed."""
-    one = small_cfg(base_config, clients=300, months=6, seed=9)
+    one = small_cfg(base_sim, clients=300, months=6, seed=9)
     simulate(one, tmp_path / "one")
-    simulate(small_cfg(base_config, clients=300, months=6, seed=9, centres=3), tmp_path / "net")
+    simulate(small_cfg(base_sim, clients=300, months=6, seed=9, centres=3), tmp_path / "net")
     a, b = _hashes(tmp_path / "one"), _hashes(tmp_path / "net")
     assert {k for k in a if a[k] != b[k]} == {"clients.parquet"}
     plain, net = (pd.read_parquet(tmp_path / d / "clients.parquet") for d in ("one", "net"))

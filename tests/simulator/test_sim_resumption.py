@@ -15,6 +15,7 @@ from churn.config import Config
 from features.contract import RESUMABLE_CHURN_TYPES, TABLES
 from features.schema import validate_dir
 from features.snapshot import build_snapshots
+from simulator.config import SimulateConfig
 from simulator.generate import simulate
 
 DAY = pd.Timedelta(days=1)
@@ -28,12 +29,10 @@ def _bytes(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def bases(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def bases(base_sim: SimulateConfig, tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("resumption")
-    plain = small_cfg(base_config, clients=400, months=10, seed=8)
-    resumed = plain.model_copy(deep=True)
-    resumed.resumption.share = 0.6
-    resumed.resumption.mean_days = 40
+    plain = small_cfg(base_sim, clients=400, months=10, seed=8)
+    resumed = plain.override(resumption__share=0.6, resumption__mean_days=40)
     return {
         "plain": (simulate(plain, root / "plain"), root / "plain", plain),
         "resumed": (simulate(resumed, root / "resumed"), root / "resumed", resumed),

@@ -1,4 +1,4 @@
-"""``simulate.shift``: from the shift month on, logins (and requests) follow their factors;
+"""``simulate.yaml: shift``: from the shift month on, logins (and requests) follow their factors;
 before it the base is the unshifted one, row for row; a factor of 1 changes no byte."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sim_helpers import small_cfg
 
-from churn.config import Config, ShiftConfig
+from simulator.config import ShiftConfig, SimulateConfig
 from simulator.generate import simulate
 
 AFTER = date(2024, 5, 1)
@@ -25,9 +25,9 @@ def _hashes(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def bases(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def bases(base_sim: SimulateConfig, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("shift")
-    plain = small_cfg(base_config, clients=600, months=7, seed=9)
+    plain = small_cfg(base_sim, clients=600, months=7, seed=9)
     shifted = plain.model_copy(update={"shift": ShiftConfig(after=AFTER, logins_factor=0.4,
                                                             requests_factor=2.0)})  # fmt: skip
     unity = plain.model_copy(update={"shift": ShiftConfig(after=AFTER)})

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from sim_helpers import small_cfg
 
-from churn.config import Config, TreatmentConfig
 from churn.errors import InputError
 from features.contract import TABLES
+from simulator.config import SimulateConfig, TreatmentConfig
 from simulator.generate import simulate
 from simulator.treatment import Listings, Plan, draw_week, read_truth
 
@@ -25,7 +25,7 @@ def _digests(raw: Path) -> dict[str, str]:
     return {n: hashlib.sha256((raw / f"{n}.parquet").read_bytes()).hexdigest() for n in TABLES}
 
 
-def _listing(base: Config, raw: Path, called: bool, *, reached: bool = True) -> Listings:
+def _listing(base: SimulateConfig, raw: Path, called: bool, *, reached: bool = True) -> Listings:
     """Every client active on CALL_DAY listed, all in one arm, all reached and accepting."""
     clients = pd.read_parquet(raw / "clients.parquet")
     churn = pd.read_parquet(raw / "churn_events.parquet").groupby("client_id")["ts"].min()
@@ -33,7 +33,7 @@ def _listing(base: Config, raw: Path, called: bool, *, reached: bool = True) -> 
     started = clients["contract_start"] < day
     alive = ~clients["client_id"].map(churn).lt(day).fillna(False)
     ids = clients.loc[started & alive, "client_id"].to_numpy()
-    week = draw_week(base.simulate.treatment, SEED, CALL_DAY, ids, np.full(len(ids), called))
+    week = draw_week(base.treatment, SEED, CALL_DAY, ids, np.full(len(ids), called))
     n = len(ids)
     return Listings(
         week.client_id, week.as_of_us, week.called, np.full(n, reached), np.ones(n, bool), week.rho
@@ -41,26 +41,26 @@ def _listing(base: Config, raw: Path, called: bool, *, reached: bool = True) -> 
 
 
 @pytest.fixture(scope="module")
-def untreated(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def untreated(base_sim: SimulateConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("untreated")
-    simulate(small_cfg(base_config, clients=CLIENTS, months=MONTHS, seed=SEED), out)
+    simulate(small_cfg(base_sim, clients=CLIENTS, months=MONTHS, seed=SEED), out)
     return out
 
 
-def _run(base: Config, out: Path, listings: Listings) -> dict:
+def _run(base: SimulateConfig, out: Path, listings: Listings) -> dict:
     cfg = small_cfg(base, clients=CLIENTS, months=MONTHS, seed=SEED)
     return simulate(cfg, out, Plan(listings, cfg.treatment, 90))
 
 
 def test_an_empty_plan_or_holdout_only_changes_no_byte(
-    base_config: Config, untreated: Path, tmp_path: Path
+    base_sim: SimulateConfig, untreated: Path, tmp_path: Path
 ) -> None:
     """The hook draws nothing from the base's stream: without treated clients the base is
     the same file for file, and the truth file says every listing's effect."""
-    _run(base_config, tmp_path / "empty", Listings.empty())
+    _run(base_sim, tmp_path / "empty", Listings.empty())
     assert _digests(tmp_path / "empty") == _digests(untreated)
-    held = _listing(base_config, untreated, called=False)
-    summary = _run(base_config, tmp_path / "held", held)["treatment"]
+    held = _listing(base_sim, untreated, called=False)
+    summary = _run(base_sim, tmp_path / "held", held)["treatment"]
     assert _digests(tmp_path / "held") == _digests(untreated)
     truth, meta = read_truth(tmp_path / "held")
     assert len(truth) == len(held) and meta == summary
@@ -71,10 +71,10 @@ def test_an_empty_plan_or_holdout_only_changes_no_byte(
 
 
 def test_calls_cut_the_hazard_only_after_the_month_of_the_call(
-    base_config: Config, untreated: Path, tmp_path: Path
+    base_sim: SimulateConfig, untreated: Path, tmp_path: Path
 ) -> None:
-    called = _listing(base_config, untreated, called=True)
-    summary = _run(base_config, tmp_path / "called", called)["treatment"]
+    called = _listing(base_sim, untreated, called=True)
+    summary = _run(base_sim, tmp_path / "called", called)["treatment"]
     hz0 = pd.read_parquet(untreated / "_truth" / "hazard.parquet")
     hz1 = pd.read_parquet(tmp_path / "called" / "_truth" / "hazard.parquet")
     boundary = pd.Timestamp("2024-04-01", tz="UTC")  # first treated month
@@ -107,9 +107,11 @@ def test_calls_cut_the_hazard_only_after_the_month_of_the_call(
     assert summary["average_effect"] > 0
 
 
-def test_effect_depends_on_the_driver(base_config: Config, untreated: Path, tmp_path: Path) -> None:
+def test_effect_depends_on_the_driver(
+    base_sim: SimulateConfig, untreated: Path, tmp_path: Path
+) -> None:
     """Debt and low engagement are cut most; 'base' risk (relocation, uncontrollable) least."""
-    _run(base_config, tmp_path / "t", _listing(base_config, untreated, called=True))
+    _run(base_sim, tmp_path / "t", _listing(base_sim, untreated, called=True))
     truth, _ = read_truth(tmp_path / "t")
     by = truth.groupby("driver")
     rel = (by["effect"].sum() / by["p_untreated"].sum()).to_dict()  # share of the risk removed
@@ -121,9 +123,9 @@ def test_effect_depends_on_the_driver(base_config: Config, untreated: Path, tmp_
 
 
 def test_unreached_calls_change_nothing(
-    base_config: Config, untreated: Path, tmp_path: Path
+    base_sim: SimulateConfig, untreated: Path, tmp_path: Path
 ) -> None:
-    _run(base_config, tmp_path / "u", _listing(base_config, untreated, called=True, reached=False))
+    _run(base_sim, tmp_path / "u", _listing(base_sim, untreated, called=True, reached=False))
     assert _digests(tmp_path / "u") == _digests(untreated)
 
 
@@ -140,8 +142,8 @@ def test_draws_are_seeded_by_week_and_independent_of_row_order() -> None:
     assert abs(np.log(a.rho).std() - cfg.noise_sd) < 0.1
 
 
-def test_bad_plans_are_named(base_config: Config, tmp_path: Path) -> None:
-    cfg = small_cfg(base_config, clients=50, months=3, seed=1)
+def test_bad_plans_are_named(base_sim: SimulateConfig, tmp_path: Path) -> None:
+    cfg = small_cfg(base_sim, clients=50, months=3, seed=1)
     stranger = draw_week(cfg.treatment, 1, date(2024, 1, 8), np.array([9]), np.array([True]))
     with pytest.raises(InputError, match="not in the generated base"):
         simulate(cfg, tmp_path / "x", Plan(stranger, cfg.treatment, 90))

@@ -7,17 +7,18 @@ from pathlib import Path
 import pytest
 
 from churn.config import Config
+from churn.environment import STORE_URL as STORE_URL_ENV
 from churn.errors import InputError
-from store.db import STORE_URL_ENV, connect, store_url
+from store.db import connect, store_url
 
 
 def test_url_default_env_and_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cfg = Config()
     monkeypatch.delenv(STORE_URL_ENV, raising=False)
     assert store_url(cfg) == "sqlite:///data/store.db"
-    cfg.paths = cfg.paths.under(tmp_path)
+    cfg = cfg.override(paths=cfg.paths.under(tmp_path))
     assert store_url(cfg) == f"sqlite:///{tmp_path / 'store.db'}"
-    cfg.store.url = "postgresql+psycopg://u@h/db"
+    cfg = cfg.override(store__url="postgresql+psycopg://u@h/db")
     assert store_url(cfg) == "postgresql+psycopg://u@h/db"
     monkeypatch.setenv(STORE_URL_ENV, "sqlite:////elsewhere.db")
     assert store_url(cfg) == "sqlite:////elsewhere.db"

@@ -126,7 +126,7 @@ def test_a_failed_write_leaves_the_store_as_it_was(
     def boom() -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("store.weeks._pause_for_tests", boom)
+    monkeypatch.setattr("store.weeks.MID_WRITE_HOOKS", [boom])
     with pytest.raises(RuntimeError, match="disk full"):
         _write(engine, W1, scores=scores_frame(n=2))
     assert _count(engine) == 5

@@ -126,13 +126,14 @@ def synthetic() -> SyntheticBase:
 @pytest.fixture
 def fresh_mlflow(tmp_path: Path, base_config: Config, mlflow_switch: Any) -> Iterator[Config]:
     """A config whose MLflow store (SQLite + artifacts) is new and empty for this test."""
-    cfg = base_config.model_copy(deep=True)
-    cfg.paths = cfg.paths.under(tmp_path)
-    cfg.paths.raw_dir = tmp_path / "no-raw"
-    cfg.training.n_trials = 3
-    cfg.training.timeout_s = 60
-    cfg.training.bootstrap_rounds = 50
-    cfg.training.max_boost_rounds = 200
+    cfg = base_config.override(
+        paths=base_config.paths.under(tmp_path),
+        paths__raw_dir=tmp_path / "no-raw",
+        training__n_trials=3,
+        training__timeout_s=60,
+        training__bootstrap_rounds=50,
+        training__max_boost_rounds=200,
+    )
     with mlflow_switch(cfg.paths.mlflow_tracking_uri):
         yield cfg
 

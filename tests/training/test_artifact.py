@@ -71,11 +71,12 @@ def registered(
 ) -> Iterator[tuple[Config, ChurnModel, Blocks, str]]:
     """A fresh store with one fitted model registered as champion."""
     root = tmp_path_factory.mktemp("artifact")
-    cfg = base_config.model_copy(deep=True)
-    cfg.paths = cfg.paths.under(root)
-    cfg.training.n_trials = 2
-    cfg.training.max_boost_rounds = 100
-    cfg.training.bootstrap_rounds = 30
+    cfg = base_config.override(
+        paths=base_config.paths.under(root),
+        training__n_trials=2,
+        training__max_boost_rounds=100,
+        training__bootstrap_rounds=30,
+    )
     with mlflow_switch(cfg.paths.mlflow_tracking_uri):
         blocks = split_blocks(cfg, labelled(cfg, synthetic.snapshots, synthetic_files[0]))
         model, _ = fit_model(cfg, blocks)
@@ -96,7 +97,7 @@ def test_registered_version_scores_where_the_project_cannot_be_imported(
         blocked=set(PROJECT_PACKAGES),
         root=str(Path(__file__).resolve().parents[2]),
         uri=cfg.paths.mlflow_tracking_uri,
-        model_uri=f"models:/{cfg.training.model_name}/{version}",
+        model_uri=f"models:/{cfg.registry.model_name}/{version}",
         out=str(out),
         rows=str(rows),
     )
@@ -181,7 +182,7 @@ def _register_old_pickle(cfg: Config, model: ChurnModel, tmp_path: Path) -> str:
             name="model",
             python_model=OldPicklePyfunc(),
             artifacts={"churn_model": str(path)},
-            registered_model_name=cfg.training.model_name,
+            registered_model_name=cfg.registry.model_name,
         )
     return str(info.registered_model_version)
 
@@ -192,9 +193,9 @@ def test_old_pickle_versions_are_reported_not_a_traceback(
     raw = synthetic_files[0]
     cfg, model, blocks, version = registered
     old = _register_old_pickle(cfg, model, tmp_path)
-    message = rf"model {cfg.training.model_name} version {old} was registered in the old pickle"
+    message = rf"model {cfg.registry.model_name} version {old} was registered in the old pickle"
     with pytest.raises(ModelFormatError, match=message + r" format: retrain with `churn train`"):
-        load_version(cfg.training.model_name, old)
+        load_version(cfg.registry.model_name, old)
     promote_version(cfg, old, CHAMPION, reason="an old champion")
     try:
         with pytest.raises(ModelFormatError, match=message):

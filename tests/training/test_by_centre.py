@@ -46,8 +46,9 @@ def test_network_model_is_evaluated_per_centre_in_the_report(
 ) -> None:
     """Trained on both centres' rows (centre_id is no model input), the test block is
     scored once and each centre's figures come from its own rows."""
-    cfg = base_config.model_copy(deep=True)
-    cfg.training.n_trials, cfg.training.timeout_s, cfg.training.bootstrap_rounds = 2, 60, 20
+    cfg = base_config.override(
+        training__n_trials=2, training__timeout_s=60, training__bootstrap_rounds=20
+    )
     raw = synthetic_files[0]
     blocks = split_blocks(cfg, labelled(cfg, synthetic.snapshots, raw))
     model, _ = fit_model(cfg, blocks)

@@ -35,9 +35,12 @@ from training.results import Evaluation
 @pytest.fixture(scope="module")
 def setting(base_config: Config, synthetic, synthetic_files):
     """Blocks of the synthetic base, the pipeline's model and its evaluation (fitted once)."""
-    cfg = base_config.model_copy(deep=True)
-    cfg.training.n_trials, cfg.training.timeout_s = 3, 60
-    cfg.training.bootstrap_rounds, cfg.training.max_boost_rounds = 200, 200
+    cfg = base_config.override(
+        training__n_trials=3,
+        training__timeout_s=60,
+        training__bootstrap_rounds=200,
+        training__max_boost_rounds=200,
+    )
     raw = synthetic_files[0]
     blocks = split_blocks(cfg, labelled(cfg, synthetic.snapshots, raw))
     good, _ = fit_model(cfg, blocks)
@@ -46,9 +49,7 @@ def setting(base_config: Config, synthetic, synthetic_files):
 
 
 def _cfg(fresh: Config, setting) -> Config:
-    cfg = fresh.model_copy(deep=True)
-    cfg.training = setting[0].training.model_copy(deep=True)
-    return cfg
+    return fresh.override(training=setting[0].training)
 
 
 def _register(cfg: Config, model: ChurnModel, blocks: Blocks, result: Evaluation):
@@ -77,7 +78,7 @@ def test_first_model_is_champion_and_a_clearly_better_one_promotes(fresh_mlflow,
     assert d.comparison.auc_gain.ci_low > cfg.training.gate.min_gain
     assert d.reason.startswith("promoted")
     assert load_by_alias(cfg).version == second.version
-    tags = MlflowClient().get_model_version(cfg.training.model_name, second.version).tags
+    tags = MlflowClient().get_model_version(cfg.registry.model_name, second.version).tags
     assert tags["gate_alias"] == CHAMPION and tags["gate_champion"] == f"v{first.version}"
     assert float(tags["gate_auc_gain_ci_low"]) > 0
 
@@ -86,8 +87,7 @@ def test_same_pipeline_with_another_seed_does_not_promote(fresh_mlflow, setting)
     cfg = _cfg(fresh_mlflow, setting)
     _, _, blocks, good, result = setting
     assert _register(cfg, good, blocks, result).promoted
-    reseeded = cfg.model_copy(deep=True)
-    reseeded.training.seed = 7
+    reseeded = cfg.override(training__seed=7)
     other, _ = fit_model(reseeded, blocks)
     y = blocks.test["label"].to_numpy()
     assert not np.allclose(other.predict_proba(blocks.test), good.predict_proba(blocks.test))
@@ -144,7 +144,7 @@ def test_an_incompatible_champion_does_not_freeze_promotion(fresh_mlflow, settin
     old.calibrator = PlattCalibrator(1.0, 0.0)
     with mlflow.start_run(experiment_id=ensure_experiment(cfg)):
         version = log_model(cfg, old, old_rows)
-        MlflowClient().set_registered_model_alias(cfg.training.model_name, CHAMPION, version)
+        MlflowClient().set_registered_model_alias(cfg.registry.model_name, CHAMPION, version)
 
     reg = _register(cfg, good, blocks, result)
     d = reg.decision
@@ -155,7 +155,7 @@ def test_an_incompatible_champion_does_not_freeze_promotion(fresh_mlflow, settin
     assert "Infinity" not in text
 
     # ... and against the rule a model that does not beat it is not promoted
-    MlflowClient().set_registered_model_alias(cfg.training.model_name, CHAMPION, version)
+    MlflowClient().set_registered_model_alias(cfg.registry.model_name, CHAMPION, version)
     losing = replace(result, auc_gain=replace(result.auc_gain, ci_low=-0.01, observed=0.0))
     lost = _register(cfg, good, blocks, losing)
     assert not lost.promoted and lost.decision.champion_status == "incompatible"
@@ -178,7 +178,7 @@ def test_manual_promotion_records_who_and_why(fresh_mlflow, setting) -> None:
     assert load_by_alias(cfg).version == first.version
     promote_version(cfg, second.version, reason="rollback test", by="alice")
     assert load_by_alias(cfg).version == second.version
-    mv = MlflowClient().get_model_version(cfg.training.model_name, second.version)
+    mv = MlflowClient().get_model_version(cfg.registry.model_name, second.version)
     assert mv.tags["promoted_by"] == "alice" and mv.tags["promoted_reason"] == "rollback test"
     assert mv.tags["promoted_alias"] == CHAMPION and "by alice: rollback test" in mv.description
     assert mv.description.startswith("gate: not promoted")
@@ -199,7 +199,7 @@ def test_churn_promote_cli_takes_a_reason(fresh_mlflow, setting, tmp_path: Path)
         app, ["--config", str(config), "promote", "--version", reg.version, "--reason", "why not"]
     )
     assert run.exit_code == 0, run.output
-    mv = MlflowClient().get_model_version(cfg.training.model_name, reg.version)
+    mv = MlflowClient().get_model_version(cfg.registry.model_name, reg.version)
     assert mv.tags["promoted_reason"] == "why not" and mv.tags["promoted_by"]
 
 

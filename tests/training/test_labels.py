@@ -195,8 +195,7 @@ def test_churn_types_on_the_generated_base(small_raw, small_snapshots, session_c
     from training.pipeline import labelled
 
     snaps = pd.read_parquet(small_snapshots)
-    cfg = session_config.model_copy(deep=True)
-    cfg.training.churn_types = ["termination"]
+    cfg = session_config.override(training__churn_types=["termination"])
     only = labelled(cfg, snaps, small_raw)
     every = label_snapshots(snaps, read_churn_events(small_raw), 90, data_end_of(small_raw))
     events = read_churn_events(small_raw)

@@ -94,7 +94,7 @@ def test_trained_run_is_complete_in_mlflow(trained: dict, session_config: Config
     assert any(p.startswith("evaluation/") and p.endswith(".png") for p in artifacts)
     artifact_root = Path(session_config.paths.mlflow_artifacts_dir)
     assert any(artifact_root.rglob("MLmodel"))  # artifacts land in the configured directory
-    mv = client.get_model_version(session_config.training.model_name, trained["model_version"])
+    mv = client.get_model_version(session_config.registry.model_name, trained["model_version"])
     assert float(mv.tags["test_roc_auc"]) == pytest.approx(model_auc, abs=1e-6)
     assert mv.tags["test_block"].split(",") == trained["split"]["test"]
 
@@ -140,7 +140,7 @@ def test_served_model_is_refitted_on_every_labelled_snapshot(
     """The registered model learned from all labelled rows; the test figures stay held out."""
     from training.registry import HOLDOUT_ARTIFACT, load_version, seen_as_of
 
-    served = load_version(session_config.training.model_name, trained["model_version"]).model
+    served = load_version(session_config.registry.model_name, trained["model_version"]).model
     meta = served.metadata
     split = trained["split"]
     labelled_dates = sorted({*split["train"], *split["valid"], *split["test"], *split["dropped"]})

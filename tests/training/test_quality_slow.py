@@ -19,30 +19,36 @@ from pathlib import Path
 import pytest
 
 from churn.config import Config
+from simulator.config import SimulateConfig
 
 CLIENTS, MONTHS, SEED, TRIALS = 3000, 24, 42, 20
 MIN_GAP_CLOSED = 0.85
 
 
 @pytest.mark.slow
-def test_model_closes_gap_to_reference_and_beats_rule(fresh_mlflow: Config, tmp_path: Path) -> None:
+def test_model_closes_gap_to_reference_and_beats_rule(
+    fresh_mlflow: Config, base_sim: SimulateConfig, tmp_path: Path
+) -> None:
     from simulator.generate import simulate
     from training.pipeline import run_train
 
-    cfg = fresh_mlflow
-    cfg.simulate.clients, cfg.simulate.months, cfg.simulate.seed = CLIENTS, MONTHS, SEED
-    cfg.training.n_trials, cfg.training.timeout_s = TRIALS, 600
-    cfg.training.max_boost_rounds, cfg.training.bootstrap_rounds = 1000, 500
+    sim = base_sim.override(clients=CLIENTS, months=MONTHS, seed=SEED)
+    cfg = fresh_mlflow.override(
+        training__n_trials=TRIALS,
+        training__timeout_s=600,
+        training__max_boost_rounds=1000,
+        training__bootstrap_rounds=500,
+        paths__features_path=tmp_path / "features" / "snapshots.parquet",
+    )
     raw = tmp_path / "raw"
-    cfg.paths.features_path = tmp_path / "features" / "snapshots.parquet"
-    simulate(cfg.simulate, raw)
+    simulate(sim, raw)
     # --raw only: run_train builds the monthly snapshots itself
     report = run_train(cfg, raw=raw, features_file=None, report=tmp_path / "train.json").to_dict()
     assert cfg.paths.features_path.exists()
 
     model, rule, ref = (report["test"][k]["roc_auc"] for k in ("model", "rule", "reference"))
     print(f"model {model:.4f} rule {rule:.4f} reference {ref:.4f} gap {report['gap_closed']:.3f}")
-    assert report["reference_info"]["paths"] == cfg.simulate.reference.paths
+    assert report["reference_info"]["paths"] == sim.reference.paths
     assert report["gap_closed"] >= MIN_GAP_CLOSED
     assert report["auc_gain"]["ci_low"] > 0
     assert model > rule

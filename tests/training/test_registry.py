@@ -82,7 +82,7 @@ def test_gate_load_and_promote(fresh_mlflow: Config, synthetic, synthetic_files)
     assert champ.model.risk_thresholds == good.risk_thresholds
     assert load_by_alias(cfg, CHALLENGER).version == third.version
 
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{cfg.training.model_name}@champion")
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{cfg.registry.model_name}@champion")
     np.testing.assert_allclose(np.asarray(pyfunc.predict(blocks.test[good.features])), expected)
 
     promote_version(cfg, version=first.version, alias=CHAMPION)

@@ -34,13 +34,13 @@ REPORT_KEYS = {
 @pytest.fixture
 def quick(base_config: Config) -> Config:
     """A small tuning budget: a few trials per fold, short early stopping."""
-    cfg = base_config.model_copy(deep=True)
-    cfg.training.table_trials = 3
-    cfg.training.table_timeout_s = 45
-    cfg.training.table_early_stopping_rounds = 30
-    cfg.training.max_boost_rounds = 300
-    cfg.training.early_stopping_rounds = 20
-    return cfg
+    return base_config.override(
+        training__table_trials=3,
+        training__table_timeout_s=45,
+        training__table_early_stopping_rounds=30,
+        training__max_boost_rounds=300,
+        training__early_stopping_rounds=20,
+    )
 
 
 def _as_messy_text(values: pd.Series, rng: np.random.Generator) -> pd.Series:
