@@ -6,6 +6,7 @@ import ast
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -61,6 +62,10 @@ def test_bentoml_build_packages_the_service(tmp_path):
         assert (src / path).is_file(), path
     assert list((src / "store/migrations/versions").glob("0001_*.py")), "store migrations missing"
     assert not (src / "tests").exists() and not (src / "data").exists()
+    # its Python packages are pyproject.toml's dependencies, read at build (no second list)
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    packed = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
+    assert [d for d in declared if d not in packed] == []
     meta = yaml.safe_load((bento / "bento.yaml").read_text())
     assert meta["service"] == "serving.service:ChurnService"
     routes = {r["route"] for r in meta["schema"]["routes"]}
