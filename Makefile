@@ -66,10 +66,10 @@ demo: install
 	$(CHURN) simulate --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) --names --out data/sim
 	$(CHURN) export-crm data/sim --out data/export
 	$(CHURN) import data/export --mapping configs/mappings/crm_report.yaml --out data/raw
-	cp -r data/sim/_truth data/raw/_truth   # the generator's hidden truth: the evaluation's reference
 	$(CHURN) validate data/raw
 	$(CHURN) features --raw data/raw --out data/features/snapshots.parquet --every month
-	$(CHURN) train --features data/features/snapshots.parquet --trials $(DEMO_TRIALS) --report reports/train.json
+	$(CHURN) train --features data/features/snapshots.parquet --trials $(DEMO_TRIALS) --report reports/train.json \
+	  --reference data/sim/_truth/horizon_probability.parquet   # the generator's truth: the ceiling
 	$(CHURN) models
 	$(CHURN) score --out data/scores/latest.parquet
 	$(CHURN) call-list --capacity 100 --out data/scores/call_list.csv

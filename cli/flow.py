@@ -96,6 +96,11 @@ def train(
     cv: int = typer.Option(5, help="folds for --table"),
     trials: int | None = typer.Option(None, help="Optuna trials (overrides config)"),
     report: Path | None = typer.Option(None, help="write the JSON report here"),
+    reference: Path | None = typer.Option(
+        None,
+        help="true horizon probabilities to evaluate beside (client_id, as_of, probability; "
+        "the generator's _truth/horizon_probability.parquet)",
+    ),
 ) -> None:
     """Train LightGBM + Optuna next to the rule indicator, evaluate, register in MLflow."""
     cfg = _config()
@@ -112,7 +117,7 @@ def train(
     setup_mlflow(cfg)
     from training.pipeline import run_train
 
-    run_train(cfg, raw=raw, features_file=features_file, report=report)
+    run_train(cfg, raw=raw, features_file=features_file, report=report, reference=reference)
 
 
 @app.command()

@@ -262,9 +262,3 @@ def arrow_schema(table: Table, *, optional: bool = False) -> pa.Schema:
             for c in written_columns(table, optional=optional)
         ]
     )
-
-
-TRUTH_DIR = "_truth"
-TRUTH_HAZARD_FILE = "hazard.parquet"  # client_id, month (ts), hazard (monthly probability)
-# client_id, as_of (ts), probability: true P(churn in [as_of, as_of + horizon) | state at as_of)
-TRUTH_HORIZON_FILE = "horizon_probability.parquet"

@@ -59,7 +59,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.config import TrainingConfig
-from features.contract import TRUTH_DIR, TRUTH_HORIZON_FILE
 from simulator.billing import Billing
 from simulator.calendar import US_PER_DAY, Calendar
 from simulator.churn import BASE_WEIGHT, DEBT_SUSPENSION_DAY, DRIVERS, contributions, signals
@@ -67,6 +66,7 @@ from simulator.config import SimulateConfig
 from simulator.population import Population
 from simulator.state import History, State
 from simulator.treatment import Listings, Plan, Treatment
+from simulator.truth import TRUTH_DIR, TRUTH_HORIZON_FILE
 from simulator.users import Users
 
 STREAM = 0x5EF  # spawn-key tag of the reference's random streams ("ref")

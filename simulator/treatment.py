@@ -43,10 +43,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.errors import InputError
-from features.contract import TRUTH_DIR
 from simulator.calendar import US_PER_DAY, Calendar
 from simulator.churn import BASE_WEIGHT
 from simulator.config import TreatmentConfig
+from simulator.truth import TRUTH_DIR
 
 TREATMENT_FILE = "treatment.parquet"
 SUMMARY_FILE = "treatment.json"

@@ -24,14 +24,13 @@ import pyarrow.parquet as pq
 from features.contract import (
     ARROW_TYPES,
     TABLES,
-    TRUTH_DIR,
-    TRUTH_HAZARD_FILE,
     Column,
     Table,
     arrow_schema,
     written_columns,
 )
 from simulator.calendar import NEVER, US_PER_DAY
+from simulator.truth import TRUTH_DIR, TRUTH_HAZARD_FILE
 
 TRUTH_SCHEMA = pa.schema(
     [("client_id", pa.int64()), ("month", ARROW_TYPES["ts"]), ("hazard", pa.float64())]

@@ -119,6 +119,7 @@ def mlflow_uri(session_config: Config) -> str:
 @pytest.fixture(scope="session")
 def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> dict[str, Any]:
     """Train, evaluate and register one model on the small base; returns the report."""
+    from simulator.truth import TRUTH_DIR, TRUTH_HORIZON_FILE
     from training.pipeline import run_train
 
     report_path = session_config.paths.reports_dir / "train.json"
@@ -127,6 +128,7 @@ def trained(session_config: Config, small_snapshots: Path, mlflow_uri: str) -> d
         raw=session_config.paths.raw_dir,
         features_file=small_snapshots,
         report=report_path,
+        reference=session_config.paths.raw_dir / TRUTH_DIR / TRUTH_HORIZON_FILE,
     )
     return json.loads(report_path.read_text())
 

@@ -6,10 +6,11 @@ Each stage is a small function; :func:`run_train` only wires them and prints pro
 The test block is never seen before evaluation: tuning and early stopping use train and
 validation, calibration and risk thresholds use validation only.
 
-Reference: when the raw directory holds the generator's
-``_truth/horizon_probability.parquet`` (client_id, as_of, probability), the reference score
-of a row is the true probability that the client churns within the label horizon given
-the generator's whole state at ``as_of``, integrated over the hidden future by Monte Carlo
+Reference: an explicit input, ``--reference FILE`` (client_id, as_of, probability; the
+generator writes ``_truth/horizon_probability.parquet``, which ``make demo`` passes;
+training reads no folder by convention). The reference score of a row is the true
+probability that the client churns within the label horizon given the generator's whole
+state at ``as_of``, integrated over the hidden future by Monte Carlo
 (``simulator/horizon_truth.py``). It is the probability of exactly the event the label
 records, so it is the ceiling of every model (up to test-block and Monte Carlo noise; the
 report gives the paired bootstrap interval of reference minus model ROC-AUC).
@@ -168,7 +169,8 @@ def split_blocks(cfg: Config, frame: pd.DataFrame) -> Blocks:
 
 @dataclass
 class Reference:
-    """The generator's horizon probability for each row (``_truth/horizon_probability``)."""
+    """The true horizon probability for each row, from the file ``churn train --reference``
+    names (the generator writes one: ``_truth/horizon_probability.parquet``)."""
 
     probability: np.ndarray
     paths: int
@@ -185,28 +187,36 @@ def reference_label(horizon_days: int, paths: int | None) -> str:
     return f"true {horizon_days}-day churn probability given the state at as_of ({how})"
 
 
-def reference_scores(raw_dir: Path, frame: pd.DataFrame, horizon_days: int) -> Reference | None:
-    """The true horizon probability of each row of ``frame`` (keyed by client_id, as_of).
+REFERENCE_COLUMNS = ("client_id", "as_of", "probability")
 
-    None when the raw directory holds no ``_truth/horizon_probability.parquet`` (real
-    data, or a base generated with ``reference.paths: 0`` in simulate.yaml), or when the file was
-    computed for another horizon than the labels'. A row the file lacks (an ``as_of``
-    that is not a month start) gets NaN: ranked last, and counted in ``missing_rows``.
+
+def reference_scores(path: Path | None, frame: pd.DataFrame, horizon_days: int) -> Reference | None:
+    """The true horizon probability of each row of ``frame`` (keyed by client_id, as_of),
+    read from ``path`` (``churn train --reference FILE``); None when no file is given.
+
+    Real data has no such file; the generator writes ``_truth/horizon_probability.parquet``
+    (not with ``reference.paths: 0`` in simulate.yaml). A file that is missing, lacks a
+    column or was computed for another horizon than the labels' is bad input. A row the
+    file lacks (an ``as_of`` that is not a month start) gets NaN: ranked last, and counted
+    in ``missing_rows``.
     """
-    from features.contract import TRUTH_DIR, TRUTH_HORIZON_FILE
-
-    path = Path(raw_dir) / TRUTH_DIR / TRUTH_HORIZON_FILE
-    if not path.exists():
+    if path is None:
         return None
-    meta = pq.read_schema(path).metadata or {}
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--reference: file not found: {path}")
+    schema = pq.read_schema(path)
+    missing = [c for c in REFERENCE_COLUMNS if c not in schema.names]
+    if missing:
+        raise InputError(f"--reference: {path} has no column(s) {', '.join(missing)}")
+    meta = schema.metadata or {}
     file_horizon = int(meta.get(b"horizon_days", b"0"))
     if file_horizon != int(horizon_days):
-        _say(
-            f"reference: {path} holds {file_horizon}-day probabilities, the labels use "
-            f"{horizon_days} days; no reference"
+        raise InputError(
+            f"--reference: {path} holds {file_horizon}-day probabilities, the labels use "
+            f"training.horizon_days {horizon_days}"
         )
-        return None
-    truth = pd.read_parquet(path, columns=["client_id", "as_of", "probability"])
+    truth = pd.read_parquet(path, columns=list(REFERENCE_COLUMNS))
     key = pd.MultiIndex.from_arrays([truth["client_id"].astype("int64"), _as_utc(truth["as_of"])])
     by_key = pd.Series(truth["probability"].to_numpy(dtype=float), index=key)
     want = pd.MultiIndex.from_arrays([frame["client_id"].astype("int64"), _as_utc(frame["as_of"])])
@@ -395,11 +405,14 @@ def call_policy(cfg: Config) -> Any:
 
 
 def evaluate(
-    cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path
+    cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path, reference: Path | None = None
 ) -> tuple[Evaluation, dict]:
-    """Test-block metrics of model, rule and reference; returns (evaluation, scores)."""
+    """Test-block metrics of model, rule and the ``reference`` file's true probability
+    (when given); returns (evaluation, scores)."""
     from training.evaluate import HeldOutBlock, evaluate_block, evaluate_by_centre
     from training.profit import client_value
+
+    reference_file = reference
 
     test, valid = blocks.test, blocks.valid
     y, y_valid = test[LABEL].to_numpy(), valid[LABEL].to_numpy()
@@ -408,7 +421,7 @@ def evaluate(
         "rule": test[RULE_SCORE].to_numpy(dtype=float),
         "reference": None,
     }
-    reference = reference_scores(raw_dir, test, cfg.training.horizon_days)
+    reference = reference_scores(reference_file, test, cfg.training.horizon_days)
     if reference is not None:
         scores["reference"] = reference.probability  # a probability already: used as is
     fee = test["monthly_fee_rub"].to_numpy(dtype=float)
@@ -431,7 +444,7 @@ def evaluate(
     if reference is not None:
         info = ReferenceInfo(
             measures=reference.label(),
-            source="_truth/horizon_probability.parquet (simulator/horizon_truth.py)",
+            source=str(reference_file),
             paths=reference.paths,
             horizon_days=reference.horizon_days,
             rows_without_reference=reference.missing_rows,
@@ -557,9 +570,15 @@ def metrics_table(report: TrainingReport) -> str:
 
 
 def run_train(
-    cfg: Config, *, raw: Path | None, features_file: Path | None, report: Path | None
+    cfg: Config,
+    *,
+    raw: Path | None,
+    features_file: Path | None,
+    report: Path | None,
+    reference: Path | None = None,
 ) -> TrainingReport:
-    """``churn train --raw DIR | --features FILE``: train, evaluate, register, report."""
+    """``churn train --raw DIR | --features FILE [--reference FILE]``: train, evaluate
+    (beside the true probabilities of ``reference``, when given), register, report."""
     from training import registry
 
     if raw is None and features_file is None:
@@ -585,7 +604,7 @@ def run_train(
     model, tuned = fit_model(cfg, blocks)
     _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
     _say("evaluating on the test block (model, rule, reference)")
-    result, scores = evaluate(cfg, model, blocks, raw_dir)
+    result, scores = evaluate(cfg, model, blocks, raw_dir, reference)
     served = refit_served(cfg, frame, blocks, tuned)
     fit = served.metadata["fit_as_of"]
     _say(

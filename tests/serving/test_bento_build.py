@@ -64,7 +64,7 @@ def test_bentoml_build_packages_the_service(tmp_path):
     assert not (src / "tests").exists() and not (src / "data").exists()
     # its Python packages are pyproject.toml's dependencies, read at build (no second list)
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    packed = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
+    packed = (bento / "env" / "python" / "requirements.in").read_text().splitlines()
     assert [d for d in declared if d not in packed] == []
     meta = yaml.safe_load((bento / "bento.yaml").read_text())
     assert meta["service"] == "serving.service:ChurnService"

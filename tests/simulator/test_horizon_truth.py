@@ -19,9 +19,9 @@ import pytest
 from sim_helpers import small_cfg
 from sklearn.metrics import roc_auc_score
 
-from features.contract import TRUTH_DIR, TRUTH_HAZARD_FILE, TRUTH_HORIZON_FILE
 from simulator.config import SimulateConfig
 from simulator.generate import simulate
+from simulator.truth import TRUTH_DIR, TRUTH_HAZARD_FILE, TRUTH_HORIZON_FILE
 
 HORIZON = pd.Timedelta(days=90)
 # consecutive monthly windows overlap by two months, so a churn event counts in up to

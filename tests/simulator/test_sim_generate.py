@@ -13,9 +13,10 @@ import pytest
 from sim_helpers import read_tables, small_cfg
 from sklearn.metrics import roc_auc_score
 
-from features.contract import LARGE_SEGMENT_FEE_RUB, TABLES, TRUTH_DIR, TRUTH_HAZARD_FILE
+from features.contract import LARGE_SEGMENT_FEE_RUB, TABLES
 from simulator.config import SimulateConfig
 from simulator.generate import simulate
+from simulator.truth import TRUTH_DIR, TRUTH_HAZARD_FILE
 
 PANDAS_DTYPES = {"int": "int64", "float": "float64", "str": "str", "ts": "datetime64[us, UTC]"}
 ARROW_TYPES = {"int": "int64", "float": "double", "str": "string", "ts": "timestamp[us, tz=UTC]"}

@@ -22,8 +22,8 @@ import pytest
 
 from churn.config import Config
 from features.catalog import CATALOG, COLUMNS
-from features.contract import TRUTH_HORIZON_FILE
 from features.provenance import stamp
+from simulator.truth import TRUTH_HORIZON_FILE
 
 
 @dataclass

@@ -8,18 +8,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
-from features.contract import TRUTH_DIR, TRUTH_HORIZON_FILE
+from churn.errors import InputError
+from simulator.truth import TRUTH_DIR, TRUTH_HORIZON_FILE
 from training.pipeline import reference_label, reference_scores
 
 
-def _write_truth(raw: Path, rows: list[tuple[int, str, float]], horizon_days: int = 90) -> None:
+def _write_truth(raw: Path, rows: list[tuple[int, str, float]], horizon_days: int = 90) -> Path:
     (raw / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(rows, columns=["client_id", "as_of", "probability"])
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True).astype("datetime64[us, UTC]")
     table = pa.Table.from_pandas(frame, preserve_index=False)
     meta = {b"horizon_days": str(horizon_days).encode(), b"paths": b"32"}
     pq.write_table(table.replace_schema_metadata(meta), raw / TRUTH_DIR / TRUTH_HORIZON_FILE)
+    return raw / TRUTH_DIR / TRUTH_HORIZON_FILE
 
 
 def _snapshots(pairs: list[tuple[int, str]]) -> pd.DataFrame:
@@ -33,12 +36,12 @@ def _snapshots(pairs: list[tuple[int, str]]) -> pd.DataFrame:
 
 
 def test_probability_of_each_row_by_client_and_as_of(tmp_path: Path) -> None:
-    _write_truth(
+    path = _write_truth(
         tmp_path,
         [(1, "2024-01-01", 0.1), (1, "2024-02-01", 0.2), (2, "2024-01-01", 0.5)],
     )
     snaps = _snapshots([(2, "2024-01-01"), (1, "2024-02-01"), (1, "2024-01-01"), (3, "2024-01-01")])
-    ref = reference_scores(tmp_path, snaps, horizon_days=90)
+    ref = reference_scores(path, snaps, horizon_days=90)
     assert ref is not None
     np.testing.assert_allclose(ref.probability[:3], [0.5, 0.2, 0.1])
     assert np.isnan(ref.probability[3]) and ref.missing_rows == 1
@@ -49,11 +52,20 @@ def test_probability_of_each_row_by_client_and_as_of(tmp_path: Path) -> None:
     assert reference_label(60, None).startswith("true 60-day")
 
 
-def test_no_truth_or_another_horizon_means_no_reference(tmp_path: Path) -> None:
+def test_the_reference_is_an_explicit_input_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    """No file given: no reference, even beside a generated ``_truth/`` folder (training
+    reads no folder by convention). A given file that is missing, lacks a column or was
+    computed for another horizon is an error naming it."""
     snaps = _snapshots([(1, "2024-01-01")])
-    assert reference_scores(tmp_path, snaps, horizon_days=90) is None
-    _write_truth(tmp_path, [(1, "2024-01-01", 0.1)], horizon_days=60)
-    assert reference_scores(tmp_path, snaps, horizon_days=90) is None
+    path = _write_truth(tmp_path, [(1, "2024-01-01", 0.1)], horizon_days=60)
+    assert reference_scores(None, snaps, horizon_days=90) is None
+    with pytest.raises(InputError, match=r"--reference: .* 60-day probabilities.* 90"):
+        reference_scores(path, snaps, horizon_days=90)
+    with pytest.raises(InputError, match=r"--reference: file not found: .*nope.parquet"):
+        reference_scores(tmp_path / "nope.parquet", snaps, horizon_days=90)
+    pd.DataFrame({"client_id": [1], "as_of": ["2024-01-01"]}).to_parquet(tmp_path / "p.parquet")
+    with pytest.raises(InputError, match=r"has no column\(s\) probability"):
+        reference_scores(tmp_path / "p.parquet", snaps, horizon_days=90)
 
 
 def test_churn_day_is_the_next_churn_from_as_of_of_a_positive_type(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from churn.config import Config
 from simulator.config import SimulateConfig
+from simulator.truth import TRUTH_DIR, TRUTH_HORIZON_FILE
 
 CLIENTS, MONTHS, SEED, TRIALS = 3000, 24, 42, 20
 MIN_GAP_CLOSED = 0.85
@@ -43,7 +44,10 @@ def test_model_closes_gap_to_reference_and_beats_rule(
     raw = tmp_path / "raw"
     simulate(sim, raw)
     # --raw only: run_train builds the monthly snapshots itself
-    report = run_train(cfg, raw=raw, features_file=None, report=tmp_path / "train.json").to_dict()
+    truth = raw / TRUTH_DIR / TRUTH_HORIZON_FILE
+    report = run_train(
+        cfg, raw=raw, features_file=None, report=tmp_path / "train.json", reference=truth
+    ).to_dict()
     assert cfg.paths.features_path.exists()
 
     model, rule, ref = (report["test"][k]["roc_auc"] for k in ("model", "rule", "reference"))
