@@ -287,6 +287,7 @@ def yaml_notes(path: Path) -> dict[str, str]:
     notes: dict[str, str] = {}
     stack: list[tuple[int, str]] = []
     above: list[str] = []
+    seen = False  # the comment block above the first key is the file's header, not its note
     for line in path.read_text(encoding="utf-8").splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
@@ -301,10 +302,12 @@ def yaml_notes(path: Path) -> dict[str, str]:
             stack.pop()
         stack.append((indent, match.group("key")))
         dotted = ".".join(k for _, k in stack)
-        note = _trailing_comment(match.group("rest")) or " ".join(above)
+        header = not notes and len(stack) == 1 and dotted == match.group("key") and not seen
+        note = _trailing_comment(match.group("rest")) or ("" if header else " ".join(above))
         if note:
             notes[dotted] = note
         above = []
+        seen = True
     return notes
 
 

@@ -32,7 +32,9 @@ class _Strict(BaseModel):
 class NumberFormat(_Strict):
     """How a number is written: decimal separator and the thousands separators allowed."""
 
+    # the decimal separator of the report's numbers
     decimal: str = Field(",", min_length=1, max_length=1)
+    # characters that group thousands (space, no-break space)
     thousands: list[str] = [" ", NBSP]
     decimals: int = Field(2, ge=0, le=6)  # digits the export writes after the separator
 
@@ -49,7 +51,9 @@ class Split(_Strict):
     ``pattern`` is a regular expression whose groups, in order, fill ``into``; an optional
     group that does not match gives a missing value ("11123" alone: no name)."""
 
+    # regular expression whose groups are the parts, e.g. id and name
     pattern: str
+    # the contract columns the groups fill, in order
     into: list[str] = Field(min_length=1)
     join: str = " - "  # how the export writes the parts back
 
@@ -94,9 +98,13 @@ class TableMap(_Strict):
 
     file: str  # glob under the export directory; several matching files are concatenated
     sheet: str | None = None  # workbook sheet (default: the first)
+    # 1-based row of the headers (rows above it are the report's title)
     header_row: int = Field(1, ge=1)
+    # report header -> contract column and how its text is read
     columns: dict[str, ColumnMap]
+    # contract columns the report lacks, with their one value
     constants: dict[str, Any] = {}
+    # report headers the contract does not need (glob patterns)
     ignore: list[str] = []
     key: list[str] | None = None  # rows with the same key are one row (default: contract key)
     date: list[str] | None = None  # the table's default date formats
@@ -110,18 +118,23 @@ class TableMap(_Strict):
 class ExportFormat(_Strict):
     """How ``churn export-crm`` writes CSV files (reading sniffs both)."""
 
+    # encoding of the CSV reports (read and written)
     encoding: str = "cp1251"
+    # field separator of the CSV reports
     delimiter: str = ";"
 
 
 class Mapping(_Strict):
     """A whole report layout: every table it provides."""
 
+    # what report layout this mapping reads
     description: str = ""
     timezone: str = "UTC"  # the time zone the report's dates are written in
+    # strptime formats of the report's dates, tried in order
     date: list[str] = ["%d.%m.%Y %H:%M:%S", "%d.%m.%Y"]
     number: NumberFormat = NumberFormat()
     csv: ExportFormat = ExportFormat()
+    # per contract table: where it comes from and how its text is read
     tables: dict[str, TableMap]
 
     @model_validator(mode="after")

@@ -29,36 +29,65 @@ class HazardConfig(Settings):
     """
 
     low_activity: float = 1.1  # saturating: (low_login_threshold - logins) / threshold, clipped
+    # logins a month below which low activity starts to count
     low_login_threshold: float = 8.0
+    # extra weight for no logins at all
     zero_logins: float = 0.6
+    # weight of logins falling against the months before
     falling_activity: float = 0.7
+    # weight of overdue debt
     overdue_debt: float = 0.4
+    # extra weight of overdue debt for small and medium clients
     overdue_debt_small_extra: float = 0.8
     long_overdue: float = 0.6  # oldest overdue due date more than long_overdue_days ago
+    # debt older than this is long overdue
     long_overdue_days: int = 45
     very_long_overdue: float = 1.5  # seed 000: termination after ~6 months of debt suspension
+    # debt older than this is very long overdue
     very_long_overdue_days: int = 180
+    # weight of a competitor found at the last diagnostics
     competitor_yes: float = 0.3
+    # extra weight of a competitor with low activity
     competitor_yes_low_activity: float = 1.3
+    # weight of an unknown competitor status
     competitor_unknown: float = 0.2
+    # weight of the training norm not met
     training_norm_not_met: float = 0.35
+    # weight of the payment-renewal period having arrived
     renewal_arrived: float = 0.15
+    # extra weight of renewal with low activity
     renewal_low_activity: float = 0.9
+    # weight of no kit updates
     no_kit_updates: float = 0.6
+    # weight of neither hotline nor cabinet used
     neither_hotline_nor_cabinet: float = 0.25
+    # weight of a key-user change within change_window_days
     key_user_change: float = 0.8
+    # weight of a decision-maker change within change_window_days
     decision_maker_change: float = 0.5
+    # how long a contact change weighs
     change_window_days: int = 180
+    # weight of a new client (tenure under new_client_days)
     new_client: float = 0.4
+    # extra weight of a new client with a short first advance
     new_client_short_advance: float = 0.6
+    # a client is new for this many days
     new_client_days: int = 365
+    # weight of newsletter clicks (negative: lowers the hazard)
     newsletter_clicks: float = -0.35
+    # weight of two or more webinars (negative: lowers the hazard)
     webinars_2plus: float = -0.2
+    # weight of no contact for no_contact_days
     no_contact: float = 0.3
+    # no call or visit for this long counts as no contact
     no_contact_days: int = 60
+    # weight of the large segment (negative: large clients stay)
     large_segment: float = -0.3
+    # weight of category A (negative)
     category_a: float = -0.2
+    # sd of a client's unobservable risk (logit scale)
     client_noise_sd: float = Field(0.25, ge=0)
+    # sd of month-to-month unobservable noise (logit scale)
     month_noise_sd: float = Field(0.1, ge=0)
 
 
@@ -73,8 +102,11 @@ class ShiftConfig(Settings):
     churn it implies moves with them (the intercept still holds the mean monthly churn).
     """
 
+    # the first month starting on or after this date changes
     after: date
+    # login rates are multiplied by this from then on
     logins_factor: float = Field(1.0, ge=0)
+    # service-request rates are multiplied by this from then on
     requests_factor: float = Field(1.0, ge=0)
 
 
@@ -100,10 +132,15 @@ class TreatmentConfig(Settings):
         "competitor": 0.2,  # changed preferences: hard to win back
         "base": 0.0,  # uncontrollable, relocation, other
     }
+    # logit cut every taken offer gets
     floor_shift: float = Field(0.1, ge=0)
+    # log-sd of the per-client responsiveness (mean 1)
     noise_sd: float = Field(0.5, ge=0)
+    # months after the call's month the cut lasts
     months: int = Field(2, ge=1, le=12)
+    # chance a call reaches the client
     reach_rate: float = Field(0.8, ge=0, le=1)
+    # chance a reached client takes the offer (the 60 % norm)
     accept_rate: float = Field(0.6, ge=0, le=1)
     seed_stream: int = 7171  # the treatment's own stream: default_rng([seed, stream, week])
 
@@ -148,8 +185,11 @@ class ReferenceConfig(Settings):
     ``training.horizon_days`` (filled in when the whole config is loaded).
     """
 
+    # forward paths per client and as_of (0: no reference)
     paths: int = Field(32, ge=0)
+    # bases above this many clients skip the reference
     max_clients: int = Field(20_000, ge=0)
+    # most copied clients simulated at once (bounds memory)
     max_replicas: int = Field(200_000, gt=0)
     horizon_days: int | None = Field(None, gt=0)  # None: training.horizon_days
 
@@ -157,39 +197,62 @@ class ReferenceConfig(Settings):
 class SimulateConfig(Settings):
     """Generator parameters: the shape of the synthetic client base."""
 
+    # clients in the generated base
     clients: int = Field(2000, gt=0)
+    # months of events generated
     months: int = Field(24, gt=0)
+    # seed: the same seed writes the same bytes
     seed: int = 42
     centres: int = Field(0, ge=0, le=99)  # > 0: a network export with clients.centre_id
     names: bool = False  # write clients.name (firm and person names, as a CRM shows them)
+    # first day of the generated window
     start_date: date = date(2024, 1, 1)
+    # share of clients in each category
     category_shares: dict[str, float] = {"A": 0.2, "B": 0.35, "C": 0.45}
+    # share of clients served remotely
     remote_share: float = Field(0.4, ge=0, le=1)
+    # mean monthly churn the hazard's intercept is solved for
     target_monthly_churn: float = Field(0.02, gt=0, lt=1)
     # history and joining
     history_months: int = Field(3, ge=0, le=24)  # activity exported before the window
     new_client_share: float = Field(0.25, ge=0, le=1)  # clients joining during the window
+    # mean tenure of the clients present at the start
     mean_tenure_years: float = Field(4.0, gt=0)
     # money
     fee_median_rub: dict[str, float] = {"A": 14000.0, "B": 8000.0, "C": 5000.0}
+    # log-sd of the fee around the median
     fee_sigma: float = Field(0.5, ge=0)
+    # months paid in advance -> share of clients
     advance_shares: dict[int, float] = {1: 0.35, 3: 0.25, 6: 0.15, 12: 0.25}
+    # the same for a new client's first advance
     first_advance_shares: dict[int, float] = {1: 0.4, 3: 0.3, 6: 0.15, 12: 0.15}
+    # share of clients whose first advance is unknown
     first_advance_missing_share: float = Field(0.15, ge=0, le=1)
+    # days from invoice to due date
     invoice_due_days: int = Field(5, ge=0)
     # users
     max_users: int = Field(15, ge=1, le=50)
+    # share of users without an e-mail
     missing_email_share: float = Field(0.08, ge=0, le=1)
+    # share of e-mails that bounce
     bad_email_share: float = Field(0.06, ge=0, le=1)
+    # share of clients without a region
     region_missing_share: float = Field(0.04, ge=0, le=1)
     # engagement and activity
     engagement_ar: float = Field(0.85, ge=0, lt=1)
+    # sd of the engagement's monthly innovation
     engagement_sd: float = Field(0.35, ge=0)
+    # month -> activity shift (logit): holidays and summer are quieter
     seasonality: dict[int, float] = {1: -0.25, 5: -0.1, 7: -0.3, 8: -0.35, 12: 0.05}
+    # mean logins per engaged user a month
     logins_per_user: float = Field(3.0, gt=0)
+    # newsletter campaigns a month
     campaigns_per_month: int = Field(2, ge=0)
+    # share of users subscribed to the newsletter
     newsletter_subscribe_share: float = Field(0.5, ge=0, le=1)
+    # share of diagnostics with unknown competitor status
     competitor_unknown_share: float = Field(0.2, ge=0, le=1)
+    # the training norm the generator's hazard reads
     training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
     hazard: HazardConfig = HazardConfig()
     shift: ShiftConfig | None = None  # behaviour change after a date (monitoring tests)
@@ -197,6 +260,7 @@ class SimulateConfig(Settings):
     loop: LoopConfig = LoopConfig()
     resumption: ResumptionConfig = ResumptionConfig()
     reference: ReferenceConfig = ReferenceConfig()
+    # Parquet compression of the written tables
     compression: str = "zstd"
 
 
