@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -428,13 +428,13 @@ def uplift_rerank(model: Any, retention: Any) -> WeekRerank:
         )
         assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
         sent = int(assigned["selected"].sum())
-        sizing = {
-            **frames.sizing,
-            "ranking": "uplift",
-            "listed": len(assigned),
-            "sent": sent,
-            "held_out": len(assigned) - sent,
-        }
+        sizing = replace(
+            frames.sizing,
+            total=replace(frames.sizing.total, listed=len(assigned)),
+            ranking="uplift",
+            sent=sent,
+            held_out=len(assigned) - sent,
+        )
         return WeekFrames(frames.scores, assigned[list(CALL_COLUMNS)], sizing)
 
     return rerank

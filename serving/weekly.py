@@ -62,12 +62,13 @@ import pandas as pd
 from churn.bulk import collector_paused
 from churn.config import Config
 from churn.errors import InputError
-from serving.calllist import rank_scores, sizing_of, with_money_columns
+from serving.calllist import rank_scores, with_money_columns
 from serving.centres import centre_groups, has_centres
 from serving.drivers import TopDrivers, reason_key, top_drivers, with_words
 from serving.evidence import evidence_flags
 from serving.holdout import CALL, assign_holdout, risk_deciles
 from serving.scoring import score_frame
+from serving.sizing import ListSizing, WeekSizing
 from training.model import ChurnModel
 
 BANDS = ("high", "dynamic", "no_threat")
@@ -115,7 +116,7 @@ class WeekFrames:
 
     scores: pd.DataFrame
     call_list: pd.DataFrame
-    sizing: dict[str, Any]
+    sizing: WeekSizing
 
 
 def score_week(
@@ -183,29 +184,15 @@ def score_week(
         lists.append(calls)
     scored["rank"] = scored["rank"].astype("int64")
     assigned = pd.concat(lists, ignore_index=True)
-    if network:
-        totals = {
-            k: sum(c[k] for c in per_centre.values())
-            for k in (
-                "profit_optimal_count",
-                "listed",
-                "eligible",
-                "excluded_recently_called",
-                "excluded_held_out",
-            )
-        }
-        totals["capacity_binds"] = any(c["capacity_binds"] for c in per_centre.values())
-        sizing = {"capacity": capacity, "per_centre": True, **totals, "centres": per_centre}
-    else:
-        sizing = per_centre[None]
     sent = int(assigned["selected"].sum())
-    sizing = {
-        **sizing,
-        "ranking": ranking,
-        "sent": sent,
-        "held_out": len(assigned) - sent,
-        "holdout_share": float(cfg.retention.holdout_share),
-    }
+    sizing = WeekSizing.of(
+        per_centre,
+        capacity=capacity,
+        ranking=ranking,
+        sent=sent,
+        held_out=len(assigned) - sent,
+        holdout_share=float(cfg.retention.holdout_share),
+    )
     keys = ["centre_id", "rank"] if network else ["rank"]
     scores = scored[list(SCORE_COLUMNS)].sort_values(keys, kind="mergesort")
     return WeekFrames(
@@ -227,7 +214,7 @@ def _one_list(
     capacity: int,
     drivers: TopDrivers,
     controls: Collection[int] = (),
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, ListSizing]:
     """Rank ``rows`` of ``scored`` (one centre, or the whole single-centre week) in place,
     and build their call list: eligible, profit-sized, worded, holdout assigned."""
     ranking = cfg.serving.ranking
@@ -237,8 +224,13 @@ def _one_list(
     control_mask = ranked["client_id"].isin(list(controls)).to_numpy() & ~recent_mask
     eligible_mask = ~(recent_mask | control_mask)
     eligible = ranked[eligible_mask]
-    sizing = sizing_of(eligible, capacity)
-    top = eligible.head(sizing["listed"])
+    sizing = ListSizing.of(
+        eligible,
+        capacity,
+        excluded_recently_called=int(recent_mask.sum()),
+        excluded_held_out=int(control_mask.sum()),
+    )
+    top = eligible.head(sizing.listed)
     worded = with_words(model, snap.loc[top.index], drivers.dicts(top.index.to_numpy()), cfg)
     texts = [json.dumps(d, ensure_ascii=False) for d in worded]
     scored.loc[top.index, "drivers"] = pd.Series(texts, index=top.index, dtype=object)
@@ -263,12 +255,6 @@ def _one_list(
         as_of=as_of,
     )
     assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
-    sizing = {
-        **sizing,
-        "eligible": len(eligible),
-        "excluded_recently_called": int(recent_mask.sum()),
-        "excluded_held_out": int(control_mask.sum()),
-    }
     return assigned, sizing
 
 
@@ -690,14 +676,14 @@ def run_weekly(
         fell=moved["fell"],
         new_clients=moved["new_clients"],
         call_list=len(frames.call_list),
-        sent=s["sent"],
-        held_out=s["held_out"],
-        excluded_recently_called=s["excluded_recently_called"],
-        excluded_held_out=s["excluded_held_out"],
-        capacity=s["capacity"],
-        profit_optimal_count=s["profit_optimal_count"],
-        capacity_binds=s["capacity_binds"],
-        ranking=s["ranking"],
+        sent=s.sent,
+        held_out=s.held_out,
+        excluded_recently_called=s.total.excluded_recently_called,
+        excluded_held_out=s.total.excluded_held_out,
+        capacity=s.total.capacity,
+        profit_optimal_count=s.total.profit_optimal_count,
+        capacity_binds=s.total.capacity_binds,
+        ranking=s.ranking,
         snapshot_path=str(final),
         store=_redacted(url),
         validation=validation,

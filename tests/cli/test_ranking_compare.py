@@ -10,6 +10,7 @@ import pandas as pd
 from churn.config import RetentionConfig
 from cli.closed_loop import uplift_rerank
 from cli.ranking_compare import verdict
+from serving.sizing import ListSizing, WeekSizing
 from serving.weekly import CALL_COLUMNS, WeekFrames
 
 
@@ -48,7 +49,7 @@ def pool(n: int) -> tuple[WeekFrames, pd.DataFrame]:
             "competitor_present": "no",
         }
     )
-    sizing = {"listed": n, "sent": n, "held_out": 0, "holdout_share": 0.1, "ranking": "x"}
+    sizing = WeekSizing(ListSizing(n, n, n, False, eligible=n), "x", n, 0, 0.1)
     return WeekFrames(pd.DataFrame({"client_id": ids}), calls, sizing), snap
 
 
@@ -62,7 +63,8 @@ def test_rerank_keeps_the_capacity_with_most_uplift_and_draws_the_holdout() -> N
     assert (calls["ranking"] == "uplift").all() and list(calls["rank"]) == list(range(1, 51))
     held = calls["assignment"] == "holdout"
     assert 2 <= held.sum() <= 9 and (calls["selected"] == ~held).all()
-    assert out.sizing["listed"] == 50 and out.sizing["held_out"] == int(held.sum())
+    assert out.sizing.total.listed == 50 and out.sizing.held_out == int(held.sum())
+    assert out.sizing.ranking == "uplift" and out.sizing.sent == 50 - int(held.sum())
     again = uplift_rerank(ByDebt(), RetentionConfig())(frames, snap, date(2025, 4, 7), 50)
     pd.testing.assert_frame_equal(calls, again.call_list)  # seeded by the week
 

@@ -149,7 +149,7 @@ def test_holdout_share_strata_and_scheduler_list(base_config: Config, tiny_model
     cfg = base_config.override(retention__holdout_share=0.2)
     week = _holdout_frames(cfg, tiny_model, tiny_snapshot, date(2025, 6, 2))
     calls = week.call_list
-    assert len(calls) == week.sizing["profit_optimal_count"] > 100
+    assert len(calls) == week.sizing.total.profit_optimal_count > 100
     held = calls["assignment"] == HOLDOUT
     assert abs(held.mean() - 0.2) < 0.05
     # within each risk decile floor(share x n) or one more are held out
@@ -160,7 +160,7 @@ def test_holdout_share_strata_and_scheduler_list(base_config: Config, tiny_model
     np.testing.assert_allclose(calls["propensity"], 0.8)
     sent = to_scheduler(calls)
     assert not set(sent["client_id"]) & set(calls.loc[held, "client_id"])
-    assert week.sizing["held_out"] == int(held.sum()) and week.sizing["sent"] == len(sent)
+    assert week.sizing.held_out == int(held.sum()) and week.sizing.sent == len(sent)
     # the deciles are those of the whole scored week, not of the list
     whole = week.scores.set_index("client_id")["risk_decile"]
     assert (calls.set_index("client_id")["risk_decile"] == whole.loc[calls["client_id"]]).all()

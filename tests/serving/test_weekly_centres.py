@@ -56,8 +56,12 @@ def test_two_centres_each_list_within_capacity_and_only_its_clients(
     for _, part in scores.groupby("centre_id"):  # every client ranked within its centre
         assert sorted(part["rank"]) == list(range(1, len(part) + 1))
     sizing = week.sizing
-    assert set(sizing["centres"]) == {"C01", "C02"} and sizing["listed"] == len(calls)
-    assert sizing["sent"] + sizing["held_out"] == len(calls)
+    assert set(sizing.centres) == {"C01", "C02"} and sizing.total.listed == len(calls)
+    assert sizing.sent + sizing.held_out == len(calls)
+    assert sizing.total.listed == sum(c.listed for c in sizing.centres.values())
+    as_json = sizing.to_dict()  # the shape the summary and reports had: totals, then centres
+    assert as_json["per_centre"] and as_json["listed"] == len(calls)
+    assert as_json["centres"]["C01"] == sizing.centres["C01"].to_dict()
 
     store = connect(f"sqlite:///{tmp_path / 'store.db'}")
     write_week(
@@ -79,4 +83,4 @@ def test_single_centre_week_is_one_list(base_config: Config, tiny_model, tiny_sn
     week = score_week(tiny_model, tiny_snapshot, cfg=base_config, as_of=AS_OF, capacity=15)
     assert len(week.call_list) <= 15 and week.call_list["centre_id"].isna().all()
     assert week.scores["rank"].tolist() == list(range(1, len(tiny_snapshot) + 1))
-    assert "centres" not in week.sizing
+    assert week.sizing.centres is None and "centres" not in week.sizing.to_dict()
