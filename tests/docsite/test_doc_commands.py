@@ -89,3 +89,31 @@ def test_commands_are_found_in_shell_cron_systemd_and_inline_code() -> None:
         ("monitor",),
         ("retrain", "--json", "r.json"),
     ]
+
+
+def test_every_config_key_named_in_the_docs_exists() -> None:
+    """A key quoted as `section.key` (e.g. `serving.recall_after_days`) is a real key of the
+    configuration, so a renamed or removed setting cannot linger in the docs."""
+    import re
+
+    from churn.config import Config
+    from docsite.config_reference import walk
+
+    sections = set(Config.model_fields)
+    known = [k.path for _, _, k in walk(Config)]
+    patterns = [re.compile("^" + re.escape(p).replace("<name>", "[^.]+") + "$") for p in known]
+    quoted = re.compile(r"`((?:%s)\.[a-z_][a-z0-9_.]*)`" % "|".join(sorted(sections)))
+    def python_name(name: str) -> bool:  # `store.weeks.held_out_since` is code, not a key
+        import importlib.util
+
+        try:
+            return importlib.util.find_spec(".".join(name.split(".")[:2])) is not None
+        except ModuleNotFoundError:
+            return False
+
+    unknown = []
+    for doc in DOCUMENTS:
+        for name in quoted.findall(doc.read_text(encoding="utf-8")):
+            if not any(p.match(name) for p in patterns) and not python_name(name):
+                unknown.append(f"{doc.relative_to(REPO)}: {name}")
+    assert unknown == [], "\n".join(unknown)
