@@ -103,7 +103,9 @@ def test_every_config_key_named_in_the_docs_exists() -> None:
     known = [k.path for _, _, k in walk(Config)]
     known += [p[: p.index("<name>") + 6] for p in known if "<name>" in p]  # the entry itself
     patterns = [re.compile("^" + re.escape(p).replace("<name>", "[^.]+") + "$") for p in known]
-    quoted = re.compile(r"`((?:%s)\.[a-z_][a-z0-9_.]*)`" % "|".join(sorted(sections)))
+    alternatives = "|".join(sorted(sections))
+    quoted = re.compile(rf"`((?:{alternatives})\.[a-z_][a-z0-9_.]*)`")
+
     def python_name(name: str) -> bool:  # `store.weeks.held_out_since` is code, not a key
         import importlib.util
 
