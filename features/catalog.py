@@ -41,6 +41,13 @@ CATALOG: tuple[Feature, ...] = (
         "export. An id that keeps centres apart in scores and call lists, never a model input",
         model=False,
     ),
+    Feature(
+        "name",
+        "str",
+        "the client's name as the CRM shows it (raw clients.name); missing when the export "
+        "has none. An id for people (the page, the call list), never a model input",
+        model=False,
+    ),
     # profile
     Feature("category", "str", "client category A/B/C", categorical=True),
     Feature("segment", "str", "small_medium (fee <= 15 000 RUB) or large", categorical=True),

@@ -58,6 +58,7 @@ USED_COLUMNS: dict[str, tuple[str, ...]] = {
         "contract_start",
         "first_advance_months",
         "centre_id",  # optional: absent from a single centre's export
+        "name",  # optional: absent when the CRM exports no names
     ),
     "users": ("client_id", "user_id", "role", "ts"),
     "trainings": ("client_id", "user_id", "ts"),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from churn.config import Config, RulesConfig
 from serving.calllist import build_call_list
-from serving.centres import centre_ids
+from serving.centres import centre_ids, client_names
 from serving.loading import load_model, load_snapshots
 from serving.scoring import score_frame
 from training.model import ChurnModel
@@ -22,6 +22,7 @@ from training.model import ChurnModel
 SCORED_COLUMNS = (
     "client_id",
     "centre_id",  # missing for a single centre's export
+    "name",  # missing when the export has no client names
     "as_of",
     "probability",
     "risk_band",
@@ -49,7 +50,8 @@ def scored_rows(
     """The rows `churn score` writes for snapshot rows (any as_of mix): SCORED_COLUMNS."""
     scores = score_frame(model, snapshot, rules).reset_index(drop=True)
     scores.insert(1, "centre_id", centre_ids(snapshot).reset_index(drop=True))
-    scores.insert(2, "as_of", snapshot["as_of"].to_numpy())
+    scores.insert(2, "name", client_names(snapshot).reset_index(drop=True))
+    scores.insert(3, "as_of", snapshot["as_of"].to_numpy())
     scores["model_version"] = str(model_version)
     return scores[list(SCORED_COLUMNS)]
 

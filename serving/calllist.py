@@ -32,7 +32,7 @@ import pandas as pd
 from churn.config import ReasonsConfig, RetentionConfig, RulesConfig
 from churn.errors import InputError
 from features.contract import SEGMENTS, SERVICE_MODES
-from serving.centres import centre_groups, centre_ids, has_centres
+from serving.centres import centre_groups, centre_ids, client_names, has_centres
 from serving.explain import explain_frame
 from serving.scoring import score_frame
 from serving.sentences import json_value
@@ -46,6 +46,7 @@ TOP_REASONS = 3
 LEADING_COLUMNS = (
     "rank",
     "client_id",
+    "name",  # the client's name from the export; missing when it has none
     "centre_id",  # missing for a single centre's export
     "segment",
     "service_mode",
@@ -98,6 +99,7 @@ def with_money_columns(
     proba = scores["probability"].to_numpy(dtype=float)
     return scores.assign(
         centre_id=centre_ids(snapshot),
+        name=client_names(snapshot),
         segment=snapshot["segment"].astype("str"),
         service_mode=snapshot["service_mode"].astype("str"),
         monthly_fee_rub=fee,

@@ -17,11 +17,23 @@ def has_centres(frame: pd.DataFrame) -> bool:
     return "centre_id" in frame.columns and bool(frame["centre_id"].notna().any())
 
 
+def text_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """An optional id column of the rows (``centre_id``, ``name``) as text on the frame's
+    index; all missing when the export has none."""
+    if column in frame.columns:
+        return pd.Series(frame[column].to_numpy(), index=frame.index, dtype="str")
+    return pd.Series([None] * len(frame), index=frame.index, dtype="str")
+
+
 def centre_ids(frame: pd.DataFrame) -> pd.Series:
     """The rows' ``centre_id`` as text on the frame's index (all missing without one)."""
-    if "centre_id" in frame.columns:
-        return pd.Series(frame["centre_id"].to_numpy(), index=frame.index, dtype="str")
-    return pd.Series([None] * len(frame), index=frame.index, dtype="str")
+    return text_column(frame, "centre_id")
+
+
+def client_names(frame: pd.DataFrame) -> pd.Series:
+    """The rows' client ``name`` (the CRM's, ``clients.name``): an id for people, never a
+    model input; all missing when the export has no names."""
+    return text_column(frame, "name")
 
 
 def centre_groups(frame: pd.DataFrame) -> list[tuple[str | None, pd.Index]]:

@@ -101,6 +101,13 @@ class ServedWeek:
     def key(self) -> tuple[Any, ...]:
         return (self.source, self.day, self.model_version, self.created_at)
 
+    def names(self, ids: list[int]) -> list[str | None]:
+        """The clients' names from the week's snapshot (None without one)."""
+        from serving.centres import client_names
+
+        names = client_names(self.snapshot).reindex(ids)
+        return [v if isinstance(v, str) else None for v in names.tolist()]
+
     def evidence(self, ids: list[int]) -> list[str | None]:
         """'full' | 'limited' per id: as stored for the week, else from the snapshot's
         tenure (``serving.evidence``); None for an id the week does not hold."""

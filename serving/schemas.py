@@ -108,6 +108,7 @@ class ScoreRow(TypedDict):
     contact_index: float | None
     rule_band: str | None
     evidence: str | None  # 'full' | 'limited' (serving.evidence)
+    name: str | None  # the client's name from the export (None without one)
 
 
 class ScoreResponse(BaseModel):
@@ -192,6 +193,7 @@ class Changes(BaseModel):
 
 class ExplainResponse(BaseModel):
     client_id: int
+    name: str | None = None  # the client's name from the export (None without one)
     as_of: str | None
     model_version: str
     lang: str
@@ -230,6 +232,7 @@ class Reason(BaseModel):
 class CallListRow(BaseModel):
     rank: int  # within the client's centre in a network export
     client_id: int
+    name: str | None = None  # the client's name from the export (None without one)
     centre_id: str | None = None
     segment: str | None
     service_mode: str | None
@@ -285,6 +288,7 @@ class OutcomeOut(BaseModel):
 
 class HistoryResponse(BaseModel):
     client_id: int
+    name: str | None = None  # as last stored, else the served week's
     history: list[HistoryWeek]  # oldest first
     outcomes: list[OutcomeOut]  # oldest call first
 

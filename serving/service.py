@@ -50,6 +50,7 @@ from churn.errors import ChurnError, NotFound
 from serving.access import CALLER_ROLE, RequireKey, refusal
 from serving.auth import ADMIN
 from serving.calllist import build_call_list, call_list_records
+from serving.centres import client_names
 from serving.changes import what_changed
 from serving.current import CurrentWeek, ServedWeek, engine_for, from_store, parse_day
 from serving.evidence import evidence_flags
@@ -70,6 +71,7 @@ from serving.schemas import (
     ScoreResponse,
 )
 from serving.scoring import score_frame
+from serving.sentences import json_value
 from serving.stored import call_list_answer, history_answer, served_rows, stored_ranking
 
 log = logging.getLogger("churn.service")
@@ -287,7 +289,7 @@ class ChurnService:
         ld = self.loaded
         assert ld is not None
         scores = score_frame(ld.model, week.snapshot.loc[ids], ld.cfg.rules)
-        return score_records(scores, week.evidence(ids))
+        return score_records(scores, week.evidence(ids), week.names(ids))
 
     def _score_features(self, clients: list[Any]) -> list[dict[str, Any]]:
         ld = self.loaded
@@ -405,6 +407,7 @@ class ChurnService:
             ld.model, row, top_k=request.top_k, reasons=reasons, rules=ld.cfg.rules
         )
         out["model_version"] = ld.version
+        out["name"] = json_value(client_names(row).iloc[0])
         out["lang"] = request.lang or ld.cfg.serving.language
         if as_of == week.as_of:
             out["evidence"] = week.evidence([cid])[0]
@@ -450,9 +453,14 @@ class ChurnService:
     def _history(self, request: HistoryRequest) -> dict[str, Any]:
         ld = self.loaded
         assert ld is not None
-        served = ld.week.get().snapshot.index
+        week = ld.week.get()
+        served = week.snapshot.index
         return history_answer(
-            ld.week.engine, request.client_id, request.weeks, lambda cid: cid in served
+            ld.week.engine,
+            request.client_id,
+            request.weeks,
+            lambda cid: cid in served,
+            lambda cid: week.names([cid])[0],
         )
 
     @bentoml.api(route="/history")
@@ -664,7 +672,9 @@ def _nulls(values: list[Any]) -> list[Any]:
     return [None if v is None or v != v else v for v in values]  # NaN != NaN
 
 
-def score_records(scores: pd.DataFrame, evidence: list[Any] | None = None) -> list[dict[str, Any]]:
+def score_records(
+    scores: pd.DataFrame, evidence: list[Any] | None = None, names: list[Any] | None = None
+) -> list[dict[str, Any]]:
     """Score rows as JSON-safe dicts (a missing contact index or band becomes null).
     Column-wise ``tolist`` rather than ``DataFrame.to_dict``: 10 000 rows in a few ms."""
     columns = {
@@ -674,6 +684,7 @@ def score_records(scores: pd.DataFrame, evidence: list[Any] | None = None) -> li
         "contact_index": _nulls(scores["contact_index"].astype("float64").tolist()),
         "rule_band": _nulls(scores["rule_band"].astype(object).tolist()),
         "evidence": _nulls(list(evidence) if evidence is not None else [None] * len(scores)),
+        "name": list(names) if names is not None else [None] * len(scores),
     }
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]

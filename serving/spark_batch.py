@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 # Spark schema of serving.batch.SCORED_COLUMNS (same order).
 SCORED_SCHEMA = (
-    "client_id long, centre_id string, as_of timestamp, probability double, risk_band string, "
+    "client_id long, centre_id string, name string, as_of timestamp, probability double, "
+    "risk_band string, "
     "contact_index double, rule_band string, model_version string"
 )
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from churn.config import ReasonsConfig
 from churn.errors import NotFound
 from serving.calllist import LEADING_COLUMNS, RANK_KEYS, TOP_REASONS, call_list_records
+from serving.centres import client_names
 from serving.explain import explain_frame
 from serving.holdout import CALL, HOLDOUT
 from serving.sentences import json_value
@@ -98,6 +99,7 @@ def call_list_answer(
     present = rows["client_id"].isin(snapshot.index).to_numpy()
     ids = rows.loc[present, "client_id"].astype("int64").tolist()
     frame = rows.copy()
+    frame["name"] = frame["client_id"].map(client_names(snapshot)).astype(object)
     if ids:
         why = explain_frame(model, snapshot.loc[ids], TOP_REASONS, reasons=reasons)
         why = why.set_index("client_id")
@@ -166,19 +168,26 @@ def outcome_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def history_answer(
-    engine: Engine, client_id: int, weeks: int, known: Callable[[int], bool]
+    engine: Engine,
+    client_id: int,
+    weeks: int,
+    known: Callable[[int], bool],
+    name_of: Callable[[int], str | None] | None = None,
 ) -> dict[str, Any]:
     """``POST /history``'s answer: the client's last ``weeks`` stored scores, oldest first,
     and its recorded outcomes; NotFound for a client never scored and not ``known`` (in
-    the served snapshot). What the endpoint runs and ``benchmarks/history.py`` times."""
+    the served snapshot). ``name``: the client's name as last stored, else ``name_of`` (the
+    served snapshot's). What the endpoint runs and ``benchmarks/history.py`` times."""
     from store.outcomes import outcomes_for
     from store.weeks import history
 
     rows = history(engine, client_id, weeks)
     if not rows and not known(client_id):
         raise NotFound(f"client_id: unknown client {client_id} (never scored)")
+    stored = [r.get("name") for r in rows if isinstance(r.get("name"), str)]
     return {
         "client_id": client_id,
+        "name": stored[-1] if stored else (name_of(client_id) if name_of else None),
         "history": history_records(rows),
         "outcomes": outcome_records(outcomes_for(engine, client_id)),
     }

@@ -80,6 +80,7 @@ VALIDATED_KEPT = 50
 SCORE_COLUMNS = (
     "client_id",
     "centre_id",  # missing for a single centre's export
+    "name",  # missing when the export has no client names
     "probability",
     "risk_band",
     "contact_index",

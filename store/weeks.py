@@ -36,11 +36,13 @@ SCORE_OPTIONAL = (
     "segment",
     "service_mode",
     "centre_id",
+    "name",
 )
 CALL_REQUIRED = ("client_id", "rank", "selected", "reason")
 CALL_OPTIONAL = ("ranking", "expected_profit_rub", "assignment", "propensity", "centre_id")
 HISTORY_FIELDS = (
     "as_of",
+    "name",
     "probability",
     "risk_band",
     "contact_index",

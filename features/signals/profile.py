@@ -31,6 +31,7 @@ def active_clients(clients: ir.Table, churn_events: ir.Table, as_of: AsOf) -> ir
     return active.select(
         "client_id",
         "centre_id",
+        "name",
         "category",
         "segment",
         "service_mode",

@@ -56,8 +56,10 @@ const I18N = {
     th_money_title: "вероятность ухода за {days} дней × абонентская плата за эти {days} дней",
     th_reason: "Главная причина и что сделать",
     lookup_title: "Найти клиента",
-    client_id: "Номер клиента",
-    client_id_placeholder: "например, 1042",
+    client_id: "Номер или название клиента",
+    client_id_placeholder: "например, 1042 или «Строй»",
+    name_none: "В списке нет клиента, в названии которого есть «{text}». Номер клиента найдёт любого.",
+    name_many: "Под «{text}» подходят {n} клиентов списка — выберите:",
     explain: "Объяснить",
     label_client: "Клиент",
     chance_within: "Вероятность ухода в течение {days} дней",
@@ -101,7 +103,6 @@ const I18N = {
     row_also: "Также: {rest}",
     row_fee: "абонентская плата {fee}",
     type_id: "Сначала введите номер клиента.",
-    not_an_id: "«{text}» — не номер клиента: только цифры.",
     looking_up: "Ищем клиента {id}…",
     not_found: "{message} — проверьте номер или выберите клиента из списка звонков.",
     explain_failed: "Не удалось объяснить клиента {id}: {message}",
@@ -148,8 +149,10 @@ const I18N = {
     th_money_title: "chance of leaving within {days} days × the fee for those {days} days",
     th_reason: "Main reason and suggested action",
     lookup_title: "Look up a client",
-    client_id: "Client id",
-    client_id_placeholder: "e.g. 1042",
+    client_id: "Client id or name",
+    client_id_placeholder: "e.g. 1042 or \"Stroy\"",
+    name_none: "No client in the list has \"{text}\" in its name. A client id finds anyone.",
+    name_many: "{n} clients of the list match \"{text}\": choose one:",
     explain: "Explain",
     label_client: "Client",
     chance_within: "Chance of leaving within {days} days",
@@ -193,7 +196,6 @@ const I18N = {
     row_also: "Also: {rest}",
     row_fee: "monthly fee {fee}",
     type_id: "Type a client id first.",
-    not_an_id: "\"{text}\" is not a client id: use digits only.",
     looking_up: "Looking up client {id}…",
     not_found: "{message} — check the id or pick a client from the call list.",
     explain_failed: "Could not explain client {id}: {message}",
@@ -397,6 +399,7 @@ const state = {
   ruleBands: { high: 0.34, dynamic: 0.3 },
   riskThresholds: null, // the model's own band edges, from /version
   lastClient: null, // the client shown, re-opened after a new key is entered
+  listRows: [], // the call list shown: searched by part of a client's name
   // answers arrive in any order: only the latest request's answer is drawn
   callListAsked: 0,
   clientAsked: 0,
@@ -718,6 +721,7 @@ async function loadCallList(event) {
     if (ticket !== state.callListAsked) return; // a newer request was made: its answer wins
     tbody.replaceChildren();
     const clients = data.clients || [];
+    state.listRows = clients;
     clients.forEach((row, i) => tbody.append(callListRow(row, i)));
     showMessage(
       message,
@@ -744,7 +748,12 @@ function callListRow(row, i) {
     "tr",
     { "data-client-id": String(row.client_id), tabindex: "0", title: t("row_title") },
     el("td", {}, row.rank ?? i + 1),
-    el("td", { class: "id" }, row.client_id),
+    el(
+      "td",
+      { class: "id" },
+      row.client_id,
+      row.name ? el("div", { class: "client-name", title: row.name }, row.name) : null,
+    ),
     el("td", { class: "num" }, percent(row.probability)),
     el("td", {}, risk),
     el("td", {}, rule),
@@ -776,8 +785,17 @@ function callListRow(row, i) {
 function parseClientId(raw) {
   const text = String(raw).trim();
   if (!text) return { error: t("type_id") };
-  if (!/^-?\d+$/.test(text)) return { error: t("not_an_id", { text }) };
-  return { id: Number(text) };
+  if (/^-?\d+$/.test(text)) return { id: Number(text) };
+  return nameMatches(text);
+}
+
+/* A client found by part of its name among the listed clients (case-insensitive). */
+function nameMatches(text) {
+  const needle = text.toLocaleLowerCase();
+  const found = state.listRows.filter((r) => r.name && r.name.toLocaleLowerCase().includes(needle));
+  if (found.length === 1) return { id: Number(found[0].client_id) };
+  if (!found.length) return { error: t("name_none", { text }) };
+  return { error: t("name_many", { text, n: found.length }), choices: found.slice(0, 10) };
 }
 
 async function explainClient(rawId) {
@@ -787,6 +805,14 @@ async function explainClient(rawId) {
   if (parsed.error) {
     card.hidden = true;
     showMessage(message, parsed.error);
+    for (const row of parsed.choices || []) {
+      const pick = el("button", { type: "button", class: "choice" }, `${row.client_id} — ${row.name}`);
+      pick.addEventListener("click", () => {
+        $("#client-id").value = String(row.client_id);
+        explainClient(row.client_id);
+      });
+      message.append(" ", pick);
+    }
     return;
   }
   state.lastClient = parsed.id;
@@ -831,6 +857,7 @@ function renderClient(ex, score) {
   const probability = ex.probability ?? score.probability;
 
   $("#card-client-id").textContent = String(ex.client_id);
+  $("#card-client-name").textContent = ex.name || "";
   $("#card-probability").textContent = percent(probability);
   $("#card-horizon").textContent = t("chance_within", { days: ex.horizon_days || state.horizonDays });
   $("#card-as-of").textContent = formatDate(ex.as_of);

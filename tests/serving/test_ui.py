@@ -170,20 +170,40 @@ def world(
     small_snapshots: Path = request.getfixturevalue("small_snapshots")
     mlflow_uri: str = request.getfixturevalue("mlflow_uri")
     work = tmp_path_factory.mktemp("ui-service")
+    named = _with_names(small_snapshots, work / "snapshots.parquet")
     store = f"sqlite:///{work / 'store.db'}"
     engine = connect(store)
-    content = write_stored_weeks(session_config, small_snapshots, engine)
+    content = write_stored_weeks(session_config, named, engine)
     keys = make_keys(engine, "ui")
     engine.dispose()
     with running_service(
         session_config,
         work=work,
         store=store,
-        features_file=small_snapshots,
+        features_file=named,
         tracking_uri=mlflow_uri,
         keys=keys,
     ) as server:
         yield StoredWorld(url=server.url, keys=keys, **content)
+
+
+def client_name(client_id: int) -> str:
+    """The name the UI world gives a client (an export with names, clients.name)."""
+    return f'ООО "Строй {client_id}"'
+
+
+def _with_names(snapshots: Path, out: Path) -> Path:
+    """The session's snapshots with the client names a CRM export carries (an id column,
+    never a model input: the scores are the same)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(snapshots)
+    ids = pc.cast(table.column("client_id"), "string")
+    names = pc.binary_join_element_wise('ООО "Строй ', ids, '"', "")
+    table = table.set_column(table.schema.get_field_index("name"), "name", names)
+    pq.write_table(table, out)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -527,6 +547,70 @@ def test_segment_filter_narrows_the_list(page: Any, world: StoredWorld) -> None:
     assert shown == expected
     assert len(large) <= len(everyone) == capacity
     assert all(c.get("segment", "large") == "large" for c in large)
+
+
+def test_names_in_the_list_the_card_and_the_search(page: Any, world: StoredWorld) -> None:
+    """The list and the card show the client's name from the export; the search box finds a
+    client by id or by part of its name (one match opens it, several offer a choice)."""
+    _open_call_list(page, world, capacity=12)
+    api_list = _post(world, "/call_list", {"capacity": 12})["clients"]
+    assert all(c["name"] == client_name(c["client_id"]) for c in api_list)
+    first = api_list[0]
+    row = page.locator(f"[data-testid=call-list] tr[data-client-id='{first['client_id']}']")
+    assert client_name(first["client_id"]) in row.inner_text()
+    assert _post(world, "/history", {"client_id": first["client_id"]})["name"] == client_name(
+        first["client_id"]
+    )
+    # part of one name, in other case: that client's card
+    target = api_list[-1]
+    page.fill("[data-testid=client-id]", f'строй {target["client_id"]}"')
+    page.click("[data-testid=explain]")
+    page.locator("[data-testid=card-client-id]").filter(
+        has_text=str(target["client_id"])
+    ).wait_for()
+    assert page.inner_text("[data-testid=card-client-name]") == client_name(target["client_id"])
+    explanation = _post(world, "/explain", {"client_id": target["client_id"], "lang": "en"})
+    assert explanation["name"] == client_name(target["client_id"])
+    # a part every listed name has: a choice of the listed clients, one click opens one
+    page.fill("[data-testid=client-id]", "Строй")
+    page.click("[data-testid=explain]")
+    choices = page.locator("[data-testid=client-message] button.choice")
+    choices.first.wait_for()
+    assert choices.count() == min(len(api_list), 10)
+    choices.nth(1).click()
+    page.locator("[data-testid=card-client-id]").filter(
+        has_text=str(api_list[1]["client_id"])
+    ).wait_for()
+    # no listed client has this in its name: said so, no card
+    page.fill("[data-testid=client-id]", "Рога и копыта")
+    page.click("[data-testid=explain]")
+    page.locator("[data-testid=client-message].error").filter(has_text="Рога и копыта").wait_for()
+    assert page.js_errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1920])
+def test_the_list_shows_every_column(browser: Any, world: StoredWorld, width: int) -> None:
+    """At 1280 px and up every column of the list, the reason and action last, lies inside
+    the panel: nothing to scroll sideways to, nothing cut off."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    try:
+        _sign_in(pg, world, world.supervisor_key, "ru")
+        _open_call_list(pg, world, capacity=25)
+        wrap = pg.locator("[data-testid=call-list]").locator("xpath=..")
+        box = wrap.bounding_box()
+        sizes = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+        assert sizes[0] <= sizes[1], f"the list scrolls sideways at {width} px: {sizes}"
+        headers = pg.locator("[data-testid=call-list] thead th")
+        assert headers.count() == 7
+        for i in range(headers.count()):
+            th = headers.nth(i).bounding_box()
+            assert th["x"] >= box["x"] - 1 and th["x"] + th["width"] <= box["x"] + box["width"] + 1
+        reason = pg.locator("[data-testid=call-list] tbody td.reason").first.bounding_box()
+        assert reason["x"] + reason["width"] <= box["x"] + box["width"] + 1
+    finally:
+        context.close()
 
 
 def test_page_has_no_remote_assets() -> None:

@@ -10,13 +10,14 @@ from store.db import connect, current_revision
 from store.schema import metadata
 
 TABLES = {"weeks", "weekly_scores", "call_list", "outcomes", "api_keys"}
+HEAD = "0003"
 
 
 def test_empty_database_is_migrated_to_head(store_url: str) -> None:
     engine = connect(store_url)
     names = set(sa.inspect(engine).get_table_names())
     assert names >= TABLES | {"alembic_version"}
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == HEAD
 
 
 def test_migrated_schema_equals_the_table_definitions(store_url: str) -> None:
@@ -40,7 +41,7 @@ def test_history_queries_are_indexed(store_url: str) -> None:
 def test_connecting_again_is_a_no_op(store_url: str) -> None:
     connect(store_url).dispose()
     engine = connect(store_url)  # already at head: nothing to do, nothing fails
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == HEAD
 
 
 def test_no_tables_without_connect(tmp_path) -> None:
@@ -84,7 +85,7 @@ def test_0002_adds_centre_id_and_keeps_earlier_weeks(store_url: str) -> None:
             old,
         )
     upgrade(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == HEAD
     kept = read_scores(engine, old["as_of"])
     assert kept["client_id"].tolist() == [7] and kept["centre_id"].isna().all()
     scores = pd.DataFrame(
@@ -129,3 +130,54 @@ def test_0002_downgrades_to_0001(store_url: str) -> None:
     assert current_revision(engine) == "0001"
     for table in ("weekly_scores", "call_list"):
         assert "centre_id" not in {c["name"] for c in sa.inspect(engine).get_columns(table)}
+
+
+def test_0003_adds_client_names_and_keeps_earlier_weeks(store_url: str) -> None:
+    """A store at 0002 with a week in it is upgraded in place: the week reads back with
+    name NULL, and a week of an export with names stores each row's name."""
+    from datetime import date
+
+    import pandas as pd
+
+    from store.db import upgrade
+    from store.weeks import history, read_scores, write_week
+
+    engine = connect(store_url, migrate=False)
+    upgrade(engine, "0002")
+    assert "name" not in {c["name"] for c in sa.inspect(engine).get_columns("weekly_scores")}
+    old = {"as_of": date(2026, 1, 5), "model_version": "1", "client_id": 1, "probability": 0.5}
+    with engine.begin() as conn:  # a week written before 0003 (raw SQL: the old columns)
+        conn.execute(
+            sa.text(
+                "INSERT INTO weekly_scores (as_of, model_version, client_id, probability, "
+                "risk_band, rank, evidence) VALUES (:as_of, :model_version, :client_id, "
+                ":probability, 'high', 1, 'full')"
+            ),
+            old,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO weeks (as_of, model_version, created_at, n_clients, status) "
+                "VALUES (:as_of, :model_version, CURRENT_TIMESTAMP, 1, 'complete')"
+            ),
+            old,
+        )
+    scores = pd.DataFrame(
+        {
+            "client_id": [1, 2],
+            "probability": [0.4, 0.3],
+            "risk_band": ["high", "dynamic"],
+            "rank": [1, 2],
+            "evidence": ["full", "full"],
+        }
+    )
+    calls = scores[["client_id", "rank"]].assign(selected=True, reason="financial")
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert read_scores(engine, date(2026, 1, 5))["name"].isna().all()
+    named = scores.assign(name=['ООО "Строй Дом Крым 2012"', None])
+    write_week(engine, as_of=date(2026, 1, 12), model_version="1", scores=named,
+               call_list=calls, snapshot_path=None)  # fmt: skip
+    got = read_scores(engine, date(2026, 1, 12)).set_index("client_id")["name"]
+    assert got[1] == 'ООО "Строй Дом Крым 2012"' and pd.isna(got[2])
+    assert [w["name"] for w in history(engine, 1, 10)] == [None, 'ООО "Строй Дом Крым 2012"']
