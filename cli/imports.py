@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
+from churn.config import REPO_ROOT
 from cli.base import app, config, friendly
 
-DEFAULT_MAPPING = Path("configs/mappings/crm_report.yaml")
+DEFAULT_MAPPING = REPO_ROOT / "configs" / "mappings" / "crm_report.yaml"  # seed 004's layout
 
 
 @app.command("import")
