@@ -36,6 +36,7 @@ from serving.centres import centre_groups, centre_ids, client_names, has_centres
 from serving.explain import explain_frame
 from serving.scoring import score_frame
 from serving.sentences import json_value
+from serving.sizing import ListSizing
 from training.model import ChurnModel
 from training.profit import ProfitParams, client_value, expected_profit
 from training.ranking import RANK_KEYS, RANKINGS, Ranking, expected_loss_rub, rank_order
@@ -109,14 +110,11 @@ def with_money_columns(
 
 
 def sizing_of(scores: pd.DataFrame, capacity: int) -> dict[str, Any]:
-    """How long the list is and why: capacity or the profit-optimal count binds."""
-    optimal = int((scores["expected_profit_rub"] > 0).sum())
-    return {
-        "capacity": int(capacity),
-        "profit_optimal_count": optimal,
-        "listed": int(min(capacity, optimal)),
-        "capacity_binds": bool(optimal > capacity),
-    }
+    """How long the list is and why: capacity or the profit-optimal count binds (the rule of
+    :meth:`serving.sizing.ListSizing.of`, as the dict ``attrs["sizing"]`` holds)."""
+    s = ListSizing.of(scores, capacity)
+    keys = ("capacity", "profit_optimal_count", "listed", "capacity_binds")
+    return {k: getattr(s, k) for k in keys}
 
 
 def build_call_list(
