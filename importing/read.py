@@ -86,15 +86,18 @@ def sniff_delimiter(line: str) -> str:
 
 
 def open_report(
-    path: Path, sheet: str | None, header_row: int, problems: Problems
+    path: Path, sheet: str | None, header_row: int, problems: Problems, decimal: str = ","
 ) -> Report | None:
-    """Open a report, or add the reason it cannot be read to ``problems`` and return None."""
+    """Open a report, or add the reason it cannot be read to ``problems`` and return None.
+
+    ``decimal``: the mapping's decimal separator, which a workbook's typed (non-text) numbers
+    are written with, so that a typed 8241.22 reads as the text "8 241,22" does."""
     where = Where(path.name, sheet)
     if path.stat().st_size == 0:
         problems.add(where, "empty_file", "the file is empty (0 bytes)", count=0)
         return None
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        return _open_workbook(path, sheet, header_row, problems)
+        return _open_workbook(path, sheet, header_row, problems, decimal)
     encoding = detect_encoding(path)
     line = _header_line(path, encoding, header_row)
     if not line.strip():
@@ -173,7 +176,7 @@ def _numbered(table: pa.Table, start: int) -> pa.Table:
 
 
 def _open_workbook(
-    path: Path, sheet: str | None, header_row: int, problems: Problems
+    path: Path, sheet: str | None, header_row: int, problems: Problems, decimal: str
 ) -> Report | None:
     where = Where(path.name, sheet)
     try:
@@ -195,7 +198,7 @@ def _open_workbook(
     keep = [i for i, h in enumerate(headers) if h]  # trailing blank columns of a sheet
     body = raw.iloc[header_row:, keep]
     body.columns = [headers[i] for i in keep]
-    body = body.map(_text).astype("str")
+    body = body.map(lambda v: _text(v, decimal)).astype("str")
     body = body[(body != "").any(axis=1)]  # blank rows a report leaves at its end
     body[ROW] = (body.index + 1).astype("int64")
     return _checked(
@@ -210,8 +213,9 @@ def _open_workbook(
     )
 
 
-def _text(value: object) -> str:
-    """A workbook cell as text: typed dates in ISO form, whole numbers without ``.0``."""
+def _text(value: object, decimal: str = ".") -> str:
+    """A workbook cell as text: typed dates in ISO form, whole numbers without ``.0``,
+    other typed numbers with ``decimal``."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, datetime):
@@ -220,4 +224,6 @@ def _text(value: object) -> str:
         return value.strftime("%Y-%m-%d")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):
+        return repr(value).replace(".", decimal)
     return str(value)

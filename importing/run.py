@@ -124,7 +124,7 @@ def _parse_table(
     writer = None
     try:
         for path in files:
-            report = open_report(path, tm.sheet, tm.header_row, problems)
+            report = open_report(path, tm.sheet, tm.header_row, problems, mapping.number.decimal)
             if report is None or not _check_headers(report, mapping, table, problems):
                 continue
             index = len(reports)

@@ -185,3 +185,31 @@ def test_encodings_and_delimiters(crm_export, good_raw, mapping, tmp_path) -> No
         assert pq.read_table(out / f"{table}.parquet").equals(
             pq.read_table(good_raw / f"{table}.parquet")
         )
+
+
+def test_typed_workbook_cells(crm_export, good_raw, mapping, tmp_path) -> None:
+    """A workbook whose fee and contract start are typed cells (a number, a date), as Excel
+    keeps them, reads as the report's text does."""
+    from datetime import datetime
+
+    import pyarrow.parquet as pq
+
+    export = tmp_path / "export"
+    shutil.copytree(crm_export, export)
+    book = load_workbook(export / CLIENTS)
+    ws = book.active
+    headers = [c.value for c in ws[3]]
+    fee, start = (
+        headers.index("Абонентская плата, руб./мес.") + 1,
+        headers.index("Дата начала договора") + 1,
+    )
+    for row in range(4, ws.max_row + 1):
+        text = ws.cell(row, fee).value
+        ws.cell(row, fee).value = float(text.replace(" ", "").replace(",", "."))
+        ws.cell(row, start).value = datetime.strptime(ws.cell(row, start).value, "%d.%m.%Y")
+    book.save(export / CLIENTS)
+    out = tmp_path / "raw"
+    import_export(export, mapping, out)
+    assert pq.read_table(out / "clients.parquet").equals(
+        pq.read_table(good_raw / "clients.parquet")
+    )
