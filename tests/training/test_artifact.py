@@ -188,7 +188,7 @@ def _register_old_pickle(cfg: Config, model: ChurnModel, tmp_path: Path) -> str:
 
 
 def test_old_pickle_versions_are_reported_not_a_traceback(
-    registered, synthetic_files, tmp_path: Path
+    registered, synthetic_files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     raw = synthetic_files[0]
     cfg, model, blocks, version = registered
@@ -223,6 +223,14 @@ def test_old_pickle_versions_are_reported_not_a_traceback(
         lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and "old pickle format" in lines[0], result.stderr
         assert "Traceback" not in result.output
+        # the service: its loader raises the same user-facing error, which start-up reports
+        # as one line in /readyz and every endpoint instead of a traceback
+        from churn.errors import ChurnError
+        from serving.service import load_everything
+
+        monkeypatch.setenv("CHURN_CONFIG", str(config))
+        with pytest.raises(ChurnError, match=message):
+            load_everything()
         # the gate: an old champion cannot be re-scored, so the challenger meets the rule
         y = blocks.test["label"].to_numpy()
         with mlflow.start_run(experiment_id=ensure_experiment(cfg)):
