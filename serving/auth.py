@@ -33,6 +33,7 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "/outcomes": frozenset({SCHEDULER, ADMIN}),
     "/explain": frozenset({SUPERVISOR, ADMIN}),
     "/history": frozenset({SUPERVISOR, ADMIN}),
+    "/find": frozenset({SUPERVISOR, ADMIN}),  # the page's search by id or part of a name
     "/metrics": frozenset({ADMIN}),
 }
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/docs.json", "/", "/favicon.ico"})

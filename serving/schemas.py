@@ -261,6 +261,24 @@ class CallListResponse(BaseModel):
     clients: list[CallListRow]
 
 
+class FindRequest(BaseModel):
+    """Clients of the served week by id or by part of the name (case-insensitive)."""
+
+    model_config = _STRICT
+    query: str = Field(..., min_length=1, max_length=200)
+    limit: int = Field(10, ge=1, le=100)
+
+
+class FoundClient(BaseModel):
+    client_id: int
+    name: str | None
+
+
+class FindResponse(BaseModel):
+    as_of: str
+    clients: list[FoundClient]  # the exact id first, then by id
+
+
 class HistoryRequest(BaseModel):
     model_config = _STRICT
     client_id: int = Field(..., ge=0, le=INT64_MAX)

@@ -62,6 +62,8 @@ from serving.schemas import (
     CallListResponse,
     ExplainRequest,
     ExplainResponse,
+    FindRequest,
+    FindResponse,
     HistoryRequest,
     HistoryResponse,
     Outcome,
@@ -448,6 +450,21 @@ class ChurnService:
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]
 
+    # ------------------------------------------------------------------ find
+
+    @bentoml.api(route="/find")
+    async def find(self, request: FindRequest, /) -> FindResponse:
+        """Clients of the served week whose id is ``query`` or whose name contains it."""
+        from serving.find import find_clients
+
+        if self.loaded is None:
+            return self._not_ready()  # type: ignore[return-value]
+        week = self.loaded.week.get()
+        found = await anyio.to_thread.run_sync(
+            find_clients, week.snapshot, request.query, request.limit
+        )
+        return FindResponse.model_validate({"as_of": week.as_of_text, "clients": found})
+
     # ------------------------------------------------------------------ history
 
     def _history(self, request: HistoryRequest) -> dict[str, Any]:
@@ -737,7 +754,7 @@ class ReadyBody:
 
 
 API_ROUTES = frozenset(
-    {"/score", "/score_batch", "/explain", "/call_list", "/history", "/outcomes"}
+    {"/score", "/score_batch", "/explain", "/call_list", "/history", "/outcomes", "/find"}
 )
 # outermost first: the key is checked before anything else looks at the request
 ChurnService.add_asgi_middleware(RequireKey)

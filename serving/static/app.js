@@ -58,8 +58,9 @@ const I18N = {
     lookup_title: "Найти клиента",
     client_id: "Номер или название клиента",
     client_id_placeholder: "например, 1042 или «Строй»",
-    name_none: "В списке нет клиента, в названии которого есть «{text}». Номер клиента найдёт любого.",
-    name_many: "Под «{text}» подходят {n} клиентов списка — выберите:",
+    name_none: "Нет клиента, в названии которого есть «{text}».",
+    name_many: "Под «{text}» подходят несколько клиентов — выберите (до {n}):",
+    find_failed: "Не удалось найти «{text}»: {message}",
     explain: "Объяснить",
     label_client: "Клиент",
     chance_within: "Вероятность ухода в течение {days} дней",
@@ -151,8 +152,9 @@ const I18N = {
     lookup_title: "Look up a client",
     client_id: "Client id or name",
     client_id_placeholder: "e.g. 1042 or \"Stroy\"",
-    name_none: "No client in the list has \"{text}\" in its name. A client id finds anyone.",
-    name_many: "{n} clients of the list match \"{text}\": choose one:",
+    name_none: "No client has \"{text}\" in its name.",
+    name_many: "Several clients match \"{text}\": choose one (up to {n} shown):",
+    find_failed: "Could not look up \"{text}\": {message}",
     explain: "Explain",
     label_client: "Client",
     chance_within: "Chance of leaving within {days} days",
@@ -399,7 +401,6 @@ const state = {
   ruleBands: { high: 0.34, dynamic: 0.3 },
   riskThresholds: null, // the model's own band edges, from /version
   lastClient: null, // the client shown, re-opened after a new key is entered
-  listRows: [], // the call list shown: searched by part of a client's name
   // answers arrive in any order: only the latest request's answer is drawn
   callListAsked: 0,
   clientAsked: 0,
@@ -721,7 +722,6 @@ async function loadCallList(event) {
     if (ticket !== state.callListAsked) return; // a newer request was made: its answer wins
     tbody.replaceChildren();
     const clients = data.clients || [];
-    state.listRows = clients;
     clients.forEach((row, i) => tbody.append(callListRow(row, i)));
     showMessage(
       message,
@@ -786,22 +786,26 @@ function parseClientId(raw) {
   const text = String(raw).trim();
   if (!text) return { error: t("type_id") };
   if (/^-?\d+$/.test(text)) return { id: Number(text) };
-  return nameMatches(text);
+  return { query: text };
 }
 
-/* A client found by part of its name among the listed clients (case-insensitive). */
-function nameMatches(text) {
-  const needle = text.toLocaleLowerCase();
-  const found = state.listRows.filter((r) => r.name && r.name.toLocaleLowerCase().includes(needle));
-  if (found.length === 1) return { id: Number(found[0].client_id) };
-  if (!found.length) return { error: t("name_none", { text }) };
-  return { error: t("name_many", { text, n: found.length }), choices: found.slice(0, 10) };
+/* Clients of the served week whose name contains the text (any case; POST /find). */
+async function findByName(text) {
+  try {
+    const found = (await api("/find", { query: text, limit: 10 })).clients || [];
+    if (found.length === 1) return { id: Number(found[0].client_id) };
+    if (!found.length) return { error: t("name_none", { text }) };
+    return { error: t("name_many", { text, n: found.length }), choices: found };
+  } catch (err) {
+    return { error: failureText(err, "find_failed", { text }) };
+  }
 }
 
 async function explainClient(rawId) {
   const message = $("#client-message");
   const card = $("#client-card");
-  const parsed = parseClientId(rawId);
+  let parsed = parseClientId(rawId);
+  if (parsed.query) parsed = await findByName(parsed.query);
   if (parsed.error) {
     card.hidden = true;
     showMessage(message, parsed.error);

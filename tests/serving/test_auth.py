@@ -13,6 +13,7 @@ MATRIX = {
     "/outcomes": {"scheduler", "admin"},
     "/explain": {"supervisor", "admin"},
     "/history": {"supervisor", "admin"},
+    "/find": {"supervisor", "admin"},
     "/version": {"scheduler", "supervisor", "admin"},
     "/metrics": {"admin"},
     "/something_new": {"admin"},  # deny by default

@@ -23,6 +23,7 @@ ENDPOINTS: dict[str, tuple[str, Any, set[str]]] = {
     "/call_list": ("POST", {"capacity": 3}, {"scheduler", "supervisor", "admin"}),
     "/explain": ("POST", {"client_id": "CID", "top_k": 2}, {"supervisor", "admin"}),
     "/history": ("POST", {"client_id": "CID", "weeks": 4}, {"supervisor", "admin"}),
+    "/find": ("POST", {"query": "1"}, {"supervisor", "admin"}),
     "/outcomes": ("POST", "OUTCOMES", {"scheduler", "admin"}),
     "/version": ("GET", None, {"scheduler", "supervisor", "admin"}),
     "/metrics": ("GET", None, {"admin"}),
