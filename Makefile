@@ -76,7 +76,7 @@ demo: install
 	$(CHURN) weekly --raw data/raw --weeks-back 1
 	$(CHURN) weekly --raw data/raw --json reports/week.json
 	-$(CHURN) monitor --raw data/raw   # exit 4 when an alert fires; the demo goes on
-	$(BIN)/python -m serving.demo --port $(PORT)
+	$(BIN)/python -m cli.demo --port $(PORT)
 	@echo ""
 	@echo "Done. Where to look next:"
 	@echo "  data/export/                              the CRM export the demo imported (Windows-1251 CSV, .xlsx)"

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cache_dir.mkdir(parents=True, exist_ok=True)
 
     from churn.config import load_config
-    from features.cli import latest_as_of
+    from features.dates import latest_as_of
     from features.snapshot import write_snapshots
     from features.windows import month_starts
 

@@ -161,7 +161,7 @@ def step_train(work: str) -> dict[str, Any]:
     import contextlib
     import io
 
-    from features.cli import run_features
+    from features.build import run_features
     from simulator.config import load_simulate_config
     from simulator.generate import simulate
     from training.pipeline import run_train
@@ -194,7 +194,7 @@ def step_scan(raw: str) -> dict[str, Any]:
 
 
 def step_snapshot(raw: str, out: str) -> dict[str, Any]:
-    from features.cli import latest_as_of
+    from features.dates import latest_as_of
     from features.snapshot import write_snapshots
 
     cfg = _config()
@@ -269,7 +269,7 @@ def step_spark(raw: str, out: str, mlflow_uri: str, what: str) -> dict[str, Any]
     import contextlib
     import io
 
-    from features.cli import latest_as_of
+    from features.dates import latest_as_of
     from features.spark import local_session, snapshot_dataframe
     from serving.spark_batch import run_score_spark
 

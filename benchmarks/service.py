@@ -110,7 +110,7 @@ def _champion_setup(cfg: Config, work: Path) -> Setup | None:
 
 def _generated_setup(cfg: Config, work: Path, clients: int, months: int, trials: int) -> Setup:
     """Generate a small base, build snapshots and train + register a small model."""
-    from features.cli import run_features
+    from features.build import run_features
     from simulator.config import load_simulate_config
     from simulator.generate import simulate
     from training.pipeline import run_train

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from churn.config import load_config
-    from features.cli import latest_as_of
+    from features.dates import latest_as_of
     from features.schema import inspect_dir
     from features.snapshot import write_snapshots
 

@@ -44,7 +44,7 @@ from benchmarks._sibling import sibling  # noqa: E402 - after the repo is on sys
 def _champion(cfg, work: Path, clients: int, trials: int) -> None:  # noqa: ANN001
     """Train and register a quick champion on a small generated base under ``work``."""
     from churn.tracking import setup_mlflow
-    from features.cli import run_features
+    from features.build import run_features
     from simulator.config import load_simulate_config
     from simulator.generate import simulate
     from training.pipeline import run_train
@@ -76,7 +76,7 @@ def main() -> None:
     import io
 
     from churn.config import load_config
-    from features.cli import latest_as_of
+    from features.dates import latest_as_of
     from features.snapshot import write_snapshots
     from serving.weekly import run_weekly
 

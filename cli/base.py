@@ -1,8 +1,10 @@
 """The ground of the CLI: the Typer app, the config it reads and the error wrapper.
 
 The CLI is the edge of the program: it reads the config, sets the MLflow tracking URI,
-creates directories, and turns :class:`churn.errors.ChurnError` into a one-line message
-and a non-zero exit code. Heavy libraries are imported inside each command so that
+creates directories, prints what the library returns and what it logs (INFO and above of
+the project's packages, message only: :func:`show_logs`), and turns
+:class:`churn.errors.ChurnError` into a one-line message and a non-zero exit code.
+Heavy libraries are imported inside each command so that
 ``churn --help`` is fast and importing the CLI has no side effects. Each command group
 lives in its own module (``cli/flow.py``, ...) and ``cli/main.py`` assembles them.
 """
@@ -10,6 +12,7 @@ lives in its own module (``cli/flow.py``, ...) and ``cli/main.py`` assembles the
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -32,6 +35,36 @@ app = typer.Typer(
 
 F = TypeVar("F", bound=Callable[..., Any])
 _state: dict[str, Any] = {"config_path": None}
+# the packages whose log lines a command shows (library code logs; it never prints)
+LIBRARY = (
+    "churn",
+    "features",
+    "importing",
+    "training",
+    "serving",
+    "store",
+    "monitoring",
+    "simulator",
+)
+
+
+class _EchoHandler(logging.Handler):
+    """A log line as the command's output: INFO on stdout, warnings and errors on stderr
+    (through ``typer.echo`` at the moment of the call, so a test's runner captures it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(self.format(record), err=record.levelno >= logging.WARNING)
+
+
+def show_logs() -> None:
+    """Show the library's INFO-and-above log lines as plain output (once per process)."""
+    handler = _EchoHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in LIBRARY:
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, _EchoHandler)]
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def config() -> Config:
@@ -69,6 +102,7 @@ def _main(
     ),
 ) -> None:
     _state["config_path"] = config
+    show_logs()
 
 
 def parse_date(value: str, field: str) -> date:

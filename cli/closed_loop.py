@@ -162,7 +162,7 @@ def generate(cfg: Config, sim: SimulateConfig, months: int, listings: Listings) 
 
 def train_base(cfg: Config, first_week: date, n_trials: int) -> LoadedModel:
     """Train and register a model on the snapshots whose horizon ends before the loop."""
-    from features.cli import data_span
+    from features.dates import data_span
     from features.snapshot import write_snapshots
     from features.windows import month_starts
     from training.pipeline import run_train

@@ -1,5 +1,6 @@
-"""The flow commands: ``simulate → validate → features/rules → train/models/promote →
-score/call-list → serve``, in the order data moves."""
+"""The flow commands: ``validate → features/rules → train/models/promote → score/call-list
+→ serve``, in the order data moves (``churn simulate``, the data's stand-in source, is in
+``cli/simulate.py``)."""
 
 from __future__ import annotations
 
@@ -8,36 +9,8 @@ from pathlib import Path
 import typer
 
 from churn.tracking import setup_mlflow
-from cli.base import app, friendly, simulate_config
+from cli.base import app, friendly
 from cli.base import config as _config
-
-
-@app.command()
-@friendly
-def simulate(
-    clients: int | None = typer.Option(None, help="number of clients"),
-    months: int | None = typer.Option(None, help="months of history"),
-    seed: int | None = typer.Option(None, help="random seed"),
-    out: Path | None = typer.Option(None, help="output directory for the raw Parquet tables"),
-    centres: int | None = typer.Option(
-        None, help="a network of K centres: clients.centre_id C01..CK (default: one centre)"
-    ),
-    names: bool = typer.Option(False, "--names", help="write clients.name (firm/person names)"),
-) -> None:
-    """Generate a realistic synthetic client base in the raw-data contract."""
-    from simulator.cli import run_simulate
-
-    cfg = _config()
-    run_simulate(
-        cfg,
-        simulate_config(),
-        clients=clients,
-        months=months,
-        seed=seed,
-        out=out or cfg.paths.raw_dir,
-        centres=centres,
-        names=names,
-    )
 
 
 @app.command()
@@ -46,7 +19,7 @@ def validate(raw_dir: Path = typer.Argument(..., help="directory of raw Parquet 
     """Check every table and cross-table rule; list all violations."""
     from features.schema import run_validate
 
-    run_validate(_config(), raw_dir)
+    run_validate(_config(), raw_dir, say=typer.echo)
 
 
 @app.command()
@@ -59,10 +32,10 @@ def features(
     every: str | None = typer.Option(None, "--every", help="'month' with --to"),
 ) -> None:
     """Build point-in-time client snapshots (one row per active client per as_of)."""
-    from features.cli import run_features
+    from features.build import run_features
 
     cfg = _config()
-    run_features(
+    written = run_features(
         cfg,
         raw=raw or cfg.paths.raw_dir,
         out=out or cfg.paths.features_path,
@@ -70,6 +43,22 @@ def features(
         to=to,
         every=every,
     )
+    typer.echo("\n".join(written.lines()))
+
+
+@app.command("spark-sql")
+@friendly
+def spark_sql(
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default: today)"),
+) -> None:
+    """Print the Spark SQL of one snapshot (the feature layer compiled for Spark)."""
+    from datetime import date
+
+    from cli.base import parse_date
+    from features.spark_sql import snapshot_spark_sql
+
+    day = parse_date(as_of, "--as-of") if as_of else date.today()
+    typer.echo(snapshot_spark_sql(_config(), day))
 
 
 @app.command()
@@ -81,7 +70,7 @@ def rules(
     """Score a table of yes/no flags with the documented contact-necessity index."""
     from features.rules import run_rules_csv
 
-    run_rules_csv(_config(), flags, out)
+    typer.echo(run_rules_csv(_config(), flags, out))
 
 
 @app.command()
@@ -108,16 +97,18 @@ def train(
         key = "training__table_trials" if table is not None else "training__n_trials"
         cfg = cfg.override(**{key: trials})
     if table is not None:
-        from training.table_mode import run_table_mode
+        from training.table_mode import run_table_mode, summary_lines
 
-        run_table_mode(
+        out = run_table_mode(
             cfg, table=table, target=target, positive=positive, id_col=id_col, cv=cv, report=report
         )
+        typer.echo("\n".join(summary_lines(out)))
         return
     setup_mlflow(cfg)
-    from training.pipeline import run_train
+    from training.pipeline import metrics_table, run_train
 
-    run_train(cfg, raw=raw, features_file=features_file, report=report, reference=reference)
+    out = run_train(cfg, raw=raw, features_file=features_file, report=report, reference=reference)
+    typer.echo(metrics_table(out))
 
 
 @app.command()
@@ -126,9 +117,9 @@ def models() -> None:
     """List registered versions, aliases and their test metrics."""
     cfg = _config()
     setup_mlflow(cfg)
-    from training.registry import print_models
+    from training.registry import models_text
 
-    print_models(cfg)
+    typer.echo(models_text(cfg))
 
 
 @app.command()
@@ -144,7 +135,7 @@ def promote(
     setup_mlflow(cfg)
     from training.registry import promote_version
 
-    promote_version(cfg, version=version, alias=alias, reason=reason, by=by)
+    typer.echo(promote_version(cfg, version=version, alias=alias, reason=reason, by=by))
 
 
 @app.command()

@@ -8,50 +8,15 @@ missing model / reference. The JSON report and the HTML page are written in ever
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from churn.config import Config
 from churn.tracking import setup_mlflow
 from cli.base import app, friendly, parse_date
 from cli.base import config as _config
 
 ALERT_EXIT = 4
-
-
-def run_monitor(
-    cfg: Config,
-    *,
-    as_of: date | None,
-    report: Path | None,
-    html: Path | None,
-    raw: Path | None,
-    alias: str | None = None,
-) -> dict[str, Any]:
-    """Build the report, write JSON + HTML, print the summary; returns the report."""
-    from monitoring.html import write_html
-    from monitoring.report import build_report, summary_lines
-    from store.db import open_store
-
-    engine = open_store(cfg)
-    try:
-        out = build_report(cfg, engine, raw_dir=raw or cfg.paths.raw_dir, as_of=as_of, alias=alias)
-    finally:
-        engine.dispose()
-    path = Path(report) if report is not None else cfg.monitoring.report_file(cfg.paths)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
-    page = write_html(
-        out, Path(html) if html is not None else cfg.monitoring.html_folder(cfg.paths)
-    )
-    for line in summary_lines(out):
-        typer.echo(line)
-    typer.echo(f"report -> {path}; page -> {page}")
-    return out
 
 
 @app.command("monitor")
@@ -72,8 +37,14 @@ def monitor(
     cfg = _config()
     setup_mlflow(cfg)
     day = parse_date(as_of, "--as-of") if as_of else None
-    out = run_monitor(cfg, as_of=day, report=report, html=html, raw=raw)
-    if out["alert_names"]:
-        for name in out["alert_names"]:
+    from monitoring.report import summary_lines
+    from monitoring.run import run_monitor
+
+    run = run_monitor(cfg, as_of=day, report=report, html=html, raw=raw)
+    for line in summary_lines(run.report):
+        typer.echo(line)
+    typer.echo(f"report -> {run.path}; page -> {run.page}")
+    if run.report["alert_names"]:
+        for name in run.report["alert_names"]:
             typer.echo(name)
         raise typer.Exit(ALERT_EXIT)

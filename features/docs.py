@@ -38,7 +38,7 @@ of the month after the newest event (if that is still in the future, the last sn
 the day after the newest event instead). "Activity data" starts with the first login,
 request, webinar, newsletter event, VideoConsultant click or kit update; users, trainings
 and invoices reach further back and do not mark the start of the export. With no dates,
-one snapshot as of the day after the newest event (`features.cli.latest_as_of`). An
+one snapshot as of the day after the newest event (`features.dates.latest_as_of`). An
 `as_of` after today, or on or before the first activity event, is an error; so are
 malformed dates, `--to` without `--every month`, and `--every` other than `month`.
 
@@ -75,7 +75,7 @@ UNION ALL of those per-date plans. Every event filter has literal time bounds
 per-event work is a comparison and the engine skips whole Parquet row groups outside a
 window (the raw tables are written in time order). The expressions use only portable
 operations (filters, equi-joins, conditional counts, `MAX_BY`, `DATEDIFF` on aggregates;
-no UDFs, no pandas); `python -m features.spark_sql 2025-06-01` prints the same plan
+no UDFs, no pandas); `churn spark-sql --as-of 2025-06-01` prints the same plan
 compiled for Spark (run it with `spark.sql.session.timeZone=UTC`).
 
 DuckDB runs it over the Parquet files (`build_snapshots` → pandas for small bases,
@@ -132,7 +132,6 @@ def render() -> str:
 
 def main(argv: list[str]) -> None:
     README.write_text(render(), encoding="utf-8")
-    print(f"wrote {README}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -307,11 +307,11 @@ def read_flags_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from exc
 
 
-def run_rules_csv(cfg: Config, flags: Path, out: Path) -> None:
-    """``churn rules --flags FILE.csv --out FILE.csv``."""
+def run_rules_csv(cfg: Config, flags: Path, out: Path) -> str:
+    """``churn rules --flags FILE.csv --out FILE.csv``; returns the line that sums it up."""
     scored = score_flags(read_flags_csv(flags), cfg.rules, source=str(flags))
     out.parent.mkdir(parents=True, exist_ok=True)
     scored.to_csv(out, index=False)
     counts: Mapping[str, int] = scored["rule_band"].value_counts().to_dict()
     summary = ", ".join(f"{k} {counts.get(k, 0)}" for k in (HIGH, DYNAMIC, NO_THREAT))
-    print(f"scored {len(scored)} rows -> {out} ({summary})")
+    return f"scored {len(scored)} rows -> {out} ({summary})"

@@ -23,7 +23,7 @@ any unit (pandas 3 writes microseconds; nanoseconds are fine too).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 
 from churn.config import Config, ValidationConfig
 from churn.errors import InputError, ValidationFailed
+from churn.utc import as_utc
 from features.contract import TABLES, Column, Table
 from features.violation import Violation, rows
 
@@ -257,7 +258,7 @@ def inspect_dir(
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise InputError(f"raw data directory not found: {raw_dir}")
-    today = _utc(today or datetime.now(UTC))
+    today = as_utc(today or datetime.now(UTC))
     states: dict[str, TableState] = {}
     opened: dict[str, tuple[pq.ParquetFile | None, list[Violation]]] = {}
     for table in TABLES.values():
@@ -311,22 +312,19 @@ def validate_dir(
     return inspect_dir(raw_dir, today=today, config=config, fast=fast)[1]
 
 
-def run_validate(cfg: Config, raw_dir: Path) -> None:
-    """``churn validate DIR``: per-table row counts, then every violation (exit 1) or none."""
+def run_validate(cfg: Config, raw_dir: Path, say: Callable[[str], None]) -> None:
+    """``churn validate DIR``: per-table row counts (each line to ``say``), then every
+    violation (ValidationFailed: exit 1) or the line that says there is none."""
     states, violations = inspect_dir(raw_dir, config=cfg.validation)
     bad_tables = {v.table for v in violations}
     for name, state in states.items():
         n = "-" if state.rows is None else f"{state.rows:,}"
         mark = "FAIL" if name in bad_tables else "ok"
-        print(f"{name:<20} {n:>14} rows  {mark}")
+        say(f"{name:<20} {n:>14} rows  {mark}")
     if violations:
         raise ValidationFailed(
             f"{raw_dir}: {len(violations)} contract violation(s) in "
             f"{len(bad_tables)} table(s): {', '.join(sorted(bad_tables))}",
             violations=[v.line() for v in violations],
         )
-    print(f"{raw_dir}: all {len(states)} tables satisfy the contract")
-
-
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    say(f"{raw_dir}: all {len(states)} tables satisfy the contract")

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from churn.config import Config, FeaturesConfig, RulesConfig
 from churn.errors import InputError
+from churn.progress import on_terminal
 from features.catalog import CATALOG, COLUMNS
 from features.contract import TABLES
 from features.provenance import kv_metadata
@@ -323,6 +324,8 @@ def write_snapshots(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config, out
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     con, sql = _snapshots_query(raw_dir, as_of_dates, cfg)
+    if on_terminal():  # DuckDB's own bar: the query over every date is one statement
+        con.raw_sql("SET enable_progress_bar = true")
     target = out.as_posix().replace("'", "''")
     kv = ", ".join(
         f"'{k}': '{v.replace(chr(39), chr(39) * 2)}'" for k, v in kv_metadata(raw_dir).items()

@@ -122,7 +122,7 @@ def load_tables_spark(con: ibis.BaseBackend, raw_dir: Path | str) -> dict[str, A
 
 
 def latest_as_of_spark(session: SparkSession, raw_dir: Path | str) -> date:
-    """The day after the newest event of any event table (as ``features.cli.latest_as_of``),
+    """The day after the newest event of any event table (as ``features.dates.latest_as_of``),
     computed by Spark, so a cluster job does not read the lake on the driver."""
     from datetime import timedelta
 

@@ -1,6 +1,6 @@
 """Compile the snapshot expression to Spark SQL, without a Spark runtime.
 
-``python -m features.spark_sql [YYYY-MM-DD]`` prints the Spark SQL of one snapshot over
+``churn spark-sql [--as-of YYYY-MM-DD]`` prints the Spark SQL of one snapshot over
 tables named as in the raw-data contract. It is the proof that the feature layer is
 engine-neutral: the same Ibis expression DuckDB runs compiles for Spark. (Run it on Spark
 with ``spark.sql.session.timeZone=UTC`` and the as_of memtable registered as a view.)
@@ -8,7 +8,6 @@ with ``spark.sql.session.timeZone=UTC`` and the as_of memtable registered as a v
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,6 +15,8 @@ from datetime import date
 import ibis
 import ibis.config
 import ibis.expr.types as ir
+
+from churn.config import Config
 
 
 class _PySparkOptions(ibis.config.Config):
@@ -41,14 +42,8 @@ def to_spark_sql(expr: ir.Table) -> str:
         return ibis.to_sql(expr, dialect="pyspark")
 
 
-def main(argv: list[str]) -> None:
-    from churn.config import load_config
+def snapshot_spark_sql(cfg: Config, as_of: date) -> str:
+    """The Spark SQL of the snapshot as of ``as_of`` over the contract's table names."""
     from features.snapshot import snapshot_expr, unbound_tables
 
-    cfg = load_config()
-    as_of = date.fromisoformat(argv[0]) if argv else date.today()
-    print(to_spark_sql(snapshot_expr(unbound_tables(), as_of, cfg.features, cfg.rules)))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])
+    return to_spark_sql(snapshot_expr(unbound_tables(), as_of, cfg.features, cfg.rules))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn.utc import as_utc
 from training.evaluate import _num, brier_and_log_loss, calibration_table, roc_auc
 from training.labels import LABEL, label_snapshots
 
@@ -27,8 +28,7 @@ PROBABILITY = "probability"
 
 def matured(as_of: date, horizon_days: int, data_end: pd.Timestamp) -> bool:
     """Whether the week's whole label window ``[as_of, as_of + horizon)`` is observed."""
-    end = pd.Timestamp(data_end)
-    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    end = as_utc(pd.Timestamp(data_end))
     start = pd.Timestamp(as_of, tz="UTC")
     return start + pd.Timedelta(days=horizon_days) <= end
 

@@ -7,6 +7,7 @@ numbers.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,8 @@ SCORED_COLUMNS = (
     "rule_band",
     "model_version",
 )
+
+log = logging.getLogger(__name__)
 
 
 def _write(frame: pd.DataFrame, out: Path) -> None:
@@ -77,7 +80,7 @@ def run_score(
     scores = scored_rows(loaded.model, snapshot, loaded.version, cfg.rules)
     _write(scores, out)
     summary = band_summary(scores["risk_band"].value_counts().to_dict())
-    print(
+    log.info(
         f"scored {len(scores)} clients as of {snaps.latest.date()} with model version "
         f"{loaded.version} ({loaded.alias}) -> {out} ({summary})"
     )
@@ -114,13 +117,13 @@ def run_call_list(
     _write(calls, out)
     loss = calls["expected_loss_rub"].sum()
     days = cfg.training.horizon_days
-    print(
+    log.info(
         f"call list: {len(calls)} clients (capacity {capacity}, ranked by {cfg.serving.ranking}) "
         f"-> {out}; expected loss covered {loss:,.0f} RUB over {days} days".replace(",", " ")
     )
     if sizing:
         bound = "capacity binds" if sizing["capacity_binds"] else "the profit-optimal count binds"
-        print(
+        log.info(
             f"{sizing['profit_optimal_count']} clients have a positive expected profit; "
             f"{bound} ({sizing['listed']} listed)"
         )

@@ -31,8 +31,10 @@ from sqlalchemy.engine import Engine
 
 from churn.config import REPO_ROOT, Config
 from churn.errors import ChurnError, InputError, NotFound
+from churn.utc import utc_day
+from features.snapshot_file import read_snapshot_file
 from serving.evidence import evidence_flags
-from serving.loading import Snapshots, index_snapshots, read_features
+from serving.loading import Snapshots, index_snapshots
 from store import weeks as store_weeks
 
 log = logging.getLogger("churn.service")
@@ -67,13 +69,8 @@ def resolve_snapshot_path(path: str) -> Path:
 def read_week_snapshot(path: str, as_of: date) -> pd.DataFrame:
     """The snapshot rows of ``as_of`` from a week's Parquet file, indexed by client_id."""
     file = resolve_snapshot_path(path)
-    snaps = index_snapshots(read_features(file), str(file))
+    snaps = index_snapshots(read_snapshot_file(file), str(file))
     return snaps.get(as_of)
-
-
-def _utc_midnight(day: date) -> pd.Timestamp:
-    ts = pd.Timestamp(day)
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).normalize()
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +130,7 @@ def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
     scores = store_weeks.read_scores(engine, week.as_of, week.model_version)
     calls = store_weeks.read_call_list(engine, week.as_of, week.model_version)
     return ServedWeek(
-        as_of=_utc_midnight(week.as_of),
+        as_of=utc_day(week.as_of),
         source="store",
         snapshot=snapshot,
         scores=scores.set_index("client_id", drop=False).rename_axis(None),
@@ -297,7 +294,7 @@ class CurrentWeek:
             raise NotFound(f"as_of: no stored week {as_of.isoformat()} (latest: {have})")
         if not week.snapshot_path:
             raise NotFound(f"as_of: the store names no snapshot file for {as_of.isoformat()}")
-        return self.cached_snapshot(week.snapshot_path, week.as_of), _utc_midnight(week.as_of)
+        return self.cached_snapshot(week.snapshot_path, week.as_of), utc_day(week.as_of)
 
     def previous(self, client_id: int, before: date) -> tuple[dict[str, Any], pd.DataFrame] | None:
         """The client's stored score of the last week before ``before`` and that week's

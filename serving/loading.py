@@ -17,6 +17,7 @@ import pandas as pd
 
 from churn.config import Config
 from churn.errors import InputError, NotFound
+from churn.utc import utc_day
 
 
 @dataclass
@@ -42,11 +43,9 @@ class Snapshots:
 
 def _utc_day(value: date | str | pd.Timestamp) -> pd.Timestamp:
     try:
-        ts = pd.Timestamp(value)
+        return utc_day(value)
     except (ValueError, TypeError):
         raise InputError(f"as_of: expected a date YYYY-MM-DD, got {value!r}") from None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.normalize()
 
 
 def index_snapshots(frame: pd.DataFrame, source: str) -> Snapshots:
@@ -64,28 +63,16 @@ def index_snapshots(frame: pd.DataFrame, source: str) -> Snapshots:
     return Snapshots(out)
 
 
-def read_features(path: Path) -> pd.DataFrame:
-    if not Path(path).is_file():
-        raise NotFound(f"features file not found: {path} (run `churn features` first)")
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-        raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
-
-
 def load_snapshots(
     cfg: Config, *, features_file: Path | None = None, raw: Path | None = None
 ) -> Snapshots:
-    """From ``raw`` (built as of its newest event) or a features file (default from config)."""
-    if raw is not None:
-        from features.cli import latest_as_of
-        from features.snapshot import build_snapshots
+    """From ``raw`` (built as of its newest event) or a features file (default from config),
+    through the one loader (:func:`features.snapshot_file.load_snapshots`), by as_of."""
+    from features.snapshot_file import load_snapshots as load
 
-        as_of = latest_as_of(Path(raw))
-        frame = build_snapshots(Path(raw), [as_of], cfg)
-        return index_snapshots(frame, f"snapshot built from {raw}")
-    path = Path(features_file or cfg.paths.features_path)
-    return index_snapshots(read_features(path), str(path))
+    loaded = load(cfg, features_file=None if raw is not None else features_file, raw=raw)
+    source = f"snapshot built from {raw}" if loaded.built else str(loaded.source)
+    return index_snapshots(loaded.frame, source)
 
 
 def load_model(cfg: Config, alias: str | None = None, *, version: int | str | None = None) -> Any:

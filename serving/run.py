@@ -8,6 +8,7 @@ the settings the caller had. Stopping kills the whole group, so no worker is orp
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,8 @@ from churn.errors import ChurnError, InputError, NotFound
 from store.db import store_url
 
 SERVICE = "serving.service:ChurnService"
+
+log = logging.getLogger(__name__)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -185,7 +188,7 @@ def run_serve(
     env = service_env(cfg, features_file=features_file, raw=raw, alias=alias)
     port = port or cfg.serving.port
     proc = start_service(port, env, host=environment().host or "0.0.0.0")
-    print(f"starting the service on port {port} ...")
+    log.info(f"starting the service on port {port} ...")
 
     def interrupt(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -194,7 +197,7 @@ def run_serve(
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=300)
-        print(f"serving on http://localhost:{port} (UI at /ui); Ctrl-C stops it")
+        log.info(f"serving on http://localhost:{port} (UI at /ui); Ctrl-C stops it")
         proc.wait()
     except KeyboardInterrupt:
         pass

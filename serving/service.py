@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.staticfiles import StaticFiles
 
-from churn.config import REPO_ROOT, Config, load_config
+from churn.commit import git_commit
+from churn.config import Config, load_config
 from churn.environment import environment
 from churn.errors import ChurnError, NotFound
 from serving.access import CALLER_ROLE, RequireKey, refusal
@@ -100,18 +100,6 @@ class Loaded:
     git_commit: str
 
 
-def git_commit() -> str:
-    if commit := environment().git_commit:
-        return commit
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def fallback_loader(cfg: Config) -> Any:
     """Loads the start-up snapshot (``CHURN_FEATURES`` / ``CHURN_RAW_DIR``), or None."""
     raw, features = environment().raw_dir, environment().features
@@ -148,7 +136,7 @@ def load_everything() -> Loaded:
         alias=str(loaded.alias),
         run_id=str(loaded.run_id),
         week=week,
-        git_commit=git_commit(),
+        git_commit=git_commit() or "unknown",
     )
 
 

@@ -13,6 +13,7 @@ collected on the driver; the scores are written as Parquet partitioned by ``as_o
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ SCORED_SCHEMA = (
     "risk_band string, "
     "contact_index double, rule_band string, model_version string"
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,7 +136,7 @@ def run_score_spark(
         if owned:
             session.stop()
     summary = SparkScoreSummary(sum(bands.values()), str(day), str(loaded.version), str(out), bands)
-    print(
+    log.info(
         f"scored {summary.rows} clients as of {summary.as_of} on Spark with model version "
         f"{loaded.version} ({loaded.alias}) -> {out}/as_of=... ({band_summary(bands)})"
     )

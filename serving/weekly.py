@@ -416,7 +416,7 @@ def week_date(raw_dir: Path, as_of: date | None, today: date | None = None) -> d
     """The week's as_of: the day after the newest event by default; never later than
     that (nothing would be known of those days), never in the future, never on or before
     the first activity event."""
-    from features.cli import data_span
+    from features.dates import data_span
 
     first, newest = data_span(raw_dir)
     latest = newest + timedelta(days=1)

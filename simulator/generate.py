@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from churn.progress import progress
 from features.contract import CATEGORIES
 from simulator import activity, engagement_events, relations
 from simulator.billing import Billing
@@ -65,7 +66,8 @@ def simulate(cfg: SimulateConfig, out_dir: Path, plan: Plan | None = None) -> di
         relations.initial_checks(cfg, cal, pop, st, eff0, rng, sink)
         bill.initial(st, rng)
         monthly = []
-        for m in range(cal.first_month, cfg.months):
+        months = range(cal.first_month, cfg.months)
+        for m in progress(months, total=len(months), what="simulating months"):
             if ref is not None:  # the state at the month's first instant, before its draws
                 ref.fork(m, pop, st, users, bill, step=_month)
             monthly.append(_month(cfg, cal, m, pop, st, users, bill, rng, sink, treatment))

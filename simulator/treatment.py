@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.errors import InputError
+from churn.utc import as_utc
 from simulator.calendar import US_PER_DAY, Calendar
 from simulator.churn import BASE_WEIGHT
 from simulator.config import TreatmentConfig
@@ -112,8 +113,7 @@ def draw_week(
     cfg: TreatmentConfig, seed: int, as_of: Any, client_id: np.ndarray, called: np.ndarray
 ) -> Listings:
     """The treatment's draws for one week's listed clients (order-independent: by client id)."""
-    day = pd.Timestamp(as_of)
-    day = day.tz_localize("UTC") if day.tzinfo is None else day.tz_convert("UTC")
+    day = as_utc(pd.Timestamp(as_of))
     rng = np.random.default_rng([int(seed), int(cfg.seed_stream), day.toordinal()])
     client_id = np.asarray(client_id, dtype=np.int64)
     order = np.argsort(client_id, kind="stable")

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from churn.errors import InputError, NotFound
+from churn.utc import as_utc
 from store.db import write_transaction
 from store.schema import api_keys
 
@@ -39,12 +40,6 @@ class KeyInfo:
 def hash_key(key: str) -> str:
     """The stored form of a key."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def add_key(engine: Engine, role: str, name: str) -> str:
@@ -78,7 +73,7 @@ def list_keys(engine: Engine) -> list[KeyInfo]:
     query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
     with engine.connect() as conn:
         return [
-            KeyInfo(r.name, r.role, _utc(r.created_at), _utc(r.revoked_at))
+            KeyInfo(r.name, r.role, as_utc(r.created_at), r.revoked_at and as_utc(r.revoked_at))
             for r in conn.execute(query)
         ]
 
@@ -106,4 +101,4 @@ def verify_key(engine: Engine, key: str) -> KeyInfo | None:
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return KeyInfo(row.name, row.role, _utc(row.created_at), None) if row else None
+    return KeyInfo(row.name, row.role, as_utc(row.created_at), None) if row else None

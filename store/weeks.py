@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from churn.errors import InputError
+from churn.utc import as_utc
 from store.db import write_transaction
 from store.schema import call_list as call_list_t
 from store.schema import weekly_scores, weeks
@@ -236,15 +237,11 @@ def _bulk_insert(
         conn.exec_driver_sql(sql, rows[start : start + _CHUNK])
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _week(row: Any) -> WeekInfo:
     return WeekInfo(
         as_of=row.as_of,
         model_version=row.model_version,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         n_clients=row.n_clients,
         snapshot_path=row.snapshot_path,
         status=row.status,

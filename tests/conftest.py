@@ -75,7 +75,7 @@ def small_raw(session_config: Config, session_sim: SimulateConfig) -> Path:
 @pytest.fixture(scope="session")
 def small_snapshots(session_config: Config, small_raw: Path) -> Path:
     """Monthly snapshots over the whole small base (one Parquet file)."""
-    from features.cli import run_features
+    from features.build import run_features
 
     out = session_config.paths.features_path
     run_features(session_config, raw=small_raw, out=out, as_of=None, to=None, every="month")

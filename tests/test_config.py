@@ -15,7 +15,17 @@ from churn.environment import environment
 from churn.errors import InputError
 from simulator.config import SIMULATE_FILE, load_simulate_config
 
-LIBRARY = ("churn", "cli", "features", "training", "serving", "store", "monitoring", "simulator")
+LIBRARY = (
+    "churn",
+    "cli",
+    "features",
+    "importing",
+    "training",
+    "serving",
+    "store",
+    "monitoring",
+    "simulator",
+)
 
 
 def test_settings_are_frozen_and_overrides_are_validated_copies() -> None:

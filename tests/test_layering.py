@@ -66,3 +66,43 @@ def test_cli_is_not_imported_by_library_code() -> None:
         str(p.relative_to(ROOT)) for pkg, p in _modules() if pkg != "cli" and "cli" in _imports(p)
     ]
     assert offenders == []
+
+
+# The edge: only cli/ talks to the terminal. Library packages log (``logging``) or return
+# values; cli/ parses arguments, calls a library function and prints what it returns.
+LIBRARY = [layer for layer in LAYERS if layer != "cli"]
+
+
+def _talks_to_the_terminal(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in {"print", "input", "breakpoint"}:
+                found.append(f"{node.func.id}() at line {node.lineno}")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            found += [
+                f"imports {n} at line {node.lineno}"
+                for n in names
+                if n.split(".")[0] in {"typer", "click"}
+            ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for pkg in LIBRARY if (ROOT / pkg).is_dir() for p in sorted((ROOT / pkg).rglob("*.py"))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_library_code_neither_prints_nor_imports_typer(path: Path) -> None:
+    assert _talks_to_the_terminal(path) == [], f"{path.relative_to(ROOT)}: log or return instead"
+
+
+def test_the_terminal_check_catches_a_print_and_a_typer_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import typer\n\ndef f():\n    print('x')\n", encoding="utf-8")
+    assert _talks_to_the_terminal(bad) == ["imports typer at line 1", "print() at line 4"]

@@ -53,18 +53,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from churn.errors import InputError
+from churn.utc import as_utc
 from features.contract import CHURN_TYPES
 
 LABEL = "label"
 _NEVER = np.iinfo(np.int64).max  # a resumption that has not happened (or no column)
-
-
-def _utc(values: pd.Series | pd.Timestamp) -> pd.Series | pd.Timestamp:
-    """Make timestamps tz-aware UTC (naive input is read as UTC)."""
-    if isinstance(values, pd.Timestamp):
-        return values.tz_localize("UTC") if values.tzinfo is None else values.tz_convert("UTC")
-    values = pd.to_datetime(values)
-    return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
@@ -90,7 +83,7 @@ class Outcomes:
 
 def _us(values: pd.Series) -> np.ndarray:
     """UTC instants as int64 microseconds; missing -> ``_NEVER``."""
-    t = _utc(values).dt.tz_localize(None).astype("datetime64[us]")
+    t = as_utc(values).dt.tz_localize(None).astype("datetime64[us]")
     out = t.to_numpy().view("int64").copy()
     out[t.isna().to_numpy()] = _NEVER
     return out
@@ -216,7 +209,7 @@ def data_end_of(raw_dir: Path) -> pd.Timestamp:
             continue
         ts = pd.read_parquet(path, columns=["ts"])["ts"]
         if len(ts):
-            ends.append(_utc(ts).max())
+            ends.append(as_utc(ts).max())
     if not ends:
         raise InputError(f"{raw_dir}: no raw event table with a ts column; cannot find data end")
     return max(ends)

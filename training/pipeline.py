@@ -2,7 +2,7 @@
 test-block evaluation beside the rule and the reference -> MLflow run + registry gate ->
 report.
 
-Each stage is a small function; :func:`run_train` only wires them and prints progress.
+Each stage is a small function; :func:`run_train` only wires them and logs progress.
 The test block is never seen before evaluation: tuning and early stopping use train and
 validation, calibration and risk thresholds use validation only.
 
@@ -23,6 +23,7 @@ default_capacity`` calls a week, ranked by ``serving.ranking``) run on each test
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,10 +33,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import typer
 
 from churn.config import Config
 from churn.errors import InputError
+from churn.progress import counter
+from churn.utc import as_utc
 from features import provenance as raw_provenance
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.calibration import fit_platt, risk_thresholds
@@ -67,35 +69,32 @@ class Blocks:
     split: Split
 
 
+log = logging.getLogger(__name__)
+
+
 def _say(msg: str) -> None:
-    typer.echo(f"[train] {msg}")
+    log.info(f"[train] {msg}")
 
 
 # --------------------------------------------------------------------------- data
 
 
-def load_snapshots(
+def training_snapshots(
     cfg: Config, raw_dir: Path, features_file: Path | None
 ) -> tuple[pd.DataFrame, Path]:
-    """Read the snapshot file, or build monthly snapshots from ``raw_dir`` first.
+    """The snapshot file, or monthly snapshots built from ``raw_dir`` first (the one
+    loader, :func:`features.snapshot_file.load_snapshots`), checked for training.
 
     A file that records the digest of the raw directory it was built from must match
     ``raw_dir`` (the labels' source), else InputError; a file without one is read with a
     note ("not recorded").
     """
-    if features_file is None:
-        from features.cli import run_features
+    from features.snapshot_file import load_snapshots
 
-        features_file = Path(cfg.paths.features_path)
-        _say(f"building monthly snapshots from {raw_dir} -> {features_file}")
-        run_features(cfg, raw=raw_dir, out=features_file, as_of=None, to=None, every="month")
-    features_file = Path(features_file)
-    if not features_file.exists():
-        raise InputError(f"--features: snapshot file not found: {features_file}")
-    try:
-        frame = pd.read_parquet(features_file)
-    except Exception as exc:  # pyarrow raises several types for a non-Parquet file
-        raise InputError(f"--features: {features_file} is not a readable Parquet file") from exc
+    if features_file is None:
+        _say(f"building monthly snapshots from {raw_dir} -> {cfg.paths.features_path}")
+    loaded = load_snapshots(cfg, features_file=features_file, raw=raw_dir, build="monthly")
+    frame, features_file = loaded.frame, loaded.source
     needed = ["client_id", "as_of", *MODEL_FEATURES, RULE_SCORE]
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
@@ -233,9 +232,7 @@ def reference_scores(path: Path | None, frame: pd.DataFrame, horizon_days: int) 
 
 def _as_utc(values: pd.Series) -> pd.DatetimeIndex:
     """Timestamps as tz-aware UTC microseconds, whatever unit and zone they arrived in."""
-    idx = pd.DatetimeIndex(pd.to_datetime(values))
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-    return idx.as_unit("us")
+    return as_utc(pd.DatetimeIndex(pd.to_datetime(values))).as_unit("us")
 
 
 # --------------------------------------------------------------------------- model
@@ -251,14 +248,17 @@ def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
     y_train, y_valid = blocks.train[LABEL].to_numpy(), blocks.valid[LABEL].to_numpy()
     started = time.monotonic()
 
-    def progress(study: Any, trial: Any) -> None:
-        value = "pruned" if trial.value is None else f"auc={trial.value:.4f}"
-        _say(
-            f"trial {trial.number + 1}/{cfg.training.n_trials} {value} "
-            f"best={study.best_value:.4f} ({time.monotonic() - started:.0f}s)"
-        )
+    with counter(cfg.training.n_trials, "tuning") as advance:
 
-    tuned = tune_lgbm(X_train, y_train, X_valid, y_valid, cfg=cfg.training, on_trial=progress)
+        def progress(study: Any, trial: Any) -> None:
+            value = "pruned" if trial.value is None else f"auc={trial.value:.4f}"
+            _say(
+                f"trial {trial.number + 1}/{cfg.training.n_trials} {value} "
+                f"best={study.best_value:.4f} ({time.monotonic() - started:.0f}s)"
+            )
+            advance()
+
+        tuned = tune_lgbm(X_train, y_train, X_valid, y_valid, cfg=cfg.training, on_trial=progress)
     shell.booster = tuned.booster
     raw_valid = shell.predict_raw(blocks.valid)
     shell.calibrator = fit_platt(raw_valid, y_valid)
@@ -586,7 +586,7 @@ def run_train(
     raw_dir = Path(raw) if raw is not None else Path(cfg.paths.raw_dir)
     if raw is not None and not raw_dir.is_dir():
         raise InputError(f"--raw: directory not found: {raw_dir}")
-    snapshots, source = load_snapshots(cfg, raw_dir, features_file)
+    snapshots, source = training_snapshots(cfg, raw_dir, features_file)
     _say(
         f"{len(snapshots)} snapshot rows, {snapshots['as_of'].nunique()} as_of dates from {source}"
     )
@@ -621,7 +621,6 @@ def run_train(
         Path(report).write_text(text, encoding="utf-8")
         _say(f"report -> {report}")
         _copy_evaluation(out.run_id, Path(report).parent / "evaluation")
-    typer.echo(metrics_table(out))
     return out
 
 

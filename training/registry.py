@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -34,10 +33,10 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
-import typer
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from churn.commit import git_commit
 from churn.config import Config
 from churn.errors import ChurnError, NotFound
 from training import artifact, portable
@@ -57,7 +56,7 @@ TAGGED_METRICS = (
     "recall_at_capacity",
     "precision_at_capacity",
 )
-REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 HOLDOUT_ARTIFACT = "holdout/churn_model"  # the run's held-out selection model (same format)
 PYFUNC_CODE = Path(__file__).with_name("pyfunc.py")  # the models-from-code script
 PORTABLE_CODE = Path(portable.__file__)  # logged beside it: scoring without the project
@@ -124,22 +123,6 @@ def ensure_experiment(cfg: Config) -> str:
     return exp.experiment_id
 
 
-def git_commit() -> str | None:
-    """The repository's HEAD commit, or None outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def log_dataset(frame: pd.DataFrame, source: Path, context: str = "training") -> str:
     """Log the labelled snapshot table as the run's input; returns its digest."""
     dataset = mlflow.data.from_pandas(
@@ -185,7 +168,7 @@ def log_study(study: Any) -> None:
                 plt.close(fig)
                 mlflow.log_artifact(str(Path(tmp) / f"{name}.png"), "optuna")
             except (ValueError, RuntimeError, ImportError) as exc:  # e.g. too few trials
-                typer.echo(f"  (optuna {name} plot skipped: {exc})")
+                log.info(f"  (optuna {name} plot skipped: {exc})")
 
 
 def log_model(cfg: Config, model: ChurnModel, example: pd.DataFrame) -> str:
@@ -285,7 +268,7 @@ def log_run(
         try:
             paths = write_plots_and_report(result, y, scores, Path(tmp), model, blocks.test)
         except Exception as exc:  # plots are a convenience: never lose the run for them
-            typer.echo(f"  (plots skipped: {type(exc).__name__}: {exc})")
+            log.warning(f"  (plots skipped: {type(exc).__name__}: {exc})")
             paths = []
         for path in paths:
             mlflow.log_artifact(str(path), "evaluation")
@@ -541,8 +524,9 @@ def promote_version(
     *,
     reason: str | None = None,
     by: str | None = None,
-) -> None:
-    """``churn promote``: point ``alias`` at ``version`` by hand, recording who and why.
+) -> str:
+    """``churn promote``: point ``alias`` at ``version`` by hand, recording who and why;
+    returns the line that says so.
 
     The version gets ``promoted_by`` / ``promoted_reason`` / ``promoted_at`` /
     ``promoted_alias`` tags and a line in its description, so the registry says why a
@@ -565,7 +549,7 @@ def promote_version(
     line = f"{when}: set as {alias} by hand by {who}: {why}"
     description = f"{mv.description}\n{line}" if mv.description else line
     client.update_model_version(name, str(version), description=description[-4900:])
-    typer.echo(f"{name}@{alias} -> version {version} (by {who}: {why})")
+    return f"{name}@{alias} -> version {version} (by {who}: {why})"
 
 
 def _user() -> str:
@@ -609,8 +593,8 @@ def _float(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
-def print_models(cfg: Config) -> None:
-    """``churn models``: list versions, aliases and test metrics."""
+def models_text(cfg: Config) -> str:
+    """``churn models``: versions, aliases and test metrics as a text table."""
     table = model_table(cfg)
     if table.empty:
         raise NotFound(
@@ -618,4 +602,4 @@ def print_models(cfg: Config) -> None:
             "run `churn train`"
         )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        typer.echo(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        return table.to_string(index=False, float_format=lambda x: f"{x:.4f}")

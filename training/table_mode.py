@@ -27,6 +27,7 @@ Why the design is what it is:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,6 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
-import typer
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -47,6 +47,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from churn.config import Config, TrainingConfig
 from churn.errors import InputError
 from training.table_io import PreparedTable, prepare_table, read_table
+
+log = logging.getLogger(__name__)
 
 
 def baseline_pipeline(numeric: list[str], categorical: list[str], seed: int) -> Pipeline:
@@ -189,11 +191,10 @@ def cross_validate(
         }
         results.append(row)
         if echo:
-            typer.echo(
+            log.info(
                 f"fold {fold}/{cv}: LightGBM AUC {row['roc_auc']:.4f} "
                 f"({row['trials']} trials, {row['best_iteration']} trees) | "
-                f"baseline AUC {row['baseline_roc_auc']:.4f}",
-                err=True,
+                f"baseline AUC {row['baseline_roc_auc']:.4f}"
             )
     return results
 
@@ -234,22 +235,18 @@ def build_report(
     }
 
 
-def print_summary(report: dict[str, Any]) -> None:
-    typer.echo(
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The report in a few lines: the data, the dropped columns, the two models' CV scores."""
+    return [
         f"{report['rows']} rows, {report['positives']} positive ({report['target']} = "
-        f"{report['positive']!r}), {report['features']} features, {report['cv']}-fold CV"
-    )
-    for col, why in report["dropped_columns"].items():
-        typer.echo(f"  dropped {col}: {why}")
-    typer.echo(f"{'model':<28}{'ROC-AUC':>10}{'± std':>9}{'PR-AUC':>9}")
-    typer.echo(
+        f"{report['positive']!r}), {report['features']} features, {report['cv']}-fold CV",
+        *(f"  dropped {col}: {why}" for col, why in report["dropped_columns"].items()),
+        f"{'model':<28}{'ROC-AUC':>10}{'± std':>9}{'PR-AUC':>9}",
         f"{'LightGBM + Optuna (nested)':<28}{report['cv_roc_auc']:>10.4f}"
-        f"{report['cv_roc_auc_std']:>9.4f}{report['cv_pr_auc']:>9.4f}"
-    )
-    typer.echo(
+        f"{report['cv_roc_auc_std']:>9.4f}{report['cv_pr_auc']:>9.4f}",
         f"{'one-hot logistic regression':<28}{report['baseline_cv_roc_auc']:>10.4f}"
-        f"{report['baseline_cv_roc_auc_std']:>9.4f}{report['baseline_cv_pr_auc']:>9.4f}"
-    )
+        f"{report['baseline_cv_roc_auc_std']:>9.4f}{report['baseline_cv_pr_auc']:>9.4f}",
+    ]
 
 
 def run_table_mode(
@@ -274,12 +271,11 @@ def run_table_mode(
     )
     check_folds(prepared.y, cv)
     for note in prepared.notes:
-        typer.echo(f"note: {note}", err=True)
+        log.warning(f"note: {note}")
     folds = cross_validate(prepared, cfg=cfg.training, cv=cv)
     result = build_report(prepared, folds, source=Path(table), target=str(target), cv=cv)
     result["seed"] = cfg.training.seed
     result["elapsed_s"] = round(time.perf_counter() - start, 2)
-    print_summary(result)
     if report is not None:
         report = Path(report)
         report.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from churn.errors import InputError
 from cli.main import app
-from features.cli import as_of_dates, latest_as_of
+from features.dates import as_of_dates, latest_as_of
 
 runner = CliRunner()
 TODAY = date(2026, 1, 15)
@@ -36,7 +36,7 @@ def test_data_span_from_footers_equals_a_scan(raw: Path, tmp_path: Path) -> None
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from features.cli import _event_paths, _scanned_span, data_span
+    from features.dates import _event_paths, _scanned_span, data_span
 
     assert data_span(raw) == _scanned_span(_event_paths(raw))
     copy = tmp_path / "raw"

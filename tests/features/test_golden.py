@@ -15,7 +15,7 @@ import pytest
 from golden import compare
 
 from churn.config import Config
-from features.cli import run_features
+from features.build import run_features
 from simulator.config import SimulateConfig
 
 GOLDEN = Path(__file__).with_name("golden")

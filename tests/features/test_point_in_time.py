@@ -11,7 +11,7 @@ from pit import perturb_after
 from tiny_base import AS_OF, write_tiny_base
 
 from churn.config import Config, load_config
-from features.cli import data_span
+from features.dates import data_span
 from features.snapshot import build_snapshots
 
 

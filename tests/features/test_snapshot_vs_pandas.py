@@ -11,7 +11,7 @@ from oracle import oracle_snapshot
 
 from churn.config import Config
 from features.catalog import CATALOG
-from features.cli import data_span
+from features.dates import data_span
 from features.snapshot import build_snapshots
 
 

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 
 from churn.config import Config
 from cli.main import app
-from cli.retrain import NOT_PROMOTED_EXIT, champion_version
+from monitoring.run import NOT_PROMOTED_EXIT
 from store.db import connect
 from store.weeks import latest_week
+from training.champion import champion_version
 
 WEEK = date(2025, 7, 7)
 

@@ -1,4 +1,4 @@
-"""``python -m serving.demo``: makes a supervisor key, starts the real server, prints
+"""``python -m cli.demo``: makes a supervisor key, starts the real server, prints
 /score, /explain, posted outcomes and the UI URL with the key, stops it, and leaves no
 process behind; ``churn serve`` fails cleanly; ``--raw`` builds the snapshot at start-up.
 Each starts its own server (~10 s)."""
@@ -22,7 +22,7 @@ def test_demo_prints_samples_and_stops_cleanly(
     config = write_config(cfg, tmp_path / "default.yaml")
     port = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "serving.demo", "--port", str(port), "--config", str(config)],
+        [sys.executable, "-m", "cli.demo", "--port", str(port), "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -51,7 +51,7 @@ def test_demo_prints_samples_and_stops_cleanly(
     assert keys["demo-scheduler-1"].revoked_at is not None
     # a second run reuses the key and acknowledges the same outcomes as already recorded
     again = subprocess.run(
-        [sys.executable, "-m", "serving.demo", "--port", str(port), "--config", str(config)],
+        [sys.executable, "-m", "cli.demo", "--port", str(port), "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -95,7 +95,7 @@ def test_service_builds_the_snapshot_from_raw_at_start_up(
 ):
     import httpx
 
-    from features.cli import latest_as_of
+    from features.dates import latest_as_of
     from serving.run import service_env, start_service, stop_service, wait_ready
     from store.db import connect
     from store.keys import add_key

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from churn.config import Config, load_config
-from features.cli import data_span
 from features.contract import RESUMABLE_CHURN_TYPES
+from features.dates import data_span
 from features.snapshot import build_snapshots
 from serving.calllist import build_call_list
 from serving.scoring import score_frame

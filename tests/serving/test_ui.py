@@ -105,13 +105,14 @@ def write_stored_weeks(cfg: Config, snapshots_file: Path, engine: Engine) -> dic
     between the weeks; returns the weeks and the two clients the tests open."""
     import pandas as pd
 
-    from serving.loading import index_snapshots, load_model, read_features
+    from features.snapshot_file import read_snapshot_file
+    from serving.loading import index_snapshots, load_model
     from serving.weekly import score_week
     from store.outcomes import add_outcomes
     from store.weeks import write_week
 
     loaded = load_model(cfg, "champion")
-    snaps = index_snapshots(read_features(snapshots_file), str(snapshots_file))
+    snaps = index_snapshots(read_snapshot_file(snapshots_file), str(snapshots_file))
     days = sorted(snaps.by_as_of)[-2:]
     scored: dict[pd.Timestamp, pd.DataFrame] = {}
     for day in days:

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from churn.config import Config
 from churn.errors import InputError
 from cli.main import app
-from features.cli import data_span
+from features.dates import data_span
 from serving.holdout import HOLDOUT, to_scheduler
 from serving.loading import load_model
 from serving.run import write_config

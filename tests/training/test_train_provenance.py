@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from churn.config import Config
 from churn.errors import InputError
 from cli.main import app
-from training.pipeline import load_snapshots, run_train
+from training.pipeline import run_train, training_snapshots
 
 
 def _other_raw(raw: Path, tmp_path: Path) -> Path:
@@ -39,12 +40,14 @@ def test_train_refuses_snapshots_from_another_raw_dir(
 
 
 def test_matching_and_unrecorded_snapshots_are_read(
-    synthetic_files, fresh_mlflow: Config, tmp_path: Path, capsys
+    synthetic_files, fresh_mlflow: Config, tmp_path: Path, caplog
 ) -> None:
+    caplog.set_level(logging.INFO, logger="training")
     raw, snap = synthetic_files
-    frame, _ = load_snapshots(fresh_mlflow, raw, snap)
-    assert "digest matches" in capsys.readouterr().out and len(frame) > 0
+    frame, _ = training_snapshots(fresh_mlflow, raw, snap)
+    assert "digest matches" in caplog.text and len(frame) > 0
+    caplog.clear()
     bare = tmp_path / "bare.parquet"
     pd.read_parquet(snap).to_parquet(bare, index=False)
-    load_snapshots(fresh_mlflow, raw, bare)
-    assert "digest not recorded" in capsys.readouterr().out
+    training_snapshots(fresh_mlflow, raw, bare)
+    assert "digest not recorded" in caplog.text

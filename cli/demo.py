@@ -1,6 +1,6 @@
 """The last step of ``make demo``: start the service, show it working, stop it cleanly.
 
-``python -m serving.demo --port P``:
+``python -m cli.demo --port P``:
 
 1. makes sure there is a supervisor key (as ``churn keys add --role supervisor --name
    demo-supervisor`` would), kept in ``data/demo_supervisor_key.txt`` beside the store so

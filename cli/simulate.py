@@ -6,24 +6,25 @@ from pathlib import Path
 
 import typer
 
-from churn.config import Config
 from churn.errors import InputError
+from cli.base import app, config, friendly, simulate_config
 from simulator.config import SimulateConfig
 
 
-def run_simulate(
-    cfg: Config,
-    sim: SimulateConfig,
-    *,
-    clients: int | None,
-    months: int | None,
-    seed: int | None,
-    out: Path | None,
-    centres: int | None = None,
-    names: bool = False,
+@app.command()
+@friendly
+def simulate(
+    clients: int | None = typer.Option(None, help="number of clients"),
+    months: int | None = typer.Option(None, help="months of history"),
+    seed: int | None = typer.Option(None, help="random seed"),
+    out: Path | None = typer.Option(None, help="output directory for the raw Parquet tables"),
+    centres: int | None = typer.Option(
+        None, help="a network of K centres: clients.centre_id C01..CK (default: one centre)"
+    ),
+    names: bool = typer.Option(False, "--names", help="write clients.name (firm/person names)"),
 ) -> None:
-    """Generate into ``out`` (None arguments fall back to ``sim`` / ``cfg.paths``)."""
-    from simulator.generate import simulate
+    """Generate a realistic synthetic client base in the raw-data contract."""
+    from simulator.generate import simulate as generate
 
     for name, value in (("clients", clients), ("months", months)):
         if value is not None and value <= 0:
@@ -33,12 +34,12 @@ def run_simulate(
     if centres is not None and not 0 <= centres <= 99:
         raise InputError(f"--centres: must be between 0 and 99, got {centres}")
     given = {"clients": clients, "months": months, "seed": seed, "centres": centres}
-    sim = sim.override(**{k: v for k, v in given.items() if v is not None})
+    sim = simulate_config().override(**{k: v for k, v in given.items() if v is not None})
     sim = sim.override(names=sim.names or names)
-    target = Path(out) if out is not None else cfg.paths.raw_dir
+    target = Path(out) if out is not None else config().paths.raw_dir
     if target.exists() and not target.is_dir():
         raise InputError(f"--out: {target} exists and is not a directory")
-    s = simulate(sim, target)
+    s = generate(sim, target)
     shares = ", ".join(f"{k} {v:.0%}" for k, v in s["category_shares"].items())
     typer.echo(
         f"simulated {s['clients']:,} clients x {s['months']} months (seed {s['seed']})"

@@ -1,4 +1,9 @@
-"""``churn features``: which as_of dates to build, then build them (I/O edge).
+"""Which days the data covers and which as_of dates a request means.
+
+``data_span`` reads the export's first activity and newest event (from the Parquet
+footers when it can); ``as_of_dates`` turns the ``churn features`` flags into dates. The
+weekly run, batch scoring and training ask these questions too, so they live here, not in
+the command.
 
 Date rules (documented in ``features/README.md``):
 
@@ -18,18 +23,15 @@ mark the start of the export.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
-from churn.config import Config
 from churn.errors import InputError
+from churn.utc import as_utc
 from features.contract import TABLES
-from features.rules import DYNAMIC, HIGH, NO_THREAT
-from features.snapshot import write_snapshots
 from features.windows import month_starts
 
 ACTIVITY_TABLES = (
@@ -114,7 +116,7 @@ def _footer_span(path: Path) -> tuple[date, date] | tuple[()] | None:
 
 
 def _utc_date(ts: datetime) -> date:
-    return (ts.astimezone(UTC) if ts.tzinfo is not None else ts).date()
+    return as_utc(ts).date()
 
 
 def _scanned_span(paths: dict[str, Path]) -> tuple[date | None, date | None]:
@@ -184,42 +186,3 @@ def as_of_dates(
                 f"{flag}: {d} is not after the first activity event ({first}): nothing known yet"
             )
     return dates
-
-
-def _band_summary(out: Path, latest: date) -> tuple[int, Mapping[str, int]]:
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(
-            f"SELECT rule_band, count(*) FROM read_parquet('{out.as_posix()}') "
-            "WHERE as_of::DATE = ? GROUP BY 1",
-            [latest],
-        ).fetchall()
-    finally:
-        con.close()
-    counts = {band: int(n) for band, n in rows}
-    return sum(counts.values()), counts
-
-
-def run_features(
-    cfg: Config,
-    *,
-    raw: Path,
-    out: Path,
-    as_of: str | None,
-    to: str | None,
-    every: str | None,
-    today: date | None = None,
-) -> None:
-    """``churn features``: build the snapshots the flags ask for into one Parquet file."""
-    warmup = max(cfg.features.login_windows_days)
-    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), warmup)
-    out = Path(out)
-    n = write_snapshots(Path(raw), dates, cfg, out)
-    span = f"{dates[0]}" if len(dates) == 1 else f"{dates[0]} .. {dates[-1]}"
-    print(f"wrote {n} rows, {len(dates)} snapshot(s) as of {span} -> {out}")
-    total, counts = _band_summary(out, dates[-1])
-    bands = ", ".join(f"{b} {counts.get(b, 0)}" for b in (HIGH, DYNAMIC, NO_THREAT))
-    print(f"latest snapshot {dates[-1]}: {total} active clients; rule_band: {bands}")
-    if pq.ParquetFile(out).metadata.num_rows == 0:
-        print("warning: no active clients on these dates")

@@ -1,0 +1,78 @@
+"""``churn features``: the snapshots the flags ask for, written into one Parquet file.
+
+The dates come from :func:`features.dates.as_of_dates`; the snapshots from
+:func:`features.snapshot.write_snapshots` (DuckDB, streamed to the file; its own progress
+bar on a terminal). Returns what was written; the command prints it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from churn.config import Config
+from features.dates import as_of_dates
+from features.rules import DYNAMIC, HIGH, NO_THREAT
+from features.snapshot import write_snapshots
+
+
+@dataclass(frozen=True)
+class FeaturesWritten:
+    """What ``churn features`` wrote: rows, dates, and the newest date's rule bands."""
+
+    out: Path
+    rows: int
+    dates: list[date]
+    latest_clients: int
+    latest_bands: Mapping[str, int]
+
+    def lines(self) -> list[str]:
+        """The summary a person reads after the command."""
+        d = self.dates
+        span = f"{d[0]}" if len(d) == 1 else f"{d[0]} .. {d[-1]}"
+        bands = ", ".join(f"{b} {self.latest_bands.get(b, 0)}" for b in (HIGH, DYNAMIC, NO_THREAT))
+        out = [
+            f"wrote {self.rows} rows, {len(d)} snapshot(s) as of {span} -> {self.out}",
+            f"latest snapshot {d[-1]}: {self.latest_clients} active clients; rule_band: {bands}",
+        ]
+        if self.rows == 0:
+            out.append("warning: no active clients on these dates")
+        return out
+
+
+def _band_summary(out: Path, latest: date) -> tuple[int, Mapping[str, int]]:
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        rows = con.execute(
+            f"SELECT rule_band, count(*) FROM read_parquet('{out.as_posix()}') "
+            "WHERE as_of::DATE = ? GROUP BY 1",
+            [latest],
+        ).fetchall()
+    finally:
+        con.close()
+    counts = {band: int(n) for band, n in rows}
+    return sum(counts.values()), counts
+
+
+def run_features(
+    cfg: Config,
+    *,
+    raw: Path,
+    out: Path,
+    as_of: str | None,
+    to: str | None,
+    every: str | None,
+    today: date | None = None,
+) -> FeaturesWritten:
+    """``churn features``: build the snapshots the flags ask for into one Parquet file."""
+    warmup = max(cfg.features.login_windows_days)
+    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), warmup)
+    out = Path(out)
+    n = write_snapshots(Path(raw), dates, cfg, out)
+    total, counts = _band_summary(out, dates[-1])
+    return FeaturesWritten(out, n, dates, total, counts)
