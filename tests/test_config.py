@@ -13,19 +13,10 @@ from pydantic import ValidationError
 from churn.config import MOVED, REPO_ROOT, Config, load_config
 from churn.environment import environment
 from churn.errors import InputError
+from cli.base import LIBRARY as LOGGING_PACKAGES
 from simulator.config import SIMULATE_FILE, load_simulate_config
 
-LIBRARY = (
-    "churn",
-    "cli",
-    "features",
-    "importing",
-    "training",
-    "serving",
-    "store",
-    "monitoring",
-    "simulator",
-)
+LIBRARY = (*LOGGING_PACKAGES, "cli")  # every package of the program
 
 
 def test_settings_are_frozen_and_overrides_are_validated_copies() -> None:
