@@ -79,22 +79,14 @@ class PathsConfig(_Section):
 
 
 class FeaturesConfig(_Section):
-    """Windows (days) for the point-in-time signals."""
+    """Where the signal spec is, and how the engine runs.
 
-    login_windows_days: list[int] = [7, 30, 90]
-    trend_recent_days: int = 30
-    trend_base_days: int = 60
-    active_users_window_days: int = 30
-    webinar_window_days: int = 180
-    cabinet_window_days: int = 90
-    hotline_window_days: int = 60
-    newsletter_windows_days: list[int] = [30, 90]
-    video_window_days: int = 90
-    kit_update_window_days: int = 90
-    contact_change_window_days: int = 180
-    certificate_valid_days: int = 730
-    renewal_window_days: int = 30
-    training_norm: dict[str, float] = {"A": 0.8, "B": 0.5, "C": 0.5}
+    Every signal, its window and its parameters are declared in the spec
+    (``configs/signals.yaml``, :mod:`features.spec`); a relative ``signals`` path is
+    relative to the directory of the config file that names it.
+    """
+
+    signals: Path = REPO_ROOT / "configs" / "signals.yaml"
     snapshot_every: Literal["month"] = "month"
     # DuckDB memory limit for building snapshots; beyond it the engine spills to disk.
     engine_memory_limit: str = "4GB"
@@ -315,14 +307,13 @@ class ReasonGroup(_Section):
 
 
 class FeatureReason(_Section):
-    """How one feature reads as a sentence: its group, an optional own action, templates."""
+    """A signal's own wording where the templates by kind do not read well: template cases,
+    and an action that overrides its reason group's. The signal's reason group and label
+    are in the signal spec (``configs/signals.yaml``)."""
 
-    group: str
     action: str | None = None
     # case -> template; cases: missing, a category value, zero, one, default
-    text: dict[str, str]
-    # the signal's short name, for "what changed" ("Logins in the last 30 days")
-    label: str | None = None
+    text: dict[str, str] = {}
 
 
 class ChangeWords(_Section):
@@ -350,13 +341,9 @@ class ReasonsConfig(_Section):
     bands: dict[str, str] = {"high": "high", "dynamic": "dynamic", "no_threat": "no threat"}
     values: dict[str, str] = {}
     changes: ChangeWords = ChangeWords()
-
-    @model_validator(mode="after")
-    def _groups_exist(self) -> ReasonsConfig:
-        for name, feature in self.features.items():
-            if feature.group not in self.groups:
-                raise ValueError(f"features.{name}.group: unknown reason group {feature.group!r}")
-        return self
+    # templates by the signal's kind (count, money, days, flag, share, index, category) for
+    # a signal without its own `features` wording; {label} is its label in this language
+    kinds: dict[str, dict[str, str]] = {}
 
 
 class MonitoringConfig(_Section):
@@ -511,6 +498,9 @@ def load_config(path: Path | str | None = None) -> Config:
             side.name.split(".")[1]: _read_yaml(side)
             for side in sorted(main.parent.glob("reasons.*.yaml"))
         }
+    signals = (data.get("features") or {}).get("signals")
+    if signals is not None and not Path(signals).is_absolute():  # beside the config file
+        data["features"]["signals"] = main.parent / signals
     try:
         return Config.model_validate(data)
     except Exception as exc:  # pydantic.ValidationError: name the field

@@ -164,13 +164,14 @@ def train_base(cfg: Config, first_week: date, n_trials: int) -> LoadedModel:
     """Train and register a model on the snapshots whose horizon ends before the loop."""
     from features.dates import data_span
     from features.snapshot import write_snapshots
+    from features.spec import load_spec
     from features.windows import month_starts
     from training.pipeline import run_train
     from training.registry import load_by_alias
 
     raw = Path(cfg.paths.raw_dir)
     first, _ = data_span(raw)
-    begin = first + timedelta(days=max(cfg.features.login_windows_days))
+    begin = first + timedelta(days=load_spec(cfg.features.signals).warmup_days)
     last = first_week - timedelta(days=cfg.training.horizon_days)
     dates = month_starts(begin, last)
     if not dates:

@@ -18,6 +18,7 @@ from churn.config import Config
 from features.dates import as_of_dates
 from features.rules import DYNAMIC, HIGH, NO_THREAT
 from features.snapshot import write_snapshots
+from features.spec import load_spec
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def run_features(
     today: date | None = None,
 ) -> FeaturesWritten:
     """``churn features``: build the snapshots the flags ask for into one Parquet file."""
-    warmup = max(cfg.features.login_windows_days)
+    warmup = load_spec(cfg.features.signals).warmup_days
     dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), warmup)
     out = Path(out)
     n = write_snapshots(Path(raw), dates, cfg, out)

@@ -17,26 +17,30 @@ Two sources, both in ``configs/rules.yaml`` (weights and bands are never hard-co
   - webinars in the last 6 months: none -> high, exactly one -> dynamic, more -> no threat.
   - personal-cabinet (ЛК) requests in the last 3 months: same scale.
 
-The same definitions exist twice, once as Ibis expressions (:func:`add_rule_columns`, for
-the engine-neutral feature layer) and once in pandas (:func:`rule_columns_pandas`,
-:func:`contact_index_from_flags`, for flag tables and CSVs); the tests check both agree.
-Sums are rounded to :data:`DECIMALS` before banding so 0.20 + 0.10 + 0.05 bands as 0.35.
+The definitions exist once, as Ibis expressions (:func:`contact_index_expr`,
+:func:`band_expr`, :func:`add_rule_columns`): the feature layer runs them in its engine
+(DuckDB or Spark), and a pandas table of flags or snapshot rows (a CSV for
+``churn rules --flags``, posted client rows, one client's explanation) runs the very same
+expressions on an in-process DuckDB (:func:`on_frame`). Only :func:`band` of one number
+is a scalar twin, for formatting a single value; a test checks it against
+:func:`band_expr`. Sums are rounded to :data:`DECIMALS` before banding so
+0.20 + 0.10 + 0.05 bands as 0.35.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from churn.config import Config, ContactIndexWeights, RuleBands, RulesConfig
 from churn.errors import InputError
-
-if TYPE_CHECKING:
-    import ibis.expr.types as ir
 
 HIGH, DYNAMIC, NO_THREAT = "high", "dynamic", "no_threat"
 DECIMALS = 6  # float sums are rounded to this many decimals before comparing with bands
@@ -86,115 +90,22 @@ NO = frozenset({"no", "нет", "false", "0"})
 EXPECTED_SUFFIX = "_expected"  # an input contact_index is kept as contact_index_expected
 
 
-# ---------------------------------------------------------------- bands (scalar + pandas)
+# ---------------------------------------------------------------- the expressions (Ibis)
 
 
-def band(x: float, bands: RuleBands) -> str:
-    """Band of one indicator value; ``x`` is rounded first so float sums band as written."""
-    x = round(float(x), DECIMALS)
-    if x >= round(bands.high, DECIMALS):
-        return HIGH
-    if x >= round(bands.dynamic, DECIMALS):
-        return DYNAMIC
-    return NO_THREAT
+def _lit(x: float) -> ir.Value:
+    # A bare float literal compiles to SQL "0.34", which DuckDB and Spark type as
+    # DECIMAL (and Ibis drops a same-type cast); casting its text keeps it DOUBLE.
+    return ibis.literal(repr(float(x))).cast("float64")
 
 
-def band_series(x: pd.Series, bands: RuleBands) -> pd.Series:
-    """Vectorised :func:`band` (missing values band as no threat, like SQL CASE)."""
-    r = x.astype("float64").round(DECIMALS)
-    out = np.select(
-        [r >= round(bands.high, DECIMALS), r >= round(bands.dynamic, DECIMALS)],
-        [HIGH, DYNAMIC],
-        default=NO_THREAT,
-    )
-    return pd.Series(out, index=x.index, dtype="str", name="rule_band")
+def snapshot_conditions(t: ir.Table) -> dict[str, ir.BooleanValue]:
+    """The contact-index conditions from snapshot columns (a missing input: false).
 
-
-def _count_indicator(n: pd.Series, bands: RuleBands) -> pd.Series:
-    """Seed 002 count scale: 0 -> high, 1 -> dynamic, more (or unknown) -> no threat."""
-    out = np.select([n == 0, n == 1], [bands.high, bands.dynamic], default=bands.no_threat)
-    return pd.Series(out, index=n.index, dtype="float64")
-
-
-# ---------------------------------------------------------------- pandas: flags and snapshots
-
-
-def contact_index_from_flags(flags: pd.DataFrame, weights: ContactIndexWeights) -> pd.Series:
-    """Contact-necessity index of boolean flag columns named as in :data:`FLAGS`.
-
-    A flag column that is absent counts as "no" everywhere (the snapshot has no data
-    on unreturned acts or "systems use").
+    Optional integer columns ``has_unreturned_acts`` / ``systems_use`` (1 = yes) are used
+    when present (the snapshot has no data on them).
     """
-    total = pd.Series(weights.base, index=flags.index, dtype="float64")
-    for name in FLAGS:
-        if name in flags.columns:
-            hit = flags[name].fillna(False).astype(bool).to_numpy()
-            total = total + np.where(hit, getattr(weights, name), 0.0)
-    return total.round(DECIMALS).rename("contact_index")
-
-
-def snapshot_flags(df: pd.DataFrame) -> pd.DataFrame:
-    """The contact-index conditions from snapshot columns (missing -> condition false)."""
-    _require(df.columns, SNAPSHOT_INPUTS[:6], "snapshot")
-    flags = pd.DataFrame(
-        {
-            "renewal_period_arrived": df["renewal_period_arrived"] == 1,
-            "has_overdue_debt": df["overdue_debt_rub"] > 0,
-            "no_kit_updates": df["kit_updates_90d"] == 0,
-            "neither_hotline_nor_lk": (df["hotline_requests_60d"] + df["cabinet_requests_90d"])
-            == 0,
-            "training_norm_not_met": df["training_norm_met"] == 0,
-        },
-        index=df.index,
-    )
-    for extra in ("has_unreturned_acts", "systems_use"):
-        if extra in df.columns:
-            flags[extra] = df[extra] == 1
-    return flags.fillna(False).astype(bool)
-
-
-def rule_columns_pandas(df: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
-    """The five rule columns for a pandas table of snapshot columns (same index)."""
-    _require(df.columns, SNAPSHOT_INPUTS, "snapshot")
-    ci = contact_index_from_flags(snapshot_flags(df), rules.contact_index)
-    days = df["days_since_training"].astype("float64")
-    untrained = (
-        (df["training_norm_met"] == 0).fillna(False)
-        | days.isna()
-        | (days > rules.training_max_age_days)
-    )
-    b = rules.bands
-    return pd.DataFrame(
-        {
-            "contact_index": ci,
-            "rule_band": band_series(ci, b),
-            "training_indicator": np.where(untrained, b.high, b.no_threat).astype("float64"),
-            "webinar_indicator": _count_indicator(df["webinars_180d"], b),
-            "cabinet_indicator": _count_indicator(df["cabinet_requests_90d"], b),
-        },
-        index=df.index,
-    )
-
-
-def add_rule_columns_pandas(df: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
-    """``df`` with the rule columns added (or replaced)."""
-    return df.assign(**rule_columns_pandas(df, rules))
-
-
-# ---------------------------------------------------------------- Ibis (engine-neutral)
-
-
-def add_rule_columns(t: ir.Table, rules: RulesConfig) -> ir.Table:
-    """Add contact_index, rule_band and the three sub-indicators to an Ibis table.
-
-    ``t`` must have the snapshot columns in :data:`SNAPSHOT_INPUTS`; optional integer
-    columns ``has_unreturned_acts`` / ``systems_use`` (1 = yes) are used when present.
-    Missing inputs make a condition false, as in the pandas path.
-    """
-    import ibis
-
-    _require(t.columns, SNAPSHOT_INPUTS, "snapshot")
-    w, b = rules.contact_index, rules.bands
+    _require(t.columns, SNAPSHOT_INPUTS[:6], "snapshot")
     conditions = {
         "renewal_period_arrived": t.renewal_period_arrived == 1,
         "has_overdue_debt": t.overdue_debt_rub > 0,
@@ -205,19 +116,49 @@ def add_rule_columns(t: ir.Table, rules: RulesConfig) -> ir.Table:
     for extra in ("has_unreturned_acts", "systems_use"):
         if extra in t.columns:
             conditions[extra] = t[extra] == 1
+    return {k: v.fill_null(False) for k, v in conditions.items()}
 
-    def lit(x: float) -> ir.Value:
-        # A bare float literal compiles to SQL "0.34", which DuckDB and Spark type as
-        # DECIMAL (and Ibis drops a same-type cast); casting its text keeps it DOUBLE.
-        return ibis.literal(repr(float(x))).cast("float64")
 
-    total = lit(w.base)
-    for name, cond in conditions.items():
-        total = total + ibis.ifelse(cond.fill_null(False), lit(getattr(w, name)), lit(0.0))
-    ci = total.round(DECIMALS)
+def contact_index_expr(
+    conditions: Mapping[str, ir.BooleanValue], weights: ContactIndexWeights
+) -> ir.FloatingValue:
+    """``base`` plus the weight of every condition that holds (named as in :data:`FLAGS`;
+    an absent condition is "no"), rounded to :data:`DECIMALS`."""
+    total = _lit(weights.base)
+    for name in FLAGS:
+        if name in conditions:
+            total = total + ibis.ifelse(
+                conditions[name].fill_null(False), _lit(getattr(weights, name)), _lit(0.0)
+            )
+    return total.round(DECIMALS)
+
+
+def band_expr(x: ir.NumericValue, bands: RuleBands) -> ir.StringValue:
+    """high / dynamic / no_threat of an indicator value, rounded to :data:`DECIMALS` first
+    so float sums band as written (missing: no threat)."""
+    x = x.cast("float64").round(DECIMALS)
+    return ibis.cases(
+        (x >= round(bands.high, DECIMALS), ibis.literal(HIGH)),
+        (x >= round(bands.dynamic, DECIMALS), ibis.literal(DYNAMIC)),
+        else_=ibis.literal(NO_THREAT),
+    )
+
+
+def add_rule_columns(t: ir.Table, rules: RulesConfig) -> ir.Table:
+    """Add contact_index, rule_band and the three sub-indicators to an Ibis table.
+
+    ``t`` must have the snapshot columns in :data:`SNAPSHOT_INPUTS`. Missing inputs make a
+    condition false.
+    """
+    _require(t.columns, SNAPSHOT_INPUTS, "snapshot")
+    b = rules.bands
+    ci = contact_index_expr(snapshot_conditions(t), rules.contact_index)
 
     def count_scale(n: ir.Value) -> ir.Value:
-        return ibis.cases((n == 0, lit(b.high)), (n == 1, lit(b.dynamic)), else_=lit(b.no_threat))
+        """Seed 002 count scale: 0 -> high, 1 -> dynamic, more (or unknown) -> no threat."""
+        return ibis.cases(
+            (n == 0, _lit(b.high)), (n == 1, _lit(b.dynamic)), else_=_lit(b.no_threat)
+        )
 
     days = t.days_since_training.cast("float64")
     untrained = (
@@ -227,15 +168,96 @@ def add_rule_columns(t: ir.Table, rules: RulesConfig) -> ir.Table:
     )
     return t.mutate(
         contact_index=ci,
-        rule_band=ibis.cases(
-            (ci >= round(b.high, DECIMALS), ibis.literal(HIGH)),
-            (ci >= round(b.dynamic, DECIMALS), ibis.literal(DYNAMIC)),
-            else_=ibis.literal(NO_THREAT),
-        ),
-        training_indicator=ibis.ifelse(untrained, lit(b.high), lit(b.no_threat)),
+        rule_band=band_expr(ci, b),
+        training_indicator=ibis.ifelse(untrained, _lit(b.high), _lit(b.no_threat)),
         webinar_indicator=count_scale(t.webinars_180d),
         cabinet_indicator=count_scale(t.cabinet_requests_90d),
     )
+
+
+def band(x: float, bands: RuleBands) -> str:
+    """:func:`band_expr` of one number (formatting a single value; no engine round trip)."""
+    x = round(float(x), DECIMALS)
+    if x >= round(bands.high, DECIMALS):
+        return HIGH
+    if x >= round(bands.dynamic, DECIMALS):
+        return DYNAMIC
+    return NO_THREAT
+
+
+# ---------------------------------------------------------------- the same, on a pandas frame
+
+_LOCAL = threading.local()
+_ROW = "_rule_row"
+
+
+def _duckdb() -> ibis.BaseBackend:
+    """One in-process DuckDB per thread (a connection is not shared between threads)."""
+    con = getattr(_LOCAL, "con", None)
+    if con is None:
+        con = _LOCAL.con = ibis.duckdb.connect(threads=1)
+    return con
+
+
+def on_frame(
+    df: pd.DataFrame,
+    columns: list[str],
+    build: Callable[[ir.Table], dict[str, ir.Value] | ir.Table],
+) -> pd.DataFrame:
+    """``build``'s columns over ``df[columns]``, computed by DuckDB, on ``df``'s index.
+
+    ``build`` returns new columns, or a table that mutates ``t`` (its new columns are
+    kept). Missing values (NaN, None) enter as SQL NULL, as in the snapshot's engine.
+    """
+    data = pa.Table.from_pandas(
+        df[columns].reset_index(drop=True).assign(**{_ROW: np.arange(len(df))}),
+        preserve_index=False,
+    )
+    t = ibis.memtable(data)
+    built = build(t)
+    if isinstance(built, dict):
+        out = t.select(t[_ROW], **built)
+    else:
+        out = built.select(_ROW, *(c for c in built.columns if c not in t.columns))
+    out = out.order_by(_ROW)
+    frame = _duckdb().to_pandas(out).drop(columns=_ROW)
+    frame.index = df.index
+    return frame
+
+
+def rule_columns_frame(df: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
+    """The five rule columns of a pandas table of snapshot columns (same index)."""
+    _require(df.columns, SNAPSHOT_INPUTS, "snapshot")
+    cols = [c for c in (*SNAPSHOT_INPUTS, "has_unreturned_acts", "systems_use") if c in df]
+    out = on_frame(df, cols, lambda t: add_rule_columns(t, rules))
+    return out.astype({"rule_band": "str"})
+
+
+def snapshot_flags(df: pd.DataFrame) -> pd.DataFrame:
+    """Which contact-index conditions hold for each snapshot row (booleans, same index)."""
+    _require(df.columns, SNAPSHOT_INPUTS[:6], "snapshot")
+    cols = [c for c in (*SNAPSHOT_INPUTS[:6], "has_unreturned_acts", "systems_use") if c in df]
+    return on_frame(df, cols, snapshot_conditions).astype(bool)
+
+
+def band_series(x: pd.Series, bands: RuleBands) -> pd.Series:
+    """:func:`band_expr` of every value (missing values band as no threat)."""
+    frame = x.astype("float64").rename("x").to_frame()
+    out = on_frame(frame, ["x"], lambda t: {"rule_band": band_expr(t.x, bands)})
+    return out["rule_band"].astype("str")
+
+
+def contact_index_from_flags(flags: pd.DataFrame, weights: ContactIndexWeights) -> pd.Series:
+    """Contact-necessity index of boolean flag columns named as in :data:`FLAGS` (an
+    absent flag column counts as "no" everywhere), by :func:`contact_index_expr`."""
+    cols = [c for c in FLAGS if c in flags.columns]
+    frame = flags[cols].astype(bool)
+    out = on_frame(
+        frame,
+        cols,
+        lambda t: {"contact_index": contact_index_expr({c: t[c] for c in cols}, weights)},
+    )
+    return out["contact_index"].astype("float64")
 
 
 # ---------------------------------------------------------------- CSV of yes/no flags
@@ -288,10 +310,16 @@ def score_flags(df: pd.DataFrame, rules: RulesConfig, source: str = "flags") -> 
     """
     if df.empty:
         raise InputError(f"{source}: no rows")
-    ci = contact_index_from_flags(parse_yes_no(df, source), rules.contact_index)
+    flags = parse_yes_no(df, source)
+
+    def build(t: ir.Table) -> dict[str, ir.Value]:
+        ci = contact_index_expr({c: t[c] for c in flags.columns}, rules.contact_index)
+        return {"contact_index": ci, "rule_band": band_expr(ci, rules.bands)}
+
+    scored = on_frame(flags, list(flags.columns), build)
     out = df.rename(columns={"contact_index": "contact_index" + EXPECTED_SUFFIX})
-    out["contact_index"] = ci.map(format_index)
-    out["rule_band"] = band_series(ci, rules.bands)
+    out["contact_index"] = scored["contact_index"].astype("float64").map(format_index)
+    out["rule_band"] = scored["rule_band"].astype("str")
     return out
 
 

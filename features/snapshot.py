@@ -1,11 +1,12 @@
 """Point-in-time client snapshots as one engine-neutral Ibis expression.
 
 :func:`snapshots_expr` is the core: raw tables in (Ibis), a list of as_of dates, the
-features and rules config; out comes one table with exactly the columns of
-``features/catalog.py`` (in that order, with those dtypes), one row per client active on
-each as_of. Only what was known strictly before as_of is used (see ``features/README.md``).
-Several as_of dates are one query (a UNION ALL of per-date plans); every event filter has
-literal time bounds, so each plan reads only the row groups its windows need.
+features and rules config; out comes one table with exactly the columns of the signal
+spec (``configs/signals.yaml``, in that order, with those dtypes), one row per client
+active on each as_of. Only what was known strictly before as_of is used (see
+``features/README.md``). Several as_of dates are one query (a UNION ALL of per-date
+plans); every event filter has literal time bounds, so each plan reads only the row
+groups its windows need.
 
 The expression uses only portable Ibis operations, so ``ibis.to_sql(expr, dialect="pyspark")``
 compiles it for Spark. The I/O edges (:func:`load_tables`, :func:`build_snapshots`,
@@ -26,24 +27,19 @@ import pyarrow.parquet as pq
 from churn.config import Config, FeaturesConfig, RulesConfig
 from churn.errors import InputError
 from churn.progress import on_terminal
-from features.catalog import CATALOG, COLUMNS
+from features.compile import (
+    add_rules,
+    client_columns,
+    derive,
+    event_signals,
+    fill_absent,
+    function_signals,
+    history_expr,
+)
 from features.contract import TABLES
 from features.provenance import kv_metadata
-from features.rules import add_rule_columns
-from features.signals.activity import active_user_signals, login_signals
-from features.signals.history import history_signals
-from features.signals.money import invoice_signals
-from features.signals.profile import active_clients, registered_users, user_counts
-from features.signals.relations import contact_signals
-from features.signals.services import (
-    kit_update_signals,
-    newsletter_signals,
-    request_signals,
-    video_signals,
-    webinar_signals,
-)
-from features.signals.training import certificate_signals
-from features.windows import AS_OF_TYPE, AsOf, at, days_since, utc_midnight
+from features.spec import SignalSpec, load_spec
+from features.windows import AS_OF_TYPE, AsOf, at, known, utc_midnight
 
 SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR", "ts": "TIMESTAMPTZ"}
 IBIS_TYPES = {"int": "int64", "float": "float64", "str": "string", "ts": AS_OF_TYPE}
@@ -74,11 +70,14 @@ USED_COLUMNS: dict[str, tuple[str, ...]] = {
     "contacts": ("client_id", "ts", "kind", "outcome"),
     "churn_events": ("client_id", "ts", "resumed_ts"),  # resumed_ts: optional in a file
 }
-# Amounts that are truly 0 when a client has no (unpaid) invoice.
-ZERO_WHEN_ABSENT_FLOATS = ("open_debt_rub", "overdue_debt_rub")
 
 
 # ---------------------------------------------------------------- the expression
+
+
+def spec_of(cfg: FeaturesConfig) -> SignalSpec:
+    """The signal spec the features config points at (``features.signals``)."""
+    return load_spec(cfg.signals)
 
 
 def snapshots_expr(
@@ -91,10 +90,33 @@ def snapshots_expr(
     dates = sorted(set(as_of_dates))
     if not dates:
         raise InputError("as_of: no dates to build")
-    history = history_signals(tables, dates)
+    history = history_expr(spec_of(cfg), tables, dates)
     plans = [snapshot_expr(tables, d, cfg, rules, history) for d in dates]
     union = plans[0] if len(plans) == 1 else ibis.union(*plans, distinct=False)
     return union.order_by(["as_of", "client_id"])
+
+
+def churn_in_effect(churn_events: ir.Table, as_of: AsOf) -> ir.Table:
+    """Churn events in effect at as_of: known (``ts < as_of``) and not known to have ended.
+
+    A suspension resumed on day R ends for snapshots after R: ``resumed_ts < as_of``, the
+    same strictly-before rule as every other event (a resumption stamped on the as_of day
+    is not seen yet, so a client suspended on D1 and resumed on D2 is out of the snapshots
+    of (D1, D2] and back from D2 + 1 day on).
+    """
+    events = known(churn_events, as_of)
+    return events.filter(events.resumed_ts.isnull() | (events.resumed_ts >= at(as_of)))
+
+
+def active_clients(clients: ir.Table, churn_events: ir.Table, as_of: AsOf) -> ir.Table:
+    """Clients under contract before as_of with no churn in effect at as_of.
+
+    A churn event on or after as_of does not exist yet on as_of, so that client is active;
+    a suspension resumed before as_of no longer holds, so that client is active again.
+    """
+    churned = churn_in_effect(churn_events, as_of).select("client_id").distinct()
+    started = clients.filter(clients.contract_start < at(as_of))
+    return started.anti_join(churned, "client_id")
 
 
 def snapshot_expr(
@@ -104,99 +126,39 @@ def snapshot_expr(
     rules: RulesConfig,
     history: ir.Table | None = None,
 ) -> ir.Table:
-    """The snapshot as of 00:00 UTC on ``as_of``: one row per active client, catalog columns.
+    """The snapshot as of 00:00 UTC on ``as_of``: one row per active client, spec columns.
 
     Pure: tables in, table out. Windowed events are filtered with literal bounds before
     as_of (``features.windows``); last-ever values come from ``history``
-    (:func:`features.signals.history.history_signals` over dates including as_of, built
-    here for as_of alone when not given). Nothing on or after as_of reaches a value.
+    (:func:`features.compile.history_expr` over dates including as_of, built here for
+    as_of alone when not given). Nothing on or after as_of reaches a value.
     """
+    spec = spec_of(cfg)
     if history is None:
         if isinstance(as_of, ir.Value):
             raise ValueError("snapshot_expr: a parametrised as_of needs the history table")
-        history = history_signals(tables, [as_of])
+        history = history_expr(spec, tables, [as_of])
     t = tables
-    users_at = registered_users(t["users"], as_of)
     signals = (
-        user_counts(users_at),
-        login_signals(t["logins"], as_of, cfg),
-        active_user_signals(t["logins"], as_of, cfg),
-        certificate_signals(t["trainings"], users_at, as_of, cfg),
-        webinar_signals(t["webinars"], as_of, cfg),
-        request_signals(t["service_requests"], as_of, cfg),
-        newsletter_signals(t["newsletter_events"], as_of, cfg),
-        video_signals(t["video_clicks"], as_of, cfg),
-        kit_update_signals(t["kit_updates"], as_of, cfg),
-        invoice_signals(t["invoices"], as_of),
-        contact_signals(t["contacts"], as_of, cfg),
+        *event_signals(spec, t, as_of),
+        *function_signals(spec, t, as_of),
         history.filter(history.as_of == at(as_of)).drop("as_of"),
     )
-    joined = active_clients(t["clients"], t["churn_events"], as_of)
+    active = active_clients(t["clients"], t["churn_events"], as_of)
+    joined = client_columns(spec, active, as_of)
     for i, signal in enumerate(signals):  # one flat chain of left joins on client_id
         joined = joined.left_join(signal, "client_id", rname=f"{{name}}_{i}")
     flat = joined.drop(*(f"client_id_{i}" for i in range(len(signals))))
-    snap = _derive(_fill_absent(flat), as_of, cfg).mutate(as_of=at(as_of))
-    return conform(add_rule_columns(snap, rules))
+    snap = derive(spec, fill_absent(spec, flat), as_of).mutate(as_of=at(as_of))
+    return conform(add_rules(spec, snap, rules), spec)
 
 
-def _fill_absent(t: ir.Table) -> ir.Table:
-    """No event row means 0 events (zero is the truth); timestamps and labels stay missing."""
-    fills = {
-        name: t[name].fill_null(0)
-        for name, typ in t.schema().items()
-        if typ.is_integer() and name not in ("client_id", "tenure_days")
-    }
-    fills.update({name: t[name].fill_null(0.0) for name in ZERO_WHEN_ABSENT_FLOATS})
-    return t.mutate(**fills)
-
-
-def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
-    """num / den, missing (NaN) when den is 0."""
-    return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
-
-
-def _derive(t: ir.Table, as_of: AsOf, cfg: FeaturesConfig) -> ir.Table:
-    """Signals that combine several aggregates: ratios, norms, days since, renewal."""
-    base_per_recent = cfg.trend_base_days / cfg.trend_recent_days
-    norm = ibis.cases(
-        *((t.category == cat, ibis.literal(float(v))) for cat, v in cfg.training_norm.items()),
-        else_=ibis.null("float64"),
-    )
-    norm_met = (t.n_users > 0) & (t._valid_users >= norm * t.n_users - 1e-9)
-    paid_end = t._last_paid_period_end
-    never_billed = t._first_invoice_ts.isnull() | (t._first_invoice_ts >= at(as_of))
-    renewal = ibis.cases(
-        (never_billed, 0),  # no payment period known yet
-        (paid_end.isnull(), 1),  # billed, nothing paid: the payment is due now
-        (paid_end <= at(as_of, -cfg.renewal_window_days), 1),
-        else_=0,
-    )
-
-    def since(ts: ir.TimestampValue) -> ir.FloatingValue:
-        return days_since(as_of, ts).cast("float64")
-
-    return t.mutate(
-        login_trend=_ratio(t._trend_recent, t._trend_base / base_per_recent),
-        training_coverage=_ratio(t._valid_users, t.n_users),
-        training_norm_met=norm_met.fill_null(False).cast("int64"),
-        days_since_training=since(t._last_training_ts),
-        newsletter_bounce_share_90d=_ratio(t._bounced, t._sent),
-        days_overdue=days_since(as_of, t._oldest_overdue_due).fill_null(0),
-        renewal_period_arrived=renewal.cast("int64"),
-        days_since_competitor_check=since(t._last_check_ts),
-        days_since_contact=since(t._last_contact_ts),
-    )
-
-
-def conform(t: ir.Table) -> ir.Table:
-    """Exactly the catalog columns, in catalog order, with catalog dtypes."""
-    missing = [c for c in COLUMNS if c not in t.columns]
+def conform(t: ir.Table, spec: SignalSpec) -> ir.Table:
+    """Exactly the spec's columns, in spec order, with the spec's dtypes."""
+    missing = [s.name for s in spec.signals if s.name not in t.columns]
     if missing:
-        raise InputError(
-            f"features config: no column(s) {', '.join(missing)}; the windows in the "
-            "column names (features/catalog.py) must match the features config"
-        )
-    return t.select(*(t[f.name].cast(IBIS_TYPES[f.dtype]).name(f.name) for f in CATALOG))
+        raise InputError(f"{spec.source}: no column(s) {', '.join(missing)} were computed")
+    return t.select(*(t[s.name].cast(IBIS_TYPES[s.type]).name(s.name) for s in spec.signals))
 
 
 # ---------------------------------------------------------------- I/O edges (DuckDB)
@@ -281,7 +243,8 @@ def prepare_snapshots_sql(
     dates = sorted(set(as_of_dates))
     if not dates:
         raise InputError("as_of: no dates to build")
-    history_sql = con.compile(history_signals(tables, dates))
+    spec = spec_of(cfg)
+    history_sql = con.compile(history_expr(spec, tables, dates))
     con.raw_sql(f"CREATE OR REPLACE TEMP TABLE {HISTORY_TABLE} AS {history_sql}")
     param = ibis.param(AS_OF_TYPE)
     plan = snapshot_expr(tables, param, cfg, rules, con.table(HISTORY_TABLE))
@@ -290,8 +253,10 @@ def prepare_snapshots_sql(
     if token not in template:  # pragma: no cover - would mean the compiler changed
         raise RuntimeError("prepare_snapshots_sql: as_of literal not found in the compiled plan")
     branches = [f"SELECT * FROM ({template.replace(token, _literal_sql(con, d))})" for d in dates]
-    # Ibis drops casts it believes redundant; pin the catalog types in the engine's SQL.
-    columns = ", ".join(f'CAST("{f.name}" AS {SQL_TYPES[f.dtype]}) AS "{f.name}"' for f in CATALOG)
+    # Ibis drops casts it believes redundant; pin the spec's types in the engine's SQL.
+    columns = ", ".join(
+        f'CAST("{s.name}" AS {SQL_TYPES[s.type]}) AS "{s.name}"' for s in spec.signals
+    )
     union = " UNION ALL ".join(branches)
     return f'SELECT {columns} FROM ({union}) ORDER BY "as_of", "client_id"'
 

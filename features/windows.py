@@ -6,7 +6,7 @@ before as_of". Literal bounds keep the per-event work to plain comparisons (no d
 arithmetic per event), and let the engine skip whole Parquet row groups outside the
 window (the raw tables are written roughly in time order). Several as_of dates are one
 ``UNION ALL`` of per-date plans (``features.snapshot.snapshots_expr``); last-ever values
-("the newest contact before as_of") are shared by all dates (``features.signals.history``).
+("the newest contact before as_of") are shared by all dates (``features.compile.history_expr``).
 
 Everything here is plain Ibis (comparisons, filters, date differences on aggregates), so
 the same expressions compile for DuckDB and for Spark (run Spark with

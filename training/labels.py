@@ -7,7 +7,7 @@ ts >= as_of is the future** at scoring time. Hence:
 * a client is **gone at t** when its first churn event has ``ts < t``. A churn event
   stamped exactly ``as_of`` (the CRM records days, and the generator's month-m churners
   can leave on day 1) has not happened yet for a score computed from data before
-  ``as_of``: the client is active, is in the snapshot (``features.signals.profile.
+  ``as_of``: the client is active, is in the snapshot (``features.snapshot.
   active_clients`` keeps ``first_churn >= as_of``) and is a positive;
 * the **label window** of a row is the half-open interval ``[as_of, as_of + horizon)``:
   ``label = 1`` when the client's first churn event has ``as_of <= ts < as_of + horizon``.

@@ -21,7 +21,7 @@ def _assert_unchanged(
     """Snapshots as of every date <= ``upto`` (default: all) are identical on both bases.
 
     Later dates are built in the same run on purpose: last-ever values are computed once
-    for all dates (features.signals.history), and must not leak backwards.
+    for all dates (features.compile.history_expr), and must not leak backwards.
     """
     before = build_snapshots(raw, dates, cfg)
     after = build_snapshots(perturbed, dates, cfg)

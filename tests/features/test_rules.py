@@ -17,8 +17,10 @@ from features.rules import (
     CSV_FLAGS,
     add_rule_columns,
     band,
+    band_series,
     contact_index_from_flags,
-    rule_columns_pandas,
+    format_index,
+    rule_columns_frame,
     score_flags,
 )
 
@@ -148,20 +150,20 @@ EXPECTED = pd.DataFrame(
 )
 
 
-def test_pandas_rule_columns(cfg: Config) -> None:
-    got = rule_columns_pandas(_snapshot_rows(), cfg.rules)
+def test_rule_columns_of_a_frame(cfg: Config) -> None:
+    got = rule_columns_frame(_snapshot_rows(), cfg.rules)
     pd.testing.assert_frame_equal(got, EXPECTED, check_dtype=False)
     assert got["contact_index"].dtype == "float64"
     assert got["training_indicator"].dtype == "float64"
 
 
-def test_ibis_path_matches_pandas_path(cfg: Config) -> None:
+def test_snapshot_engine_and_frame_give_the_same_columns(cfg: Config) -> None:
+    """The snapshot's engine and a pandas frame run the one Ibis definition alike."""
     import ibis
 
     rows = _snapshot_rows()
     rows["client_id"] = range(len(rows))
-    t = ibis.memtable(rows)
-    out = add_rule_columns(t, cfg.rules)
+    out = add_rule_columns(ibis.memtable(rows), cfg.rules)
     assert out.columns[-5:] == (
         "contact_index",
         "rule_band",
@@ -170,14 +172,44 @@ def test_ibis_path_matches_pandas_path(cfg: Config) -> None:
         "cabinet_indicator",
     )
     got = ibis.duckdb.connect().to_pandas(out).sort_values("client_id").reset_index(drop=True)
-    pandas_path = rule_columns_pandas(rows, cfg.rules)
+    frame = rule_columns_frame(rows, cfg.rules)
     for col in EXPECTED.columns:
-        assert got[col].tolist() == pandas_path[col].tolist() == EXPECTED[col].tolist(), col
+        assert got[col].tolist() == frame[col].tolist() == EXPECTED[col].tolist(), col
 
 
-def test_ibis_path_on_random_rows_matches_pandas(cfg: Config) -> None:
-    import ibis
+def _written_out(rows: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """The seeds' definitions written out with numpy (what the one implementation must give)."""
+    w, b = cfg.rules.contact_index, cfg.rules.bands
+    ci = (
+        w.base
+        + np.where(rows["renewal_period_arrived"] == 1, w.renewal_period_arrived, 0.0)
+        + np.where(rows["overdue_debt_rub"] > 0, w.has_overdue_debt, 0.0)
+        + np.where(rows["kit_updates_90d"] == 0, w.no_kit_updates, 0.0)
+        + np.where(
+            rows["hotline_requests_60d"] + rows["cabinet_requests_90d"] == 0,
+            w.neither_hotline_nor_lk,
+            0.0,
+        )
+        + np.where(rows["training_norm_met"] == 0, w.training_norm_not_met, 0.0)
+    ).round(6)
+    days = rows["days_since_training"]
+    untrained = (rows["training_norm_met"] == 0) | days.isna() | (days > 730)
 
+    def scale(n: pd.Series) -> np.ndarray:
+        return np.select([n == 0, n == 1], [b.high, b.dynamic], default=b.no_threat)
+
+    return pd.DataFrame(
+        {
+            "contact_index": ci,
+            "rule_band": [_expected_band(x) for x in ci],
+            "training_indicator": np.where(untrained, b.high, b.no_threat),
+            "webinar_indicator": scale(rows["webinars_180d"]),
+            "cabinet_indicator": scale(rows["cabinet_requests_90d"]),
+        }
+    )
+
+
+def test_rule_columns_on_random_rows_match_the_written_out_definition(cfg: Config) -> None:
     rng = np.random.default_rng(3)
     n = 400
     rows = pd.DataFrame(
@@ -190,20 +222,45 @@ def test_ibis_path_on_random_rows_matches_pandas(cfg: Config) -> None:
             "training_norm_met": rng.integers(0, 2, n),
             "days_since_training": np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 1500, n)),
             "webinars_180d": rng.integers(0, 4, n),
-            "row": np.arange(n),
         }
     )
-    got = ibis.duckdb.connect().to_pandas(add_rule_columns(ibis.memtable(rows), cfg.rules))
-    got = got.sort_values("row").reset_index(drop=True)
-    want = rule_columns_pandas(rows, cfg.rules)
+    got = rule_columns_frame(rows, cfg.rules)
+    want = _written_out(rows, cfg)
     for col in want.columns:
         assert got[col].tolist() == want[col].tolist(), col
     assert set(want["rule_band"]) == {"high", "dynamic", "no_threat"}
 
 
+def test_every_flag_combination_reproduces_exactly(cfg: Config) -> None:
+    """All 2^7 yes/no combinations of the seed's table through ``churn rules``' path."""
+    import itertools
+
+    combos = list(itertools.product(["yes", "no"], repeat=len(CSV_FLAGS)))
+    src = pd.DataFrame(combos, columns=list(CSV_FLAGS))
+    changed = cfg.rules.model_copy(deep=True)
+    changed.contact_index.has_unreturned_acts = 0.07  # every weight counts, none is 0
+    changed.contact_index.systems_use = 0.11
+    for rules in (cfg.rules, changed):
+        got = score_flags(src, rules)
+        w = rules.contact_index
+        for i, row in src.iterrows():
+            x = w.base
+            for col, (flag, positive) in CSV_FLAGS.items():
+                if (row[col] == "yes") == positive:
+                    x += getattr(w, flag)
+            assert got["contact_index"].iloc[i] == format_index(round(x, 6)), dict(row)
+            assert got["rule_band"].iloc[i] == band(x, rules.bands), dict(row)
+
+
+@pytest.mark.parametrize("x", [0.0, 0.2, 0.2999999, 0.3, 0.3000001, 0.3399999, 0.34, 0.35, 1.0])
+def test_scalar_band_equals_the_expression(cfg: Config, x: float) -> None:
+    got = band_series(pd.Series([x, 0.7 - 0.4, 0.24 + 0.10]), cfg.rules.bands).tolist()
+    assert got == [band(x, cfg.rules.bands), band(0.7 - 0.4, cfg.rules.bands), "high"]
+
+
 def test_snapshot_missing_column_named(cfg: Config) -> None:
     with pytest.raises(InputError, match="webinars_180d"):
-        rule_columns_pandas(_snapshot_rows().drop(columns="webinars_180d"), cfg.rules)
+        rule_columns_frame(_snapshot_rows().drop(columns="webinars_180d"), cfg.rules)
 
 
 # ---------------------------------------------------------------- bad input to the CLI
