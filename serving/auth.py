@@ -30,6 +30,7 @@ ENDPOINT_ROLES: dict[str, frozenset[str]] = {
     "/score_batch": _EVERYONE,  # internal batchable path behind /score
     "/call_list": _EVERYONE,  # the scheduler's list; the page opens on it
     "/version": _EVERYONE,
+    "/catalog": frozenset({SUPERVISOR, ADMIN}),  # the page's labels, bands and thresholds
     "/outcomes": frozenset({SCHEDULER, ADMIN}),
     "/explain": frozenset({SUPERVISOR, ADMIN}),
     "/history": frozenset({SUPERVISOR, ADMIN}),

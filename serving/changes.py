@@ -33,7 +33,7 @@ from churn.errors import InputError
 from features.catalog import CATALOG
 from serving.explain import as_of_text, contributions
 from serving.scoring import with_rule_columns
-from serving.sentences import formatter, is_missing, json_value
+from serving.sentences import formatter, is_missing, json_value, signal_label
 from training.model import ChurnModel
 
 CHANGES_SHOWN = 5
@@ -74,8 +74,7 @@ def change_sentence(
     feature: str, before: Any, after: Any, change: float, reasons: ReasonsConfig
 ) -> str:
     """ "Logins in the last 30 days fell from 14 to 0 — raises risk"."""
-    spec = reasons.features.get(feature)
-    label = spec.label if spec is not None and spec.label else feature
+    label = signal_label(feature, reasons)
     words = reasons.changes
     if is_missing(before) or is_missing(after) or isinstance(after, str):
         template = words.changed
@@ -133,11 +132,10 @@ def what_changed(
             continue
         if len(items) == top_k:
             continue
-        spec = reasons.features.get(feature)
         items.append(
             {
                 "feature": feature,
-                "label": spec.label if spec is not None and spec.label else feature,
+                "label": signal_label(feature, reasons),
                 "before": json_value(before),
                 "after": json_value(after),
                 "contribution_before": float(contrib[0, j]),

@@ -24,6 +24,7 @@ from churn.config import Config
 from serving.calllist import TOP_REASONS
 from serving.explain import explain_frame, raw_contributions
 from serving.scoring import with_rule_columns
+from serving.sentences import signal_group
 from store.weeks import JsonText
 from training.model import ChurnModel
 
@@ -212,5 +213,4 @@ def reason_key(drivers: list[dict], cfg: Config) -> str:
     risk-raising driver (``financial``, ``low_engagement`` ...), as ``churn uplift`` groups by."""
     if not drivers:
         return NO_REASON
-    spec = cfg.reasons.features.get(drivers[0]["feature"])
-    return spec.group if spec is not None else "other"
+    return signal_group(drivers[0]["feature"]) or "other"

@@ -16,63 +16,56 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from typing_extensions import TypedDict
 
-from features.catalog import CATALOG, CATEGORICAL_FEATURES
-from features.contract import CATEGORIES, COMPETITOR_PRESENT, SEGMENTS, SERVICE_MODES
+from features.catalog import SPEC
+from features.contract import SEGMENTS, SERVICE_MODES, TABLES
+from features.rules import DYNAMIC, HIGH, NO_THREAT
+from features.spec import Signal
 from store.outcomes import MAX_ID_LEN, MAX_NOTE_LEN, RESULTS
 
 INT64_MAX = 2**63 - 1
 ClientId = int  # bounds are on the fields: Field(ge=0, le=INT64_MAX)
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-_ALLOWED: dict[str, tuple[str, ...]] = {
-    "category": CATEGORIES,
-    "segment": SEGMENTS,
-    "service_mode": SERVICE_MODES,
-    "competitor_present": COMPETITOR_PRESENT,
-}
-_FLAGS = {
-    "training_norm_met",
-    "key_user_trained",
-    "renewal_period_arrived",
-    "key_user_changed_180d",
-    "decision_maker_changed_180d",
-}
-_SHARES = {"training_coverage", "newsletter_bounce_share_90d"}
-_NULLABLE_TEXT = {"region", "competitor_present"}
 
 
-def _feature_field(name: str, dtype: str) -> tuple[Any, Any]:
-    """The pydantic (type, Field) for one snapshot column given by a caller."""
-    if name in CATEGORICAL_FEATURES:
-        allowed = _ALLOWED.get(name)
+def _source_column(s: Signal) -> Any:
+    """The contract column a signal reads (None for functions and counts)."""
+    if s.table is None or s.column is None:
+        return None
+    return next((c for c in TABLES[s.table].columns if c.name == s.column), None)
+
+
+def _feature_field(s: Signal) -> tuple[Any, Any]:
+    """The pydantic (type, Field) for one snapshot column given by a caller, from its kind:
+    flags are 0/1, shares within [0, 1], counts, money and days never negative,
+    categories one of the contract's values (missing where the value can be unknown)."""
+    if s.function == "rule_indicator":  # computed from the inputs when absent
+        if s.kind == "category":
+            return Literal[HIGH, DYNAMIC, NO_THREAT] | None, Field(None)
+        return float | None, Field(None, ge=0)
+    if s.kind == "id":  # an id, not a model input (centre_id): optional
+        return str | None, Field(None, min_length=1, max_length=64)
+    if s.kind == "category":
+        col = _source_column(s)
+        allowed = col.allowed if col is not None else None
         typ: Any = Literal[allowed] if allowed else str  # type: ignore[valid-type]
-        if name in _NULLABLE_TEXT:
+        # unknown when the CRM may lack it, or when it is the newest of events that may
+        # never have happened (e.g. never checked for competitors)
+        if s.table != "clients" or (col is not None and col.nullable):
             return typ | None, Field(None)
         return typ, Field(...)
-    if dtype == "int":
-        return int, Field(..., ge=0, le=1 if name in _FLAGS else INT64_MAX)
+    if s.type == "int":
+        return int, Field(..., ge=0, le=1 if s.kind == "flag" else INT64_MAX)
     # float columns may be unknown (null) by the contract; never negative
-    return float | None, Field(..., ge=0, le=1 if name in _SHARES else None)
+    return float | None, Field(..., ge=0, le=1 if s.kind == "share" else None)
 
 
 def _client_features_model() -> type[BaseModel]:
     fields: dict[str, Any] = {"client_id": (int, Field(..., ge=0, le=INT64_MAX))}
-    for f in CATALOG:
-        if f.name in ("client_id", "as_of"):
+    for s in SPEC.signals:
+        if s.name in ("client_id", "as_of"):
             continue
-        if f.name == "rule_band":
-            fields[f.name] = (Literal["high", "dynamic", "no_threat"] | None, Field(None))
-        elif f.name == "centre_id":  # an id, not a model input: optional
-            fields[f.name] = (str | None, Field(None, min_length=1, max_length=64))
-        elif f.name in (
-            "contact_index",
-            "training_indicator",
-            "webinar_indicator",
-            "cabinet_indicator",
-        ):
-            fields[f.name] = (float | None, Field(None, ge=0))  # computed when absent
-        else:
-            fields[f.name] = _feature_field(f.name, f.dtype)
+        fields[s.name] = _feature_field(s)
     fields["as_of"] = (date | None, Field(None))
     return create_model(
         "ClientFeatures", __config__=_STRICT, __doc__="One client's snapshot row.", **fields

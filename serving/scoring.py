@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from churn.config import RulesConfig
-from features.rules import RULE_COLUMNS, SNAPSHOT_INPUTS, band_series, rule_columns_pandas
+from features.rules import RULE_COLUMNS, SNAPSHOT_INPUTS, band_series, rule_columns_frame
 from training.model import ChurnModel
 
 SCORE_COLUMNS = ["client_id", "probability", "risk_band", "contact_index", "rule_band"]
@@ -26,7 +26,7 @@ def with_rule_columns(snapshot: pd.DataFrame, rules: RulesConfig | None = None) 
     if not gaps:
         return snapshot
     if all(c in snapshot.columns for c in SNAPSHOT_INPUTS):
-        computed = rule_columns_pandas(snapshot, rules)
+        computed = rule_columns_frame(snapshot, rules)
     elif "contact_index" in snapshot.columns and snapshot["contact_index"].notna().all():
         computed = pd.DataFrame({"rule_band": band_series(snapshot["contact_index"], rules.bands)})
     else:

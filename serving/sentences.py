@@ -1,9 +1,11 @@
 """Drivers in plain words: one feature's value and sign -> a sentence a specialist acts on.
 
-The wording, the reason group and the retention action per feature live in
-``configs/reasons.yaml`` (specialists own them); this module only picks the template
-case for a value and fills it in. A feature without a mapping still reads as something
-("logins_30d = 3 — raises risk") rather than failing an explanation.
+A signal's reason group, label and kind are declared once, in the signal spec
+(``configs/signals.yaml``); the wording (templates by kind, per-signal overrides) and the
+retention action per reason group live in ``configs/reasons.yaml`` (specialists own
+them). This module only picks the template case for a value and fills it in. A column the
+spec does not know still reads as something ("logins_30d = 3 — raises risk") rather than
+failing an explanation.
 """
 
 from __future__ import annotations
@@ -13,8 +15,25 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from churn.config import FeatureReason, ReasonsConfig, RuleBands
+from churn.config import ReasonsConfig, RuleBands
+from features.catalog import SPEC
 from features.rules import band
+
+_SIGNALS = SPEC.by_name()
+
+
+def signal_label(feature: str, reasons: ReasonsConfig) -> str:
+    """The signal's short name in the reasons' language (the spec's label), or its name."""
+    s = _SIGNALS.get(feature)
+    if s is None:
+        return feature
+    return s.label.ru if reasons.language == "ru" else s.label.en
+
+
+def signal_group(feature: str) -> str | None:
+    """The signal's reason group key (the spec's), None for a column the spec lacks."""
+    s = _SIGNALS.get(feature)
+    return s.group if s is not None else None
 
 
 def is_missing(value: Any) -> bool:
@@ -110,14 +129,20 @@ def case_of(value: Any, templates: Mapping[str, str]) -> str:
 def describe(feature: str, value: Any, row: Mapping[str, Any], reasons: ReasonsConfig) -> str:
     """The sentence for a feature's value, without the raises/lowers suffix."""
     fmt = formatter(reasons)
-    spec = reasons.features.get(feature)
-    if spec is None:
-        return f"{feature} = {fmt.format_field(value, '')}"
-    template = spec.text.get(case_of(value, spec.text)) or spec.text.get("default")
-    if template is None:  # e.g. a flag with only zero/one cases got a 2
+    own = reasons.features.get(feature)
+    signal = _SIGNALS.get(feature)
+    if own is not None and own.text:
+        templates = own.text
+    elif signal is not None:  # the template of its kind
+        templates = reasons.kinds.get(signal.kind, {})
+    else:
+        templates = {}
+    template = templates.get(case_of(value, templates)) or templates.get("default")
+    if template is None:  # no wording, or e.g. a flag with only zero/one cases got a 2
         return f"{feature} = {fmt.format_field(value, '')}"
     try:
-        return fmt.vformat(template, (), {**row, "value": value})
+        label = signal_label(feature, reasons)
+        return fmt.vformat(template, (), {**row, "label": label, "value": value})
     except (KeyError, IndexError, ValueError):
         return f"{feature} = {fmt.format_field(value, '')}"
 
@@ -133,11 +158,14 @@ def sentence(
 def group_and_action(
     feature: str, contribution: float, reasons: ReasonsConfig
 ) -> tuple[str, str | None]:
-    """Reason group label and the suggested action (none for a driver that lowers risk)."""
-    spec: FeatureReason | None = reasons.features.get(feature)
-    if spec is None:
+    """Reason group label and the suggested action (none for a driver that lowers risk):
+    the group is the spec's, its words and action this language's; a signal's own action
+    (``features.<name>.action``) overrides its group's."""
+    key = signal_group(feature)
+    group = reasons.groups.get(key) if key is not None else None
+    if group is None:
         return "other", None
-    group = reasons.groups[spec.group]
     if contribution <= 0:
         return group.label, None
-    return group.label, spec.action or group.action
+    own = reasons.features.get(feature)
+    return group.label, (own.action if own is not None else None) or group.action

@@ -47,6 +47,7 @@ from churn.commit import git_commit
 from churn.config import Config, load_config
 from churn.environment import environment
 from churn.errors import ChurnError, NotFound
+from features.catalog import SPEC
 from serving.access import CALLER_ROLE, RequireKey, refusal
 from serving.auth import ADMIN
 from serving.calllist import build_call_list, call_list_records
@@ -56,6 +57,7 @@ from serving.current import CurrentWeek, ServedWeek, engine_for, from_store, par
 from serving.evidence import evidence_flags
 from serving.explain import explain_client
 from serving.loading import Snapshots, load_model, load_snapshots
+from serving.page_catalog import page_catalog
 from serving.schemas import (
     INT64_MAX,
     CallListRequest,
@@ -661,6 +663,16 @@ class ChurnService:
         if self.loaded is None:
             return self._not_ready()
         return JSONResponse(await anyio.to_thread.run_sync(self._version))
+
+    @web.get("/catalog")
+    async def catalog(self) -> JSONResponse:
+        """Labels, units, kinds and groups of the signals (the spec), the rule bands and
+        weights (``configs/rules.yaml``) and the model's band thresholds, for the page."""
+        if self.loaded is None:
+            return self._not_ready()
+        ld = self.loaded
+        features, thresholds = list(ld.model.features), dict(ld.model.risk_thresholds)
+        return JSONResponse(page_catalog(ld.cfg, SPEC, features, thresholds))
 
     @web.get("/ui")
     def ui(self) -> FileResponse:

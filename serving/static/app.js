@@ -236,16 +236,6 @@ const CODES = {
       remote: "дистанционное (ДС)",
       in_person: "личное (СИО)",
     },
-    group: {
-      financial: "временные финансовые сложности",
-      changed_preferences: "изменение предпочтений (конкурент)",
-      low_engagement: "обслуживание, качество сервиса / низкая активность",
-      training: "обслуживание, качество сервиса (норма обученности)",
-      decision_maker: "контакт не с ЛПР",
-      timing: "сроки / продление",
-      profile: "другое (профиль клиента)",
-      rule: "документированный показатель необходимости контакта",
-    },
     sub: {
       training_indicator: "Обучение",
       training: "Обучение",
@@ -263,48 +253,6 @@ const CODES = {
       training_norm_not_met: "норма обученности не выполнена",
       has_unreturned_acts: "невозвращённые акты",
       systems_use: "использование систем",
-    },
-    // the `label`s of configs/reasons.ru.yaml
-    feature: {
-      category: "Категория клиента",
-      segment: "Сегмент",
-      service_mode: "Форма сопровождения",
-      region: "Регион",
-      monthly_fee_rub: "Абонентская плата, руб./мес.",
-      tenure_days: "Срок сотрудничества, дней",
-      first_advance_months: "Первичный аванс, месяцев",
-      n_users: "Зарегистрированные пользователи",
-      logins_7d: "Входы за последнюю неделю",
-      logins_30d: "Входы за последние 30 дней",
-      logins_90d: "Входы за последние 90 дней",
-      login_trend: "Динамика входов (последние 30 дней к обычному уровню)",
-      active_users_30d: "Активные пользователи за 30 дней",
-      training_coverage: "Доля обученных пользователей",
-      training_norm_met: "Норма обученности выполнена",
-      key_user_trained: "Ключевой пользователь обучен",
-      days_since_training: "Дней с последнего обучения",
-      webinars_180d: "Вебинары за 6 месяцев",
-      cabinet_requests_90d: "Обращения через ЛК за 3 месяца",
-      hotline_requests_60d: "Обращения на горячую линию за 2 месяца",
-      consultation_requests_60d: "Обращения на линию консультаций за 2 месяца",
-      newsletter_clicks_30d: "Переходы из рассылки за 30 дней",
-      newsletter_clicks_90d: "Переходы из рассылки за 90 дней",
-      newsletter_bounce_share_90d: "Доля недоставленных писем рассылки",
-      video_clicks_90d: "Переходы в ВидеоКонсультант за 90 дней",
-      kit_updates_90d: "Обновления комплекта за 90 дней",
-      open_debt_rub: "Неоплаченные счета, руб.",
-      overdue_debt_rub: "Просроченный долг, руб.",
-      days_overdue: "Дней просрочки",
-      renewal_period_arrived: "Наступил период продления оплаты",
-      competitor_present: "Конкурент у клиента",
-      days_since_competitor_check: "Дней с последней диагностики",
-      key_user_changed_180d: "Смена ключевого пользователя за 6 месяцев",
-      decision_maker_changed_180d: "Смена ЛПР за 6 месяцев",
-      days_since_contact: "Дней с последнего звонка или визита",
-      contact_index: "Показатель необходимости контакта",
-      training_indicator: "Индикатор обучения",
-      webinar_indicator: "Индикатор посещения вебинаров",
-      cabinet_indicator: "Индикатор использования ЛК",
     },
   },
   en: {
@@ -324,7 +272,6 @@ const CODES = {
       remote: "remote",
       in_person: "in person (engineer)",
     },
-    group: {},
     sub: {
       training_indicator: "Training",
       training: "Training",
@@ -344,48 +291,6 @@ const CODES = {
       has_unreturned_acts: "unreturned acts",
       systems_use: "systems use",
     },
-    // plain-language names for the snapshot columns (features/catalog.py)
-    feature: {
-      category: "Client category",
-      segment: "Segment",
-      service_mode: "Service mode",
-      region: "Region",
-      monthly_fee_rub: "Monthly fee, RUB",
-      tenure_days: "Days as a client",
-      first_advance_months: "First advance, months",
-      n_users: "Registered users",
-      logins_7d: "Logins, last 7 days",
-      logins_30d: "Logins, last 30 days",
-      logins_90d: "Logins, last 90 days",
-      login_trend: "Login trend (last month vs before)",
-      active_users_30d: "Active users, last 30 days",
-      training_coverage: "Share of users trained",
-      training_norm_met: "Training norm met",
-      key_user_trained: "Key user trained",
-      days_since_training: "Days since last training",
-      webinars_180d: "Webinars, last 6 months",
-      cabinet_requests_90d: "Personal cabinet requests, 3 months",
-      hotline_requests_60d: "Hotline requests, 2 months",
-      consultation_requests_60d: "Consultation requests, 2 months",
-      newsletter_clicks_30d: "Newsletter clicks, 30 days",
-      newsletter_clicks_90d: "Newsletter clicks, 90 days",
-      newsletter_bounce_share_90d: "Newsletter bounce share",
-      video_clicks_90d: "VideoConsultant clicks, 90 days",
-      kit_updates_90d: "Kit updates, 90 days",
-      open_debt_rub: "Open debt, RUB",
-      overdue_debt_rub: "Overdue debt, RUB",
-      days_overdue: "Days overdue",
-      renewal_period_arrived: "Renewal period arrived",
-      competitor_present: "Competitor present",
-      days_since_competitor_check: "Days since competitor check",
-      key_user_changed_180d: "Key user changed, 6 months",
-      decision_maker_changed_180d: "Decision maker changed, 6 months",
-      days_since_contact: "Days since last contact",
-      contact_index: "Contact-necessity index",
-      training_indicator: "Training sub-indicator",
-      webinar_indicator: "Webinar sub-indicator",
-      cabinet_indicator: "Personal cabinet sub-indicator",
-    },
   },
 };
 
@@ -398,7 +303,8 @@ const state = {
   lang: urlLanguage || DEFAULT_LANGUAGE,
   key: sessionStorage.getItem(KEY_STORAGE) || "",
   horizonDays: 90,
-  ruleBands: { high: 0.34, dynamic: 0.3 },
+  ruleBands: null, // the rule's bands (configs/rules.yaml), from /catalog
+  catalog: null, // the signals' labels and the reason groups' words, from /catalog
   riskThresholds: null, // the model's own band edges, from /version
   lastClient: null, // the client shown, re-opened after a new key is entered
   // answers arrive in any order: only the latest request's answer is drawn
@@ -485,8 +391,11 @@ function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** A signal's label in the page's language, from the signal spec (GET /catalog). */
 function featureLabel(name) {
-  return code("feature", name);
+  const signal = state.catalog && state.catalog.signals.find((s) => s.name === name);
+  if (signal && signal.label) return signal.label[state.lang] || signal.label.en || name;
+  return String(name).replace(/_/g, " ");
 }
 
 function bandLabel(band) {
@@ -540,7 +449,7 @@ function formatDate(asOf) {
 }
 
 function ruleBandOf(x) {
-  if (!isNumber(x)) return null;
+  if (!isNumber(x) || !state.ruleBands) return null;
   if (x >= state.ruleBands.high) return "high";
   if (x >= state.ruleBands.dynamic) return "dynamic";
   return "no_threat";
@@ -666,6 +575,18 @@ async function loadVersion() {
   } catch (err) {
     $("#model-meta").textContent = err.auth ? t("auth_needed") : t("model_unavailable", { message: err.message });
     return !err.auth;
+  }
+}
+
+/** Labels, units, rule bands and the model's band thresholds: one source, the service. */
+async function loadCatalog() {
+  try {
+    const c = await api("/catalog");
+    state.catalog = c;
+    state.ruleBands = c.rule_bands;
+    if (c.risk_thresholds) state.riskThresholds = c.risk_thresholds;
+  } catch (err) {
+    state.catalog = null; // names fall back to the codes; the rest of the page still works
   }
 }
 
@@ -1117,8 +1038,10 @@ function renderSubIndicators(rule) {
   }
 }
 
+/** A reason group's words in the page's language (configs/reasons*.yaml, GET /catalog). */
 function groupLabel(group) {
-  return code("group", group);
+  const words = state.catalog && (state.catalog.groups[state.lang] || state.catalog.groups.en);
+  return (words && words[group]) || code("group", group);
 }
 
 function renderDrivers(drivers) {
@@ -1191,6 +1114,7 @@ function renderChart(contributions) {
 async function start() {
   const ok = await loadVersion();
   if (!ok) return; // the key was refused: the form is showing, nothing else would load
+  await loadCatalog();
   loadCallList(); // the list is what a supervisor opens the page for
   const fromUrl = new URLSearchParams(window.location.search).get("client");
   const client = state.lastClient ?? fromUrl;

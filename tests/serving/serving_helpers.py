@@ -15,7 +15,7 @@ import pandas as pd
 from churn.config import RulesConfig
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from features.contract import CATEGORIES, COMPETITOR_PRESENT, SEGMENTS, SERVICE_MODES
-from features.rules import rule_columns_pandas
+from features.rules import rule_columns_frame
 from training.calibration import fit_platt
 from training.model import ChurnModel
 
@@ -63,7 +63,7 @@ def make_snapshot(n: int = 400, seed: int = 0, as_of: str = "2025-06-01") -> pd.
     frame["monthly_fee_rub"] = rng.uniform(2_000, 30_000, size=n).round(0)
     frame["segment"] = np.where(frame["monthly_fee_rub"] > 15_000, "large", "small_medium")
     frame["training_coverage"] = rng.uniform(0, 1, size=n)
-    rules = rule_columns_pandas(frame, RulesConfig())
+    rules = rule_columns_frame(frame, RulesConfig())
     frame = frame.assign(**rules)
     return frame[[f.name for f in CATALOG]]
 

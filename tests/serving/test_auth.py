@@ -15,6 +15,7 @@ MATRIX = {
     "/history": {"supervisor", "admin"},
     "/find": {"supervisor", "admin"},
     "/version": {"scheduler", "supervisor", "admin"},
+    "/catalog": {"supervisor", "admin"},
     "/metrics": {"admin"},
     "/something_new": {"admin"},  # deny by default
 }

@@ -26,6 +26,7 @@ ENDPOINTS: dict[str, tuple[str, Any, set[str]]] = {
     "/find": ("POST", {"query": "1"}, {"supervisor", "admin"}),
     "/outcomes": ("POST", "OUTCOMES", {"scheduler", "admin"}),
     "/version": ("GET", None, {"scheduler", "supervisor", "admin"}),
+    "/catalog": ("GET", None, {"supervisor", "admin"}),
     "/metrics": ("GET", None, {"admin"}),
 }
 OPEN = ["/healthz", "/livez", "/readyz", "/ui", "/ui/"]

@@ -14,6 +14,7 @@ from week_helpers import concurrent_posters, outcome_row
 from serving.changes import what_changed
 from serving.current import read_week_snapshot
 from serving.explain import explain_frame
+from serving.sentences import signal_label
 from store.outcomes import count_outcomes, outcomes_for
 from store.weeks import get_week, history, previous_score, read_call_list, read_scores
 
@@ -206,8 +207,8 @@ def test_explain_says_what_changed_since_last_week(weekly_service, champion, ses
     for item in changes["items"]:
         direction = reasons.raises if item["direction"] == "raises" else reasons.lowers
         assert item["text"].endswith(f"{reasons.separator}{direction}")
-        label = reasons.features[item["feature"]].label
-        assert item["text"].startswith(label)
+        label = signal_label(item["feature"], reasons)
+        assert item["text"].startswith(label) and label != item["feature"]
     # every sentence in the asked language: drivers too
     driver_texts = " ".join(d["text"] for d in body["drivers"])
     has_cyrillic = any("а" <= ch <= "я" for ch in driver_texts.lower())

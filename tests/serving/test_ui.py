@@ -670,3 +670,43 @@ def test_without_lang_the_page_follows_the_configured_language(
     page.locator("[data-testid=call-list-message]").filter(has_text="данные на").wait_for()
     assert page.evaluate("document.documentElement.lang") == "ru"
     assert page.js_errors == []
+
+
+def test_labels_and_bands_come_from_the_catalog(fresh_page: Any, world: StoredWorld) -> None:
+    """The page names signals and bands from ``GET /catalog`` (the spec, rules.yaml, the
+    model), not from constants: a label changed in the catalog's answer is what it shows,
+    in either language, and its rule bands are the catalog's."""
+    import json
+
+    page = fresh_page
+    catalog = httpx.get(
+        f"{world.url}/catalog",
+        headers={"Authorization": f"Bearer {world.supervisor_key}"},
+        timeout=30,
+    ).json()
+    assert catalog["rule_bands"]["high"] == pytest.approx(0.34)
+    client_id = int(_post(world, "/call_list", {"capacity": 1})["clients"][0]["client_id"])
+    explanation = _post(world, "/explain", {"client_id": client_id, "top_k": 5, "lang": "en"})
+    strongest = max(explanation["contributions"], key=lambda c: abs(c["contribution"]))
+    edited = json.loads(json.dumps(catalog))
+    for s in edited["signals"]:
+        if s["name"] == strongest["feature"]:
+            s["label"] = {"en": "Label from the catalog", "ru": "Подпись из каталога"}
+    edited["rule_bands"] = {"high": 0.9, "dynamic": 0.8, "no_threat": 0.2}
+
+    def serve(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(edited))
+
+    page.route("**/catalog", serve)
+    for lang, label in (("en", "Label from the catalog"), ("ru", "Подпись из каталога")):
+        with page.expect_response(lambda r: r.url.endswith("/catalog")):
+            _sign_in(page, world, world.supervisor_key, lang)
+        _open_client(page, client_id)
+        first = page.locator("[data-testid=shap-bar]").first
+        assert first.get_attribute("data-feature") == strongest["feature"]
+        names = page.locator("#chart .row .name").first.inner_text()
+        assert names.startswith(label), names
+        assert page.evaluate("state.ruleBands.high") == 0.9
+        assert page.evaluate("ruleBandOf(0.85)") == "dynamic"
+        page.evaluate("sessionStorage.clear()")
+    assert page.js_errors == []
