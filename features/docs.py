@@ -25,7 +25,7 @@ client active on each `as_of` date (keys `client_id`, `as_of`), with the signals
 the documented rule indicator (`features/rules.py`, `configs/rules.yaml`). Every column is
 declared once in the signal spec, `configs/signals.yaml` (`features/spec.py` validates it,
 `features/compile.py` turns it into the engine's expressions); windows and the training
-norm are there too. How to add a signal or a table: [ADDING_SIGNALS.md](ADDING_SIGNALS.md).
+norm are there too. How to add a signal or a table: `features/ADDING_SIGNALS.md`.
 
 ```
 churn features --raw data/raw --out snap.parquet --as-of 2025-06-01       # one snapshot

@@ -40,6 +40,7 @@ class SignalFunction:
     history_static: Callable[[Tables], ir.Table] | None = None
     derive: Callable[[ir.Table, AsOf, Mapping[str, Any]], dict[str, ir.Value]] | None = None
     stage: str = "derive"  # "derive" | "rules" | "key"
+    params: tuple[str, ...] = ()  # settings the spec's entries must give (checked at load)
     doc: str = ""
 
 
@@ -59,7 +60,7 @@ def _certificates(t: Tables, as_of: AsOf, params: Mapping[str, Any]) -> ir.Table
     registered before as_of; a training of a user not (yet) registered is ignored here.
     """
     users_at = known(t["users"], as_of).select("client_id", "user_id", "role")
-    valid = known(t["trainings"], as_of, int(params.get("certificate_valid_days", 730)))
+    valid = known(t["trainings"], as_of, int(params["certificate_valid_days"]))
     valid = valid.select("client_id", "user_id").distinct()
     j = valid.join(users_at, ["client_id", "user_id"])
     return j.group_by("client_id").aggregate(
@@ -69,7 +70,7 @@ def _certificates(t: Tables, as_of: AsOf, params: Mapping[str, Any]) -> ir.Table
 
 
 def _training_derive(t: ir.Table, as_of: AsOf, params: Mapping[str, Any]) -> dict[str, ir.Value]:
-    norm_by_category = params.get("norm", {})
+    norm_by_category = params["norm"]
     norm = ibis.cases(
         *((t.category == cat, ibis.literal(float(v))) for cat, v in norm_by_category.items()),
         else_=ibis.null("float64"),
@@ -129,7 +130,7 @@ def _renewal_derive(t: ir.Table, as_of: AsOf, params: Mapping[str, Any]) -> dict
     renewal = ibis.cases(
         (never_billed, 0),  # no payment period known yet
         (paid_end.isnull(), 1),  # billed, nothing paid: the payment is due now
-        (paid_end <= at(as_of, -int(params.get("renewal_window_days", 30))), 1),
+        (paid_end <= at(as_of, -int(params["renewal_window_days"])), 1),
         else_=0,
     )
     return {"renewal_period_arrived": renewal.cast("int64")}
@@ -152,6 +153,7 @@ FUNCTIONS: dict[str, SignalFunction] = {
         per_date=_certificates,
         fills={"_valid_users": 0},
         derive=_training_derive,
+        params=("certificate_valid_days", "norm"),
         doc="certificate coverage against the category norm, key user trained",
     ),
     "debt": SignalFunction(
@@ -165,6 +167,7 @@ FUNCTIONS: dict[str, SignalFunction] = {
         history=_paid_periods,
         history_static=_first_invoice,
         derive=_renewal_derive,
+        params=("renewal_window_days",),
         doc="the payment-renewal period has arrived",
     ),
     "rule_indicator": SignalFunction(

@@ -271,6 +271,13 @@ def _check_functions(spec: SignalSpec) -> None:
                     f"{spec.source}: {s.name}: params.{k} conflicts with another entry"
                 )
             merged[k] = v
+    for name, merged in used.items():
+        lacking = [k for k in FUNCTIONS[name].params if k not in merged]
+        if lacking:
+            raise InputError(
+                f"{spec.source}: function {name!r} needs params {', '.join(lacking)} "
+                "on one of its entries"
+            )
 
 
 @lru_cache(maxsize=8)

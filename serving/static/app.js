@@ -475,7 +475,7 @@ class ApiError extends Error {
 
 /** POST/GET JSON with the key; throw an ApiError carrying the service's own message on a
  * non-2xx answer. A 401/403 also forgets the key and asks for another one. */
-async function api(path, body) {
+async function api(path, body, { quiet = false } = {}) {
   const headers = {};
   if (state.key) headers.Authorization = `Bearer ${state.key}`;
   const init = body === undefined
@@ -496,7 +496,7 @@ async function api(path, body) {
   }
   if (!response.ok) {
     const error = new ApiError(errorMessage(data) || text || response.statusText, response.status);
-    if (error.auth) askForKey(error.status === 403 ? "auth_forbidden" : "auth_unknown");
+    if (error.auth && !quiet) askForKey(error.status === 403 ? "auth_forbidden" : "auth_unknown");
     throw error;
   }
   return data;
@@ -581,7 +581,8 @@ async function loadVersion() {
 /** Labels, units, rule bands and the model's band thresholds: one source, the service. */
 async function loadCatalog() {
   try {
-    const c = await api("/catalog");
+    // quiet: a key whose role may not read it (a scheduler's) is not asked for again here
+    const c = await api("/catalog", undefined, { quiet: true });
     state.catalog = c;
     state.ruleBands = c.rule_bands;
     if (c.risk_thresholds) state.riskThresholds = c.risk_thresholds;

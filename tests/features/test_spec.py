@@ -101,3 +101,9 @@ def test_an_entry_of_the_spec_can_be_read_back(raw_spec: dict[str, Any]) -> None
     assert spec.absent_value(spec.by_name()["logins_7d"]) == 0
     assert spec.absent_value(spec.by_name()["days_since_contact"]) is None
     assert spec.warmup_days == 90
+
+
+def test_a_function_missing_its_params_is_refused(raw_spec: dict[str, Any]) -> None:
+    data = copy.deepcopy(raw_spec)
+    del _entry(data, "renewal_period_arrived")["params"]
+    assert "renewal_window_days" in _refused(data, "function 'renewal' needs params")
