@@ -468,6 +468,25 @@ MOVED = {
     "serving.extra": None,
     "retention.extra": None,
     "rules.extra": None,
+    **{  # every signal's window and parameter: the signal spec (features.signals)
+        f"features.{k}": "configs/signals.yaml (the signal spec: windows and params)"
+        for k in (
+            "login_windows_days",
+            "trend_recent_days",
+            "trend_base_days",
+            "active_users_window_days",
+            "webinar_window_days",
+            "cabinet_window_days",
+            "hotline_window_days",
+            "newsletter_windows_days",
+            "video_window_days",
+            "kit_update_window_days",
+            "contact_change_window_days",
+            "certificate_valid_days",
+            "renewal_window_days",
+            "training_norm",
+        )
+    },
 }
 
 

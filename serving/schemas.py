@@ -43,8 +43,10 @@ def _feature_field(s: Signal) -> tuple[Any, Any]:
         if s.kind == "category":
             return Literal[HIGH, DYNAMIC, NO_THREAT] | None, Field(None)
         return float | None, Field(None, ge=0)
-    if s.kind == "id":  # an id, not a model input (centre_id): optional
-        return str | None, Field(None, min_length=1, max_length=64)
+    if s.kind == "id":  # an id, not a model input (centre_id, name): optional
+        return str | None, Field(
+            None, min_length=1, max_length=64 if s.name.endswith("_id") else 256
+        )
     if s.kind == "category":
         col = _source_column(s)
         allowed = col.allowed if col is not None else None

@@ -59,8 +59,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]
         )
     spec = work / "signals.yaml"
     spec.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    cfg = cfg.model_copy(deep=True)
-    cfg.features.signals = spec
+    cfg = cfg.override(features__signals=spec)
     return build_snapshots(raw, [AS_OF], cfg).set_index("client_id"), raw
 
 

@@ -237,9 +237,9 @@ def test_every_flag_combination_reproduces_exactly(cfg: Config) -> None:
 
     combos = list(itertools.product(["yes", "no"], repeat=len(CSV_FLAGS)))
     src = pd.DataFrame(combos, columns=list(CSV_FLAGS))
-    changed = cfg.rules.model_copy(deep=True)
-    changed.contact_index.has_unreturned_acts = 0.07  # every weight counts, none is 0
-    changed.contact_index.systems_use = 0.11
+    changed = cfg.rules.override(  # every weight counts, none is 0
+        contact_index__has_unreturned_acts=0.07, contact_index__systems_use=0.11
+    )
     for rules in (cfg.rules, changed):
         got = score_flags(src, rules)
         w = rules.contact_index

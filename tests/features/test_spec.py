@@ -107,3 +107,12 @@ def test_a_function_missing_its_params_is_refused(raw_spec: dict[str, Any]) -> N
     data = copy.deepcopy(raw_spec)
     del _entry(data, "renewal_period_arrived")["params"]
     assert "renewal_window_days" in _refused(data, "function 'renewal' needs params")
+
+
+def test_a_window_left_in_the_features_config_names_the_spec(tmp_path: Path) -> None:
+    data = yaml.safe_load((Path(SPEC_FILE).parent / "default.yaml").read_text(encoding="utf-8"))
+    data["features"]["webinar_window_days"] = 90
+    path = tmp_path / "default.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(InputError, match="webinar_window_days.*configs/signals.yaml"):
+        load_config(path)
