@@ -16,10 +16,10 @@ known (days since a thing that never happened, a ratio over nothing) are NaN.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from churn.config import load_config
+from churn.environment import environment
 from features.spec import Signal, SignalSpec, load_spec
 
 
@@ -62,7 +62,7 @@ def catalog(spec: SignalSpec) -> tuple[Feature, ...]:
     return tuple(Feature.of(s) for s in spec.signals)
 
 
-SPEC: SignalSpec = load_spec(load_config(os.environ.get("CHURN_CONFIG") or None).features.signals)
+SPEC: SignalSpec = load_spec(load_config(environment().config).features.signals)
 CATALOG: tuple[Feature, ...] = catalog(SPEC)
 COLUMNS: list[str] = [f.name for f in CATALOG]
 MODEL_FEATURES: list[str] = [f.name for f in CATALOG if f.model]
