@@ -29,6 +29,7 @@ PANDAS_DTYPES = {"int": "int64", "float": "float64", "str": "str", "ts": "dateti
 # client -> signal -> expected value on AS_OF = 2025-06-01 (see tiny_base.py comments)
 EXPECTED: dict[str, dict[int, object]] = {
     "centre_id": {1: "C01", 2: "C02", 4: "C01"},
+    "name": {1: None, 2: None, 4: None},  # the hand-built export has no names (optional)
     "category": {1: "A", 2: "B", 4: "C"},
     "segment": {1: "large", 2: "small_medium", 4: "small_medium"},
     "service_mode": {1: "in_person", 2: "remote", 4: "remote"},
