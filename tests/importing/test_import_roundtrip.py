@@ -141,3 +141,22 @@ def test_weekly_increments_add_update_and_skip(
             .equals(want[name].sort_by([(k, "ascending") for k in key if k != "name"]))
         ), name
     assert validate_dir(out) == []
+
+
+def test_overlapping_files_of_one_export_keep_each_event_once(
+    named_raw: Path, crm_export: Path, mapping: Mapping, tmp_path: Path
+) -> None:
+    """Two weekly login files that repeat 50 rows (``Входы*.csv``): each event once."""
+    export = tmp_path / "export"
+    shutil.copytree(crm_export, export)
+    lines = (export / "Входы.csv").read_bytes().decode("cp1251").splitlines()
+    head, rows = lines[0], lines[1:]
+    cut = len(rows) // 2
+    (export / "Входы.csv").unlink()
+    for name, part in (("Входы_1.csv", rows[:cut]), ("Входы_2.csv", rows[cut - 50 :])):
+        (export / name).write_bytes("\n".join([head, *part, ""]).encode("cp1251"))
+    out = tmp_path / "raw"
+    report = import_export(export, mapping, out)
+    assert report.tables["logins"].skipped == 50
+    assert report.tables["logins"].added == len(rows)
+    assert pq.read_table(out / "logins.parquet").equals(pq.read_table(named_raw / "logins.parquet"))
