@@ -31,13 +31,13 @@ def _foreign():
 def figures(tmp_path_factory) -> dict:
     mod = _foreign()
     return mod.run(
-        customers=1200, seed=11, weeks=130, trials=3, workdir=tmp_path_factory.mktemp("f")
+        customers=1000, seed=11, weeks=120, trials=3, workdir=tmp_path_factory.mktemp("f")
     )
 
 
 def test_foreign_export_imports_with_its_own_spec(figures):
     files = figures["files"]
-    assert files["accounts.csv"] > 1000
+    assert files["accounts.csv"] > 900  # accounts with a term in the window
     assert files["billing_terms.csv"] > files["accounts.csv"]  # renewals and upgrades are rows
     assert figures["rows"] > 10_000
     assert 0 < figures["positives"] < figures["rows"]
