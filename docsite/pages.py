@@ -40,6 +40,7 @@ LAYER_ORDER = [
 ]
 PACKAGE_READMES = {
     "features": "features/README.md",
+    "adding-signals": "features/ADDING_SIGNALS.md",
     "training": "training/README.md",
     "serving": "serving/README.md",
     "simulator": "simulator/README.md",
@@ -202,7 +203,8 @@ def _site_links(text: str, source_dir: Path, page: str, root: Path) -> str:
         if resolved.is_relative_to(docs):
             rel = os.path.relpath(resolved, here)
             return f"[{label}]({rel}{'#' + anchor if anchor else ''})"
-        return f"{label} (`{resolved.relative_to(root.resolve()).as_posix()}`)"
+        where = resolved.relative_to(root.resolve()).as_posix()
+        return label if label.strip("`") == where else f"{label} (`{where}`)"
 
     return LINK.sub(replace, text)
 
@@ -230,7 +232,10 @@ def all_pages(root: Path) -> dict[str, str]:
         readme = _site_links(
             (root / path).read_text(encoding="utf-8"), (root / path).parent, page, root
         )
-        pages[page] = _demote_title(readme, f"Package notes: `{package}/`")
+        title = f"Package notes: `{package}/`" if "/" not in package else package
+        if package == "adding-signals":
+            title = "Adding a signal or a table: the walk-through"
+        pages[page] = _demote_title(readme, title)
     changelog = root / "CHANGELOG.md"
     pages["changelog.md"] = _site_links(
         changelog.read_text(encoding="utf-8"), root, "changelog.md", root
