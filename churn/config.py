@@ -175,6 +175,26 @@ class GateConfig(_Section):
 
 
 ChurnType = Literal["termination", "suspension", "debt_suspension"]  # features.contract
+CalibrationMethod = Literal["platt", "isotonic", "venn_abers"]  # training.calibrators
+
+
+class CalibrationConfig(_Section):
+    """How served probabilities are calibrated, and the backtest that chose how.
+
+    ``method`` is the calibrator of the served model (``training.calibrators``);
+    ``recent_update`` adds an intercept-only shift: the mean probability over the clients
+    the model scores first is set to the churn rate of the newest ``recent_months``
+    labelled months.
+    The default is the winner by pooled log loss of the rolling backtest
+    (``training.backtest``) over the newest ``backtest_blocks`` monthly blocks (0: none),
+    which the training report carries; the README gives the measured comparison.
+    """
+
+    method: CalibrationMethod = "platt"
+    recent_update: bool = True
+    recent_months: int = Field(12, gt=0)
+    backtest_blocks: int = Field(6, ge=0)
+    backtest_bootstrap_rounds: int = Field(200, gt=0)
 
 
 class TrainingConfig(_Section):
@@ -195,6 +215,7 @@ class TrainingConfig(_Section):
     # paired client-bootstrap rounds of every interval: the test block's metrics, the
     # promotion gate, the uplift report and the ranking comparison
     bootstrap_rounds: int = Field(500, gt=0)
+    calibration: CalibrationConfig = CalibrationConfig()
     gate: GateConfig = GateConfig()
     search_space: dict[str, ParamRange] = Field(default_factory=lambda: dict(DEFAULT_SEARCH_SPACE))
     num_threads: int = Field(1, gt=0)
@@ -366,6 +387,9 @@ class MonitoringConfig(_Section):
     weeks: int = Field(4, gt=0)  # newest stored weeks checked for drift
     performance_weeks: int = Field(26, gt=0)  # newest matured weeks whose performance is read
     min_labelled_rows: int = Field(200, gt=0)  # fewer: performance reported, never alerted
+    # a matured week's mean probability / observed churn rate outside this band, beyond the
+    # week's own binomial noise, alerts (performance:calibration)
+    calibration_band: tuple[float, float] = (0.8, 1.25)
     reference_rows: int = Field(5000, gt=0)
     reference_months: int = Field(12, ge=0)
     reference_seed: int = 0
@@ -377,6 +401,12 @@ class MonitoringConfig(_Section):
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> MonitoringConfig:
+        low, high = self.calibration_band
+        if not 0 < low <= 1 <= high:
+            raise ValueError(
+                f"monitoring.calibration_band: {list(self.calibration_band)} must hold 1 "
+                "with a positive lower end"
+            )
         if self.significant_psi <= self.moderate_psi:
             raise ValueError(
                 f"monitoring.significant_psi: {self.significant_psi} must exceed "

@@ -8,6 +8,10 @@ A scheduler or Prometheus rule matches on the name, so names are fixed patterns:
 * ``performance:auc_below_min``: a matured week's realised ROC-AUC is below
   ``monitoring.min_auc`` (weeks with fewer than ``min_labelled_rows`` labelled clients, or
   one class only, are reported but never alert: their AUC is noise);
+* ``performance:calibration``: a matured week's realised calibration-in-the-large (mean
+  probability over observed churn rate) is outside ``monitoring.calibration_band``, and
+  so is its whole 95 % interval (binomial noise of the observed rate; same
+  ``min_labelled_rows`` rule): the shown probabilities no longer mean what they say;
 * ``data:snapshot_missing``: a checked week's snapshot file cannot be read, so its features
   cannot be checked (a silent skip would read as "no drift").
 """
@@ -75,6 +79,32 @@ def performance_alerts(week: str, perf: dict[str, Any], cfg: MonitoringConfig) -
             auc,
             cfg.min_auc,
             f"realised ROC-AUC {auc:.3f} < {cfg.min_auc:g} in week {week} ({rows} clients)",
+        )
+    ]
+
+
+def calibration_alerts(week: str, perf: dict[str, Any], cfg: MonitoringConfig) -> list[Alert]:
+    """``performance:calibration`` when a matured week's mean probability over its observed
+    churn rate leaves ``calibration_band`` (weeks too small to judge never alert)."""
+    ratio, rows = perf.get("calibration_in_the_large"), perf.get("rows") or 0
+    low, high = cfg.calibration_band
+    ci_low, ci_high = perf.get("calibration_in_the_large_ci") or [None, None]
+    if ratio is None or rows < cfg.min_labelled_rows or low <= ratio <= high:
+        return []
+    # beyond noise only: the week's whole interval is outside the band
+    if (ratio > high and ci_low is not None and ci_low <= high) or (
+        ratio < low and (ci_high is None or ci_high >= low)
+    ):
+        return []
+    return [
+        Alert(
+            "performance:calibration",
+            week,
+            ratio,
+            high if ratio > high else low,
+            f"realised mean probability / churn rate {ratio:.3f} outside [{low:g}, {high:g}] "
+            f"in week {week} ({rows} clients: predicted {perf.get('mean_probability'):.4f}, "
+            f"observed {perf.get('churn_rate'):.4f})",
         )
     ]
 

@@ -86,7 +86,9 @@ def _performance_html(perf: dict[str, Any]) -> str:
         + "</tr>"
         for c in perf.get("calibration") or []
     )
+    citl = perf.get("calibration_in_the_large")
     return (
+        f"<p>calibration-in-the-large (mean probability / churn rate): {_num(citl)}</p>"
         f"{head}{overall}{groups}</table>"
         "<h4>calibration by decile of the score</h4><table><tr><th>decile</th><th>clients</th>"
         f"<th>mean probability</th><th>churn rate</th></tr>{calib}</table>"
@@ -128,7 +130,8 @@ td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
 champion v{escape(champ["version"])}, reference {champ["reference_rows"]} training rows from
 {escape(", ".join(champ["reference_as_of"]))}. PSI bands: stable &lt; {thr["moderate_psi"]:g},
 moderate up to {thr["significant_psi"]:g}, significant above (alerts); realised ROC-AUC alert below
-{thr["min_auc"]:g} ({thr["horizon_days"]}-day horizon).</p>
+{thr["min_auc"]:g} ({thr["horizon_days"]}-day horizon); calibration alert when a matured week's
+mean probability / churn rate leaves {escape(str(thr.get("calibration_band")))}.</p>
 <h2>alerts</h2>{f"<ul class=warn>{alert_items}</ul>" if alerts else "<p>none</p>"}
 {f"<ul>{notes}</ul>" if notes else ""}
 {"".join(sections)}

@@ -46,6 +46,17 @@ def label_week(
     return out.reset_index(drop=True)
 
 
+def citl_interval(y: np.ndarray, p: np.ndarray) -> list[float | None]:
+    """95 % interval of mean predicted / observed from the binomial noise of the observed
+    rate alone (the prediction is fixed): what a week of this size cannot tell apart."""
+    n, rate = len(y), float(np.mean(y)) if len(y) else 0.0
+    if not n or rate <= 0:
+        return [None, None]
+    half = 1.96 * np.sqrt(rate * (1 - rate) / n)
+    high = float(p.mean()) / max(rate - half, 1e-12) if rate > half else None
+    return [_num(float(p.mean()) / (rate + half)), _num(high) if high is not None else None]
+
+
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     both = 0 < y.sum() < len(y)
     return {
@@ -53,6 +64,9 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         "churners": int(y.sum()),
         "churn_rate": _num(y.mean()) if len(y) else None,
         "mean_probability": _num(p.mean()) if len(p) else None,
+        # calibration-in-the-large: mean predicted over observed (1 = right on average)
+        "calibration_in_the_large": _num(p.mean() / y.mean()) if len(y) and y.sum() else None,
+        "calibration_in_the_large_ci": citl_interval(y, p),
         "roc_auc": _num(roc_auc(y, p)) if both else None,
         "brier": _num(brier_and_log_loss(y, p)[0]) if len(y) else None,
     }

@@ -28,7 +28,13 @@ from sqlalchemy.engine import Engine
 from churn.config import Config
 from churn.errors import NotFound
 from features.catalog import CATEGORICAL_FEATURES
-from monitoring.alerts import Alert, alert_names, drift_alerts, performance_alerts
+from monitoring.alerts import (
+    Alert,
+    alert_names,
+    calibration_alerts,
+    drift_alerts,
+    performance_alerts,
+)
 from monitoring.performance import PROBABILITY, label_week, matured, realised_performance
 from monitoring.psi import band, drift_table, psi
 from monitoring.reference import Reference, load_reference
@@ -189,6 +195,7 @@ def build_report(
             entry["performance"] = perf
             if perf["status"] == "matured":
                 alerts += performance_alerts(day, perf, m)
+                alerts += calibration_alerts(day, perf, m)
         out_weeks.append(entry)
     if not weeks:
         notes.append("the store has no scored week yet: run `churn weekly`")
@@ -210,6 +217,7 @@ def build_report(
             "significant_psi": m.significant_psi,
             "min_auc": m.min_auc,
             "min_labelled_rows": m.min_labelled_rows,
+            "calibration_band": list(m.calibration_band),
             "horizon_days": cfg.training.horizon_days,
         },
         "weeks": out_weeks,
@@ -240,6 +248,12 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         if perf and perf.get("status") == "matured":
             auc = perf.get("roc_auc")
             parts.append(f"realised AUC {'n/a' if auc is None else f'{auc:.3f}'} on {perf['rows']}")
+            citl = perf.get("calibration_in_the_large")
+            parts.append(
+                "mean predicted / observed "
+                + ("n/a" if citl is None else f"{citl:.3f}")
+                + f" ({perf['mean_probability']:.4f} / {perf['churn_rate']:.4f})"
+            )
         elif perf:
             parts.append(f"labels complete on {perf['matures_on']}")
         lines.append("; ".join(parts))

@@ -118,7 +118,7 @@ def what_changed(
         raise InputError(f"top_k: must be at least 1, got {top_k}")
     both = with_rule_columns(pd.concat([previous, current], ignore_index=True), rules)
     contrib, base = contributions(model, both)  # calibrated log-odds
-    proba = expit(base + contrib.sum(axis=1))  # = the served probability (Platt)
+    proba = expit(base + contrib.sum(axis=1))  # = the served probability
     bands = model.risk_band(proba)
     before_row, after_row = both.iloc[0].to_dict(), both.iloc[1].to_dict()
     delta = contrib[1] - contrib[0]

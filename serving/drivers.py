@@ -105,8 +105,9 @@ def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS)
     (``raw``, for :func:`serving.scoring.score_frame`)."""
     frame = with_rule_columns(snapshot)
     raw, raw_base = raw_contributions(model, frame)
-    slope, _ = model.log_odds_map()
-    contrib = slope * raw  # calibrated log-odds, as serving.explain.contributions
+    total = raw.sum(axis=1) + raw_base
+    scale, _ = model.explain_scale(total, raw_base)
+    contrib = scale[:, None] * raw  # calibrated log-odds, as serving.explain.contributions
     n, k = len(frame), min(k, contrib.shape[1])
     top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
     top_c = np.take_along_axis(contrib, top, axis=1)
@@ -123,7 +124,7 @@ def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS)
         contribution=top_c,
         raising=raising,
         value_json=texts,
-        raw=raw.sum(axis=1) + raw_base,
+        raw=total,
     )
 
 

@@ -2,13 +2,17 @@
 
 Contributions are on the scale of the **shown probability**: calibrated log-odds. TreeSHAP
 gives them in the booster's raw log-odds, where ``sum + base == model.predict_raw``; the
-served probability is Platt-calibrated, ``p = sigmoid(slope * raw + intercept)``, so each
+served probability is ``p = g(raw)`` for a non-decreasing calibrator ``g``
+(:mod:`training.calibrators`). With Platt, ``g = sigmoid(slope * raw + intercept)``, each
 raw contribution is multiplied by the slope and the base becomes ``slope * base +
-intercept``. Then ``base_value + sum(contributions) == logit(probability)`` exactly: a
-supervisor who adds the bars gets the probability on the screen, not a different number
-on a scale nobody is shown. Training refuses a slope <= 0
-(:class:`training.calibration.CalibrationError`), so signs are those of the raw SHAP
-values: a feature that raises the booster's score raises the probability.
+intercept``; with any other calibrator the row's log-odds gap ``logit(g(raw)) -
+logit(g(base))`` is shared out in proportion to the raw contributions
+(:meth:`training.model.ChurnModel.explain_scale`). Either way ``base_value +
+sum(contributions) == logit(probability)`` exactly: a supervisor who adds the bars gets
+the probability on the screen, not a different number on a scale nobody is shown. Training
+refuses a Platt slope <= 0 (:class:`training.calibration.CalibrationError`) and every
+calibrator is non-decreasing, so signs are those of the raw SHAP values: a feature that
+raises the booster's score raises the probability.
 
 Raw contributions come from LightGBM's own ``pred_contrib=True`` — for a LightGBM model
 ``shap.TreeExplainer(booster).shap_values`` calls exactly that (the tests check the two
@@ -65,9 +69,9 @@ def _compiled(model: ChurnModel) -> treeshap.Trees | None:
 def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n × features) SHAP contributions in calibrated log-odds and the (n,) base value:
     ``sigmoid(base + sum) == model.predict_proba`` (what every explanation shows)."""
-    slope, intercept = model.log_odds_map()
     contrib, base = raw_contributions(model, frame)
-    return slope * contrib, slope * base + intercept
+    scale, shown_base = model.explain_scale(contrib.sum(axis=1) + base, base)
+    return scale[:, None] * contrib, shown_base
 
 
 def shap_contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
@@ -136,11 +140,11 @@ def explain_client(
     if not 1 <= top_k <= len(model.features):
         raise InputError(f"top_k: must be between 1 and {len(model.features)}, got {top_k}")
     frame = with_rule_columns(row, rules)
-    slope, intercept = model.log_odds_map()
     raw_c, raw_base = raw_contributions(model, frame)
-    c, record = slope * raw_c[0], frame.iloc[0]
-    base = slope * float(raw_base[0]) + intercept
     raw = float(raw_base[0] + raw_c[0].sum())
+    scale, shown_base = model.explain_scale(np.array([raw]), raw_base[:1])
+    c, record = float(scale[0]) * raw_c[0], frame.iloc[0]
+    base = float(shown_base[0])
     proba = float(model.calibrate(np.array([raw]))[0])
     values = record.to_dict()
     by_size = np.argsort(-np.abs(c), kind="stable")

@@ -653,6 +653,7 @@ class ChurnService:
             "n_clients": int(len(week.snapshot)),
             "horizon_days": int(getattr(ld.model, "horizon_days", 0)),
             "risk_thresholds": dict(ld.model.risk_thresholds),
+            "calibration": calibration_info(ld.model),
             "language": ld.cfg.serving.language,
             "languages": ld.cfg.languages(),
             "git_commit": ld.git_commit,
@@ -677,6 +678,22 @@ class ChurnService:
     @web.get("/ui")
     def ui(self) -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+
+def calibration_info(model: Any) -> dict[str, Any]:
+    """How the served probabilities were calibrated, for /version and the page's
+    "probabilities recalibrated on DATE": the method, the day the calibrator was fitted
+    (a model from before that was recorded: the day it was trained) and the labelled
+    snapshot dates it was fitted on."""
+    meta = model.metadata or {}
+    on = meta.get("calibrated_at") or (str(meta.get("trained_at") or "")[:10] or None)
+    dates = meta.get("calibration_as_of") or []
+    return {
+        "method": getattr(model.calibrator, "method", None),
+        "recalibrated_on": on,
+        "fitted_on_as_of": [dates[0], dates[-1]] if dates else None,
+        "description": meta.get("calibration"),
+    }
 
 
 def _json_dumps(value: Any) -> bytes:

@@ -25,7 +25,7 @@ __all__ = ["SMALL_BATCH_ROWS", "ChurnModel", "categorical_levels_from", "threads
 @dataclass
 class ChurnModel:
     booster: Any  # lightgbm.Booster
-    calibrator: Any  # a training.portable calibrator (Platt for explanations)
+    calibrator: Any  # a training.portable calibrator, non-decreasing in the raw score
     features: list[str]
     categorical_levels: dict[str, list[str]]
     risk_thresholds: dict[str, float] = field(default_factory=lambda: {"high": 0.5, "dynamic": 0.3})
@@ -66,9 +66,9 @@ class ChurnModel:
         Explanations are given on the scale of the shown probability: a SHAP contribution
         ``c`` to the booster's raw score is ``slope * c`` in calibrated log-odds, and the base
         value is ``slope * base + intercept``, so base + contributions = logit(probability).
-        That only holds for a calibrator that is affine in log-odds (Platt, what training
-        fits); any other calibrator (isotonic steps) has no such scale, so it is refused here
-        rather than explained on a scale that does not add up to what is shown.
+        That only holds for a calibrator that is affine in log-odds (Platt); any other
+        calibrator has no single scale and is refused here: :meth:`explain_scale` gives the
+        per-row scale every calibrator has.
         """
         slope = getattr(self.calibrator, "slope", None)
         intercept = getattr(self.calibrator, "intercept", None)
@@ -87,6 +87,54 @@ class ChurnModel:
                 "raises/lowers would be reversed"
             )
         return float(slope), float(intercept)
+
+    def explain_scale(self, raw: np.ndarray, raw_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, base) per row: ``base + scale * sum(raw contributions) == logit(p)``.
+
+        Explanations are shown in the log-odds of the shown probability ``p``. For Platt
+        (affine in log-odds) the scale is its slope and the base ``slope * raw_base +
+        intercept`` (:meth:`log_odds_map`), the same for every row. For any other monotone
+        calibrator ``g`` the row's log-odds difference from the base,
+        ``logit(g(raw)) - logit(g(raw_base))``, is distributed over the features in
+        proportion to their raw contributions: the scale is that difference over
+        ``raw - raw_base`` (the secant slope; the local slope where the two coincide). A
+        non-decreasing ``g`` gives a scale >= 0, so signs never flip; on a flat step of
+        ``g`` (isotonic, Venn-Abers) the scale is 0: the score equals the base there and
+        nothing moved it. A decreasing calibrator is refused (CalibrationError).
+        """
+        raw = np.asarray(raw, dtype=float)
+        raw_base = np.broadcast_to(np.asarray(raw_base, dtype=float), raw.shape)
+        if hasattr(self.calibrator, "slope") and hasattr(self.calibrator, "intercept"):
+            slope, intercept = self.log_odds_map()
+            return np.full(raw.shape, slope), slope * raw_base + intercept
+        from scipy.special import logit
+
+        from training.portable import EPS
+
+        def log_odds(x: np.ndarray) -> np.ndarray:
+            return logit(np.clip(self.calibrate(x), EPS, 1 - EPS))
+
+        top, bottom = log_odds(raw), log_odds(raw_base)
+        gap = raw - raw_base
+        step = 1e-4
+        close = np.abs(gap) < step
+        scale = np.empty(raw.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale[~close] = (top - bottom)[~close] / gap[~close]
+        if close.any():
+            near = raw[close]
+            scale[close] = (log_odds(near + step) - log_odds(near - step)) / (2 * step)
+        if (scale < -1e-9).any():
+            from training.calibration import CalibrationError
+
+            raise CalibrationError(
+                f"model calibrator {type(self.calibrator).__name__} decreases with the raw "
+                "score: every raises/lowers would be reversed"
+            )
+        # where the gap is tiny the secant is rebuilt so base + scale * gap is exact
+        scale = np.maximum(scale, 0.0)
+        base = np.where(close, top - scale * gap, bottom)
+        return scale, base
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of churn within ``horizon_days``."""

@@ -40,7 +40,8 @@ from churn.progress import counter
 from churn.utc import as_utc
 from features import provenance as raw_provenance
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
-from training.calibration import fit_platt, risk_thresholds
+from training.calibration import risk_thresholds
+from training.calibrators import fit_calibrator, intercept_update
 from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
 from training.model import ChurnModel, categorical_levels_from
 from training.reference import log_reference
@@ -261,7 +262,14 @@ def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
         tuned = tune_lgbm(X_train, y_train, X_valid, y_valid, cfg=cfg.training, on_trial=progress)
     shell.booster = tuned.booster
     raw_valid = shell.predict_raw(blocks.valid)
-    shell.calibrator = fit_platt(raw_valid, y_valid)
+    shell.calibrator = calibrate_on(
+        cfg,
+        raw_valid,
+        blocks.valid,
+        block="validation",
+        population_raw=shell.predict_raw(blocks.test),  # features only: known when scored
+        known=pd.concat([blocks.train, blocks.valid]),
+    )
     shell.risk_thresholds = risk_thresholds(
         shell.predict_proba(blocks.valid),
         high_share=cfg.training.risk_high_share,
@@ -277,13 +285,86 @@ def fit_model(cfg: Config, blocks: Blocks) -> tuple[ChurnModel, TuneResult]:
         "valid_as_of": [d.date().isoformat() for d in blocks.split.valid],
         "test_as_of": [d.date().isoformat() for d in blocks.split.test],
         "seen_as_of": [d.date().isoformat() for d in blocks.split.train.append(blocks.split.valid)],
-        "calibration": "platt (validation block)",
+        "calibration": f"{describe_method(cfg)} (validation block)",
         "risk_rule": (
             f"high = top {cfg.training.risk_high_share:.0%} of validation rows, "
             f"dynamic = top {cfg.training.risk_dynamic_share:.0%}"
         ),
     }
     return shell, tuned
+
+
+def describe_method(cfg: Config) -> str:
+    """The configured calibrator in words (``training.calibration``)."""
+    c = cfg.training.calibration
+    recent = (
+        f" + intercept update to the churn rate of the newest {c.recent_months} labelled month(s)"
+        if c.recent_update
+        else ""
+    )
+    return c.method + recent
+
+
+def calibrate_on(
+    cfg: Config,
+    raw: np.ndarray,
+    rows: pd.DataFrame,
+    *,
+    block: str,
+    population_raw: np.ndarray | None = None,
+    known: pd.DataFrame | None = None,
+) -> Any:
+    """The configured calibrator fitted on held-out ``raw`` scores of ``rows``.
+
+    With ``recent_update`` it is then shifted in log-odds (one number) so that its mean
+    over ``population_raw`` (the rows it will score first: their features are known, their
+    labels are not) equals the churn rate of the newest ``recent_months`` months of the
+    labelled rows ``known`` (:func:`training.calibrators.intercept_update`).
+    """
+    c = cfg.training.calibration
+    calibrator = fit_calibrator(c.method, raw, rows[LABEL].to_numpy(), block=block)
+    if c.recent_update and population_raw is not None and known is not None and len(known):
+        rate = recent_rate(known, c.recent_months)
+        calibrator = intercept_update(
+            calibrator, population_raw, np.full(len(population_raw), rate)
+        )
+    return calibrator
+
+
+def recent_rate(known: pd.DataFrame, months: int) -> float:
+    """The observed churn rate of the newest ``months`` calendar months of labelled rows."""
+    as_of = pd.to_datetime(known["as_of"])
+    key = (as_of.dt.year * 12 + as_of.dt.month).to_numpy()
+    newest = np.isin(key, np.unique(key)[-months:])
+    return float(known[LABEL].to_numpy()[newest].mean())
+
+
+def backtest_calibration(cfg: Config, frame: pd.DataFrame, tuned: TuneResult) -> dict[str, Any]:
+    """The rolling calibration backtest (:mod:`training.backtest`) of the served recipe."""
+    from training.backtest import run_backtest
+
+    t = cfg.training
+
+    def fit(rows: pd.DataFrame) -> Any:
+        levels = categorical_levels_from(rows, CATEGORICAL_FEATURES)
+        twin = ChurnModel(None, None, list(MODEL_FEATURES), levels, horizon_days=t.horizon_days)
+        twin.booster = _fit_fixed(twin, rows, tuned.params, tuned.best_iteration)
+        return twin.predict_raw
+
+    out = run_backtest(
+        frame,
+        fit,
+        blocks=t.calibration.backtest_blocks,
+        horizon_days=t.horizon_days,
+        test_months=t.test_months,
+        recent_months=t.calibration.recent_months,
+        rounds=t.calibration.backtest_bootstrap_rounds,
+        seed=t.seed,
+    )
+    configured = t.calibration.method + ("+recent" if t.calibration.recent_update else "")
+    out["configured"] = configured
+    out["configured_is_winner"] = configured == out.get("winner")
+    return out
 
 
 def _fit_fixed(shell: ChurnModel, rows: pd.DataFrame, params: dict[str, Any], trees: int) -> Any:
@@ -298,7 +379,13 @@ def _dates(values: pd.Series) -> list[str]:
     return sorted({pd.Timestamp(d).date().isoformat() for d in pd.unique(values)})
 
 
-def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneResult) -> ChurnModel:
+def refit_served(
+    cfg: Config,
+    frame: pd.DataFrame,
+    blocks: Blocks,
+    tuned: TuneResult,
+    newest: pd.DataFrame | None = None,
+) -> ChurnModel:
     """The model to serve: the selected recipe refitted on every labelled snapshot.
 
     The held-out selection model learned from the train block only (for the demo, snapshots
@@ -314,6 +401,11 @@ def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneRe
     change three more months of data make; the alternative (the selection fit's validation
     Platt) would map a booster fitted on less, older data, a year before the newest rows.
     Risk-band thresholds are the shares of the test block under the served model.
+
+    With ``training.calibration.recent_update`` the calibrator's log-odds are shifted so
+    that its mean over ``newest`` (the newest snapshot's rows, unlabelled: the clients the
+    model scores first; default the newest labelled date's rows) is the churn rate of the
+    newest ``recent_months`` labelled months (:func:`calibrate_on`).
     """
     t = cfg.training
     horizon = pd.Timedelta(days=t.horizon_days)
@@ -323,9 +415,17 @@ def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneRe
     twin_rows = frame[(as_of + horizon < blocks.test["as_of"].min()).to_numpy()]
     twin = ChurnModel(None, None, shell.features, levels, horizon_days=t.horizon_days)
     twin.booster = _fit_fixed(twin, twin_rows, tuned.params, tuned.best_iteration)
-    test_y = blocks.test[LABEL].to_numpy()
-    calibrator = fit_platt(twin.predict_raw(blocks.test), test_y, block="test")
     shell.booster = _fit_fixed(shell, frame, tuned.params, tuned.best_iteration)
+    if newest is None:
+        newest = frame[(as_of == as_of.max()).to_numpy()]
+    calibrator = calibrate_on(
+        cfg,
+        twin.predict_raw(blocks.test),
+        blocks.test,
+        block="test",
+        population_raw=shell.predict_raw(newest),
+        known=frame,
+    )
     shell.calibrator = calibrator
     shell.risk_thresholds = risk_thresholds(
         shell.predict_proba(blocks.test),
@@ -346,9 +446,10 @@ def refit_served(cfg: Config, frame: pd.DataFrame, blocks: Blocks, tuned: TuneRe
         "seen_as_of": fitted,
         "fit_rows": int(len(frame)),
         "calibration": (
-            f"platt fitted on the test block ({test_dates[0]}..{test_dates[-1]}) scored by a "
-            f"twin with the same recipe fitted on {twin_dates[0]}..{twin_dates[-1]}"
+            f"{describe_method(cfg)} fitted on the test block ({test_dates[0]}..{test_dates[-1]}) "
+            f"scored by a twin with the same recipe fitted on {twin_dates[0]}..{twin_dates[-1]}"
         ),
+        "calibrated_at": pd.Timestamp.now(tz="UTC").date().isoformat(),
         "calibration_as_of": test_dates,
         "calibration_twin_fit_as_of": twin_dates,
         "risk_rule": (
@@ -557,6 +658,8 @@ def metrics_table(report: TrainingReport) -> str:
             f"profit ceiling (outcome known): EMPC {perfect['empc_rub']:.1f} RUB/client, "
             f"calling {perfect['empc_share']:.1%}"
         )
+    if ev.calibration_backtest:
+        lines.append(backtest_line(ev.calibration_backtest))
     lines.append(
         f"model version {report.model_version} -> {report.alias}"
         f"{' (promoted)' if report.promoted else ' (not promoted)'}; run {report.run_id}"
@@ -564,6 +667,22 @@ def metrics_table(report: TrainingReport) -> str:
     if report.gate is not None:
         lines.append(f"gate: {report.gate.reason}")
     return "\n".join(lines)
+
+
+def backtest_line(backtest: dict[str, Any]) -> str:
+    """One line: the backtest's winner and the served calibrator's pooled figures."""
+    winner = backtest.get("winner")
+    if winner is None:
+        return f"calibration backtest: {backtest.get('note', 'no block')}"
+    pooled = backtest["pooled"]
+    used = backtest.get("configured", winner)
+    shown = pooled.get(used, pooled[winner])
+    return (
+        f"calibration backtest ({len(backtest['blocks'])} blocks): winner {winner} by pooled "
+        f"log loss; served {used}: mean predicted / observed "
+        f"{shown['calibration_in_the_large']:.3f}, ECE {shown['ece']:.4f}, "
+        f"log loss {shown['log_loss']:.5f}"
+    )
 
 
 # --------------------------------------------------------------------------- entry point
@@ -605,7 +724,18 @@ def run_train(
     _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
     _say("evaluating on the test block (model, rule, reference)")
     result, scores = evaluate(cfg, model, blocks, raw_dir, reference)
-    served = refit_served(cfg, frame, blocks, tuned)
+    if cfg.training.calibration.backtest_blocks:
+        _say(
+            f"calibration backtest: the served recipe replayed on the newest "
+            f"{cfg.training.calibration.backtest_blocks} monthly blocks"
+        )
+        backtest = backtest_calibration(cfg, frame, tuned)
+        result = replace(result, calibration_backtest=backtest)
+        _say(backtest_line(backtest))
+    newest_as_of = snapshots["as_of"].max()
+    served = refit_served(
+        cfg, frame, blocks, tuned, newest=snapshots[snapshots["as_of"] == newest_as_of]
+    )
     fit = served.metadata["fit_as_of"]
     _say(
         f"served model: refitted on all {len(frame)} labelled rows ({fit[0]}..{fit[-1]}), "

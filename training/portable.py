@@ -13,10 +13,12 @@ It imports nothing from the project, on purpose. The project's
 in-process model cannot drift apart.
 
 **Calibrators** are a small registry of classes that serialise to and from
-``{"method": name, "params": {...}}``. Platt scaling is here; another method (isotonic,
-Venn-Abers) is one more class with ``method``, ``params()``, ``from_params()`` and
-``predict(raw)``, decorated with :func:`calibrator`. Fitting stays in
-``training/calibration.py``: only applying a fitted map has to travel with the model.
+``{"method": name, "params": {...}}``: Platt scaling, isotonic regression and the
+inductive Venn-Abers predictor, each a class with ``method``, ``params()``,
+``from_params()``, ``predict(raw)`` and ``shifted(delta)`` (an intercept-only update in
+log-odds), decorated with :func:`calibrator`. All are non-decreasing in the raw score.
+Fitting stays in ``training/calibrators.py``: only applying a fitted map has to travel
+with the model.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 
 FORMAT = "churn-risk/lightgbm-text"
 FORMAT_VERSION = 1
@@ -72,6 +74,9 @@ def calibrator(method: str) -> Callable[[type], type]:
     return register
 
 
+EPS = 1e-6  # step maps keep probabilities in [EPS, 1 - EPS]: a finite log-odds for every client
+
+
 @calibrator("platt")
 @dataclass(frozen=True)
 class PlattCalibrator:
@@ -89,6 +94,74 @@ class PlattCalibrator:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> PlattCalibrator:
         return cls(slope=float(params["slope"]), intercept=float(params["intercept"]))
+
+    def shifted(self, delta: float) -> PlattCalibrator:
+        """The same map with ``delta`` added to its log-odds (an intercept-only update)."""
+        return PlattCalibrator(self.slope, self.intercept + float(delta))
+
+
+@dataclass(frozen=True)
+class _StepMap:
+    """A non-decreasing piecewise-linear map of the raw score given by knots (``x`` sorted,
+    ``y`` non-decreasing), flat beyond the ends, plus a log-odds ``shift`` (0 unless an
+    intercept-only update moved it)."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    shift: float = 0.0
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        p = np.clip(np.interp(np.asarray(raw, dtype=float), self.x, self.y), EPS, 1.0 - EPS)
+        return p if self.shift == 0.0 else expit(logit(p) + self.shift)
+
+    def params(self) -> dict[str, Any]:
+        return {"x": list(self.x), "y": list(self.y), "shift": float(self.shift)}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Any:
+        return cls(
+            tuple(float(v) for v in params["x"]),
+            tuple(float(v) for v in params["y"]),
+            float(params.get("shift", 0.0)),
+        )
+
+    def shifted(self, delta: float) -> Any:
+        return type(self)(self.x, self.y, self.shift + float(delta))
+
+
+@calibrator("isotonic")
+@dataclass(frozen=True)
+class IsotonicCalibrator(_StepMap):
+    """Isotonic regression of the label on the raw score, interpolated between its steps."""
+
+
+@calibrator("venn_abers")
+@dataclass(frozen=True)
+class VennAbersCalibrator(_StepMap):
+    """Inductive Venn-Abers predictor: ``x`` grid scores, ``y`` the merged probability
+    ``p1 / (1 - p0 + p1)`` there; ``lower`` / ``upper`` are ``p0`` / ``p1`` (their gap says
+    how little the calibration rows tell about a score: wide at the sparse top end)."""
+
+    lower: tuple[float, ...] = ()
+    upper: tuple[float, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "p0": list(self.lower), "p1": list(self.upper)}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> VennAbersCalibrator:
+        return cls(
+            tuple(float(v) for v in params["x"]),
+            tuple(float(v) for v in params["y"]),
+            float(params.get("shift", 0.0)),
+            tuple(float(v) for v in params.get("p0", ())),
+            tuple(float(v) for v in params.get("p1", ())),
+        )
+
+    def shifted(self, delta: float) -> VennAbersCalibrator:
+        return VennAbersCalibrator(
+            self.x, self.y, self.shift + float(delta), self.lower, self.upper
+        )
 
 
 def calibration_to_json(cal: Any) -> dict[str, Any]:

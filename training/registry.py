@@ -227,6 +227,11 @@ def _flat_metrics(result: Evaluation) -> dict[str, float]:
             out[f"test_auc_gain_{key}"] = float(value)
     if result.gap_closed is not None:
         out["test_gap_closed"] = float(result.gap_closed)
+    backtest = result.calibration_backtest or {}
+    for name, pooled in (backtest.get("pooled") or {}).items():
+        for key in ("calibration_in_the_large", "ece", "brier", "log_loss"):
+            if isinstance(pooled.get(key), int | float):
+                out[f"backtest_{name.replace('+', '_')}_{key}"] = float(pooled[key])
     return out
 
 
@@ -249,7 +254,8 @@ def log_run(
             "best_iteration": tuned.best_iteration,
             "horizon_days": cfg.training.horizon_days,
             "n_trials": cfg.training.n_trials,
-            "calibration": "platt",
+            "calibration": cfg.training.calibration.method
+            + ("+recent" if cfg.training.calibration.recent_update else ""),
             "n_features": len(model.features),
         }
     )

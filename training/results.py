@@ -153,6 +153,8 @@ class Evaluation:
     block: BlockInfo
     reference_info: ReferenceInfo | None = None
     by_centre: dict[str, Any] | None = None  # the headline metrics centre by centre
+    # the served recipe replayed on the newest monthly blocks (training.backtest)
+    calibration_backtest: dict[str, Any] | None = None
 
     @property
     def model(self) -> ScoreMetrics | None:
@@ -181,6 +183,7 @@ class Evaluation:
                 "block": asdict(self.block),
                 "reference_info": asdict(self.reference_info) if self.reference_info else None,
                 "by_centre": self.by_centre,
+                "calibration_backtest": self.calibration_backtest,
             }
         )
         return out
@@ -271,6 +274,7 @@ class TrainingReport:
             "by_centre": ev["by_centre"],
             "profit": ev["profit"],
             "calibration": ev["calibration"],
+            "calibration_backtest": ev["calibration_backtest"],
             "block": ev["block"],
             "split": self.split,
             "rows": self.rows,

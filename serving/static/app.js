@@ -94,6 +94,7 @@ const I18N = {
     lowers: "снижает риск",
     bar_hint: "— чем длиннее полоса, тем сильнее влияние.",
     model_meta: "Модель {name}, версия {version}{alias} · оценки на {as_of}",
+    recalibrated: "вероятности перекалиброваны {date}",
     model_unavailable: "Сведения о модели недоступны: {message}",
     unreachable: "Сервис оценки недоступен. Он запущен?",
     loading_list: "Загрузка списка звонков…",
@@ -188,6 +189,7 @@ const I18N = {
     lowers: "lowers risk",
     bar_hint: "— longer bar, stronger effect.",
     model_meta: "Model {name} version {version}{alias} · scores as of {as_of}",
+    recalibrated: "probabilities recalibrated on {date}",
     model_unavailable: "Model information unavailable: {message}",
     unreachable: "The scoring service cannot be reached. Is it running?",
     loading_list: "Loading the call list…",
@@ -571,6 +573,10 @@ async function loadVersion() {
       alias: v.alias ? ` (${v.alias})` : "",
       as_of: formatDate(v.as_of),
     });
+    const calibrated = v.calibration && v.calibration.recalibrated_on;
+    const note = $("#model-calibration");
+    note.textContent = calibrated ? t("recalibrated", { date: formatDate(calibrated) }) : "";
+    note.title = calibrated && v.calibration.description ? v.calibration.description : "";
     return true;
   } catch (err) {
     $("#model-meta").textContent = err.auth ? t("auth_needed") : t("model_unavailable", { message: err.message });

@@ -161,3 +161,56 @@ def test_a_week_whose_snapshot_is_gone_alerts(stores: dict[str, Any], tmp_path: 
     drift = _week(report, DRIFT_WEEK)["drift"]
     assert drift["features"] is None and drift["score"]["band"] != "significant"
     assert "snapshot file not found" in drift["snapshot_error"]
+
+
+@pytest.fixture(scope="module")
+def hotter(
+    session_config: Config, session_sim: SimulateConfig, trained: dict[str, Any], tmp_path_factory
+) -> Config:
+    """A store whose matured week was scored by the session champion on a base where twice
+    as many clients leave (the generator's ``target_monthly_churn`` doubled, same seed):
+    the probabilities shown that week were far too low."""
+    from serving.weekly import run_weekly
+    from simulator.generate import simulate
+
+    root = tmp_path_factory.mktemp("monitor-hotter")
+    sim = session_sim.override(
+        target_monthly_churn=2 * session_sim.target_monthly_churn,
+        reference__paths=0,  # not needed here
+    )
+    simulate(sim, root / "raw")
+    cfg = session_config.override(
+        store__url=f"sqlite:///{root / 'store.db'}",
+        paths__raw_dir=root / "raw",
+        paths__weeks_dir=root / "weeks",
+        paths__reports_dir=root / "reports",
+    )
+    run_weekly(cfg, root / "raw", as_of=MATURED_WEEK)
+    return cfg
+
+
+def test_realised_calibration_of_each_matured_week(
+    stores: dict[str, Any], hotter: Config, tmp_path: Path
+) -> None:
+    """Once its horizon has passed, a week reports mean probability / observed churn rate;
+    outside ``monitoring.calibration_band`` beyond the week's noise it alerts
+    ``performance:calibration``; the plain base's week stays inside and does not."""
+    for cfg, alerting in ((stores["plain"], False), (hotter, True)):
+        result, report = _monitor(cfg, tmp_path / str(alerting))
+        perf = _week(report, MATURED_WEEK)["performance"]
+        scores = read_scores(connect(cfg.store.url), MATURED_WEEK)
+        raw = Path(cfg.paths.raw_dir)
+        labelled = label_snapshots(scores, read_churn_events(raw), 90, data_end_of(raw))
+        ratio = labelled["probability"].mean() / labelled["label"].mean()
+        assert perf["calibration_in_the_large"] == pytest.approx(ratio, rel=1e-9)
+        low, high = perf["calibration_in_the_large_ci"]
+        assert low < ratio < high
+        assert report["thresholds"]["calibration_band"] == [0.8, 1.25]
+        named = "performance:calibration" in report["alert_names"]
+        assert named is alerting, (ratio, low, high)
+        line = next(ln for ln in result.output.splitlines() if MATURED_WEEK.isoformat() in ln)
+        assert f"mean predicted / observed {ratio:.3f}" in line
+    assert ratio < 0.8 and high < 0.8  # the hotter base: far too low, beyond noise
+    assert result.exit_code == 4
+    alert = next(a for a in report["alerts"] if a["name"] == "performance:calibration")
+    assert alert["week"] == MATURED_WEEK.isoformat() and alert["threshold"] == 0.8

@@ -68,13 +68,17 @@ def test_random_clients_explained_on_the_served_scale(tiny_model, tiny_snapshot,
         assert out["raw_score"] == pytest.approx(float(tiny_model.predict_raw(row)[0]), abs=1e-9)
 
 
-def test_a_non_platt_or_reversed_calibrator_is_refused(tiny_model, tiny_snapshot):
+def test_a_reversed_calibrator_is_refused(tiny_model, tiny_snapshot):
+    """A Platt slope <= 0 or a decreasing map would flip every raises/lowers."""
     from sklearn.isotonic import IsotonicRegression
 
-    rows = tiny_snapshot.iloc[:3]
-    iso = IsotonicRegression().fit([0.0, 1.0], [0.0, 1.0])
+    rows = tiny_snapshot.iloc[:50]
+    raw = tiny_model.predict_raw(rows)
+    decreasing = IsotonicRegression(increasing=False, out_of_bounds="clip").fit(
+        raw, (raw < np.median(raw)).astype(float)
+    )
     for calibrator, error, match in (
-        (iso, InputError, "not Platt"),
+        (decreasing, CalibrationError, "decreases with the raw score"),
         (PlattCalibrator(slope=-0.5, intercept=0.0), CalibrationError, "must be > 0"),
     ):
         model = ChurnModel(
@@ -82,6 +86,38 @@ def test_a_non_platt_or_reversed_calibrator_is_refused(tiny_model, tiny_snapshot
         )
         with pytest.raises(error, match=match):
             contributions(model, rows)
+    with pytest.raises(InputError, match="not Platt"):  # no single slope: per-row scales only
+        ChurnModel(tiny_model.booster, decreasing, [], {}).log_odds_map()
+
+
+@pytest.mark.parametrize("method", ["isotonic", "venn_abers"])
+def test_a_monotone_calibrator_is_explained_on_the_shown_probability(
+    tiny_model, tiny_snapshot, cfg, method
+):
+    """Isotonic and Venn-Abers have no slope: each row's log-odds gap from the base is
+    shared out in proportion to the raw contributions, so the bars still add up to the
+    shown probability and keep the raw signs (zero only on a flat step of the map)."""
+    from training.calibrators import fit_calibrator
+
+    raw_all = tiny_model.predict_raw(tiny_snapshot)
+    y = np.random.default_rng(3).random(len(raw_all)) < expit(raw_all)  # held-out-like labels
+    calibrator = fit_calibrator(method, raw_all, y.astype(float))
+    model = ChurnModel(
+        tiny_model.booster, calibrator, tiny_model.features, tiny_model.categorical_levels
+    )
+    raw, raw_base = raw_contributions(model, tiny_snapshot)
+    contrib, base = contributions(model, tiny_snapshot)
+    served = model.predict_proba(tiny_snapshot)
+    np.testing.assert_allclose(base + contrib.sum(axis=1), logit(served), atol=1e-7)
+    moved = np.abs(contrib).sum(axis=1) > 0
+    assert moved.mean() > 0.5, "most rows are off the base's step"
+    np.testing.assert_array_equal(np.sign(contrib[moved]), np.sign(raw[moved]))
+    assert (contrib[~moved] == 0).all()
+    row = tiny_snapshot.iloc[[int(np.flatnonzero(moved)[0])]]
+    out = explain_client(model, row, top_k=3, reasons=cfg.reasons, rules=cfg.rules)
+    total = out["base_value"] + sum(c["contribution"] for c in out["contributions"])
+    assert total == pytest.approx(logit(out["probability"]), abs=1e-7)
+    assert out["probability"] == pytest.approx(float(served[row.index[0]]), abs=1e-12)
 
 
 def test_fast_path_equals_shap_tree_explainer(tiny_model, tiny_snapshot):

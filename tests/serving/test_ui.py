@@ -508,6 +508,25 @@ def test_call_list_click_shows_what_the_api_says(page: Any, world: StoredWorld) 
     assert page.js_errors == []
 
 
+def test_the_page_says_when_probabilities_were_recalibrated(
+    page: Any, world: StoredWorld, session_config: Config
+) -> None:
+    """Next to the model version: "probabilities recalibrated on DATE", the day the served
+    calibrator was fitted (the champion's metadata, as /version gives it)."""
+    from serving.loading import load_model
+
+    calibration = _get_version(world)["calibration"]
+    day = calibration["recalibrated_on"]
+    champion = load_model(session_config, "champion").model  # what the service loaded
+    assert day == champion.metadata["calibrated_at"]
+    assert calibration["method"] == champion.calibrator.method
+    note = page.locator("[data-testid=model-calibration]")
+    note.filter(has_text="recalibrated").wait_for()
+    assert note.inner_text() == f"probabilities recalibrated on {day}"
+    assert "fitted on the test block" in (note.get_attribute("title") or "")
+    assert page.js_errors == []
+
+
 def test_unknown_client_gives_a_message_naming_it(page: Any, world: StoredWorld) -> None:
     page.goto(f"{world.url}/ui/?lang=en")
     unknown = "987654321"

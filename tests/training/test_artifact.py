@@ -155,7 +155,9 @@ def test_calibrators_round_trip_through_json() -> None:
     back = portable.calibration_from_json(spec)
     raw = np.linspace(-4, 4, 9)
     np.testing.assert_array_equal(back.predict(raw), platt.predict(raw))
-    with pytest.raises(portable.ArtifactError, match="'venn_abers' is unknown.*platt"):
+    with pytest.raises(portable.ArtifactError, match="'beta' is unknown.*platt"):
+        portable.calibration_from_json({"method": "beta", "params": {}})
+    with pytest.raises(portable.ArtifactError, match="bad params"):
         portable.calibration_from_json({"method": "venn_abers", "params": {}})
     with pytest.raises(portable.ArtifactError, match="bad params"):
         portable.calibration_from_json({"method": "platt", "params": {"slope": 1.0}})

@@ -76,7 +76,16 @@ def test_trained_run_is_complete_in_mlflow(trained: dict, session_config: Config
     assert run.data.tags["dataset_digest"] == trained["dataset_digest"]
     assert run.inputs.dataset_inputs[0].dataset.digest == trained["dataset_digest"]
     assert "git_commit" in run.data.tags
-    assert run.data.params["calibration"] == "platt"
+    calibration = session_config.training.calibration
+    assert run.data.params["calibration"] == calibration.method + (
+        "+recent" if calibration.recent_update else ""
+    )
+    winner = trained["calibration_backtest"]["winner"].replace("+", "_")
+    assert run.data.metrics[f"backtest_{winner}_log_loss"] == pytest.approx(
+        trained["calibration_backtest"]["pooled"][trained["calibration_backtest"]["winner"]][
+            "log_loss"
+        ]
+    )
     model_auc = trained["test"]["model"]["roc_auc"]
     assert run.data.metrics["test_model_roc_auc"] == pytest.approx(model_auc)
     folders = ("", "optuna", "evaluation", "config", "report")
@@ -158,3 +167,46 @@ def test_served_model_is_refitted_on_every_labelled_snapshot(
     holdout = artifact.load(Path(path))
     assert max(d.date().isoformat() for d in seen_as_of(holdout)) < min(split["test"])
     assert trained["gate"]["champion_status"] in ("none", "compared", "incompatible")
+
+
+def test_calibration_backtest_in_the_report(
+    trained: dict, session_config: Config, small_snapshots: Path
+) -> None:
+    """The report replays the served recipe on the newest monthly blocks (point in time),
+    compares the calibrators and says which one the served model uses and why; the served
+    calibrator is that one, kept as JSON in the model's metadata."""
+    from training.calibrators import from_dict, to_dict
+    from training.labels import data_end_of, label_snapshots, read_churn_events
+    from training.pipeline import recent_rate
+
+    c = session_config.training.calibration
+    backtest = trained["calibration_backtest"]
+    assert len(backtest["blocks"]) == c.backtest_blocks
+    horizon = pd.Timedelta(days=session_config.training.horizon_days)
+    for block in backtest["blocks"]:
+        start = pd.Timestamp(block["block"])
+        assert pd.Timestamp(block["served_fit"][-1]) + horizon <= start  # labels known then
+        assert pd.Timestamp(block["twin_fit"][-1]) + horizon < pd.Timestamp(block["calibration"][0])
+        assert set(block["calibrators"]) == set(backtest["pooled"])
+    pooled = backtest["pooled"]
+    assert {"platt", "isotonic", "venn_abers", "platt+recent"} <= set(pooled)
+    assert backtest["winner"] == min(pooled, key=lambda n: pooled[n]["log_loss"])
+    assert backtest["configured"] == c.method + ("+recent" if c.recent_update else "")
+    assert backtest["winner"] in backtest["why"]
+    for name in pooled:
+        assert len(pooled[name]["reliability"]) == 10
+        assert pooled[name]["goal"]["ece"]["max"] == 0.005
+    from training.registry import load_version
+
+    served = load_version(session_config.training.model_name, trained["model_version"]).model
+    meta = served.metadata
+    assert served.calibrator.method == c.method
+    assert from_dict(to_dict(served.calibrator)) == served.calibrator
+    assert meta["calibrated_at"] == pd.Timestamp(meta["trained_at"]).date().isoformat()
+    # the intercept update: the newest snapshot's mean probability is the recent churn rate
+    snaps = pd.read_parquet(small_snapshots)
+    newest = snaps[snaps["as_of"] == snaps["as_of"].max()]
+    raw = session_config.paths.raw_dir
+    known = label_snapshots(snaps, read_churn_events(raw), 90, data_end_of(raw))
+    rate = recent_rate(known, c.recent_months)
+    assert served.predict_proba(newest).mean() == pytest.approx(rate, rel=1e-6)
