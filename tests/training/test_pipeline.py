@@ -198,7 +198,7 @@ def test_calibration_backtest_in_the_report(
         assert pooled[name]["goal"]["ece"]["max"] == 0.005
     from training.registry import load_version
 
-    served = load_version(session_config.training.model_name, trained["model_version"]).model
+    served = load_version(session_config.registry.model_name, trained["model_version"]).model
     meta = served.metadata
     assert served.calibrator.method == c.method
     assert from_dict(to_dict(served.calibrator)) == served.calibrator
