@@ -13,6 +13,7 @@ and the raw directory.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -86,7 +87,8 @@ def realised_performance(
     y = labelled[LABEL].to_numpy(dtype=float)
     p = labelled[PROBABILITY].to_numpy(dtype=float)
     out = _metrics(y, p)
-    out["calibration"] = calibration_table(y, p, bins) if len(y) else []
+    # JSON-ready rows (calibration_table gives typed bins since training/results.py)
+    out["calibration"] = [asdict(b) for b in calibration_table(y, p, bins)] if len(y) else []
     groups: dict[str, list[dict[str, Any]]] = {}
     for column in by:
         if column not in labelled.columns:
