@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 def _base(cfg, sim, cache: Path) -> Path:  # noqa: ANN001
     """Raw export + monthly snapshots of the generated base, built once per parameters."""
-    from features.cli import run_features
+    from features.build import run_features
     from simulator.generate import simulate
 
     root = cache / f"calib-c{sim.clients}-m{sim.months}-s{sim.seed}"
@@ -64,8 +64,8 @@ def main() -> None:
         backtest_calibration,
         fit_model,
         labelled,
-        load_snapshots,
         split_blocks,
+        training_snapshots,
     )
 
     sim = load_simulate_config().override(
@@ -83,7 +83,7 @@ def main() -> None:
     root = _base(cfg, sim, args.cache_dir)
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):
-        snaps, _ = load_snapshots(cfg, root / "raw", root / "features" / "snapshots.parquet")
+        snaps, _ = training_snapshots(cfg, root / "raw", root / "features" / "snapshots.parquet")
         frame = labelled(cfg, snaps, root / "raw")
         blocks = split_blocks(cfg, frame)
         t0 = time.perf_counter()
