@@ -118,6 +118,8 @@ def _type_name(annotation: Any) -> str:
         return " | ".join(_type_name(a) for a in typing.get_args(annotation))
     if origin is typing.Annotated:
         return _type_name(typing.get_args(annotation)[0])
+    if origin is tuple and typing.get_args(annotation)[-1:] == (Ellipsis,):
+        return f"list[{_type_name(typing.get_args(annotation)[0])}]"
     if origin is not None:
         args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
         name = getattr(origin, "__name__", str(origin))

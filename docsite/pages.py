@@ -81,6 +81,7 @@ def _settings_models() -> dict[str, Any]:
     models: dict[str, Any] = {"`configs/default.yaml` (`churn.config.Config`)": Config}
     optional = (  # settings files with their own model, where the code has them
         ("simulator.config", "SimulateConfig", "`configs/simulate.yaml`"),
+        ("features.spec", "SignalSpec", "`configs/signals.yaml`: the signal spec"),
         ("importing.mapping", "Mapping", "`configs/mappings/*.yaml`: the CRM import mapping"),
     )
     for module_name, model_name, title in optional:

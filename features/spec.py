@@ -60,7 +60,9 @@ FilterValue = str | int | float | bool | list[str | int] | dict[str, Any]
 
 class Label(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # the signal's short name in Russian (page, sentences)
     ru: str = Field(min_length=1)
+    # the same in English
     en: str = Field(min_length=1)
 
 
@@ -69,24 +71,43 @@ class Signal(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # the snapshot column
     name: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    # id, date, count, money, days, flag, share, index or category
     kind: Kind
+    # int, float, str or ts; default by kind (count/flag/id int, category str)
     dtype: DType | None = None
+    # the contract table it is computed from
     table: str | None = None
+    # the table's column the aggregate reads
     column: str | None = None
+    # {column: value, [values], {in}, {not_in} or {null}} on the table's rows
     filter: dict[str, FilterValue] = {}
+    # value, days_since, count, sum, mean, min, max, last, days_since_last, ...
     aggregate: Aggregate | None = None
+    # days before as_of, or a name from windows; absent: all history
     window: int | str | None = None
+    # trend: the window before `window` whose average it is compared with
     base_window: int | str | None = None
+    # share: the rows counted over the rows matching `filter`
     numerator: dict[str, FilterValue] = {}
+    # instead of table/aggregate: a registered function (features/functions.py)
     function: str | None = None
+    # the function's settings
     params: dict[str, Any] = {}
+    # the value for a client with no rows (default 0 for counts, else missing)
     absent: Any = None
+    # the unit a value is in
     unit: str | None = None
+    # the direction that raises risk: up, down or none
     risk: Literal["up", "down", "none"] = "none"
+    # the reason group of a model input (configs/reasons*.yaml groups)
     group: str | None = None
+    # the signal's short name for people, ru and en
     label: Label
+    # false for ids and outputs that are not model inputs
     model: bool = True
+    # what the value means, exactly (the signal catalog)
     definition: str = Field(min_length=1)
 
     @field_validator("filter", "numerator")
@@ -116,8 +137,11 @@ class SignalSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # named windows in days (week: 7, month: 30, ...)
     windows: dict[str, int] = {}
+    # churn features --every month starts where this window is covered
     warmup: int | str
+    # every column of the snapshot, in order
     signals: tuple[Signal, ...]
     source: str = ""  # the file it was read from (messages)
 
