@@ -38,11 +38,42 @@ def _read_file(path: Path) -> pd.DataFrame:
     raise InputError(f"{path}: unknown file type {suffix!r} (use .parquet, .csv, .xlsx or .xls)")
 
 
+_ISO = r"^\s*\d{4}-\d{1,2}-\d{1,2}"
+
+
+def _parse_ts(values: pd.Series, day_first: bool | None) -> tuple[pd.Series, pd.Series]:
+    """UTC instants, and where the value reads as two different dates.
+
+    ISO values (``2024-01-31 ...``) are unambiguous and always read year-month-day; others
+    (``03.01.2024``, ``1/2/2024``) are read both ways: with ``day_first`` unset, a value
+    that differs is ambiguous (the caller names it) rather than silently guessed.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = pd.to_datetime(values, utc=True)
+        return out.astype("datetime64[us, UTC]"), pd.Series(False, index=values.index)
+    text = values.astype("str").where(values.notna())
+    iso = text.str.match(_ISO).fillna(False).astype(bool)
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+    out[iso] = pd.to_datetime(text[iso], format="ISO8601", utc=True, errors="coerce")
+    ambiguous = pd.Series(False, index=values.index)
+    rest = ~iso & text.notna()
+    if rest.any():
+        month = pd.to_datetime(
+            text[rest], format="mixed", dayfirst=False, utc=True, errors="coerce"
+        )
+        day = pd.to_datetime(text[rest], format="mixed", dayfirst=True, utc=True, errors="coerce")
+        out[rest] = day if day_first else month
+        if day_first is None:
+            ambiguous[rest] = month.notna() & day.notna() & (month != day)
+    return out.astype("datetime64[us, UTC]"), ambiguous
+
+
 class _Reader:
     """Reads the spec's files once each and collects parse problems as violations."""
 
-    def __init__(self, src: Path) -> None:
+    def __init__(self, src: Path, day_first: bool | None = None) -> None:
         self.src = Path(src)
+        self.day_first = day_first
         self.cache: dict[str, pd.DataFrame] = {}
         self.problems: list[Violation] = []
 
@@ -64,8 +95,18 @@ class _Reader:
     def parse(self, table: str, file: str, col: str, source: str, values: pd.Series, kind: str):
         """``values`` as the contract type; unparseable values become a violation."""
         if kind == "ts":
-            out = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-            out = out.astype("datetime64[us, UTC]")
+            out, ambiguous = _parse_ts(values, self.day_first)
+            if ambiguous.any():
+                idx = np.flatnonzero(ambiguous.to_numpy())
+                shown = [
+                    {"row": int(i) + 2, "value": str(values.iloc[i])[:40]}
+                    for i in idx[:MAX_EXAMPLES]
+                ]
+                msg = (
+                    f"{file}: {rows(len(idx))} of {source!r} read as different dates day-first "
+                    "and month-first; set day_first: true or false in the source spec"
+                )
+                self.problems.append(Violation(table, col, "ambiguous_date", msg, shown, len(idx)))
         elif kind in ("int", "float"):
             out = pd.to_numeric(values, errors="coerce")
         else:
@@ -87,7 +128,7 @@ class _Reader:
 
 def read_source(spec: SourceSpec, src: Path) -> tuple[dict[str, pd.DataFrame], list[Violation]]:
     """The canonical tables (customers may be empty) and the parse problems found."""
-    r = _Reader(src)
+    r = _Reader(src, spec.day_first)
     s = spec.subscriptions
     out: dict[str, pd.DataFrame] = {}
     cols = {

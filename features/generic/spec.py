@@ -88,6 +88,9 @@ class SourceSpec(_Spec):
     trend_days: tuple[int, int] = (30, 90)
     recent_user_days: int = Field(30, gt=0)
     activity_types: tuple[str, ...] | None = None  # None: every type found in the data
+    # dates that are not ISO (2024-01-31): true = 03.01.2024 is 3 January; unset = a value
+    # that reads as two different dates is refused, naming the file, column and row
+    day_first: bool | None = None
     labels: dict[str, Label] = Field(default_factory=dict)  # per activity type (overrides)
 
     @field_validator("windows_days")

@@ -49,13 +49,6 @@ def test_model_ranks_foreign_churners_above_chance_and_the_baseline(figures):
     assert figures["model_roc_auc"] >= figures["baseline_roc_auc"], figures
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known problem (issue 21, found with the foreign export): day-first dates "
-    "(dd.mm.yyyy, common in European billing exports) are parsed month-first where the "
-    "day is <= 12 and day-first where it is > 12, silently, in the same column; the spec "
-    "has no date-format setting and the import raises no error",
-)
 def test_day_first_dates_are_not_silently_swapped(tmp_path):
     from features.generic.load import read_source
     from features.generic.spec import SourceSpec
@@ -81,6 +74,16 @@ def test_day_first_dates_are_not_silently_swapped(tmp_path):
         }
     )
     tables, problems = read_source(spec, tmp_path)
+    # unset day_first: the ambiguous values are named, not guessed
+    lines = [v.line() for v in problems]
+    assert any(
+        x.startswith("subscriptions.start_ts: ambiguous_date") and "row=2" in x for x in lines
+    )
+    assert any(x.startswith("activities.ts: ambiguous_date") for x in lines)
+    assert not any("row=3" in x for x in lines if "start_ts" in x)  # 13.01 reads one way only
+    tables, problems = read_source(spec.with_(day_first=True), tmp_path)
+    assert problems == []
     starts = tables["subscriptions"]["start_ts"].dt.strftime("%Y-%m-%d").tolist()
-    # either both rows read day-first (3 and 13 January) or the import names the column
-    assert problems or starts == ["2023-01-03", "2023-01-13"], starts
+    assert starts == ["2023-01-03", "2023-01-13"], starts
+    at = tables["activities"]["ts"].dt.strftime("%Y-%m-%d %H:%M").tolist()
+    assert at == ["2023-01-05 10:00"]
