@@ -6,8 +6,9 @@
    simulated weeks and their horizons), train and register a model on the snapshots whose
    90-day outcome is known before the first week (or take a registered one,
    :func:`registered_model`);
-2. every week: the snapshot as of the week's date, :func:`serving.weekly.score_week`
-   (the call list with its randomised holdout), the week written to the score store
+2. every week: the snapshot as of the week's date, :func:`serving.weekly.build_week`
+   (the weekly run's one list builder: the store's exclusions, the call list with its
+   randomised holdout), the week written to the score store
    (``store.weeks.write_week``), simulated call outcomes posted through the store API
    (``store.outcomes.add_outcomes``), and the treatment's draws for the listed clients
    (:func:`simulator.treatment.draw_week`);
@@ -25,10 +26,10 @@ client or the tail of an earlier call's effect (which would bias the holdout com
 towards zero). This is on top of the weekly run's own rule (clients reached within
 ``serving.recall_after_days`` are left out).
 
-``rerank``: an optional function that reorders the week's list (the uplift ranking of
-``training.uplift_model``, :func:`uplift_rerank`): the week is scored with a pool of
-``RERANK_POOL`` x capacity candidates (the base ranking's best), the function keeps
-``capacity`` of them and the holdout is drawn over those, the same way.
+``rerank``: an optional :class:`serving.weekly.Rerank` that reorders the week's list (the
+uplift ranking of ``training.uplift_model``, :func:`uplift_rerank`): the week is scored
+with a pool of ``RERANK_POOL`` x capacity candidates (the base ranking's best), the uplift
+keeps ``capacity`` of them and the holdout is drawn over those, inside the same builder.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,11 +49,11 @@ from churn.config import Config
 from churn.errors import InputError
 
 if TYPE_CHECKING:
+    from serving.weekly import Rerank
     from simulator.config import SimulateConfig
     from simulator.treatment import Listings
     from training.registry import LoadedModel
 
-WeekRerank = Callable[[Any, pd.DataFrame, date, int], Any]
 ASSIGNMENTS_FILE = "assignments.parquet"
 FEATURES_FILE = "listed_features.parquet"  # listed clients' snapshot rows (uplift models)
 SUMMARY_FILE = "loop.json"
@@ -257,7 +258,7 @@ def run_loop(
     capacity: int | None = None,
     ranking: str | None = None,
     model: LoadedModel | None = None,
-    rerank: WeekRerank | None = None,
+    rerank: Rerank | None = None,
     say: Callable[[str], None] = lambda _: None,
     sim: SimulateConfig | None = None,
 ) -> LoopResult:
@@ -267,11 +268,11 @@ def run_loop(
 
     from churn.tracking import use_tracking_uri
     from features.snapshot import build_snapshots
-    from serving.weekly import score_week
+    from serving.weekly import build_week
     from simulator.config import load_simulate_config
     from simulator.treatment import Listings, draw_week
     from store import db
-    from store.outcomes import add_outcomes, recently_called
+    from store.outcomes import add_outcomes
     from store.weeks import write_week
     from training.pipeline import numeric_as_float
 
@@ -312,7 +313,6 @@ def run_loop(
     relist = timedelta(days=sim.loop.relist_after_days)
     listed: list[pd.DataFrame] = []
     features: list[pd.DataFrame] = []
-    pool = capacity * RERANK_POOL if rerank is not None else capacity
     try:
         by_month: dict[int, list[date]] = {}
         for d in dates:
@@ -327,15 +327,20 @@ def run_loop(
             for d in month_dates:
                 t = time.perf_counter()
                 snap = snaps[(as_of_day == d).to_numpy()].reset_index(drop=True)
-                recent = recently_called(engine, d, run.serving.recall_after_days)
+                relisted: set[int] = set()
                 for frame in listed:
                     if frame["as_of"].iloc[0] > d - relist:
-                        recent |= set(frame["client_id"].astype(int))
-                frames = score_week(
-                    model.model, snap, cfg=run, as_of=d, recently_called=recent, capacity=pool
+                        relisted |= set(frame["client_id"].astype(int))
+                frames = build_week(
+                    model.model,
+                    snap,
+                    engine,
+                    cfg=run,
+                    as_of=d,
+                    capacity=capacity,
+                    also_excluded=relisted,
+                    rerank=rerank,
                 )
-                if rerank is not None:
-                    frames = rerank(frames, snap, d, capacity)
                 seconds["score"] += time.perf_counter() - t
                 t = time.perf_counter()
                 write_week(
@@ -405,37 +410,13 @@ def logged_listings(result: LoopResult, horizon_days: int) -> pd.DataFrame:
     return labelled.rename(columns={LABEL: "churned"})
 
 
-def uplift_rerank(model: Any, retention: Any) -> WeekRerank:
+def uplift_rerank(model: Any) -> Rerank:
     """Rank the week's candidate pool by predicted uplift; the holdout is drawn after."""
-    from serving.holdout import CALL, assign_holdout
-    from serving.weekly import CALL_COLUMNS, WeekFrames
+    from serving.weekly import Rerank
 
-    def rerank(frames: Any, snap: pd.DataFrame, as_of: date, capacity: int) -> Any:
-        calls = frames.call_list
-        cols = ["client_id", "overdue_debt_rub", "logins_30d", "competitor_present"]
-        x = calls.merge(snap[cols], on="client_id", how="left", validate="one_to_one")
-        uplift = model.predict(x.assign(reason_group=x["reason"]))
-        order = np.lexsort((calls["client_id"].to_numpy(), -uplift))[:capacity]
-        top = calls.iloc[order].reset_index(drop=True)
-        top = top.drop(columns=["assignment", "propensity", "selected"]).assign(
-            rank=np.arange(1, len(top) + 1), ranking="uplift"
-        )
-        assigned = assign_holdout(
-            top.drop(columns=["risk_decile"]),
-            decile=top["risk_decile"].to_numpy(),
-            share=retention.holdout_share,
-            seed=retention.holdout_seed,
-            as_of=as_of,
-        )
-        assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
-        sent = int(assigned["selected"].sum())
-        sizing = replace(
-            frames.sizing,
-            total=replace(frames.sizing.total, listed=len(assigned)),
-            ranking="uplift",
-            sent=sent,
-            held_out=len(assigned) - sent,
-        )
-        return WeekFrames(frames.scores, assigned[list(CALL_COLUMNS)], sizing)
+    def priority(calls: pd.DataFrame, snap: pd.DataFrame) -> np.ndarray:
+        cols = ["overdue_debt_rub", "logins_30d", "competitor_present"]
+        x = calls.reset_index(drop=True).join(snap[cols].reset_index(drop=True))
+        return np.asarray(model.predict(x.assign(reason_group=x["reason"])), dtype=float)
 
-    return rerank
+    return Rerank(priority=priority, name="uplift", pool=RERANK_POOL)

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from churn.tracking import setup_mlflow
-from cli.base import app, friendly
+from cli.base import app, friendly, parse_date
 from cli.base import config as _config
 
 
@@ -167,27 +167,29 @@ def score(
 @app.command("call-list")
 @friendly
 def call_list(
-    capacity: int = typer.Option(..., help="how many clients the specialists can call"),
-    out: Path = typer.Option(..., help="output CSV"),
-    features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
-    segment: str | None = typer.Option(None, help="small_medium or large"),
-    service_mode: str | None = typer.Option(None, "--service-mode", help="in_person or remote"),
-    as_of: str | None = typer.Option(None, "--as-of", help="snapshot date (default latest)"),
+    out: Path = typer.Option(..., help="output CSV (Parquet by suffix)"),
+    raw: Path | None = typer.Option(None, help="raw-data directory (default paths.raw_dir)"),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="YYYY-MM-DD (default: the day after the newest event)"
+    ),
+    capacity: int | None = typer.Option(
+        None, help="calls the specialists can make (default serving.default_capacity)"
+    ),
+    alias: str | None = typer.Option(None, help="registry alias (default champion)"),
 ) -> None:
-    """Write the weekly call list: the clients to call first with reasons and actions."""
+    """A dry run of `churn weekly`: the same week's call list (holdout included) as CSV;
+    nothing is stored."""
+    from serving.weekly import dry_run
+
     cfg = _config()
     setup_mlflow(cfg)
-    from serving.batch import run_call_list
-
-    run_call_list(
-        cfg,
-        capacity=capacity,
-        out=out,
-        features_file=features_file,
-        segment=segment,
-        service_mode=service_mode,
-        as_of=as_of,
+    day = parse_date(as_of, "--as-of") if as_of else None
+    summary, table = dry_run(
+        cfg, raw or Path(cfg.paths.raw_dir), out, as_of=day, alias=alias, capacity=capacity
     )
+    for line in summary.lines(cfg.serving.language)[:-1]:
+        typer.echo(line)
+    typer.echo(f"dry run: nothing stored; call list ({len(table)} rows) -> {out}")
 
 
 @app.command()

@@ -117,7 +117,7 @@ def compare_rankings(
     for name in rankings:
         say(f"evaluation run: seed {seed + 1}, {name} ranking")
         extra: dict[str, Any] = (
-            {"ranking": "probability", "rerank": uplift_rerank(uplift_model, cfg.retention)}
+            {"ranking": "probability", "rerank": uplift_rerank(uplift_model)}
             if name == "uplift"
             else {"ranking": name}
         )

@@ -1,4 +1,5 @@
-"""Offline scoring: ``churn score`` and ``churn call-list`` through the service's functions.
+"""Offline scoring: ``churn score`` through the service's functions (``churn call-list`` is
+the weekly run's dry run, :func:`serving.weekly.dry_run`).
 
 :func:`scored_rows` is the one definition of a batch-score row; the DuckDB path here and
 every Spark partition (``serving.spark_batch``) call it, so both engines write the same
@@ -13,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from churn.config import Config, RulesConfig
-from serving.calllist import build_call_list
 from serving.centres import centre_ids, client_names
 from serving.loading import load_model, load_snapshots
 from serving.scoring import score_frame
@@ -85,46 +85,3 @@ def run_score(
         f"{loaded.version} ({loaded.alias}) -> {out} ({summary})"
     )
     return scores
-
-
-def run_call_list(
-    cfg: Config,
-    *,
-    capacity: int,
-    out: Path,
-    features_file: Path | None = None,
-    segment: str | None = None,
-    service_mode: str | None = None,
-    as_of: str | None = None,
-    alias: str | None = None,
-) -> pd.DataFrame:
-    """The ranked call list of one snapshot (latest by default) as CSV (or Parquet by suffix)."""
-    loaded = load_model(cfg, alias)
-    snapshot = load_snapshots(cfg, features_file=features_file).get(as_of)
-    calls = build_call_list(
-        loaded.model,
-        snapshot,
-        capacity=capacity,
-        reasons=cfg.reasons,
-        ranking=cfg.serving.ranking,
-        segment=segment,
-        service_mode=service_mode,
-        rules=cfg.rules,
-        retention=cfg.retention,
-    )
-    sizing = calls.attrs.get("sizing", {})
-    calls.insert(1, "as_of", snapshot["as_of"].iloc[0].date().isoformat())
-    _write(calls, out)
-    loss = calls["expected_loss_rub"].sum()
-    days = cfg.training.horizon_days
-    log.info(
-        f"call list: {len(calls)} clients (capacity {capacity}, ranked by {cfg.serving.ranking}) "
-        f"-> {out}; expected loss covered {loss:,.0f} RUB over {days} days".replace(",", " ")
-    )
-    if sizing:
-        bound = "capacity binds" if sizing["capacity_binds"] else "the profit-optimal count binds"
-        log.info(
-            f"{sizing['profit_optimal_count']} clients have a positive expected profit; "
-            f"{bound} ({sizing['listed']} listed)"
-        )
-    return calls

@@ -1,4 +1,7 @@
-"""The weekly call list: the clients to call first within the specialists' capacity.
+"""The call list's pieces: ranking, money columns, sizing, and the API's record shape.
+
+The list itself is built in one place, :func:`serving.weekly.build_week` (with every
+exclusion and the holdout); this module holds what it ranks and sizes by.
 
 Ranking by expected loss (probability of churning within the horizon × monthly fee ×
 horizon months: RUB at stake over the 90-day horizon, ``expected_loss_rub``) puts a
@@ -26,22 +29,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from churn.config import ReasonsConfig, RetentionConfig, RulesConfig
+from churn.config import RetentionConfig
 from churn.errors import InputError
-from features.contract import SEGMENTS, SERVICE_MODES
-from serving.centres import centre_groups, centre_ids, client_names, has_centres
-from serving.explain import explain_frame
-from serving.scoring import score_frame
+from serving.centres import centre_ids, client_names
 from serving.sentences import json_value
 from serving.sizing import ListSizing
-from training.model import ChurnModel
 from training.profit import ProfitParams, client_value, expected_profit
 from training.ranking import RANK_KEYS, RANKINGS, Ranking, expected_loss_rub, rank_order
 
-__all__ = ["RANK_KEYS", "RANKINGS", "Ranking", "build_call_list", "rank_scores"]
+__all__ = ["RANK_KEYS", "RANKINGS", "Ranking", "rank_scores"]
 TOP_REASONS = 3
 # the call list's own columns, ahead of the reasons, actions and contact summary
 LEADING_COLUMNS = (
@@ -64,20 +62,6 @@ LEADING_COLUMNS = (
 def _check_choice(field: str, value: str | None, allowed: tuple[str, ...]) -> None:
     if value is not None and value not in allowed:
         raise InputError(f"{field}: unknown value {value!r}; expected one of {', '.join(allowed)}")
-
-
-def filter_clients(
-    snapshot: pd.DataFrame, *, segment: str | None = None, service_mode: str | None = None
-) -> pd.DataFrame:
-    """Rows of the wanted segment / service mode (None keeps all)."""
-    _check_choice("segment", segment, SEGMENTS)
-    _check_choice("service_mode", service_mode, SERVICE_MODES)
-    keep = np.ones(len(snapshot), dtype=bool)
-    if segment is not None:
-        keep &= (snapshot["segment"] == segment).to_numpy()
-    if service_mode is not None:
-        keep &= (snapshot["service_mode"] == service_mode).to_numpy()
-    return snapshot[keep]
 
 
 def rank_scores(scores: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:
@@ -115,79 +99,6 @@ def sizing_of(scores: pd.DataFrame, capacity: int) -> dict[str, Any]:
     s = ListSizing.of(scores, capacity)
     keys = ("capacity", "profit_optimal_count", "listed", "capacity_binds")
     return {k: getattr(s, k) for k in keys}
-
-
-def build_call_list(
-    model: ChurnModel,
-    snapshot: pd.DataFrame,
-    *,
-    capacity: int,
-    reasons: ReasonsConfig,
-    ranking: Ranking = "expected_loss",
-    segment: str | None = None,
-    service_mode: str | None = None,
-    rules: RulesConfig | None = None,
-    retention: RetentionConfig | None = None,
-) -> pd.DataFrame:
-    """The top min(capacity, profit-optimal count) clients of one snapshot, ranked, with
-    reasons and actions; ``attrs["sizing"]`` says which bound the list.
-
-    A network snapshot (``centre_id`` present, :mod:`serving.centres`) gives one list per
-    centre, each of at most ``capacity`` of its own clients and ranked from 1, one after
-    the other by centre; ``attrs["sizing"]["centres"]`` holds each centre's sizing.
-    """
-    if capacity <= 0:
-        raise InputError(f"capacity: must be a positive number of clients, got {capacity}")
-    chosen = filter_clients(snapshot, segment=segment, service_mode=service_mode)
-    chosen = chosen.reset_index(drop=True)
-    scores = with_money_columns(
-        score_frame(model, chosen, rules),
-        chosen,
-        retention or RetentionConfig(),
-        horizon_days=int(getattr(model, "horizon_days", 90)),
-    )
-    if not has_centres(chosen):
-        out, sizing = _one_list(model, chosen, scores, capacity, reasons, ranking)
-        out.attrs["sizing"] = {**sizing, "ranking": ranking}
-        return out
-    parts, per_centre = [], {}
-    for centre, rows in centre_groups(chosen):
-        part, per_centre[centre] = _one_list(
-            model, chosen.loc[rows], scores.loc[rows], capacity, reasons, ranking
-        )
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs["sizing"] = {
-        "capacity": int(capacity),
-        "per_centre": True,
-        "profit_optimal_count": sum(s["profit_optimal_count"] for s in per_centre.values()),
-        "listed": sum(s["listed"] for s in per_centre.values()),
-        "capacity_binds": any(s["capacity_binds"] for s in per_centre.values()),
-        "centres": per_centre,
-        "ranking": ranking,
-    }
-    return out
-
-
-def _one_list(
-    model: ChurnModel,
-    chosen: pd.DataFrame,
-    scores: pd.DataFrame,
-    capacity: int,
-    reasons: ReasonsConfig,
-    ranking: Ranking,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One list (one centre, or the whole single-centre snapshot) and its sizing; SHAP
-    runs for the listed clients only."""
-    sizing = sizing_of(scores, capacity)
-    top = rank_scores(scores, ranking).head(sizing["listed"])
-    # an empty list still has every column (explaining zero rows is not possible)
-    rows = top.index if len(top) else chosen.index[:1]
-    why = explain_frame(model, chosen.loc[rows], TOP_REASONS, reasons=reasons).iloc[: len(top)]
-    listed = top.join(why.drop(columns="client_id"))
-    listed.insert(0, "rank", np.arange(1, len(listed) + 1))
-    columns = [*LEADING_COLUMNS, *(c for c in why.columns if c != "client_id")]
-    return listed[columns].reset_index(drop=True), sizing
 
 
 def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:

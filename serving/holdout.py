@@ -11,6 +11,11 @@ equal to the remainder, so every client's chance of being held out is ``share`` 
 in the store's ``call_list.propensity``. The draw is seeded by ``retention.holdout_seed``
 and the week's ``as_of``: the same week gives the same split, different weeks differ.
 Held-out clients keep their rank but never go to the call-scheduling system.
+
+**A control was never sent.** A client the store sent to the scheduler within the washout
+window (``store.weeks.sent_since``: whatever outcomes arrived for it) may already have
+been called, so it cannot be a control: such a listed client is called again
+(``propensity`` 1) and the draw runs over the other members of its stratum.
 """
 
 from __future__ import annotations
@@ -42,22 +47,28 @@ def assign_holdout(
     share: float,
     seed: int,
     as_of: date,
+    eligible: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """``calls`` plus ``risk_decile``, ``assignment`` ('call' | 'holdout') and ``propensity``.
 
-    ``decile`` is each listed client's risk decile (same order as ``calls``).
+    ``decile`` is each listed client's risk decile (same order as ``calls``). ``eligible``
+    (default all): which listed clients may be held out; the others are called with
+    propensity 1 (sent to the scheduler within the washout: not a clean control).
     """
     if not 0 <= share < 1:
         raise InputError(f"retention.holdout_share: must be in [0, 1), got {share}")
     decile = np.asarray(decile, dtype=np.int64)
     if len(decile) != len(calls):
         raise InputError(f"decile: {len(decile)} values for {len(calls)} listed clients")
+    may = np.ones(len(calls), dtype=bool) if eligible is None else np.asarray(eligible, bool)
+    if len(may) != len(calls):
+        raise InputError(f"eligible: {len(may)} values for {len(calls)} listed clients")
     rng = np.random.default_rng([int(seed), pd.Timestamp(as_of).toordinal()])
     held = np.zeros(len(calls), dtype=bool)
     # strata in a fixed order, members by client id: the draw does not depend on row order
     ids = calls["client_id"].to_numpy()
     for d in np.unique(decile):
-        members = np.flatnonzero(decile == d)
+        members = np.flatnonzero((decile == d) & may)
         members = members[np.argsort(ids[members], kind="stable")]
         exact = share * len(members)
         k = int(np.floor(exact)) + int(rng.random() < exact - np.floor(exact))
@@ -65,7 +76,7 @@ def assign_holdout(
     return calls.assign(
         risk_decile=decile,
         assignment=np.where(held, HOLDOUT, CALL),
-        propensity=np.full(len(calls), 1.0 - share),
+        propensity=np.where(may, 1.0 - share, 1.0),
     )
 
 

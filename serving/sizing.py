@@ -1,7 +1,8 @@
 """How long a week's call list is and why: a typed value instead of a dict of string keys.
 
 A list holds min(capacity, profit-optimal count) of the eligible clients (those neither
-called within ``recall_after_days`` nor held out within a washout). A network week sums
+called within ``recall_after_days`` nor held out within a washout); listed clients sent to
+the scheduler within the washout are kept from the holdout. A network week sums
 its centres and keeps each centre's sizing. ``to_dict()`` is the JSON shape the weekly
 summary and the call list's ``attrs["sizing"]`` had before.
 """
@@ -19,6 +20,7 @@ SUMMED = (
     "eligible",
     "excluded_recently_called",
     "excluded_held_out",
+    "kept_from_holdout",
 )
 
 
@@ -33,6 +35,7 @@ class ListSizing:
     eligible: int = 0
     excluded_recently_called: int = 0
     excluded_held_out: int = 0
+    kept_from_holdout: int = 0  # listed, sent within the washout: called, never a control
 
     @classmethod
     def of(cls, eligible: pd.DataFrame, capacity: int, **left_out: int) -> ListSizing:

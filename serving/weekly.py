@@ -7,6 +7,12 @@ and the week (scores and call list) to the score store in one transaction, then 
 changed since the previous stored week. :func:`score_week` is the pure part: model +
 snapshot + who was recently called -> the rows the store keeps.
 
+**One producer of lists.** :func:`build_week` (the store's exclusions, then
+:func:`score_week`) is the only place a call list is made: ``churn weekly`` keeps what
+:func:`prepare_week` built, ``churn call-list`` writes the same prepared week as a CSV and
+keeps nothing (:func:`dry_run`), the closed-loop simulation and the benchmarks call it on
+their snapshots. The service never builds a list: it reads the stored one.
+
 Why the pieces are where they are:
 
 * **Same numbers as everywhere else.** Probabilities and bands come from
@@ -38,7 +44,8 @@ Why the pieces are where they are:
 * **The holdout is drawn over the list the centre would call**, stratified by risk decile
   of the whole scored week; the stored call list keeps called and held-out clients with
   their assignment and propensity, ``selected`` is true only for the called ones (what the
-  scheduler gets).
+  scheduler gets). A client the store sent to the scheduler within the washout is never
+  drawn as a control (it may have been called, whether or not an outcome was posted).
 * **A killed run changes nothing.** The snapshot is written to a temporary file and
   renamed into place (``os.replace`` is atomic); the store write is one transaction, so
   until it commits every earlier week (and an earlier version of this week) stays as it was.
@@ -49,12 +56,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +77,9 @@ from serving.holdout import CALL, assign_holdout, risk_deciles
 from serving.scoring import score_frame
 from serving.sizing import ListSizing, WeekSizing
 from training.model import ChurnModel
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 BANDS = ("high", "dynamic", "no_threat")
 _BAND_LEVEL = {"no_threat": 0, "dynamic": 1, "high": 2}
@@ -120,6 +130,88 @@ class WeekFrames:
     sizing: WeekSizing
 
 
+@dataclass(frozen=True)
+class Exclusions:
+    """What the store says about the clients before a week is listed.
+
+    ``recently_called``: reached on a call within ``serving.recall_after_days`` (left off
+    the list); ``held_out``: controls of a holdout still within its washout (left off the
+    list in both arms); ``sent``: sent to the scheduler within the washout, whatever
+    outcomes arrived (listed clients among them are called, never drawn as controls).
+    """
+
+    recently_called: frozenset[int] = frozenset()
+    held_out: frozenset[int] = frozenset()
+    sent: frozenset[int] = frozenset()
+
+
+def washout_days(cfg: Config, model: Any) -> int:
+    """``retention.holdout_washout_days``, or the model's horizon when unset."""
+    days = cfg.retention.holdout_washout_days
+    return int(getattr(model, "horizon_days", 90)) if days is None else int(days)
+
+
+def week_exclusions(
+    store: Engine | None, as_of: date, cfg: Config, model: Any, also: Collection[int] = ()
+) -> Exclusions:
+    """The store's exclusions for the week ``as_of`` (none without a store); ``also``: more
+    clients to leave off as recently called (the simulation's relisting rule)."""
+    extra = frozenset(int(c) for c in also)
+    if store is None:
+        return Exclusions(recently_called=extra)
+    from store.outcomes import recently_called
+    from store.weeks import held_out_since, sent_since
+
+    washout = washout_days(cfg, model)
+    recent = recently_called(store, as_of, cfg.serving.recall_after_days)
+    return Exclusions(
+        recently_called=frozenset(recent) | extra,
+        held_out=frozenset(held_out_since(store, as_of, washout)),
+        sent=frozenset(sent_since(store, as_of, washout)),
+    )
+
+
+@dataclass(frozen=True)
+class Rerank:
+    """Reorder a pool of the list's best candidates (``pool`` x capacity, already worded)
+    by ``priority`` (higher first) and keep ``capacity`` of them: the uplift ranking of
+    the simulation (``cli.closed_loop.uplift_rerank``). The holdout is drawn after."""
+
+    priority: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
+    name: str = "uplift"
+    pool: int = 3
+
+
+def build_week(
+    model: ChurnModel,
+    snapshot: pd.DataFrame,
+    store: Engine | None,
+    *,
+    cfg: Config,
+    as_of: date,
+    capacity: int | None = None,
+    missing_tables: Collection[int] = (),
+    also_excluded: Collection[int] = (),
+    rerank: Rerank | None = None,
+) -> WeekFrames:
+    """The one producer of a week: the store's exclusions (:func:`week_exclusions`) and
+    :func:`score_week`. ``churn weekly``, ``churn call-list`` (its dry run), the closed-loop
+    simulation and the benchmarks all build their weeks here."""
+    excl = week_exclusions(store, as_of, cfg, model, also_excluded)
+    return score_week(
+        model,
+        snapshot,
+        cfg=cfg,
+        as_of=as_of,
+        recently_called=excl.recently_called,
+        held_out=excl.held_out,
+        sent=excl.sent,
+        capacity=capacity,
+        missing_tables=missing_tables,
+        rerank=rerank,
+    )
+
+
 def score_week(
     model: ChurnModel,
     snapshot: pd.DataFrame,
@@ -130,6 +222,8 @@ def score_week(
     capacity: int | None = None,
     missing_tables: Collection[int] = (),
     held_out: Collection[int] = (),
+    sent: Collection[int] = (),
+    rerank: Rerank | None = None,
 ) -> WeekFrames:
     """Score one week's snapshot (active clients as of ``as_of``) and build its call list.
 
@@ -139,8 +233,10 @@ def score_week(
     ``recently_called``, each assigned 'call' or 'holdout' (seeded, stratified by risk
     decile of the whole week); ``selected`` is true for 'call'. ``held_out``: clients of a
     holdout still within its washout (``store.weeks.held_out_since``), left off the list in
-    both arms so the control group stays uncalled. ``sizing``: what bound the list, how
-    many were left out as recently called or still held out, sent and held out.
+    both arms so the control group stays uncalled. ``sent``: clients sent to the scheduler
+    within the washout (``store.weeks.sent_since``): listed, they are called and never
+    drawn as controls. ``sizing``: what bound the list, how many were left out as recently
+    called or still held out, kept from the holdout as sent before, sent and held out.
 
     A network snapshot (``centre_id``, :mod:`serving.centres`) is ranked and listed per
     centre: each centre's list holds at most ``capacity`` of its own clients, ranked from
@@ -180,18 +276,20 @@ def score_week(
             called=called,
             capacity=capacity,
             controls=controls,
+            sent={int(c) for c in sent},
             drivers=drivers,
+            rerank=rerank,
         )
         lists.append(calls)
     scored["rank"] = scored["rank"].astype("int64")
     assigned = pd.concat(lists, ignore_index=True)
-    sent = int(assigned["selected"].sum())
+    sent_n = int(assigned["selected"].sum())
     sizing = WeekSizing.of(
         per_centre,
         capacity=capacity,
-        ranking=ranking,
-        sent=sent,
-        held_out=len(assigned) - sent,
+        ranking=rerank.name if rerank is not None else ranking,
+        sent=sent_n,
+        held_out=len(assigned) - sent_n,
         holdout_share=float(cfg.retention.holdout_share),
     )
     keys = ["centre_id", "rank"] if network else ["rank"]
@@ -215,6 +313,8 @@ def _one_list(
     capacity: int,
     drivers: TopDrivers,
     controls: Collection[int] = (),
+    sent: Collection[int] = (),
+    rerank: Rerank | None = None,
 ) -> tuple[pd.DataFrame, ListSizing]:
     """Rank ``rows`` of ``scored`` (one centre, or the whole single-centre week) in place,
     and build their call list: eligible, profit-sized, worded, holdout assigned."""
@@ -227,7 +327,7 @@ def _one_list(
     eligible = ranked[eligible_mask]
     sizing = ListSizing.of(
         eligible,
-        capacity,
+        capacity if rerank is None else capacity * rerank.pool,
         excluded_recently_called=int(recent_mask.sum()),
         excluded_held_out=int(control_mask.sum()),
     )
@@ -248,14 +348,25 @@ def _one_list(
             "expected_loss_rub": top["expected_loss_rub"].to_numpy(dtype=float),
         }
     )
+    decile = top["risk_decile"].to_numpy()
+    if rerank is not None:  # the pool reordered, ``capacity`` of it kept
+        priority = np.asarray(rerank.priority(listed, snap.loc[top.index]), dtype=float)
+        order = np.lexsort((listed["client_id"].to_numpy(), -priority))[:capacity]
+        listed = listed.iloc[order].reset_index(drop=True)
+        listed = listed.assign(rank=np.arange(1, len(listed) + 1), ranking=rerank.name)
+        decile = decile[order]
+        sizing = replace(sizing, capacity=int(capacity), listed=len(listed))
+    was_sent = listed["client_id"].isin(list(sent)).to_numpy()
     assigned = assign_holdout(
         listed,
-        decile=top["risk_decile"].to_numpy(),
+        decile=decile,
         share=cfg.retention.holdout_share,
         seed=cfg.retention.holdout_seed,
         as_of=as_of,
+        eligible=~was_sent,
     )
     assigned["selected"] = (assigned["assignment"] == CALL).to_numpy()
+    sizing = replace(sizing, kept_from_holdout=int(was_sent.sum()))
     return assigned, sizing
 
 
@@ -289,6 +400,7 @@ class WeekSummary:
     store: str
     validation: str = "full"
     excluded_held_out: int = 0
+    kept_from_holdout: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -326,7 +438,8 @@ _WORDS = {
         "calls": "call list: {s.call_list} clients ranked by {s.ranking} ({bound}; capacity "
         "{s.capacity}, {s.profit_optimal_count} with positive expected profit): {s.sent} sent "
         "to the scheduler, {s.held_out} held out at random, {s.excluded_recently_called} left "
-        "out as recently called, {s.excluded_held_out} as controls of an earlier holdout",
+        "out as recently called, {s.excluded_held_out} as controls of an earlier holdout; "
+        "{s.kept_from_holdout} sent within the washout, so called and never held out",
         "capacity_binds": "capacity binds",
         "profit_binds": "the profit-optimal count binds",
         "where": "stored in {s.store}; snapshot {s.snapshot_path}",
@@ -344,7 +457,8 @@ _WORDS = {
         "{s.capacity}, с положительной ожидаемой прибылью {s.profit_optimal_count}): "
         "{s.sent} передано в планировщик, {s.held_out} в случайной контрольной группе, "
         "{s.excluded_recently_called} исключены как недавно обзвоненные, "
-        "{s.excluded_held_out} как контрольная группа прошлых недель",
+        "{s.excluded_held_out} как контрольная группа прошлых недель; "
+        "{s.kept_from_holdout} уже переданы в планировщик недавно: только в обзвон, не в контроль",
         "capacity_binds": "ограничивает ёмкость",
         "profit_binds": "ограничивает число выгодных звонков",
         "where": "записано в {s.store}; снимок {s.snapshot_path}",
@@ -550,29 +664,44 @@ def _redacted(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
-@collector_paused()
-def run_weekly(
+@dataclass
+class PreparedWeek:
+    """A week built from an export and not yet kept: what :func:`run_weekly` commits and
+    ``churn call-list`` writes as a CSV (its dry run). ``tmp``: the snapshot file beside
+    its final place (the caller keeps it by renaming it, or removes it)."""
+
+    day: date
+    loaded: Any  # training.registry.LoadedModel
+    frames: WeekFrames
+    snapshot: pd.DataFrame
+    tmp: Path
+    validation: str
+    earlier: list[Any]  # store.weeks.WeekInfo of the weeks before ``day``
+    previous: pd.DataFrame | None  # the newest earlier week's client_id and risk_band
+    url: str
+    seconds: dict[str, float]
+
+
+def prepare_week(
     cfg: Config,
     raw_dir: Path,
+    store: Engine,
     *,
+    url: str,
     as_of: date | None = None,
     alias: str | None = None,
-    store_url: str | None = None,
     engine: str = "duckdb",
     capacity: int | None = None,
     today: date | None = None,
     revalidate: bool = False,
-) -> WeekSummary:
-    """``churn weekly``: validate ``raw_dir``, snapshot as of ``as_of`` (default the day
-    after the newest event), score with the aliased model (default champion), store the
-    week and its call list in one transaction; returns the summary. Runs with the cyclic
-    garbage collector paused (:mod:`churn.bulk`)."""
+) -> PreparedWeek:
+    """Validate ``raw_dir``, snapshot as of ``as_of`` (default the day after the newest
+    event) into a temporary file, score with the aliased model (default champion) and
+    build the list (:func:`build_week`, exclusions read from ``store``); nothing is kept.
+    A bad export's one-line reason wins over whatever else failed on the same files."""
     from serving.loading import load_model
-    from store import db
-    from store.outcomes import recently_called
-    from store.weeks import held_out_since, list_weeks, read_scores, write_week
+    from store.weeks import list_weeks, read_scores
 
-    t0 = time.perf_counter()
     seconds: dict[str, float] = {}
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
@@ -583,13 +712,11 @@ def run_weekly(
         raise InputError(f"--capacity: must be a positive number of clients, got {capacity}")
     # the contract check runs beside the snapshot and the scoring (a clean export is
     # proved clean in DuckDB, outside the GIL) and its verdict is awaited before anything
-    # is kept: a bad export renames no snapshot and writes no week, and its one-line reason
-    # wins over whatever else failed on the same bad files
+    # is returned: a bad export keeps no snapshot, and its one-line reason wins over
+    # whatever else failed on the same bad files
     checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-validate")
     checking = checker.submit(_timed, validate_raw, cfg, raw_dir, revalidate=revalidate)
-    url = store_url or db.store_url(cfg)
     tmp: Path | None = None
-    store = None
     try:
         day = week_date(raw_dir, as_of, today)
         # DuckDB builds the snapshot outside the GIL while this thread loads the model
@@ -603,12 +730,6 @@ def run_weekly(
                 building = pool.submit(build_week_snapshot, cfg, raw_dir, day, engine)
             try:
                 loaded = load_model(cfg, alias)
-                store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
-                recent = recently_called(store, day, cfg.serving.recall_after_days)
-                washout = cfg.retention.holdout_washout_days
-                if washout is None:
-                    washout = int(getattr(loaded.model, "horizon_days", 90))
-                controls = held_out_since(store, day, washout)
                 earlier = [w for w in list_weeks(store) if w.as_of < day]
                 previous = (
                     read_scores(store, earlier[-1].as_of, columns=("client_id", "risk_band"))
@@ -622,52 +743,109 @@ def run_weekly(
             snapshot, tmp = building.result()
             seconds["snapshot"] = time.perf_counter() - t
         t = time.perf_counter()
-        frames = score_week(
+        frames = build_week(
             loaded.model,
             snapshot,
+            store,
             cfg=cfg,
             as_of=day,
-            recently_called=recent,
             capacity=capacity,
             missing_tables=missing,
-            held_out=controls,
         )
         seconds["score"] = time.perf_counter() - t
         validation, seconds["validate"] = checking.result()
-        final = week_path(cfg, day)
-        os.replace(tmp, final)
-        t = time.perf_counter()
-        write_week(
-            store,
-            as_of=day,
-            model_version=str(loaded.version),
-            scores=frames.scores,
-            call_list=frames.call_list,
-            snapshot_path=str(final),
-        )
-        seconds["store"] = time.perf_counter() - t
     except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         verdict = checking.exception()  # waits for the check to finish
         if verdict is not None:
             raise verdict from None
         raise
     finally:
         checker.shutdown(wait=True)
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        if store is not None:
-            store.dispose()
+    return PreparedWeek(
+        day=day,
+        loaded=loaded,
+        frames=frames,
+        snapshot=snapshot,
+        tmp=tmp,
+        validation=validation,
+        earlier=earlier,
+        previous=previous,
+        url=url,
+        seconds=seconds,
+    )
+
+
+@collector_paused()
+def run_weekly(
+    cfg: Config,
+    raw_dir: Path,
+    *,
+    as_of: date | None = None,
+    alias: str | None = None,
+    store_url: str | None = None,
+    engine: str = "duckdb",
+    capacity: int | None = None,
+    today: date | None = None,
+    revalidate: bool = False,
+) -> WeekSummary:
+    """``churn weekly``: :func:`prepare_week`, then the snapshot renamed into place and
+    the week and its call list stored in one transaction; returns the summary. Runs with
+    the cyclic garbage collector paused (:mod:`churn.bulk`)."""
+    from store import db
+    from store.weeks import write_week
+
+    t0 = time.perf_counter()
+    url = store_url or db.store_url(cfg)
+    store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
+    week: PreparedWeek | None = None
+    try:
+        week = prepare_week(
+            cfg,
+            raw_dir,
+            store,
+            url=url,
+            as_of=as_of,
+            alias=alias,
+            engine=engine,
+            capacity=capacity,
+            today=today,
+            revalidate=revalidate,
+        )
+        final = week_path(cfg, week.day)
+        os.replace(week.tmp, final)
+        t = time.perf_counter()
+        write_week(
+            store,
+            as_of=week.day,
+            model_version=str(week.loaded.version),
+            scores=week.frames.scores,
+            call_list=week.frames.call_list,
+            snapshot_path=str(final),
+        )
+        week.seconds["store"] = time.perf_counter() - t
+    finally:
+        if week is not None:
+            week.tmp.unlink(missing_ok=True)
+        store.dispose()
+    week.seconds["total"] = time.perf_counter() - t0
+    return week_summary(week, snapshot_path=str(final))
+
+
+def week_summary(week: PreparedWeek, *, snapshot_path: str) -> WeekSummary:
+    """What ``churn weekly`` (or its dry run) reports about a prepared week."""
+    frames = week.frames
     moved: dict[str, int | None] = dict.fromkeys(("changed_band", "rose", "fell", "new_clients"))
     previous_as_of = None
-    if previous is not None:
-        previous_as_of = earlier[-1].as_of.isoformat()
-        moved.update(compare_weeks(frames.scores, previous))
-    seconds["total"] = time.perf_counter() - t0
+    if week.previous is not None:
+        previous_as_of = week.earlier[-1].as_of.isoformat()
+        moved.update(compare_weeks(frames.scores, week.previous))
     s = frames.sizing
     return WeekSummary(
-        as_of=day.isoformat(),
-        model_version=str(loaded.version),
-        alias=str(loaded.alias),
+        as_of=week.day.isoformat(),
+        model_version=str(week.loaded.version),
+        alias=str(week.loaded.alias),
         clients=len(frames.scores),
         bands=_band_counts(frames.scores["risk_band"]),
         rule_bands=_band_counts(frames.scores["rule_band"]),
@@ -681,12 +859,81 @@ def run_weekly(
         held_out=s.held_out,
         excluded_recently_called=s.total.excluded_recently_called,
         excluded_held_out=s.total.excluded_held_out,
+        kept_from_holdout=s.total.kept_from_holdout,
         capacity=s.total.capacity,
         profit_optimal_count=s.total.profit_optimal_count,
         capacity_binds=s.total.capacity_binds,
         ranking=s.ranking,
-        snapshot_path=str(final),
-        store=_redacted(url),
-        validation=validation,
-        seconds={k: round(v, 3) for k, v in seconds.items()},
+        snapshot_path=snapshot_path,
+        store=_redacted(week.url),
+        validation=week.validation,
+        seconds={k: round(v, 3) for k, v in week.seconds.items()},
     )
+
+
+# the CSV of ``churn call-list``: the stored call list's columns, then what a specialist reads
+DRY_RUN_SCORE_COLUMNS = ("segment", "service_mode", "monthly_fee_rub", "risk_band", "rule_band")
+
+
+def call_list_table(frames: WeekFrames, as_of: date) -> pd.DataFrame:
+    """The week's call list (called and held out, in stored order) as ``churn call-list``
+    writes it: the store's call-list columns, a few score columns, and each listed
+    client's top reasons and actions in words (from the drivers the week stores)."""
+    scores = frames.scores.set_index("client_id")
+    calls = frames.call_list
+    table = calls.assign(as_of=as_of.isoformat())
+    for col in DRY_RUN_SCORE_COLUMNS:
+        table[col] = scores[col].reindex(calls["client_id"]).to_numpy()
+    drivers = scores["drivers"].reindex(calls["client_id"]).tolist()
+    parsed = [json.loads(d) if isinstance(d, str) else (d or []) for d in drivers]
+    from serving.calllist import TOP_REASONS
+
+    for i in range(TOP_REASONS):
+        for key in ("text", "action"):
+            name = f"{'reason' if key == 'text' else 'action'}_{i + 1}"
+            table[name] = [d[i].get(key) if len(d) > i else None for d in parsed]
+    return table[["as_of", *(c for c in table.columns if c != "as_of")]]
+
+
+@collector_paused()
+def dry_run(
+    cfg: Config,
+    raw_dir: Path,
+    out: Path,
+    *,
+    as_of: date | None = None,
+    alias: str | None = None,
+    store_url: str | None = None,
+    capacity: int | None = None,
+    today: date | None = None,
+) -> tuple[WeekSummary, pd.DataFrame]:
+    """``churn call-list``: the week ``churn weekly`` would store (:func:`prepare_week`,
+    the same exclusions read from the same store), written to ``out`` as CSV (Parquet by
+    suffix), nothing stored, the snapshot's temporary file removed. The CSV is written
+    beside ``out`` and renamed into place."""
+    from store import db
+
+    t0 = time.perf_counter()
+    url = store_url or db.store_url(cfg)
+    store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
+    try:
+        week = prepare_week(
+            cfg, raw_dir, store, url=url, as_of=as_of, alias=alias, capacity=capacity, today=today
+        )
+    finally:
+        store.dispose()
+    week.tmp.unlink(missing_ok=True)
+    table = call_list_table(week.frames, week.day)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        if out.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            table.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    week.seconds["total"] = time.perf_counter() - t0
+    return week_summary(week, snapshot_path="(dry run: not kept)"), table

@@ -337,6 +337,19 @@ def held_out_since(engine: Engine, as_of: date, days: int) -> set[int]:
     ``[as_of - days, as_of)``: the control group of an experiment still running. Calling them
     before their horizon has passed would turn the controls into treated clients and pull
     the measured effect of calls towards zero."""
+    return _listed_since(engine, as_of, days, call_list_t.c.assignment == "holdout")
+
+
+def sent_since(engine: Engine, as_of: date, days: int) -> set[int]:
+    """Clients sent to the scheduler (``selected``) in a current stored week within
+    ``[as_of - days, as_of)``, whatever outcomes arrived for them: they may have been
+    called, so none of them can be a clean control now (``serving.holdout``)."""
+    return _listed_since(engine, as_of, days, call_list_t.c.selected.is_(True))
+
+
+def _listed_since(
+    engine: Engine, as_of: date, days: int, condition: sa.ColumnElement[bool]
+) -> set[int]:
     if days < 0:
         raise InputError(f"holdout_washout_days: expected a non-negative number, got {days}")
     cl = call_list_t
@@ -344,7 +357,7 @@ def held_out_since(engine: Engine, as_of: date, days: int) -> set[int]:
         sa.select(cl.c.client_id)
         .join(weeks, (weeks.c.as_of == cl.c.as_of) & (weeks.c.model_version == cl.c.model_version))
         .where(
-            cl.c.assignment == "holdout",
+            condition,
             cl.c.as_of >= as_of - timedelta(days=days),
             cl.c.as_of < as_of,
             _is_current(),

@@ -15,8 +15,8 @@ from churn.config import Config, load_config
 from features.contract import RESUMABLE_CHURN_TYPES
 from features.dates import data_span
 from features.snapshot import build_snapshots
-from serving.calllist import build_call_list
 from serving.scoring import score_frame
+from serving.weekly import score_week
 
 DAY = pd.Timedelta(days=1)
 
@@ -64,17 +64,10 @@ def test_resumed_clients_are_scored_suspended_ones_are_not(
 
 
 def test_resumed_clients_can_be_on_the_call_list(resumed_base: dict, tiny_model) -> None:
-    cfg = load_config()
+    cfg = load_config().model_copy(deep=True)
+    cfg.serving.ranking = "probability"
     snap = build_snapshots(resumed_base["raw"], [resumed_base["as_of"]], cfg)
-    calls = build_call_list(
-        tiny_model,
-        snap,
-        capacity=len(snap),
-        reasons=cfg.reasons,
-        ranking="probability",
-        rules=cfg.rules,
-        retention=cfg.retention,
-    )
-    listed = set(calls["client_id"])
+    week = score_week(tiny_model, snap, cfg=cfg, as_of=resumed_base["as_of"], capacity=len(snap))
+    listed = set(week.call_list["client_id"])
     assert resumed_base["resumed"] & listed
     assert not resumed_base["suspended"] & listed

@@ -171,6 +171,45 @@ def test_holdout_share_strata_and_scheduler_list(base_config: Config, tiny_model
     assert other["assignment"].tolist() != calls["assignment"].tolist()
 
 
+class ByDebt:
+    """A stand-in uplift model: the call helps debtors, the more the debt the more."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        assert "reason_group" in frame.columns
+        return frame["overdue_debt_rub"].to_numpy(dtype=float) / 1e5
+
+
+def test_rerank_keeps_the_capacity_with_most_uplift_and_draws_the_holdout(
+    base_config: Config, tiny_model, tiny_snapshot
+) -> None:
+    """The simulation's uplift ranking goes through the one builder: a pool of 3 x capacity
+    of the base ranking's best, reordered by predicted uplift, capacity kept, holdout drawn."""
+    from cli.closed_loop import uplift_rerank
+
+    cfg = base_config.model_copy(deep=True)
+    cfg.retention.holdout_share = 0.1
+    day = date(2025, 4, 7)
+    base = score_week(tiny_model, tiny_snapshot, cfg=cfg, as_of=day, capacity=45)
+    out = score_week(
+        tiny_model, tiny_snapshot, cfg=cfg, as_of=day, capacity=15, rerank=uplift_rerank(ByDebt())
+    )
+    calls = out.call_list
+    assert len(calls) == 15 and list(calls["rank"]) == list(range(1, 16))
+    assert (calls["ranking"] == "uplift").all() and out.sizing.ranking == "uplift"
+    debt = tiny_snapshot.set_index("client_id")["overdue_debt_rub"]
+    pool = debt.loc[base.call_list["client_id"]]  # the base ranking's 45 best
+    top = pool.sort_values(ascending=False, kind="mergesort")
+    assert set(calls["client_id"]) <= set(pool.index)
+    assert debt.loc[calls["client_id"]].min() >= top.iloc[15:].max()
+    held = calls["assignment"] == HOLDOUT
+    assert (calls["selected"] == ~held).all()
+    assert out.sizing.total.listed == 15 and out.sizing.held_out == int(held.sum())
+    again = score_week(
+        tiny_model, tiny_snapshot, cfg=cfg, as_of=day, capacity=15, rerank=uplift_rerank(ByDebt())
+    )
+    pd.testing.assert_frame_equal(calls, again.call_list)  # seeded by the week
+
+
 def test_stored_call_list_keeps_assignment_and_propensity(
     weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path
 ) -> None:
@@ -311,6 +350,83 @@ def test_cli_prints_the_summary_and_writes_json(
     assert summary["as_of"] == (newest - timedelta(days=7)).isoformat()
     assert summary["clients"] > 0 and summary["call_list"] == summary["sent"] + summary["held_out"]
     assert summary["as_of"] in result.output
+
+
+def test_call_list_is_the_dry_run_of_the_stored_week(
+    weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path
+) -> None:
+    """``churn call-list --as-of D`` lists exactly the clients, order and assignments that
+    ``churn weekly --as-of D`` then stores (the same exclusions read from the same store:
+    a reached client, an earlier holdout's controls, last week's sends), and stores nothing."""
+    cfg = weekly_cfg.model_copy(deep=True)
+    cfg.retention.holdout_share = 0.3
+    config = write_config(cfg, tmp_path / "config.yaml")
+    w1, w2 = newest - timedelta(days=7), newest
+    url = f"sqlite:///{cfg.paths.store_path}"
+    run_weekly(cfg, small_raw, as_of=w1, store_url=url, capacity=300)
+    engine = connect(url)
+    calls1 = read_call_list(engine, w1)
+    reached = int(calls1.loc[calls1["selected"], "client_id"].iloc[0])
+    add_outcomes(engine, [_reached(reached, w1 + timedelta(days=2), "dry-a")])
+    before = list_weeks(engine, all_versions=True)
+    out = tmp_path / "dry" / "calls.csv"
+    args = ["--config", str(config), "call-list", "--raw", str(small_raw)]
+    result = churn(*args, "--as-of", w2.isoformat(), "--capacity", "300", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "nothing stored" in result.output
+    assert list_weeks(engine, all_versions=True) == before  # stored nothing
+    assert not week_path(cfg, w2).exists()
+    assert not list(Path(cfg.paths.weeks_dir).glob(".*.tmp"))
+    dry = pd.read_csv(out)
+    assert reached not in set(dry["client_id"])
+
+    result = churn(
+        "--config", str(config), "weekly", "--raw", str(small_raw), "--as-of", w2.isoformat(),
+        "--capacity", "300",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    stored = read_call_list(engine, w2)
+    assert len(stored) == len(dry) > 0
+    for col in ("client_id", "rank", "assignment", "selected", "reason"):
+        assert dry[col].tolist() == stored[col].tolist(), col
+    np.testing.assert_allclose(dry["propensity"], stored["propensity"])
+    assert (dry["as_of"] == w2.isoformat()).all()
+    assert dry["reason_1"].notna().all()  # the listed clients' reasons in words
+    engine.dispose()
+
+
+def test_a_client_sent_last_week_is_never_this_weeks_control(
+    weekly_cfg: Config, small_raw: Path, newest: date, store_url: str
+) -> None:
+    """The demo's contamination (issue 18, item 11): week 1's list is sent and no outcome
+    is posted; week 2 lists many of the same clients again. None of them may be a control:
+    they are called (propensity 1) and the holdout is drawn over the others."""
+    cfg = weekly_cfg.model_copy(deep=True)
+    cfg.retention.holdout_share = 0.3
+    w1, w2 = newest - timedelta(days=7), newest
+    run_weekly(cfg, small_raw, as_of=w1, store_url=store_url, capacity=300)
+    second = run_weekly(cfg, small_raw, as_of=w2, store_url=store_url, capacity=300)
+    engine = connect(store_url)
+    calls1, calls2 = read_call_list(engine, w1), read_call_list(engine, w2)
+    sent1 = set(calls1.loc[calls1["selected"], "client_id"].astype(int))
+    again = calls2["client_id"].astype(int).isin(sent1).to_numpy()
+    assert again.sum() > 20  # the same clients come back: the case that was contaminated
+    controls = calls2.loc[calls2["assignment"] == HOLDOUT]
+    assert len(controls) > 0 and not set(controls["client_id"].astype(int)) & sent1
+    assert calls2.loc[again, "selected"].all()
+    np.testing.assert_allclose(calls2.loc[again, "propensity"], 1.0)
+    np.testing.assert_allclose(calls2.loc[~again, "propensity"], 0.7)
+    assert second.kept_from_holdout == int(again.sum())
+    # before the fix the draw ran over everyone listed: it would have held some of them out
+    loaded = load_model(cfg, "champion")
+    snap2 = pd.read_parquet(week_path(cfg, w2))
+    blind = score_week(
+        loaded.model, snap2, cfg=cfg, as_of=w2, capacity=300,
+        held_out=held_out_since(engine, w2, 90),
+    )  # fmt: skip
+    blind_controls = blind.call_list.loc[blind.call_list["assignment"] == HOLDOUT, "client_id"]
+    assert set(blind_controls.astype(int)) & sent1
+    engine.dispose()
 
 
 # ---------------------------------------------------------------- SIGKILL mid-write
