@@ -171,7 +171,7 @@ def measure_http(
     import httpx
 
     with (
-        bench.running_server(setup, work, store=f"sqlite:///{path}") as url,
+        bench.running_server(setup, work, store=f"sqlite:///{path}", store_latest=False) as url,
         httpx.Client(base_url=url, timeout=60, headers=bench.HEADERS) as client,
     ):
 

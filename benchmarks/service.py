@@ -2,8 +2,10 @@
 
 Self-contained: with a champion under ``MLFLOW_TRACKING_URI`` (or the configured store) it
 uses that model and the configured snapshot; otherwise it generates a small base, builds
-snapshots and trains a small model in a temp dir. It then starts the real BentoML server
-on a free localhost port and prints ONE JSON line with
+snapshots and trains a small model in a temp dir. The newest snapshot is stored as a week
+(``serving.weekly.build_week``, as ``churn weekly`` does: the service only reads stored
+weeks). It then starts the real BentoML server on a free localhost port and prints ONE
+JSON line with
 
 * ``score_p50_ms_http`` / ``score_p99_ms_http``: sequential single-client ``/score``;
 * ``explain_p50_ms_http`` / ``explain_p99_ms_http``: sequential ``/explain``;
@@ -13,7 +15,9 @@ on a free localhost port and prints ONE JSON line with
   ``explain_client`` called directly), and the ratios ``bulk_http_over_inproc`` (target
   >= 0.30) and ``explain_p99_http_over_inproc`` (target <= 3);
 * ``load``: 20 concurrent async clients for 30 s against ``/score`` and ``/explain``:
-  requests, errors (must be 0), throughput and p50/p99.
+  requests, errors (must be 0), throughput and p50/p99 (targets, issue 17: >= 300
+  requests/s, stored-client ``/score`` p99 <= 100 ms, ``explain_p99_http_over_inproc``
+  <= 2); ``load_score_only``: the same clients against ``/score`` alone (a lookup).
 
 Only localhost traffic. Usage: ``python benchmarks/service.py [--load-seconds 30]``.
 """
@@ -46,7 +50,9 @@ from churn.config import Config, load_config  # noqa: E402
 
 HEADERS: dict[str, str] = {}  # the benchmark's API key (set when its server starts)
 TARGET_BULK_RATIO = 0.30
-TARGET_EXPLAIN_RATIO = 3.0
+TARGET_EXPLAIN_RATIO = 2.0
+TARGET_SCORE_RPS = 300.0
+TARGET_SCORE_P99_MS = 100.0
 
 
 def log(message: str) -> None:
@@ -159,16 +165,20 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    setup: Setup, work: Path, startup_timeout_s: float = 240, store: str | None = None
+    setup: Setup,
+    work: Path,
+    startup_timeout_s: float = 240,
+    store: str | None = None,
+    store_latest: bool = True,
 ) -> Iterator[str]:
     """The real service (``serving.run``, as ``churn serve`` starts it) on a free localhost
-    port over ``store`` (default: a fresh one in ``work``); yields its base URL and stops
-    the whole process group afterwards."""
+    port over ``store`` (default: a fresh one in ``work``; ``store_latest``: the newest
+    snapshot stored as a week first); yields its base URL and stops the whole process
+    group afterwards."""
     from serving.run import service_env, start_service, stop_service
 
     env = service_env(
         setup.cfg,
-        features_file=setup.features_path,
         tracking_uri=setup.tracking_uri,
         config_path=setup.config_path,
     )
@@ -179,6 +189,8 @@ def running_server(
 
     store = store or f"sqlite:///{work / 'store.db'}"
     env["CHURN_STORE_URL"] = store
+    if store_latest:
+        store_week(setup, connect(store), work / "weeks")
     name = f"bench-admin-{os.getpid()}-{time.time_ns()}"  # a kept store may hold earlier ones
     HEADERS["Authorization"] = f"Bearer {add_key(connect(store), 'admin', name)}"
     port = free_port()
@@ -194,6 +206,32 @@ def running_server(
             yield url
         finally:
             stop_service(proc)
+
+
+def store_week(setup: Setup, engine: Any, weeks_dir: Path) -> None:
+    """The newest snapshot as a stored week, built by the weekly run's one builder
+    (``serving.weekly.build_week``) and written as ``churn weekly`` writes it."""
+    from serving.weekly import build_week
+    from store.weeks import get_week, write_week
+    from training.registry import load_by_alias
+
+    snapshot = latest_snapshot(setup).reset_index(drop=True)
+    as_of = pd.Timestamp(snapshot["as_of"].iloc[0]).date()
+    loaded = load_by_alias(setup.cfg)
+    if get_week(engine, as_of, loaded.version) is not None:
+        return  # a kept store holds it already
+    weeks_dir.mkdir(parents=True, exist_ok=True)
+    path = weeks_dir / f"as_of={as_of.isoformat()}.parquet"
+    snapshot.to_parquet(path, index=False)
+    frames = build_week(loaded.model, snapshot, engine, cfg=setup.cfg, as_of=as_of)
+    write_week(
+        engine,
+        as_of=as_of,
+        model_version=str(loaded.version),
+        scores=frames.scores,
+        call_list=frames.call_list,
+        snapshot_path=str(path),
+    )
 
 
 def wait_ready_or_failed(url: str, proc: Any, timeout_s: float) -> None:
@@ -329,11 +367,12 @@ async def _load_worker(
     seed: int,
     lat: dict[str, list[float]],
     errors: list[str],
+    explain_share: float,
 ) -> None:
     rng = random.Random(seed)
     while time.perf_counter() < stop_at:
         cid = rng.choice(ids)
-        if rng.random() < 0.5:
+        if rng.random() >= explain_share:
             path, body = "/score", {"client_ids": [cid]}
         else:
             path, body = "/explain", {"client_id": cid, "top_k": 3}
@@ -349,7 +388,9 @@ async def _load_worker(
         lat[path].append(time.perf_counter() - t0)
 
 
-async def _load(url: str, ids: list[int], seconds: float, concurrency: int) -> dict[str, Any]:
+async def _load(
+    url: str, ids: list[int], seconds: float, concurrency: int, explain_share: float
+) -> dict[str, Any]:
     lat: dict[str, list[float]] = {"/score": [], "/explain": []}
     errors: list[str] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -359,7 +400,10 @@ async def _load(url: str, ids: list[int], seconds: float, concurrency: int) -> d
         t0 = time.perf_counter()
         stop_at = t0 + seconds
         await asyncio.gather(
-            *(_load_worker(client, ids, stop_at, i, lat, errors) for i in range(concurrency))
+            *(
+                _load_worker(client, ids, stop_at, i, lat, errors, explain_share)
+                for i in range(concurrency)
+            )
         )
         wall = time.perf_counter() - t0
     every = lat["/score"] + lat["/explain"]
@@ -382,8 +426,12 @@ async def _load(url: str, ids: list[int], seconds: float, concurrency: int) -> d
     return out
 
 
-def load_run(url: str, ids: list[int], seconds: float, concurrency: int) -> dict[str, Any]:
-    return asyncio.run(_load(url, ids, seconds, concurrency))
+def load_run(
+    url: str, ids: list[int], seconds: float, concurrency: int, explain_share: float = 0.5
+) -> dict[str, Any]:
+    """``concurrency`` clients for ``seconds``: ``/explain`` with ``explain_share``, else
+    single-client ``/score``."""
+    return asyncio.run(_load(url, ids, seconds, concurrency, explain_share))
 
 
 # -------------------------------------------------------------------------- main --
@@ -450,17 +498,25 @@ def measure_all(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         log("sequential HTTP done")
         if args.load_seconds > 0:
             result["load"] = load_run(url, ids, args.load_seconds, args.concurrency)
+            result["load_score_only"] = load_run(
+                url, ids, args.load_seconds, args.concurrency, explain_share=0.0
+            )
     result["bulk_http_over_inproc"] = round(
         result["bulk_rows_per_s_http"] / result["bulk_rows_per_s_inproc"], 3
     )
     result["explain_p99_http_over_inproc"] = round(
         result["explain_p99_ms_http"] / result["explain_p99_ms_inproc"], 3
     )
+    score_load = result.get("load_score_only", {})  # reported; the targets read the mixed load
     result["targets_met"] = {
         "bulk_http_over_inproc>=0.30": result["bulk_http_over_inproc"] >= TARGET_BULK_RATIO,
-        "explain_p99_http_over_inproc<=3": result["explain_p99_http_over_inproc"]
+        "explain_p99_http_over_inproc<=2": result["explain_p99_http_over_inproc"]
         <= TARGET_EXPLAIN_RATIO,
-        "load_errors==0": result.get("load", {}).get("errors", 0) == 0,
+        "load_errors==0": result.get("load", {}).get("errors", 0) == 0
+        and score_load.get("errors", 0) == 0,
+        "load_rps>=300": result.get("load", {}).get("throughput_rps", 0) >= TARGET_SCORE_RPS,
+        "load_score_p99_ms<=100": result.get("load", {}).get("score_p99_ms", 1e9)
+        <= TARGET_SCORE_P99_MS,
     }
     return result
 

@@ -17,8 +17,6 @@ CHURN_CONFIG_DIR     folder of ``default.yaml``, ``rules.yaml``, ``reasons*.yaml
 CHURN_MODEL_ALIAS    registry alias the service loads (default ``serving.alias``)
 CHURN_STORE_URL      SQLAlchemy URL of the score store; overrides ``store.url`` and
                      ``paths.store_path``
-CHURN_FEATURES       snapshot Parquet file the service serves while the store holds no week
-CHURN_RAW_DIR        raw-data folder the service builds that snapshot from instead
 CHURN_GIT_COMMIT     the code's commit where there is no git checkout (a built bento)
 CHURN_HOST           interface ``churn serve`` binds (default ``0.0.0.0``)
 ==================== =====================================================================
@@ -38,8 +36,6 @@ CONFIG = "CHURN_CONFIG"
 CONFIG_DIR = "CHURN_CONFIG_DIR"
 MODEL_ALIAS = "CHURN_MODEL_ALIAS"
 STORE_URL = "CHURN_STORE_URL"
-FEATURES = "CHURN_FEATURES"
-RAW_DIR = "CHURN_RAW_DIR"
 GIT_COMMIT = "CHURN_GIT_COMMIT"
 HOST = "CHURN_HOST"
 
@@ -52,8 +48,6 @@ class Environment:
     config_dir: Path | None
     model_alias: str | None
     store_url: str | None
-    features: Path | None
-    raw_dir: Path | None
     git_commit: str | None
     host: str | None
 
@@ -74,8 +68,6 @@ def environment() -> Environment:
         config_dir=_path(CONFIG_DIR),
         model_alias=_text(MODEL_ALIAS),
         store_url=_text(STORE_URL),
-        features=_path(FEATURES),
-        raw_dir=_path(RAW_DIR),
         git_commit=_text(GIT_COMMIT),
         host=_text(HOST),
     )

@@ -190,13 +190,12 @@ def show_changes(url: str, supervisor: str, engine: Engine) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=None, help="port (default from config)")
-    parser.add_argument("--features", type=Path, default=None, help="snapshot Parquet file")
     parser.add_argument("--config", type=Path, default=None, help="config YAML")
     parser.add_argument("--keep", action="store_true", help="keep serving until Ctrl-C")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config)
-        env = service_env(cfg, features_file=args.features)
+        env = service_env(cfg)
         from store.db import open_store
 
         engine = open_store(cfg)
@@ -217,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                 wait_ready(url, proc)
                 ready = httpx.get(f"{url}/readyz", timeout=10).json()
                 print(
-                    f"service ready on {url} in {time.monotonic() - started:.1f} s, serving "
-                    f"{ready.get('as_of')} from the {ready.get('source')} (log: {log_path})"
+                    f"service ready on {url} in {time.monotonic() - started:.1f} s, serving week "
+                    f"{ready.get('as_of')} (model {ready.get('model_version')}; log: {log_path})"
                 )
                 sample(url, supervisor)
                 post_outcomes(url, scheduler)

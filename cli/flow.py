@@ -196,13 +196,12 @@ def call_list(
 @friendly
 def serve(
     port: int | None = typer.Option(None, help="port (default from config)"),
-    features_file: Path | None = typer.Option(None, "--features", help="snapshot Parquet file"),
-    raw: Path | None = typer.Option(None, help="raw directory: build the snapshot at start-up"),
     alias: str | None = typer.Option(None, help="registry alias"),
 ) -> None:
-    """Start the BentoML service (scores, explanations, call list, /ui)."""
+    """Start the BentoML service over the weeks `churn weekly` stored (scores,
+    explanations, call list, /ui)."""
     cfg = _config()
     setup_mlflow(cfg)
     from serving.run import run_serve
 
-    run_serve(cfg, port=port, features_file=features_file, raw=raw, alias=alias)
+    run_serve(cfg, port=port, alias=alias)

@@ -9,9 +9,9 @@ completely first (scores, call list, snapshot) and only then replaces the old on
 single assignment, so a request sees either the old week or the new one, never a mix,
 and a week that cannot be read (its snapshot file is gone) leaves the old one served.
 
-Only when the store holds no week at all does the service fall back to the snapshot file
-(``CHURN_FEATURES``) or raw directory (``CHURN_RAW_DIR``) it was started with, as before
-the store existed; the first stored week then replaces the fallback the same way.
+The service only reads what the weekly run stored: with no week in the store the data
+endpoints answer 503 "no week scored yet: run churn weekly" (:class:`NoWeekYet`) and
+``/readyz`` says so, until the poller finds the first week.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import functools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Engine
@@ -33,12 +32,11 @@ from churn.config import REPO_ROOT, Config
 from churn.errors import ChurnError, InputError, NotFound
 from churn.utc import utc_day
 from features.snapshot_file import read_snapshot_file
-from serving.evidence import evidence_flags
-from serving.loading import Snapshots, index_snapshots
+from serving.loading import index_snapshots
 from store import weeks as store_weeks
 
 log = logging.getLogger("churn.service")
-Source = Literal["store", "snapshot"]
+NO_WEEK = "no week scored yet: run churn weekly"
 SNAPSHOTS_CACHED = 4  # earlier weeks' snapshots kept in memory (previous week, /explain as_of)
 
 
@@ -73,16 +71,22 @@ def read_week_snapshot(path: str, as_of: date) -> pd.DataFrame:
     return snaps.get(as_of)
 
 
+class NoWeekYet(ChurnError):
+    """The store holds no week: nothing to answer from (the service answers 503)."""
+
+    exit_code = 3
+
+
 @dataclass(frozen=True, eq=False)
 class ServedWeek:
-    """One week as served: never mutated; replaced whole when a newer week arrives."""
+    """One stored week as served: never mutated; replaced whole when a newer week arrives.
+    Every number a data endpoint answers for its clients is read from here."""
 
     as_of: pd.Timestamp  # UTC midnight
-    source: Source
     snapshot: pd.DataFrame  # the week's snapshot rows, indexed by client_id
-    scores: pd.DataFrame | None = None  # stored scores, indexed by client_id (store only)
-    call_list: pd.DataFrame | None = None  # stored call list by rank (store only)
-    model_version: str | None = None  # the model that scored the stored week
+    scores: pd.DataFrame  # stored scores, indexed by client_id
+    call_list: pd.DataFrame  # stored call list by rank
+    model_version: str  # the model that scored the week
     created_at: datetime | None = None
     snapshot_path: str | None = None
 
@@ -96,7 +100,7 @@ class ServedWeek:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.source, self.day, self.model_version, self.created_at)
+        return (self.day, self.model_version, self.created_at)
 
     def names(self, ids: list[int]) -> list[str | None]:
         """The clients' names from the week's snapshot (None without one)."""
@@ -106,20 +110,43 @@ class ServedWeek:
         return [v if isinstance(v, str) else None for v in names.tolist()]
 
     def evidence(self, ids: list[int]) -> list[str | None]:
-        """'full' | 'limited' per id: as stored for the week, else from the snapshot's
-        tenure (``serving.evidence``); None for an id the week does not hold."""
-        if self.scores is not None and "evidence" in self.scores.columns:
-            flags = self.scores["evidence"]
-        else:
-            flags = self.snapshot_evidence()
+        """'full' | 'limited' per id as stored for the week; None for an id it does not hold."""
+        flags = self.scores["evidence"]
         return [None if v is None or v != v else str(v) for v in flags.reindex(ids).tolist()]
 
     @functools.cached_property
-    def _evidence(self) -> pd.Series:
-        return evidence_flags(self.snapshot)
+    def score_columns(self) -> dict[str, list[Any]]:
+        """The stored score columns ``/score`` answers, as plain Python lists by position
+        (a lookup per request, no pandas row access): see :meth:`positions`."""
+        s = self.scores
+        return {
+            "client_id": s["client_id"].astype("int64").tolist(),
+            "probability": s["probability"].astype("float64").tolist(),
+            "risk_band": s["risk_band"].astype(object).tolist(),
+            "contact_index": nulls(s["contact_index"].astype("float64").tolist()),
+            "rule_band": nulls(s["rule_band"].astype(object).tolist()),
+            "evidence": nulls(s["evidence"].astype(object).tolist()),
+            "name": self.names(s["client_id"].astype("int64").tolist()),
+        }
 
-    def snapshot_evidence(self) -> pd.Series:
-        return self._evidence
+    @functools.cached_property
+    def _position(self) -> dict[int, int]:
+        return {int(c): i for i, c in enumerate(self.scores["client_id"].tolist())}
+
+    def positions(self, ids: list[int]) -> list[int | None]:
+        """Each id's row in :attr:`score_columns`, None for a client the week does not hold."""
+        where = self._position
+        return [where.get(int(c)) for c in ids]
+
+    def score_rows(self, ids: list[int]) -> list[dict[str, Any]]:
+        """The stored score rows of ``ids`` (all held by the week), as ``/score`` answers."""
+        cols = self.score_columns
+        names = list(cols)
+        return [{n: cols[n][i] for n in names} for i in self.positions(ids)]  # type: ignore[index]
+
+
+def nulls(values: list[Any]) -> list[Any]:
+    return [None if v is None or v != v else v for v in values]  # NaN != NaN
 
 
 def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
@@ -131,7 +158,6 @@ def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
     calls = store_weeks.read_call_list(engine, week.as_of, week.model_version)
     return ServedWeek(
         as_of=utc_day(week.as_of),
-        source="store",
         snapshot=snapshot,
         scores=scores.set_index("client_id", drop=False).rename_axis(None),
         call_list=calls,
@@ -141,29 +167,15 @@ def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
     )
 
 
-def from_snapshots(snapshots: Snapshots) -> ServedWeek:
-    latest = snapshots.latest
-    return ServedWeek(as_of=latest, source="snapshot", snapshot=snapshots.get(latest))
-
-
 class CurrentWeek:
-    """The served week, its fallback snapshots, and the store it polls.
+    """The served week and the store it polls.
 
-    ``fallback`` loads the start-up snapshot file (called only while the store has no
-    week). Thread-safe: one refresh at a time; readers never wait for one.
+    Thread-safe: one refresh at a time; readers never wait for one.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        fallback: Callable[[], Snapshots] | None,
-        poll_s: float,
-    ) -> None:
+    def __init__(self, engine: Engine, *, poll_s: float) -> None:
         self.engine = engine
         self.poll_s = poll_s
-        self._fallback = fallback
-        self.snapshots: Snapshots | None = None  # the fallback, when it is what is served
         self._served: ServedWeek | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -174,26 +186,24 @@ class CurrentWeek:
     # ------------------------------------------------------------------ serving
 
     def get(self) -> ServedWeek:
+        """The served week; :class:`NoWeekYet` while the store holds none."""
         served = self._served
         if served is None:
-            raise NotFound("no week is served yet")
+            raise NoWeekYet(NO_WEEK)
         return served
+
+    def current(self) -> ServedWeek | None:
+        return self._served
 
     @property
     def ready(self) -> bool:
         return self._served is not None
 
-    def start(self) -> ServedWeek:
-        """The first load: the newest stored week, else the fallback snapshot."""
+    def start(self) -> ServedWeek | None:
+        """The first load: the newest stored week (None while the store holds none)."""
         self.refresh()
         if self._served is None:
-            if self._fallback is None:
-                raise NotFound(
-                    "no week in the score store (run `churn weekly`) and no snapshot file given"
-                )
-            self.snapshots = self._fallback()
-            self._served = from_snapshots(self.snapshots)
-            log.info("no week in the store: serving the snapshot of %s", self._served.as_of_text)
+            log.warning("%s (the service answers 503 until one is stored)", NO_WEEK)
         return self._served
 
     def refresh(self) -> bool:
@@ -209,7 +219,7 @@ class CurrentWeek:
             if week is None:
                 return False
             current = self._served
-            key = ("store", week.as_of, week.model_version, week.created_at)
+            key = (week.as_of, week.model_version, week.created_at)
             if current is not None and current.key == key:
                 return False
             try:
@@ -219,7 +229,6 @@ class CurrentWeek:
                 log.error(self.last_error)
                 return False
             self._served = served  # the swap: one assignment
-            self.snapshots = None
             self.last_error = None
             self._warm_previous(served)
             log.info(
@@ -278,23 +287,20 @@ class CurrentWeek:
                 self._cache.popitem(last=False)
         return frame
 
-    def snapshot_of(self, as_of: date | None) -> tuple[pd.DataFrame, pd.Timestamp]:
-        """The snapshot of ``as_of`` (the served week's when None or equal) and its date:
-        from the store when it serves weeks, else from the fallback file."""
+    def snapshot_of(self, as_of: date | None) -> tuple[pd.DataFrame, pd.Timestamp, str]:
+        """The snapshot of the stored week ``as_of`` (the served week's when None or equal),
+        its date and the model version that scored that week."""
         served = self.get()
         if as_of is None or as_of == served.day:
-            return served.snapshot, served.as_of
-        if served.source == "snapshot":
-            assert self.snapshots is not None
-            frame = self.snapshots.get(as_of)
-            return frame, pd.Timestamp(frame["as_of"].iloc[0])
+            return served.snapshot, served.as_of, served.model_version
         week = store_weeks.get_week(self.engine, as_of)
         if week is None:
             have = ", ".join(w.as_of.isoformat() for w in store_weeks.list_weeks(self.engine)[-6:])
             raise NotFound(f"as_of: no stored week {as_of.isoformat()} (latest: {have})")
         if not week.snapshot_path:
             raise NotFound(f"as_of: the store names no snapshot file for {as_of.isoformat()}")
-        return self.cached_snapshot(week.snapshot_path, week.as_of), utc_day(week.as_of)
+        frame = self.cached_snapshot(week.snapshot_path, week.as_of)
+        return frame, utc_day(week.as_of), str(week.model_version)
 
     def previous(self, client_id: int, before: date) -> tuple[dict[str, Any], pd.DataFrame] | None:
         """The client's stored score of the last week before ``before`` and that week's

@@ -24,7 +24,8 @@ import yaml
 from churn import environment as env_names
 from churn.config import Config
 from churn.environment import environment
-from churn.errors import ChurnError, InputError, NotFound
+from churn.errors import ChurnError, InputError
+from serving.current import NO_WEEK
 from store.db import store_url
 
 SERVICE = "serving.service:ChurnService"
@@ -59,14 +60,12 @@ def absolute_sqlite(uri: str) -> str:
 def service_env(
     cfg: Config,
     *,
-    features_file: Path | None = None,
-    raw: Path | None = None,
     alias: str | None = None,
     tracking_uri: str | None = None,
     config_path: Path | None = None,
 ) -> dict[str, str]:
-    """Environment for ``bentoml serve``: config, alias, registry, score store and the
-    fallback snapshot source."""
+    """Environment for ``bentoml serve``: config, alias, registry and score store (the
+    service serves only what ``churn weekly`` stored there)."""
     if config_path is None:
         config_path = write_config(
             cfg, Path(tempfile.mkdtemp(prefix="churn-serve-")) / "config.yaml"
@@ -79,21 +78,6 @@ def service_env(
         "MLFLOW_TRACKING_URI": absolute_sqlite(uri),
         env_names.STORE_URL: absolute_sqlite(store_url(cfg)),
     }
-    env.pop(env_names.FEATURES, None)
-    env.pop(env_names.RAW_DIR, None)
-    if raw is not None:
-        if not Path(raw).is_dir():
-            raise NotFound(f"raw: directory not found: {raw}")
-        env[env_names.RAW_DIR] = str(Path(raw).resolve())
-    elif features_file is not None or Path(cfg.paths.features_path).is_file():
-        # the snapshot is the fallback for a store without weeks; the default file may be
-        # absent when `churn weekly` fills the store
-        path = Path(features_file or cfg.paths.features_path)
-        if not path.is_file():
-            raise NotFound(
-                f"features: snapshot file not found: {path} (run `churn features` first)"
-            )
-        env[env_names.FEATURES] = str(path.resolve())
     return env
 
 
@@ -139,8 +123,12 @@ def load_failure(url: str) -> str | None:
     return None if not message or "still loading" in message else message
 
 
-def wait_ready(url: str, proc: subprocess.Popen[Any], timeout_s: float = 180.0) -> None:
-    """Poll ``/readyz`` until 200; fail early if the server dies or cannot load its model."""
+def wait_ready(
+    url: str, proc: subprocess.Popen[Any], timeout_s: float = 180.0, *, no_week_ok: bool = False
+) -> bool:
+    """Poll ``/readyz`` until 200; fail early if the server dies or cannot load its model.
+    ``no_week_ok``: a server up with an empty store ("no week scored yet") counts as
+    started too. True when a week is served."""
     import httpx
 
     deadline = time.monotonic() + timeout_s
@@ -152,8 +140,10 @@ def wait_ready(url: str, proc: subprocess.Popen[Any], timeout_s: float = 180.0) 
         except httpx.HTTPError:
             status = None
         if status == 200:
-            return
+            return True
         if status == 503 and (failure := load_failure(url)):
+            if no_week_ok and failure == NO_WEEK:
+                return False
             raise ServiceFailed(failure)
         time.sleep(0.5)
     raise ServiceFailed(f"service at {url} not ready after {timeout_s:.0f} s")
@@ -180,12 +170,10 @@ def run_serve(
     cfg: Config,
     *,
     port: int | None = None,
-    features_file: Path | None = None,
-    raw: Path | None = None,
     alias: str | None = None,
 ) -> None:
     """``churn serve``: run the service in the foreground until Ctrl-C."""
-    env = service_env(cfg, features_file=features_file, raw=raw, alias=alias)
+    env = service_env(cfg, alias=alias)
     port = port or cfg.serving.port
     proc = start_service(port, env, host=environment().host or "0.0.0.0")
     log.info(f"starting the service on port {port} ...")
@@ -196,7 +184,8 @@ def run_serve(
     # SIGTERM (and SIGINT even when inherited as ignored) stop the server's whole group too
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=300)
+        if not wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=300, no_week_ok=True):
+            log.info(f"{NO_WEEK}: data endpoints answer 503 until a week is stored")
         log.info(f"serving on http://localhost:{port} (UI at /ui); Ctrl-C stops it")
         proc.wait()
     except KeyboardInterrupt:

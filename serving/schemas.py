@@ -252,7 +252,6 @@ class CallListResponse(BaseModel):
     as_of: str
     model_version: str
     ranking: str
-    source: Literal["store", "snapshot"]  # the stored week's list, or built from the snapshot
     clients: list[CallListRow]
 
 

@@ -1,20 +1,25 @@
 """The churn-risk service: one BentoML service over the scoring, explanation and call-list
 functions (``serving.scoring``, ``serving.explain``, ``serving.calllist``).
 
-It loads the model by registry alias once, and the week to serve (``serving.current``:
-the newest week in the score store, swapped for a newer one without a restart), in a
+It only reads what ``churn weekly`` stored: the week to serve (``serving.current``: the
+newest week in the score store, swapped for a newer one without a restart) is loaded in a
 background thread started with the service, so ``/healthz`` answers at once and
-``/readyz`` turns 200 only when both are in memory (its JSON body says which ``as_of`` is
-served and from where). Settings come from the environment (set by ``churn serve``):
+``/readyz`` turns 200 only when a week is in memory (its JSON body says which ``as_of`` and
+which model version, or "no week scored yet: run churn weekly"). For the clients of a
+stored week ``/score``, ``/call_list``, ``/explain`` and ``/history`` answer that week's
+numbers: one probability per client and week, whichever endpoint asks. Explanations come
+from the model version that scored the week (loaded by version and kept), so the drivers
+add up to the probability shown next to them; a newly promoted champion is served from
+the next weekly run on. Posted feature rows (``clients``) are scored by the served week's
+model and say which version scored them. Settings come from the environment (set by
+``churn serve``):
 
 * ``CHURN_CONFIG``: config YAML (default ``configs/default.yaml``);
-* ``CHURN_MODEL_ALIAS``: registry alias (default ``serving.alias``, i.e. champion);
+* ``CHURN_MODEL_ALIAS``: registry alias (default ``serving.alias``, i.e. champion): what
+  ``/version`` names as the champion, and what scores posted rows before any week is stored;
 * ``MLFLOW_TRACKING_URI``: the registry (default ``paths.mlflow_tracking_uri``);
 * ``CHURN_STORE_URL``: the score store (default ``store.url`` / ``data/store.db``): weeks,
   outcomes and the API keys every request is checked against (``serving.access``);
-* ``CHURN_FEATURES``: snapshot Parquet file, every as_of in it kept, latest by default;
-  or ``CHURN_RAW_DIR``: raw data, the snapshot built as of its newest event at start-up;
-  either is used only while the store holds no week;
 * ``CHURN_GIT_COMMIT``: the code's commit when there is no git checkout (a built bento).
 
 Bad input never reaches the functions as a surprise: requests are strict pydantic models
@@ -29,7 +34,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -50,13 +55,20 @@ from churn.errors import ChurnError, NotFound
 from features.catalog import SPEC
 from serving.access import CALLER_ROLE, RequireKey, refusal
 from serving.auth import ADMIN
-from serving.calllist import build_call_list, call_list_records
 from serving.centres import client_names
 from serving.changes import what_changed
-from serving.current import CurrentWeek, ServedWeek, engine_for, from_store, parse_day
+from serving.current import (
+    NO_WEEK,
+    CurrentWeek,
+    NoWeekYet,
+    engine_for,
+    from_store,
+    nulls,
+    parse_day,
+)
 from serving.evidence import evidence_flags
 from serving.explain import explain_client
-from serving.loading import Snapshots, load_model, load_snapshots
+from serving.loading import load_model, load_model_version
 from serving.page_catalog import page_catalog
 from serving.schemas import (
     INT64_MAX,
@@ -83,6 +95,7 @@ BatchId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_IDS_SHOWN = 5
 OUTCOME_ROWS = TypeAdapter(list[Outcome])
+SCORE_INLINE = 50  # /score looks up this many ids on the event loop, more in a thread
 
 web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 web.mount("/ui", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="ui")
@@ -91,7 +104,8 @@ web.mount("/ui", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), 
 @dataclass
 class Loaded:
     """Everything the endpoints read: built once at start-up; only ``week`` swaps the
-    week it serves (``serving.current``)."""
+    week it serves (``serving.current``). ``model``/``version``: what the alias held at
+    start-up; the models that scored stored weeks are loaded by version (:meth:`model_of`)."""
 
     cfg: Config
     model: Any  # training.model.ChurnModel
@@ -100,22 +114,27 @@ class Loaded:
     run_id: str
     week: CurrentWeek
     git_commit: str
+    models: dict[str, Any] = field(default_factory=dict)
+    models_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def model_of(self, version: str) -> Any:
+        """The registered model ``version`` (the one that scored a stored week), kept."""
+        version = str(version)
+        if version == self.version:
+            return self.model
+        with self.models_lock:
+            if version not in self.models:
+                self.models[version] = load_model_version(self.cfg, version).model
+            return self.models[version]
+
+    def week_model(self) -> tuple[Any, str]:
+        """The served week's model and version; the alias's before any week is stored."""
+        week = self.week.current()
+        if week is None:
+            return self.model, self.version
+        return self.model_of(week.model_version), str(week.model_version)
 
 
-def fallback_loader(cfg: Config) -> Any:
-    """Loads the start-up snapshot (``CHURN_FEATURES`` / ``CHURN_RAW_DIR``), or None."""
-    raw, features = environment().raw_dir, environment().features
-    if not raw and not features:
-        return None
-
-    def load() -> Snapshots:
-        return load_snapshots(
-            cfg,
-            features_file=features,
-            raw=raw if not features else None,
-        )
-
-    return load
 
 
 def load_everything() -> Loaded:
@@ -126,12 +145,8 @@ def load_everything() -> Loaded:
     setup_mlflow(cfg)
     alias = environment().model_alias or cfg.serving.alias
     loaded = load_model(cfg, alias)
-    week = CurrentWeek(
-        engine_for(cfg), fallback=fallback_loader(cfg), poll_s=cfg.serving.week_poll_s
-    )
-    week.start()
-    week.start_polling()
-    return Loaded(
+    week = CurrentWeek(engine_for(cfg), poll_s=cfg.serving.week_poll_s)
+    out = Loaded(
         cfg=cfg,
         model=loaded.model,
         version=str(loaded.version),
@@ -140,6 +155,11 @@ def load_everything() -> Loaded:
         week=week,
         git_commit=git_commit() or "unknown",
     )
+    served = week.start()
+    if served is not None:
+        out.model_of(served.model_version)  # loaded now, not by the first request
+    week.start_polling()
+    return out
 
 
 def error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -150,8 +170,11 @@ def error(status: int, message: str, field: str | None = None) -> JSONResponse:
 
 
 def churn_error(exc: ChurnError) -> JSONResponse:
-    """A user-facing error as a 4xx; the field is the text before the first colon."""
+    """A user-facing error as a 4xx (503 while no week is stored); the field is the text
+    before the first colon."""
     message = str(exc)
+    if isinstance(exc, NoWeekYet):
+        return error(503, message)
     field = message.split(":", 1)[0] if ":" in message else None
     return error(404 if isinstance(exc, NotFound) else 400, message, field)
 
@@ -217,11 +240,12 @@ class ChurnService:
         try:
             self.loaded = load_everything()
             self._model_info()
+            week = self.loaded.week.current()
             log.info(
-                "loaded model %s; serving %s from the %s",
+                "loaded model %s (%s); serving %s",
                 self.loaded.version,
-                self.loaded.week.get().as_of_text,
-                self.loaded.week.get().source,
+                self.loaded.alias,
+                f"week {week.as_of_text} (model {week.model_version})" if week else NO_WEEK,
             )
         except ChurnError as exc:  # a user-facing problem: one line, no traceback
             self.load_error = f"{type(exc).__name__}: {exc}"
@@ -233,16 +257,24 @@ class ChurnService:
     def _model_info(self) -> None:
         ld = self.loaded
         assert ld is not None
-        MODEL_INFO.labels(version=ld.version, alias=ld.alias, as_of=ld.week.get().as_of_text).set(1)
+        week = ld.week.current()
+        if week is None:
+            return
+        MODEL_INFO.labels(version=week.model_version, alias=ld.alias, as_of=week.as_of_text).set(1)
 
     def __is_ready__(self) -> bool:
-        """Ready once loaded; each probe also looks for a newer week in the store."""
+        """Ready once a stored week is in memory; each probe also looks for a newer week."""
         ld = self.loaded
         if ld is None:
             return False
         if ld.week.refresh():
+            week = ld.week.get()
+            try:  # the new week's model, loaded before the first request needs it
+                ld.model_of(week.model_version)
+            except ChurnError as exc:
+                log.error("model %s of week %s: %s", week.model_version, week.as_of_text, exc)
             self._model_info()
-        return True
+        return ld.week.ready
 
     def __metrics__(self, content: str) -> str:
         """``/metrics``: BentoML's metrics, then the gauges of the last ``churn monitor``
@@ -261,13 +293,13 @@ class ChurnService:
                 "ready": False,
                 "error": self.load_error or "model and week are still loading",
             }
-        week = ld.week.get()
+        week = ld.week.current()
+        if week is None:
+            return {"ready": False, "error": NO_WEEK, "week_error": ld.week.last_error}
         return {
             "ready": True,
             "as_of": week.as_of_text,
-            "source": week.source,
-            "model_version": ld.version,
-            "week_model_version": week.model_version,
+            "model_version": week.model_version,
             "week_error": ld.week.last_error,
         }
 
@@ -277,30 +309,27 @@ class ChurnService:
 
     # ------------------------------------------------------------------ scoring
 
-    def _score_ids(self, week: ServedWeek, ids: list[int]) -> list[dict[str, Any]]:
+    def _score_features(self, clients: list[Any]) -> tuple[list[dict[str, Any]], str]:
+        """Posted feature rows scored by the served week's model; its version."""
         ld = self.loaded
         assert ld is not None
-        scores = score_frame(ld.model, week.snapshot.loc[ids], ld.cfg.rules)
-        return score_records(scores, week.evidence(ids), week.names(ids))
-
-    def _score_features(self, clients: list[Any]) -> list[dict[str, Any]]:
-        ld = self.loaded
-        assert ld is not None
+        model, version = ld.week_model()
         frame = pd.DataFrame([c.model_dump() for c in clients])
-        scores = score_frame(ld.model, frame, ld.cfg.rules)
-        return score_records(scores, evidence_flags(frame).tolist())
+        scores = score_frame(model, frame, ld.cfg.rules)
+        return score_records(scores, evidence_flags(frame).tolist()), version
 
-    def _score_response(self, rows: list[dict[str, Any]], as_of: str | None) -> ScoreResponse:
-        ld = self.loaded
-        assert ld is not None
+    def _score_response(
+        self, rows: list[dict[str, Any]], as_of: str | None, version: str
+    ) -> ScoreResponse:
         count_bands("score", [r["risk_band"] for r in rows])
         return ScoreResponse.model_validate(
-            {"model_version": ld.version, "as_of": as_of, "scores": rows}
+            {"model_version": version, "as_of": as_of, "scores": rows}
         )
 
     @bentoml.api(route="/score")
     async def score(self, request: ScoreRequest, /) -> ScoreResponse:
-        """Scores for clients of the served week (``client_ids``) or given ``clients``."""
+        """Stored scores of the served week's clients (``client_ids``: a lookup), or
+        ``clients`` (feature rows) scored by the served week's model."""
         ld = self.loaded
         if ld is None:
             return self._not_ready()  # type: ignore[return-value]
@@ -312,42 +341,31 @@ class ChurnService:
             return error(400, f"{field}: at most {limit} clients per request, got {n}", field)  # type: ignore[return-value]
         try:
             if ids is None:
-                rows = await anyio.to_thread.run_sync(self._score_features, clients)
-                return self._score_response(rows, None)
+                rows, version = await anyio.to_thread.run_sync(self._score_features, clients)
+                return self._score_response(rows, None, version)
             week = ld.week.get()
-            missing = unknown_ids(ids, week.snapshot.index)
+            where = week.positions(ids)
+            missing = [int(c) for c, w in zip(ids, where, strict=True) if w is None]
             if missing:
                 return not_found(missing)  # type: ignore[return-value]
-            if len(ids) == 1:  # one caller's client: let adaptive batching group callers
-                try:
-                    rows = await self.to_async.score_batch([ids[0]])  # type: ignore[attr-defined]
-                except Exception:  # noqa: BLE001 — ids are known, so this is the batch path
-                    # failing (the batcher sheds load with a 503 when busy; its internal
-                    # transport can reset under concurrency): score this one client directly
-                    log.warning("batched /score failed; scoring client %s directly", ids[0])
-                    rows = await anyio.to_thread.run_sync(self._score_ids, week, ids)
-                if rows[0]["probability"] is None:  # the week swapped in between
-                    rows = await anyio.to_thread.run_sync(self._score_ids, week, ids)
-                return self._score_response(rows, week.as_of_text)
-            rows = await anyio.to_thread.run_sync(self._score_ids, week, ids)
-            return self._score_response(rows, week.as_of_text)
+            if len(ids) <= SCORE_INLINE:  # a lookup: cheaper than a hop to a thread
+                rows = week.score_rows(ids)
+            else:
+                rows = await anyio.to_thread.run_sync(week.score_rows, ids)
+            return self._score_response(rows, week.as_of_text, week.model_version)
         except ChurnError as exc:
             return churn_error(exc)  # type: ignore[return-value]
 
-    # max_latency_ms is the batcher's load-shedding limit (it cancels requests it expects to
-    # miss it with a 503), not a waiting time: keep it well above busy-time latencies.
     @bentoml.api(route="/score_batch", batchable=True, max_batch_size=1000, max_latency_ms=30_000)
     def score_batch(self, client_ids: list[BatchId]) -> list[dict[str, Any]]:
-        """Internal: the batchable single-client path behind ``/score``. An unknown id gets
-        a row of nulls rather than an error, so one caller's bad id cannot fail the other
-        callers batched with it (``/score`` itself checks ids first and answers 404)."""
+        """Internal, kept for callers that used it: the served week's stored rows by id. An
+        unknown id gets a row of nulls rather than an error, so one caller's bad id cannot
+        fail the other callers batched with it (``/score`` answers 404 instead)."""
         if self.loaded is None:
             raise bentoml.exceptions.ServiceUnavailable("service not ready")
-        week = self.loaded.week.get()
-        found = np.isin(np.asarray(client_ids, dtype=np.int64), week.snapshot.index.to_numpy())
-        known_ids = [c for c, f in zip(client_ids, found, strict=True) if f]
-        rows = self._score_ids(week, known_ids) if known_ids else []
-        scored = iter(rows)
+        week = self.loaded.week.current()
+        if week is None:
+            raise bentoml.exceptions.ServiceUnavailable(NO_WEEK)
         empty = {
             "probability": None,
             "risk_band": None,
@@ -356,26 +374,24 @@ class ChurnService:
             "evidence": None,
         }
         return [
-            next(scored) if f else {"client_id": c, **empty}
-            for c, f in zip(client_ids, found, strict=True)
+            week.score_rows([c])[0] if w is not None else {"client_id": c, **empty}
+            for c, w in zip(client_ids, week.positions(client_ids), strict=True)
         ]
 
     # ------------------------------------------------------------------ explain
 
     def _changes(
-        self, client_id: int, row: pd.DataFrame, as_of: pd.Timestamp, reasons: Any
+        self, model: Any, client_id: int, row: pd.DataFrame, as_of: pd.Timestamp, reasons: Any
     ) -> dict[str, Any] | None:
         """What moved since the client's previous stored week (None without one)."""
         ld = self.loaded
         assert ld is not None
-        if ld.week.get().source != "store":
-            return None
         previous = ld.week.previous(client_id, as_of.date())
         if previous is None:
             return None
         prev_score, prev_row = previous
         return what_changed(
-            ld.model,
+            model,
             row,
             prev_row,
             reasons=reasons,
@@ -388,25 +404,24 @@ class ChurnService:
         assert ld is not None
         reasons = ld.cfg.reasons_in(request.lang)
         week = ld.week.get()
-        snapshot, as_of = ld.week.snapshot_of(
+        snapshot, as_of, version = ld.week.snapshot_of(
             parse_day(request.as_of) if request.as_of is not None else None
         )
         cid = request.client_id
         if cid not in snapshot.index:
             raise NotFound(f"client_id: unknown client {cid} in the week of {as_of.date()}")
         row = snapshot.loc[[cid]]
-        out = explain_client(
-            ld.model, row, top_k=request.top_k, reasons=reasons, rules=ld.cfg.rules
-        )
-        out["model_version"] = ld.version
+        model = ld.model_of(version)  # the week's model: its drivers add up to its score
+        out = explain_client(model, row, top_k=request.top_k, reasons=reasons, rules=ld.cfg.rules)
+        out["model_version"] = version
         out["name"] = json_value(client_names(row).iloc[0])
         out["lang"] = request.lang or ld.cfg.serving.language
         if as_of == week.as_of:
             out["evidence"] = week.evidence([cid])[0]
         else:  # an earlier week: as stored for it, else from the row's tenure
-            stored = self._stored_evidence(cid, as_of.date()) if week.source == "store" else None
+            stored = self._stored_evidence(cid, as_of.date())
             out["evidence"] = stored or str(evidence_flags(row).iloc[0])
-        out["changes"] = self._changes(cid, row, as_of, reasons)
+        out["changes"] = self._changes(model, cid, row, as_of, reasons)
         return out
 
     def _stored_evidence(self, client_id: int, day: Any) -> str | None:
@@ -461,7 +476,7 @@ class ChurnService:
         ld = self.loaded
         assert ld is not None
         week = ld.week.get()
-        served = week.snapshot.index
+        served = week.scores.index
         return history_answer(
             ld.week.engine,
             request.client_id,
@@ -491,7 +506,9 @@ class ChurnService:
         assert ld is not None
         engine = ld.week.engine
         ids = [r.client_id for r in rows]
-        served = set(ld.week.get().snapshot.index[ld.week.get().snapshot.index.isin(ids)])
+        week = ld.week.current()
+        held = week.positions(ids) if week is not None else [None] * len(ids)
+        served = {i for i, w in zip(ids, held, strict=True) if w is not None}
         rest = [i for i in ids if i not in served]
         known = served | (scored_clients(engine, rest) if rest else set())
         unknown = list(dict.fromkeys(i for i in ids if i not in known))
@@ -541,56 +558,21 @@ class ChurnService:
     # ------------------------------------------------------------------ call list
 
     def _call_list(self, request: CallListRequest) -> dict[str, Any]:
+        """The stored week's list (``as_of``: an earlier stored week), worded with the
+        model that scored that week."""
+        from store.weeks import get_week
+
         ld = self.loaded
         assert ld is not None
         reasons = ld.cfg.reasons_in(request.lang)
         as_of = parse_day(request.as_of) if request.as_of is not None else None
         week = ld.week.get()
-        if week.source == "store":
-            return self._stored_call_list(request, week, as_of, reasons)
-        snapshot, _ = ld.week.snapshot_of(as_of)
-        ranking = request.ranking or ld.cfg.serving.ranking
-        calls = build_call_list(
-            ld.model,
-            snapshot,
-            capacity=request.capacity,
-            reasons=reasons,
-            ranking=ranking,
-            segment=request.segment,
-            service_mode=request.service_mode,
-            rules=ld.cfg.rules,
-            retention=ld.cfg.retention,
-        )
-        records = call_list_records(calls)
-        ids = [r["client_id"] for r in records]
-        if snapshot is week.snapshot:
-            flags = week.evidence(ids)
-        else:
-            flags = evidence_flags(snapshot).reindex(ids).tolist()
-        for record, flag in zip(records, flags, strict=True):
-            record["evidence"] = flag
-        return {
-            "as_of": snapshot["as_of"].iloc[0].date().isoformat(),
-            "model_version": ld.version,
-            "ranking": ranking,
-            "source": "snapshot",
-            "clients": records,
-        }
-
-    def _stored_call_list(
-        self, request: CallListRequest, week: ServedWeek, as_of: Any, reasons: Any
-    ) -> dict[str, Any]:
-        from store.weeks import get_week
-
-        ld = self.loaded
-        assert ld is not None
         if as_of is not None and as_of != week.day:
             info = get_week(ld.week.engine, as_of)
             if info is None:
                 ld.week.snapshot_of(as_of)  # raises NotFound naming the stored weeks
             assert info is not None
             week = from_store(ld.week.engine, info)
-        assert week.call_list is not None and week.scores is not None
         stored = stored_ranking(week.call_list, ld.cfg.serving.ranking)
         rows = served_rows(
             week.call_list,
@@ -602,19 +584,18 @@ class ChurnService:
             stored=stored,
             capacity=request.capacity,
         )
+        model = ld.model_of(week.model_version)
         return {
             "as_of": week.as_of_text,
             "model_version": str(week.model_version),
             "ranking": request.ranking or stored,
-            "source": "store",
-            "clients": call_list_answer(rows, week.snapshot, ld.model, reasons=reasons),
+            "clients": call_list_answer(rows, week.snapshot, model, reasons=reasons),
         }
 
     @bentoml.api(route="/call_list")
     async def call_list(self, request: CallListRequest, /) -> CallListResponse:
-        """The week's call list: the stored week's clients sent to the scheduler (with their
-        top reasons and actions), or, before any week is stored, the top ``capacity`` of
-        the snapshot. ``include_holdout`` (admin only) adds the held-out clients."""
+        """The stored week's call list: the clients sent to the scheduler (with their top
+        reasons and actions). ``include_holdout`` (admin only) adds the held-out clients."""
         if self.loaded is None:
             return self._not_ready()  # type: ignore[return-value]
         if request.include_holdout and CALLER_ROLE.get() != ADMIN:
@@ -635,25 +616,20 @@ class ChurnService:
 
         ld = self.loaded
         assert ld is not None
-        week = ld.week.get()
-        if week.source == "store":
-            available = [w.as_of.isoformat() for w in list_weeks(ld.week.engine)]
-        else:
-            assert ld.week.snapshots is not None
-            available = [t.date().isoformat() for t in sorted(ld.week.snapshots.by_as_of)]
+        week = ld.week.current()
+        model, version = ld.week_model()
         return {
             "model_name": ld.cfg.registry.model_name,
-            "model_version": ld.version,
+            "model_version": version,  # the served week's: what every answer comes from
             "alias": ld.alias,
+            "alias_version": ld.version,  # what the alias held at start-up
             "run_id": ld.run_id,
-            "as_of": week.as_of_text,
-            "source": week.source,
-            "week_model_version": week.model_version,
-            "as_of_available": available,
-            "n_clients": int(len(week.snapshot)),
-            "horizon_days": int(getattr(ld.model, "horizon_days", 0)),
-            "risk_thresholds": dict(ld.model.risk_thresholds),
-            "calibration": calibration_info(ld.model),
+            "as_of": week.as_of_text if week else None,
+            "as_of_available": [w.as_of.isoformat() for w in list_weeks(ld.week.engine)],
+            "n_clients": int(len(week.scores)) if week else 0,
+            "horizon_days": int(getattr(model, "horizon_days", 0)),
+            "risk_thresholds": dict(model.risk_thresholds),
+            "calibration": calibration_info(model),
             "language": ld.cfg.serving.language,
             "languages": ld.cfg.languages(),
             "git_commit": ld.git_commit,
@@ -702,10 +678,6 @@ def _json_dumps(value: Any) -> bytes:
     return json.dumps(value, allow_nan=False).encode("utf-8")
 
 
-def _nulls(values: list[Any]) -> list[Any]:
-    return [None if v is None or v != v else v for v in values]  # NaN != NaN
-
-
 def score_records(
     scores: pd.DataFrame, evidence: list[Any] | None = None, names: list[Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -715,9 +687,9 @@ def score_records(
         "client_id": scores["client_id"].astype("int64").tolist(),
         "probability": scores["probability"].astype("float64").tolist(),
         "risk_band": scores["risk_band"].astype(object).tolist(),
-        "contact_index": _nulls(scores["contact_index"].astype("float64").tolist()),
-        "rule_band": _nulls(scores["rule_band"].astype(object).tolist()),
-        "evidence": _nulls(list(evidence) if evidence is not None else [None] * len(scores)),
+        "contact_index": nulls(scores["contact_index"].astype("float64").tolist()),
+        "rule_band": nulls(scores["rule_band"].astype(object).tolist()),
+        "evidence": nulls(list(evidence) if evidence is not None else [None] * len(scores)),
         "name": list(names) if names is not None else [None] * len(scores),
     }
     names = list(columns)

@@ -1,9 +1,10 @@
 """Serving fixtures: a small real model for library tests, and real BentoML servers that
 other packages' tests (the UI test) reuse:
 
-* ``service_url``: one server per session with the session's champion and snapshots and a
-  score store holding API keys but no week (so it serves the snapshot file, as before the
-  store existed); ``service_keys`` are its keys by role (plus a revoked and an unknown one);
+* ``service_url``: one server per session with the session's champion over a score store
+  holding API keys and the last three monthly snapshots as stored weeks (the service only
+  reads stored weeks), every profitable client listed; ``service_keys`` are its keys by
+  role (plus a revoked and an unknown one);
 * ``weekly_service``: one server per session over a store with two weeks written from the
   session's snapshots (``week_helpers.write_test_week``), polling the store every second.
 """
@@ -34,6 +35,7 @@ from store.db import connect
 from training.model import ChurnModel
 
 READY_TIMEOUT_S = 180
+SERVICE_WEEKS = 3  # monthly snapshots stored as weeks for the session server
 EXTERNAL_URL_ENV = "CHURN_TEST_SERVICE_URL"  # with CHURN_STORE_URL: that server's store
 
 
@@ -49,7 +51,7 @@ def tiny_model(tiny_snapshot: pd.DataFrame) -> ChurnModel:
 
 @pytest.fixture(scope="session")
 def service_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The session server's score store (keys only, no week)."""
+    """The session server's score store (keys; weeks written by ``service_url``)."""
     if os.environ.get(EXTERNAL_URL_ENV) and os.environ.get("CHURN_STORE_URL"):
         return os.environ["CHURN_STORE_URL"]
     return f"sqlite:///{tmp_path_factory.mktemp('service-store') / 'store.db'}"
@@ -74,20 +76,34 @@ def service_url(
     service_store: str,
     service_keys: dict[str, str],
 ) -> Iterator[str]:
-    """``bentoml serve`` on a free localhost port with the session's champion and snapshots;
+    """``bentoml serve`` on a free localhost port with the session's champion and stored weeks;
     the whole process group is killed at the end of the session. With
     ``CHURN_TEST_SERVICE_URL`` set, the tests use that running server instead."""
     if external := os.environ.get(EXTERNAL_URL_ENV):
         yield external.rstrip("/")
         return
     session_config: Config = request.getfixturevalue("session_config")
-    request.getfixturevalue("trained")
-    small_snapshots: Path = request.getfixturevalue("small_snapshots")
     mlflow_uri: str = request.getfixturevalue("mlflow_uri")
+    request.getfixturevalue("trained")
+    champion = load_model(session_config, "champion")
+    small_snapshots: Path = request.getfixturevalue("small_snapshots")
+    snaps = load_snapshots(session_config, features_file=small_snapshots)
+    snapshot_weeks = [snaps.get(t) for t in sorted(snaps.by_as_of)]
     work = tmp_path_factory.mktemp("service")
+    engine = connect(service_store)
+    for snap in snapshot_weeks[-SERVICE_WEEKS:]:
+        write_test_week(
+            engine,
+            model=champion.model,
+            model_version=str(champion.version),
+            snapshot=snap,
+            cfg=session_config,
+            weeks_dir=work / "weeks",
+            capacity=len(snap),
+        )
+    engine.dispose()
     env = service_env(
         session_config,
-        features_file=small_snapshots,
         alias="champion",
         tracking_uri=mlflow_uri,
         config_path=write_config(session_config, work / "config.yaml"),
@@ -124,7 +140,6 @@ def weekly_service(
     session_config: Config,
     champion: Any,
     snapshot_weeks: list[pd.DataFrame],
-    small_snapshots: Path,
     mlflow_uri: str,
 ) -> Iterator[Server]:
     """A server over a SQLite store holding the last two monthly snapshots as two stored
@@ -149,7 +164,6 @@ def weekly_service(
         cfg,
         work=work,
         store=store,
-        features_file=small_snapshots,
         tracking_uri=mlflow_uri,
         keys=keys,
     ) as server:

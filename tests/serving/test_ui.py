@@ -181,7 +181,6 @@ def world(
         session_config,
         work=work,
         store=store,
-        features_file=named,
         tracking_uri=mlflow_uri,
         keys=keys,
     ) as server:

@@ -3,8 +3,8 @@
 ``write_test_week`` stores one week the way ``churn weekly`` does (its ``score_week`` on
 real snapshot rows: scores of every client, the call list with the randomised holdout, the
 snapshot Parquet beside it), so the service reads a week exactly as in production.
-``running_service`` starts the real BentoML server on a free port for a given config,
-store and fallback snapshot file.
+``running_service`` starts the real BentoML server on a free port for a given config and
+store.
 """
 
 from __future__ import annotations
@@ -106,16 +106,16 @@ def running_service(
     *,
     work: Path,
     store: str,
-    features_file: Path,
     tracking_uri: str,
     keys: dict[str, str],
+    no_week_ok: bool = False,
 ) -> Iterator[Server]:
-    """``bentoml serve`` on a free port over ``store`` (fallback: ``features_file``);
-    the whole process group is stopped afterwards."""
+    """``bentoml serve`` on a free port over ``store``; ``no_week_ok``: started over a
+    store without a week yet (it answers 503 until one is stored). The whole process group
+    is stopped afterwards."""
     work.mkdir(parents=True, exist_ok=True)
     env = service_env(
         cfg,
-        features_file=features_file,
         alias="champion",
         tracking_uri=tracking_uri,
         config_path=write_config(cfg, work / "config.yaml"),
@@ -129,7 +129,7 @@ def running_service(
         url = f"http://127.0.0.1:{port}"
         try:
             try:
-                wait_ready(url, proc, READY_TIMEOUT_S)
+                wait_ready(url, proc, READY_TIMEOUT_S, no_week_ok=no_week_ok)
             except Exception as exc:
                 raise RuntimeError(f"{exc}\n{log_path.read_text()[-3000:]}") from exc
             yield Server(url=url, store_url=store, keys=keys, log=log_path)
