@@ -31,7 +31,7 @@ def uplift(
 
     from churn.errors import InputError
     from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
-    from training.uplift import uplift_report
+    from training.uplift import controls_sent, uplift_report
 
     cfg = config()
     if not assignments.exists():
@@ -59,6 +59,7 @@ def uplift(
         seed=cfg.retention.holdout_seed,
     )
     out["rows_used"], out["rows_waiting_for_horizon"] = len(labelled), len(frame) - len(labelled)
+    out["controls"] = controls_sent(frame, cfg.training.horizon_days)
     truth = simulated_truth(raw, out["overall"])
     if truth is not None:
         out["simulated_truth"] = truth
@@ -69,6 +70,12 @@ def uplift(
         typer.echo(
             f"simulated truth (churn simulate-weeks): {truth['average_effect']:.4f}, "
             f"{'inside' if truth['covered'] else 'outside'} the 95 % interval"
+        )
+    sent = out["controls"]["controls_sent_to_scheduler"]
+    if sent is not None:
+        typer.echo(
+            f"controls ever sent to the scheduler (within {cfg.training.horizon_days} days of "
+            f"their week): {sent} (must be 0)"
         )
     typer.echo(
         f"called {o['n_called']}, held out {o['n_holdout']}: churn {o['churn_called']:.3f} vs "

@@ -47,14 +47,19 @@ Why the pieces are where they are:
   scheduler gets). A client the store sent to the scheduler within the washout is never
   drawn as a control (it may have been called, whether or not an outcome was posted).
 * **A killed run changes nothing.** The snapshot is written to a temporary file and
-  renamed into place (``os.replace`` is atomic); the store write is one transaction, so
-  until it commits every earlier week (and an earlier version of this week) stays as it was.
+  renamed to a file of its own run (``as_of=D.<run id>.parquet``: never over the file a
+  stored week points at); the store write is one transaction that points the week at that
+  file, so until it commits every earlier week (and an earlier version of this week, with
+  its snapshot) stays as it was and is served as it was. After the commit, files no stored
+  week points at and temporary files of dead runs are removed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -81,6 +86,7 @@ from training.model import ChurnModel
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+log = logging.getLogger("churn.weekly")
 BANDS = ("high", "dynamic", "no_threat")
 _BAND_LEVEL = {"no_threat": 0, "dynamic": 1, "high": 2}
 # tables whose absence for a client leaves its signals at defaults ("limited evidence")
@@ -466,9 +472,59 @@ _WORDS = {
 }
 
 
-def week_path(cfg: Config, as_of: date) -> Path:
-    """``<weeks_dir>/as_of=YYYY-MM-DD.parquet``: the snapshot a stored week was scored on."""
-    return Path(cfg.paths.weeks_dir) / f"as_of={as_of.isoformat()}.parquet"
+def new_run_id() -> str:
+    """``<pid>-<random>``: names one run's snapshot file. The pid says whether the run that
+    wrote a file is still alive (:func:`clean_weeks_dir`)."""
+    import uuid
+
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def week_path(cfg: Config, as_of: date, run_id: str) -> Path:
+    """``<weeks_dir>/as_of=YYYY-MM-DD.<run_id>.parquet``: the snapshot one run of a week
+    scored. A file per run: a rerun of a stored week never replaces the file the stored
+    week points at, so a run killed or failing before its commit leaves the served week
+    whole (issue 18, item 3); the store points at the file of the run it committed."""
+    return Path(cfg.paths.weeks_dir) / f"as_of={as_of.isoformat()}.{run_id}.parquet"
+
+
+_WEEK_FILE = re.compile(r"^as_of=\d{4}-\d{2}-\d{2}\.(\d+)-[0-9a-f]+\.parquet$")
+_TMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_weeks_dir(cfg: Config, referenced: Collection[str]) -> list[Path]:
+    """Remove what no stored week needs from ``weeks_dir``: run snapshot files that no
+    stored week points at (a rerun's replaced file, a killed run's renamed one) and the
+    temporary files of runs no longer alive. Files of a run still alive (another weekly
+    run between its rename and its commit) are kept. Returns what was removed."""
+    folder = Path(cfg.paths.weeks_dir)
+    if not folder.is_dir():
+        return []
+    keep = {Path(p).resolve() for p in referenced}
+    removed = []
+    for path in folder.iterdir():
+        run = _WEEK_FILE.match(path.name)
+        tmp = _TMP_FILE.match(path.name)
+        if run and (path.resolve() in keep or _alive(int(run.group(1)))):
+            continue
+        if tmp and _alive(int(tmp.group(1))):
+            continue
+        if run or tmp:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def validate_raw(cfg: Config, raw_dir: Path, *, revalidate: bool = False) -> str:
@@ -580,14 +636,15 @@ def clients_missing_tables(
 def build_week_snapshot(
     cfg: Config, raw_dir: Path, as_of: date, engine: str = "duckdb"
 ) -> tuple[pd.DataFrame, Path]:
-    """The snapshot as of ``as_of`` written to a temporary file beside its final place
-    (renamed by the caller once the week is scored), provenance checked, and read back."""
+    """The snapshot as of ``as_of`` written to a temporary file in ``weeks_dir`` (renamed
+    by the caller to its run's own name once the week is scored), provenance checked, and
+    read back."""
     from features import provenance
     from features.snapshot import write_snapshots
 
-    final = week_path(cfg, as_of)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    folder = Path(cfg.paths.weeks_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".as_of={as_of.isoformat()}.parquet.{os.getpid()}.tmp"
     if engine == "duckdb":
         write_snapshots(Path(raw_dir), [as_of], cfg, tmp)
     elif engine == "spark":
@@ -790,11 +847,13 @@ def run_weekly(
     today: date | None = None,
     revalidate: bool = False,
 ) -> WeekSummary:
-    """``churn weekly``: :func:`prepare_week`, then the snapshot renamed into place and
-    the week and its call list stored in one transaction; returns the summary. Runs with
-    the cyclic garbage collector paused (:mod:`churn.bulk`)."""
+    """``churn weekly``: :func:`prepare_week`, then the snapshot renamed to this run's
+    own file (:func:`week_path`) and the week and its call list stored in one transaction
+    pointing at it; then files no stored week points at are removed
+    (:func:`clean_weeks_dir`). Returns the summary. Runs with the cyclic garbage
+    collector paused (:mod:`churn.bulk`)."""
     from store import db
-    from store.weeks import write_week
+    from store.weeks import snapshot_paths, write_week
 
     t0 = time.perf_counter()
     url = store_url or db.store_url(cfg)
@@ -813,18 +872,26 @@ def run_weekly(
             today=today,
             revalidate=revalidate,
         )
-        final = week_path(cfg, week.day)
-        os.replace(week.tmp, final)
+        final = week_path(cfg, week.day, new_run_id())
+        os.replace(week.tmp, final)  # a new name: no stored week's file is replaced
         t = time.perf_counter()
-        write_week(
-            store,
-            as_of=week.day,
-            model_version=str(week.loaded.version),
-            scores=week.frames.scores,
-            call_list=week.frames.call_list,
-            snapshot_path=str(final),
-        )
+        try:
+            write_week(
+                store,
+                as_of=week.day,
+                model_version=str(week.loaded.version),
+                scores=week.frames.scores,
+                call_list=week.frames.call_list,
+                snapshot_path=str(final),
+            )
+        except BaseException:
+            final.unlink(missing_ok=True)  # not committed: nothing points at it
+            raise
         week.seconds["store"] = time.perf_counter() - t
+        try:
+            clean_weeks_dir(cfg, snapshot_paths(store))
+        except OSError as exc:  # the week is stored; a leftover file is not an error
+            log.warning("cleaning %s: %s", cfg.paths.weeks_dir, exc)
     finally:
         if week is not None:
             week.tmp.unlink(missing_ok=True)

@@ -284,6 +284,13 @@ def get_week(engine: Engine, as_of: date, model_version: str | None = None) -> W
     return _week(row) if row else None
 
 
+def snapshot_paths(engine: Engine) -> set[str]:
+    """Every snapshot file a stored week (any version) points at: what cleaning keeps."""
+    query = sa.select(weeks.c.snapshot_path).where(weeks.c.snapshot_path.is_not(None))
+    with engine.connect() as conn:
+        return {str(v) for v in conn.execute(query).scalars()}
+
+
 def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
     if "as_of" in frame:

@@ -79,6 +79,25 @@ def qini(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"listed": np.arange(1, len(order) + 1), "called": n_t, "qini": retained})
 
 
+def controls_sent(frame: pd.DataFrame, window_days: int) -> dict[str, Any]:
+    """How many controls (holdout rows) had been sent to the scheduler: the same client
+    assigned 'call' in a week within ``window_days`` before the control's week, or during
+    its own outcome window after it. Must be 0: such a control may have been called, and
+    it pulls the measured effect of calls towards zero (issue 18, item 11). None when the
+    rows do not say which client and week they are."""
+    if not {"client_id", "as_of", "assignment"} <= set(frame.columns):
+        return {"controls_sent_to_scheduler": None, "window_days": int(window_days)}
+    rows = frame[["client_id", "as_of", "assignment"]].assign(
+        as_of=pd.to_datetime(frame["as_of"]).dt.tz_localize(None).astype("datetime64[us]")
+    )
+    held = rows[rows["assignment"] == "holdout"].reset_index(drop=True)
+    sent = rows[rows["assignment"] == "call"]
+    both = held.reset_index().merge(sent, on="client_id", suffixes=("", "_sent"))
+    gap = (both["as_of_sent"] - both["as_of"]).dt.days
+    hit = both.loc[(gap > -window_days) & (gap < window_days), "index"].unique()
+    return {"controls_sent_to_scheduler": int(len(hit)), "window_days": int(window_days)}
+
+
 def uplift_report(
     frame: pd.DataFrame, *, capacity: int | None = None, rounds: int = 1000, seed: int = 0
 ) -> dict[str, Any]:

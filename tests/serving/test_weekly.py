@@ -28,10 +28,11 @@ from features.dates import data_span
 from serving.holdout import HOLDOUT, to_scheduler
 from serving.loading import load_model
 from serving.run import write_config
-from serving.weekly import WeekFrames, run_weekly, score_week, week_path
+from serving.weekly import WeekFrames, run_weekly, score_week
 from store.db import connect
 from store.outcomes import add_outcomes
 from store.weeks import (
+    get_week,
     held_out_since,
     list_weeks,
     read_call_list,
@@ -102,7 +103,7 @@ def test_two_consecutive_weeks_differ_and_reruns_replace(
     assert reached not in set(calls2["client_id"])
     # ... and it is left out only because of the call: without it the client would be listed
     loaded = load_model(weekly_cfg, "champion")
-    snap2 = pd.read_parquet(week_path(weekly_cfg, w2))
+    snap2 = pd.read_parquet(get_week(engine, w2).snapshot_path)
     unfiltered = score_week(loaded.model, snap2, cfg=weekly_cfg, as_of=w2)
     assert reached in set(unfiltered.call_list["client_id"])
     assert set(calls2["client_id"]) != set(calls1["client_id"])
@@ -375,7 +376,7 @@ def test_call_list_is_the_dry_run_of_the_stored_week(
     assert result.exit_code == 0, result.output
     assert "nothing stored" in result.output
     assert list_weeks(engine, all_versions=True) == before  # stored nothing
-    assert not week_path(cfg, w2).exists()
+    assert not list(Path(cfg.paths.weeks_dir).glob(f"as_of={w2}*"))
     assert not list(Path(cfg.paths.weeks_dir).glob(".*.tmp"))
     dry = pd.read_csv(out)
     assert reached not in set(dry["client_id"])
@@ -419,13 +420,22 @@ def test_a_client_sent_last_week_is_never_this_weeks_control(
     assert second.kept_from_holdout == int(again.sum())
     # before the fix the draw ran over everyone listed: it would have held some of them out
     loaded = load_model(cfg, "champion")
-    snap2 = pd.read_parquet(week_path(cfg, w2))
+    snap2 = pd.read_parquet(get_week(engine, w2).snapshot_path)
     blind = score_week(
         loaded.model, snap2, cfg=cfg, as_of=w2, capacity=300,
         held_out=held_out_since(engine, w2, 90),
     )  # fmt: skip
     blind_controls = blind.call_list.loc[blind.call_list["assignment"] == HOLDOUT, "client_id"]
     assert set(blind_controls.astype(int)) & sent1
+    # the uplift report counts controls ever sent to the scheduler: 0 now, not before
+    from training.uplift import controls_sent
+
+    logged = pd.concat([calls1, calls2], ignore_index=True)
+    assert controls_sent(logged, 90)["controls_sent_to_scheduler"] == 0
+    before = pd.concat([calls1, blind.call_list.assign(as_of=pd.Timestamp(w2))])
+    assert controls_sent(before, 90)["controls_sent_to_scheduler"] == len(
+        set(blind_controls.astype(int)) & sent1
+    )
     engine.dispose()
 
 
@@ -482,12 +492,115 @@ def test_sigkill_inside_the_write_leaves_the_previous_week_intact(
     pd.testing.assert_frame_equal(read_call_list(engine, w1), calls_before)
     assert read_scores(engine, w2).empty and read_call_list(engine, w2).empty
     assert not list(Path(weekly_cfg.paths.weeks_dir).glob(".*.tmp"))  # renamed, not half
+    killed = [p for p in Path(weekly_cfg.paths.weeks_dir).glob(f"as_of={w2}.*.parquet")]
+    assert len(killed) == 1  # renamed to its own run's name; nothing points at it
 
     rerun = run_weekly(weekly_cfg, small_raw, as_of=w2, store_url=store_url)
+    assert not killed[0].exists()  # the committed run cleaned it up
     assert [w.as_of for w in list_weeks(engine)] == [w1, w2]
     assert len(read_scores(engine, w2)) == rerun.clients
     pd.testing.assert_frame_equal(read_scores(engine, w1), before)
     engine.dispose()
+
+
+def _changed_export(src: Path, dst: Path, as_of: date) -> Path:
+    """A copy of the export where every other client logged in less in the month before
+    ``as_of``: the same week rebuilt from it gives other snapshot rows and scores."""
+    _copy_raw(src, dst)
+    logins = pq.read_table(dst / "logins.parquet").to_pandas()
+    start = pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=30)
+    drop = (logins["ts"] >= start) & (logins["client_id"] % 2 == 0)
+    table = pa.Table.from_pandas(logins[~drop.to_numpy()], preserve_index=False)
+    pq.write_table(table.cast(pq.read_schema(src / "logins.parquet")), dst / "logins.parquet")
+    return dst
+
+
+def test_sigkill_in_a_rerun_keeps_serving_the_committed_week(
+    weekly_cfg: Config, small_raw: Path, newest: date, store_url: str, tmp_path: Path, mlflow_uri
+) -> None:
+    """Issue 18 items 3 and 8: a rerun of a stored week on a changed export, killed inside
+    the store write, leaves the store pointing at the committed run's snapshot file,
+    untouched, and a server started afterwards answers the committed week everywhere
+    (``/explain`` from that snapshot equals the stored ``/score``). The next committed run
+    removes the killed run's file and the temporary files of dead runs."""
+    from week_helpers import make_keys, running_service, weekly_config
+
+    cfg = weekly_config(weekly_cfg)
+    w = newest - timedelta(days=7)
+    run_weekly(cfg, small_raw, as_of=w, store_url=store_url)
+    engine = connect(store_url)
+    committed = get_week(engine, w)
+    before = pd.read_parquet(committed.snapshot_path)
+    scores = read_scores(engine, w).set_index("client_id")
+    changed = _changed_export(small_raw, tmp_path / "changed", w)
+
+    config = write_config(cfg, tmp_path / "config.yaml")
+    marker = tmp_path / "in_write"
+    env = {**os.environ, "CHURN_STORE_URL": store_url, "MLFLOW_TRACKING_URI": mlflow_uri}
+    log = tmp_path / "weekly.log"
+    proc = _weekly_process(config, changed, w, env, log, marker)
+    try:
+        deadline = time.monotonic() + KILL_WAIT_S
+        while not marker.exists():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the weekly run never reached the store write"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+    engine.dispose()
+    engine = connect(store_url)
+    weeks_dir = Path(cfg.paths.weeks_dir)
+    assert get_week(engine, w) == committed  # the store still points at the committed run
+    pd.testing.assert_frame_equal(pd.read_parquet(committed.snapshot_path), before)
+    killed = [
+        p for p in weeks_dir.glob(f"as_of={w}.*.parquet") if str(p) != committed.snapshot_path
+    ]
+    assert len(killed) == 1  # the killed run's own file, which nothing points at
+    rebuilt = pd.read_parquet(killed[0]).set_index("client_id")
+    moved = (rebuilt["logins_30d"] != before.set_index("client_id")["logins_30d"]).sum()
+    assert moved > 10  # renamed over the committed file, it would have changed the answers
+
+    listed = read_call_list(engine, w)
+    ids = listed.loc[listed["selected"], "client_id"].astype(int).tolist()[:8]
+    with running_service(
+        cfg, work=tmp_path / "server", store=store_url, tracking_uri=mlflow_uri,
+        keys=make_keys(engine),
+    ) as server:  # fmt: skip
+        import httpx
+
+        headers = server.headers()
+        got = httpx.post(
+            f"{server.url}/score", json={"client_ids": ids}, headers=headers, timeout=120
+        ).json()
+        assert [r["probability"] for r in got["scores"]] == scores.loc[ids, "probability"].tolist()
+        for cid in ids[:4]:
+            e = httpx.post(
+                f"{server.url}/explain", json={"client_id": cid}, headers=headers, timeout=120
+            ).json()
+            assert e["as_of"] == w.isoformat()
+            assert e["probability"] == pytest.approx(scores.loc[cid, "probability"], abs=1e-9)
+
+    stale = weeks_dir / f".as_of={w}.parquet.{_dead_pid()}.tmp"  # a run killed mid-build
+    stale.write_bytes(b"half a snapshot")
+    run_weekly(cfg, small_raw, as_of=newest, store_url=store_url)
+    assert not killed[0].exists() and not stale.exists()
+    assert Path(committed.snapshot_path).exists()  # still pointed at
+    assert {str(p) for p in weeks_dir.glob("as_of=*.parquet")} == {
+        str(Path(i.snapshot_path)) for i in list_weeks(engine, all_versions=True)
+    }
+    engine.dispose()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
 
 
 def test_spark_engine_gives_the_duckdb_week(

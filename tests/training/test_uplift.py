@@ -59,3 +59,20 @@ def test_bad_input_names_the_field() -> None:
         uplift_report(pd.DataFrame({"assignment": ["call"]}))
     with pytest.raises(InputError, match="assignment"):
         uplift_report(pd.DataFrame({"assignment": ["maybe"], "churned": [1]}))
+
+
+def test_controls_sent_to_the_scheduler_are_counted() -> None:
+    from training.uplift import controls_sent
+
+    rows = pd.DataFrame(
+        {
+            "client_id": [1, 2, 3, 1, 2, 4, 3],
+            "as_of": pd.to_datetime(["2025-06-02"] * 3 + ["2025-06-09"] * 3 + ["2025-12-01"]),
+            "assignment": ["call", "call", "holdout", "holdout", "call", "holdout", "call"],
+        }
+    )
+    # client 1: sent a week before it was held out; client 3: sent 6 months later (outside
+    # the window); client 4: never sent
+    assert controls_sent(rows, 90) == {"controls_sent_to_scheduler": 1, "window_days": 90}
+    assert controls_sent(rows, 200)["controls_sent_to_scheduler"] == 2
+    assert controls_sent(rows.drop(columns="as_of"), 90)["controls_sent_to_scheduler"] is None

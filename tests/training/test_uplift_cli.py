@@ -49,6 +49,9 @@ def test_uplift_report_from_assignments_and_raw_churn(small_raw: Path, tmp_path:
     called = labelled[labelled["assignment"] == "call"][LABEL].mean()
     assert o["churn_called"] == called and o["n_called"] + o["n_holdout"] == len(labelled)
     assert o["ci_low"] <= o["difference"] <= o["ci_high"]
+    # the two weeks are further apart than the horizon: no control had been sent
+    assert report["controls"] == {"controls_sent_to_scheduler": 0, "window_days": 90}
+    assert "controls ever sent to the scheduler" in result.output and "(must be 0)" in result.output
 
 
 def test_uplift_bad_file_is_a_clean_error(tmp_path: Path, small_raw: Path) -> None:
