@@ -88,10 +88,3 @@ def load_model(cfg: Config, alias: str | None = None, *, version: int | str | No
         return load_version(cfg.registry.model_name, version)
     return load_by_alias(cfg, alias or cfg.serving.alias)
 
-
-def load_model_version(cfg: Config, version: str) -> Any:
-    """The registered model ``version`` (``training.registry.LoadedModel``): the one that
-    scored a stored week, whatever holds the alias now."""
-    from training.registry import load_version
-
-    return load_version(cfg.serving.model_name, str(version))

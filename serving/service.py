@@ -68,7 +68,7 @@ from serving.current import (
 )
 from serving.evidence import evidence_flags
 from serving.explain import explain_client
-from serving.loading import load_model, load_model_version
+from serving.loading import load_model
 from serving.page_catalog import page_catalog
 from serving.schemas import (
     INT64_MAX,
@@ -124,7 +124,7 @@ class Loaded:
             return self.model
         with self.models_lock:
             if version not in self.models:
-                self.models[version] = load_model_version(self.cfg, version).model
+                self.models[version] = load_model(self.cfg, version=version).model
             return self.models[version]
 
     def week_model(self) -> tuple[Any, str]:
