@@ -46,51 +46,59 @@ def test_churn_score_writes_the_latest_snapshot_scores(
     assert (scores["model_version"] == str(champion.version)).all()
 
 
-def test_churn_call_list_csv(cli_config, small_snapshots, tmp_path):
+@pytest.fixture(scope="module")
+def dry_config(session_config, trained, mlflow_uri, tmp_path_factory) -> Path:
+    """The session config with a score store and weeks dir of its own."""
+    cfg = session_config.model_copy(deep=True)
+    work = tmp_path_factory.mktemp("dry")
+    cfg.paths.store_path = work / "store.db"
+    cfg.paths.weeks_dir = work / "weeks"
+    return write_config(cfg, work / "default.yaml")
+
+
+def test_churn_call_list_csv(dry_config, small_raw, tmp_path):
+    """``churn call-list`` is the dry run of ``churn weekly``: the week's list with its
+    holdout, ranked, with reasons and actions in words; nothing stored."""
     out = tmp_path / "calls.csv"
-    result = churn(
-        "--config",
-        str(cli_config),
-        "call-list",
-        "--capacity",
-        "15",
-        "--features",
-        str(small_snapshots),
-        "--out",
-        str(out),
-        "--segment",
-        "small_medium",
-    )
+    args = ["--config", str(dry_config), "call-list", "--raw", str(small_raw)]
+    result = churn(*args, "--capacity", "15", "--out", str(out))
     assert result.exit_code == 0, result.output
     calls = pd.read_csv(out)
     assert len(calls) == 15
     assert calls["rank"].tolist() == list(range(1, 16))
-    assert (calls["segment"] == "small_medium").all()
     assert (np.diff(calls["expected_loss_rub"]) <= 1e-9).all()
-    assert calls["reason_1"].notna().all() and calls["action"].notna().all()
+    assert calls["reason_1"].notna().all() and calls["action_1"].notna().all()
+    assert set(calls["assignment"]) <= {"call", "holdout"}
+    assert (calls["selected"] == (calls["assignment"] == "call")).all()
+    from churn.config import load_config
+    from store.db import connect
+    from store.weeks import list_weeks
+
+    cfg = load_config(dry_config)
+    assert list_weeks(connect(f"sqlite:///{cfg.paths.store_path}")) == []
+    assert not list(Path(cfg.paths.weeks_dir).glob("*.parquet"))
 
 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
         (["--capacity", "0"], "capacity"),
-        (["--capacity", "5", "--segment", "huge"], "segment"),
-        (["--capacity", "5", "--service-mode", "telepathy"], "service_mode"),
-        (["--capacity", "5", "--as-of", "1999-01-01"], "as_of"),
-        (["--capacity", "5", "--as-of", "soon"], "as_of"),
+        (["--capacity", "5", "--as-of", "1999-01-01"], "--as-of"),
+        (["--capacity", "5", "--as-of", "soon"], "--as-of"),
+        (["--capacity", "5", "--raw", "/nowhere/raw"], "--raw"),
     ],
 )
 def test_call_list_bad_arguments_exit_non_zero_naming_them(
-    cli_config, small_snapshots, tmp_path, args, needle
+    dry_config, small_raw, tmp_path, args, needle
 ):
     result = CliRunner().invoke(
         app,
         [
             "--config",
-            str(cli_config),
+            str(dry_config),
             "call-list",
-            "--features",
-            str(small_snapshots),
+            "--raw",
+            str(small_raw),
             "--out",
             str(tmp_path / "x.csv"),
             *args,

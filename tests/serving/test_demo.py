@@ -1,24 +1,39 @@
 """``python -m cli.demo``: makes a supervisor key, starts the real server, prints
 /score, /explain, posted outcomes and the UI URL with the key, stops it, and leaves no
-process behind; ``churn serve`` fails cleanly; ``--raw`` builds the snapshot at start-up.
-Each starts its own server (~10 s)."""
+process behind (over a store holding two weeks, as after ``churn weekly``); ``churn serve``
+fails cleanly. Each starts its own server (~10 s)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+from week_helpers import write_test_week
+
 from serving.run import free_port, write_config
 
 
 def test_demo_prints_samples_and_stops_cleanly(
-    session_config, trained, small_snapshots, mlflow_uri, tmp_path
+    session_config, trained, small_snapshots, mlflow_uri, tmp_path, champion, snapshot_weeks
 ):
+    from store.db import connect as open_store
+
     cfg = session_config.override(
         paths__features_path=small_snapshots,
         paths__reports_dir=tmp_path / "reports",
         paths__store_path=tmp_path / "data" / "store.db",
     )
+    engine = open_store(f"sqlite:///{cfg.paths.store_path}")
+    for snap in snapshot_weeks[-2:]:  # what `churn weekly` leaves in the demo's store
+        write_test_week(
+            engine,
+            model=champion.model,
+            model_version=str(champion.version),
+            snapshot=snap,
+            cfg=cfg,
+            weeks_dir=tmp_path / "weeks",
+        )
+    engine.dispose()
     config = write_config(cfg, tmp_path / "default.yaml")
     port = free_port()
     result = subprocess.run(
