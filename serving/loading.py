@@ -87,4 +87,3 @@ def load_model(cfg: Config, alias: str | None = None, *, version: int | str | No
     if version is not None:
         return load_version(cfg.registry.model_name, version)
     return load_by_alias(cfg, alias or cfg.serving.alias)
-

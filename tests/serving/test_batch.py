@@ -49,10 +49,10 @@ def test_churn_score_writes_the_latest_snapshot_scores(
 @pytest.fixture(scope="module")
 def dry_config(session_config, trained, mlflow_uri, tmp_path_factory) -> Path:
     """The session config with a score store and weeks dir of its own."""
-    cfg = session_config.model_copy(deep=True)
     work = tmp_path_factory.mktemp("dry")
-    cfg.paths.store_path = work / "store.db"
-    cfg.paths.weeks_dir = work / "weeks"
+    cfg = session_config.override(
+        paths__store_path=work / "store.db", paths__weeks_dir=work / "weeks"
+    )
     return write_config(cfg, work / "default.yaml")
 
 

@@ -21,12 +21,8 @@ AS_OF = date(2025, 6, 2)
 
 
 def config(ranking: str = "expected_loss", retention: RetentionConfig | None = None) -> Config:
-    cfg = load_config().model_copy(deep=True)
-    cfg.serving.ranking = ranking  # type: ignore[assignment]
-    cfg.serving.language = "en"
-    if retention is not None:
-        cfg.retention = retention
-    return cfg
+    cfg = load_config().override(serving__ranking=ranking, serving__language="en")
+    return cfg if retention is None else cfg.override(retention=retention)
 
 
 def listed(frames: WeekFrames) -> pd.DataFrame:

@@ -64,8 +64,7 @@ def test_resumed_clients_are_scored_suspended_ones_are_not(
 
 
 def test_resumed_clients_can_be_on_the_call_list(resumed_base: dict, tiny_model) -> None:
-    cfg = load_config().model_copy(deep=True)
-    cfg.serving.ranking = "probability"
+    cfg = load_config().override(serving__ranking="probability")
     snap = build_snapshots(resumed_base["raw"], [resumed_base["as_of"]], cfg)
     week = score_week(tiny_model, snap, cfg=cfg, as_of=resumed_base["as_of"], capacity=len(snap))
     listed = set(week.call_list["client_id"])

@@ -37,13 +37,14 @@ def retrained(
     from training.registry import promote_version
 
     work = tmp_path_factory.mktemp("one-truth")
-    cfg = weekly_config(session_config)
-    fresh = cfg.paths.under(work)
-    cfg.paths.mlflow_tracking_uri = fresh.mlflow_tracking_uri
-    cfg.paths.mlflow_artifacts_dir = fresh.mlflow_artifacts_dir
-    cfg.paths.reports_dir = fresh.reports_dir
-    cfg.training.n_trials = 1
-    cfg.training.bootstrap_rounds = 20
+    fresh = session_config.paths.under(work)
+    cfg = weekly_config(session_config).override(
+        paths__mlflow_tracking_uri=fresh.mlflow_tracking_uri,
+        paths__mlflow_artifacts_dir=fresh.mlflow_artifacts_dir,
+        paths__reports_dir=fresh.reports_dir,
+        training__n_trials=1,
+        training__bootstrap_rounds=20,
+    )
     snap = load_snapshots(cfg, features_file=small_snapshots).get()
     with mlflow_switch(cfg.paths.mlflow_tracking_uri):
         run_train(cfg, raw=cfg.paths.raw_dir, features_file=small_snapshots, report=None)
@@ -60,13 +61,13 @@ def retrained(
             capacity=60,
         )
         # the retrain: another model registered and promoted, no new week
-        second_cfg = cfg.model_copy(deep=True)
-        second_cfg.training.seed = cfg.training.seed + 1
-        second_cfg.training.max_boost_rounds = 40
+        second_cfg = cfg.override(
+            training__seed=cfg.training.seed + 1, training__max_boost_rounds=40
+        )
         run_train(second_cfg, raw=cfg.paths.raw_dir, features_file=small_snapshots, report=None)
         from mlflow import MlflowClient
 
-        found = MlflowClient().search_model_versions(f"name='{cfg.serving.model_name}'")
+        found = MlflowClient().search_model_versions(f"name='{cfg.registry.model_name}'")
         versions = sorted(int(v.version) for v in found)
         promote_version(cfg, version=versions[-1], reason="test: a retrain", by="test")
         second = load_model(cfg, "champion")

@@ -187,8 +187,7 @@ def test_rerank_keeps_the_capacity_with_most_uplift_and_draws_the_holdout(
     of the base ranking's best, reordered by predicted uplift, capacity kept, holdout drawn."""
     from cli.closed_loop import uplift_rerank
 
-    cfg = base_config.model_copy(deep=True)
-    cfg.retention.holdout_share = 0.1
+    cfg = base_config.override(retention__holdout_share=0.1)
     day = date(2025, 4, 7)
     base = score_week(tiny_model, tiny_snapshot, cfg=cfg, as_of=day, capacity=45)
     out = score_week(
@@ -359,8 +358,7 @@ def test_call_list_is_the_dry_run_of_the_stored_week(
     """``churn call-list --as-of D`` lists exactly the clients, order and assignments that
     ``churn weekly --as-of D`` then stores (the same exclusions read from the same store:
     a reached client, an earlier holdout's controls, last week's sends), and stores nothing."""
-    cfg = weekly_cfg.model_copy(deep=True)
-    cfg.retention.holdout_share = 0.3
+    cfg = weekly_cfg.override(retention__holdout_share=0.3)
     config = write_config(cfg, tmp_path / "config.yaml")
     w1, w2 = newest - timedelta(days=7), newest
     url = f"sqlite:///{cfg.paths.store_path}"
@@ -402,8 +400,7 @@ def test_a_client_sent_last_week_is_never_this_weeks_control(
     """The demo's contamination (issue 18, item 11): week 1's list is sent and no outcome
     is posted; week 2 lists many of the same clients again. None of them may be a control:
     they are called (propensity 1) and the holdout is drawn over the others."""
-    cfg = weekly_cfg.model_copy(deep=True)
-    cfg.retention.holdout_share = 0.3
+    cfg = weekly_cfg.override(retention__holdout_share=0.3)
     w1, w2 = newest - timedelta(days=7), newest
     run_weekly(cfg, small_raw, as_of=w1, store_url=store_url, capacity=300)
     second = run_weekly(cfg, small_raw, as_of=w2, store_url=store_url, capacity=300)
