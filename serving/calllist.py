@@ -15,7 +15,7 @@ suggested actions, so the specialist knows what to say before dialling.
 **Size.** A call with a negative expected profit loses money, so the list holds
 min(capacity, profit-optimal count) clients, the profit-optimal count being the number
 of clients whose expected profit is positive (where the profit curve of the
-expected-profit ranking peaks). ``calls.attrs["sizing"]`` (see :func:`sizing_of`) says
+expected-profit ranking peaks). The week's sizing (:class:`serving.sizing.ListSizing`) says
 which of the two bound the list. Ties are broken by the next key, then by client id
 (smallest first), so the same snapshot always gives the same list. The keys and the
 order come from :mod:`training.ranking`, which the test-block evaluation uses too: its
@@ -35,7 +35,6 @@ from churn.config import RetentionConfig
 from churn.errors import InputError
 from serving.centres import centre_ids, client_names
 from serving.sentences import json_value
-from serving.sizing import ListSizing
 from training.profit import ProfitParams, client_value, expected_profit
 from training.ranking import RANK_KEYS, RANKINGS, Ranking, expected_loss_rub, rank_order
 
@@ -91,14 +90,6 @@ def with_money_columns(
         expected_loss_rub=expected_loss_rub(proba, fee.to_numpy(), horizon_days),
         expected_profit_rub=expected_profit(proba, client_value(fee, params), params),
     )
-
-
-def sizing_of(scores: pd.DataFrame, capacity: int) -> dict[str, Any]:
-    """How long the list is and why: capacity or the profit-optimal count binds (the rule of
-    :meth:`serving.sizing.ListSizing.of`, as the dict ``attrs["sizing"]`` holds)."""
-    s = ListSizing.of(scores, capacity)
-    keys = ("capacity", "profit_optimal_count", "listed", "capacity_binds")
-    return {k: getattr(s, k) for k in keys}
 
 
 def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:
