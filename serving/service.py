@@ -135,8 +135,6 @@ class Loaded:
         return self.model_of(week.model_version), str(week.model_version)
 
 
-
-
 def load_everything() -> Loaded:
     """Config, model and the served week as the environment says (module docstring)."""
     cfg = load_config(environment().config)
