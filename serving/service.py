@@ -462,7 +462,10 @@ class ChurnService:
 
         if self.loaded is None:
             return self._not_ready()  # type: ignore[return-value]
-        week = self.loaded.week.get()
+        try:
+            week = self.loaded.week.get()
+        except ChurnError as exc:  # no week stored yet: 503
+            return churn_error(exc)  # type: ignore[return-value]
         found = await anyio.to_thread.run_sync(
             find_clients, week.snapshot, request.query, request.limit
         )

@@ -66,6 +66,7 @@ NO_WEEK = "no week scored yet: run churn weekly"
         ("/explain", {"client_id": 1}),
         ("/call_list", {"capacity": 5}),
         ("/history", {"client_id": 1}),
+        ("/find", {"query": "1"}),
     ],
 )
 def test_no_week_stored_means_503_and_readyz_says_so(fresh_service, path, body):
