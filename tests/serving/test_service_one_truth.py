@@ -123,16 +123,23 @@ def test_posted_rows_say_which_model_scored_them(retrained) -> None:
     server, snap, first, _ = retrained
     cid = int(snap.index[0])
     row = snap.loc[cid]
-    body = {"clients": [{"client_id": cid, **{f: _json(row[f]) for f in first.model.features}}]}
+    from features.catalog import CATALOG
+
+    fields = [f.name for f in CATALOG if f.name not in ("client_id", "as_of")]
+    body = {"clients": [{"client_id": cid, **{f: _json(row.get(f), f) for f in fields}}]}
     out = post(server, "/score", body)
     assert out["model_version"] == first.version and out["as_of"] is None
     stored = post(server, "/score", {"client_ids": [cid]})["scores"][0]["probability"]
     assert out["scores"][0]["probability"] == pytest.approx(stored, abs=1e-9)
 
 
-def _json(value: Any) -> Any:
+def _json(value: Any, name: str) -> Any:
+    """A snapshot value as the scheduler would post it (ints for integer features)."""
+    from features.catalog import CATALOG
+
     if isinstance(value, str) or value is None:
         return value
     if pd.isna(value):
         return None
-    return int(value) if float(value).is_integer() else float(value)
+    ints = {f.name for f in CATALOG if f.dtype == "int"}
+    return int(value) if name in ints and float(value).is_integer() else float(value)
