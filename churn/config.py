@@ -54,11 +54,17 @@ _Section = Settings
 class PathsConfig(_Section):
     """Where things live, relative to the working directory unless absolute."""
 
+    # the raw tables (contract Parquet) commands read when --raw is not given
     raw_dir: Path = Path("data/raw")
+    # monthly snapshots churn features writes and churn train reads
     features_path: Path = Path("data/features/snapshots.parquet")
+    # folder of the local MLflow store (tracking database and artifacts)
     models_dir: Path = Path("models")
+    # training, weekly and monitoring reports
     reports_dir: Path = Path("reports")
+    # MLflow tracking store and registry (MLFLOW_TRACKING_URI wins)
     mlflow_tracking_uri: str = "sqlite:///models/mlflow.db"
+    # where MLflow runs keep their artifacts (models, plots, reports)
     mlflow_artifacts_dir: Path = Path("models/mlartifacts")
     store_path: Path = Path("data/store.db")  # the SQLite score store when store.url is unset
     weeks_dir: Path = Path("data/weeks")  # churn weekly: one snapshot Parquet per week
@@ -87,25 +93,41 @@ class FeaturesConfig(_Section):
     """
 
     signals: Path = REPO_ROOT / "configs" / "signals.yaml"
+    # how often training snapshots are built (monthly)
     snapshot_every: Literal["month"] = "month"
     # DuckDB memory limit for building snapshots; beyond it the engine spills to disk.
     engine_memory_limit: str = "4GB"
 
 
 class RuleBands(_Section):
+    """The documented bands an indicator value falls into (seed 002, "Фиксация отклонений")."""
+
+    # an indicator at or above this is high risk (threat)
     high: float = 0.34
+    # at or above this (and below high) is dynamic risk
     dynamic: float = 0.30
+    # at or above this (and below dynamic) is no threat
     no_threat: float = 0.20
 
 
 class ContactIndexWeights(_Section):
+    """The contact-necessity index: a base plus a weight per condition met (seed 004)."""
+
+    # the contact-necessity index before any condition (seed 004)
     base: float = 0.20
+    # added when the payment-renewal period has arrived
     renewal_period_arrived: float = 0.30
+    # added with overdue debt
     has_overdue_debt: float = 0.10
+    # added when the client's kits were not updated
     no_kit_updates: float = 0.10
+    # added when neither the hotline nor the personal cabinet was used
     neither_hotline_nor_lk: float = 0.05
+    # added when the category's training norm is not met
     training_norm_not_met: float = 0.20
+    # unreturned acts: unknown in the seed (always no), so 0
     has_unreturned_acts: float = 0.0
+    # "systems use": unknown in the seed (always no), so 0
     systems_use: float = 0.0
 
 
@@ -121,9 +143,13 @@ class RulesConfig(_Section):
 class ParamRange(_Section):
     """One tuned LightGBM parameter: ``low``..``high``, log-uniform when ``log``."""
 
+    # lowest value tried
     low: float
+    # highest value tried
     high: float
+    # sample on a log scale
     log: bool = False
+    # sample whole numbers
     integer: bool = False
 
 
@@ -169,6 +195,7 @@ class GateConfig(_Section):
     not be worse than the champion's by more than the tolerances.
     """
 
+    # the lower end of the AUC gain's 95 % interval must be above this
     min_gain: float = Field(0.0, ge=-1, le=1)
     brier_tolerance: float = Field(0.0005, ge=0)  # absolute Brier points
     profit_tolerance: float = Field(0.02, ge=0)  # relative drop of expected profit (EMPC)
@@ -200,6 +227,7 @@ class CalibrationConfig(_Section):
 class TrainingConfig(_Section):
     """Labels, split, tuning budget and evaluation."""
 
+    # label: churn within this many days from as_of
     horizon_days: int = Field(90, gt=0)
     # which churn types are positives; rows whose horizon holds only other types are left
     # out of training and evaluation (training/labels.py says why)
@@ -248,8 +276,11 @@ class ServingConfig(_Section):
     """What the service loads and how it ranks."""
 
     alias: str = "champion"  # the registry alias the service, scoring and monitoring load
+    # port of churn serve
     port: int = 3000
+    # most client ids or rows one /score request may carry
     max_clients_per_request: int = 10_000
+    # order of the call list: expected loss (RUB at stake), probability or profit
     ranking: Literal["expected_loss", "probability", "expected_profit"] = "expected_loss"
     # calls the specialists make a week: the weekly list's length, and the list the
     # training evaluation replays on the test block
@@ -279,12 +310,19 @@ class RetentionConfig(_Section):
     would call are held out at random each week, so the effect of calls can be measured.
     """
 
+    # share of reached at-risk clients a call retains (the 60 % norm, seed 000)
     efficiency: float = Field(0.6, gt=0, lt=1)
+    # sd of that share: EMPC integrates over a Beta with this mean and sd
     efficiency_sd: float = Field(0.15, gt=0, lt=0.5)
+    # months of fee a retained client is worth
     value_months: float = Field(24.0, gt=0)
+    # cost of one call, RUB
     contact_cost_rub: float = Field(500.0, ge=0)
+    # cost of the offer made to a client who accepts, RUB
     incentive_rub: float = Field(1000.0, ge=0)
+    # share of the weekly list held out at random (not called)
     holdout_share: float = Field(0.10, ge=0, lt=1)
+    # seed of the holdout draw (with the week's date)
     holdout_seed: int = 0
     # a held-out client stays off every list (both arms) for this many days after the week
     # it was held out, so the control group stays uncalled over its label horizon;
@@ -316,6 +354,7 @@ class StoreConfig(_Section):
     SQLite file ``paths.store_path``. ``CHURN_STORE_URL`` overrides both.
     """
 
+    # SQLAlchemy URL of the store (CHURN_STORE_URL wins); unset: paths.store_path
     url: str | None = None
     busy_timeout_s: float = Field(30.0, gt=0)  # how long a SQLite writer waits for another
 
@@ -323,7 +362,9 @@ class StoreConfig(_Section):
 class ReasonGroup(_Section):
     """A reason group (seeds 001/003) and its first retention action."""
 
+    # the group's name as people read it
     label: str
+    # the first retention action for clients whose main reason is in it
     action: str
 
 
@@ -332,6 +373,7 @@ class FeatureReason(_Section):
     and an action that overrides its reason group's. The signal's reason group and label
     are in the signal spec (``configs/signals.yaml``)."""
 
+    # an action of its own instead of the group's
     action: str | None = None
     # case -> template; cases: missing, a category value, zero, one, default
     text: dict[str, str] = {}
@@ -340,8 +382,11 @@ class FeatureReason(_Section):
 class ChangeWords(_Section):
     """How a change of one signal between two weeks reads ({label}, {before}, {after})."""
 
+    # how a value that went up reads
     rose: str = "{label} rose from {before} to {after}"
+    # how a value that went down reads
     fell: str = "{label} fell from {before} to {after}"
+    # how a changed category reads
     changed: str = "{label} changed from {before} to {after}"
 
 
@@ -349,10 +394,15 @@ class ReasonsConfig(_Section):
     """``configs/reasons.yaml``: drivers in plain words, reason groups and actions."""
 
     language: str = "en"  # plural rules of {value:days}: en or ru
+    # words after a driver that raises risk
     raises: str = "raises risk"
+    # words after a driver that lowers risk
     lowers: str = "lowers risk"
+    # between a driver's sentence and its direction
     separator: str = " — "
+    # reason groups by code: label and first action
     groups: dict[str, ReasonGroup] = {}
+    # per signal: its own wording and action where the templates by kind do not read well
     features: dict[str, FeatureReason] = {}
     # words the templates' format specs use: missing values, days (plural forms one / few /
     # many, "{n}" is the number), rule bands, category values, changes between weeks
@@ -381,7 +431,9 @@ class MonitoringConfig(_Section):
     """
 
     psi_bins: int = Field(10, ge=2, le=100)  # quantile bins of the reference (+ a NaN bin)
+    # PSI from here is moderate drift (reported, no alert)
     moderate_psi: float = Field(0.1, gt=0)
+    # PSI above this is significant drift: an alert
     significant_psi: float = Field(0.25, gt=0)
     min_auc: float = Field(0.65, ge=0, le=1)  # realised ROC-AUC below this alerts
     weeks: int = Field(4, gt=0)  # newest stored weeks checked for drift
@@ -426,7 +478,9 @@ class MonitoringConfig(_Section):
 class RegistryConfig(_Section):
     """The MLflow names: what training registers is what serving and monitoring load."""
 
+    # the registered model's name: what training registers, serving loads
     model_name: str = "churn-risk"
+    # the MLflow experiment training runs are logged to
     experiment_name: str = "churn-risk"
 
 

@@ -126,3 +126,15 @@ def test_every_alert_has_a_line_in_the_alerts_how_to() -> None:
         page = (REPO / doc).read_text(encoding="utf-8")
         missing = [n for n in names if f"| `{n.replace('<name>', '<')}" not in page]
         assert missing == [], f"{doc} lacks {missing}"
+
+
+def test_every_setting_has_a_meaning() -> None:
+    """Each key of every settings file says what it means where it is declared (the field's
+    comment, attribute docstring or description, or the shipped YAML's comment)."""
+    text = pages.config_page()
+    missing = [
+        line.split("|")[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| `") and line.rstrip().endswith("| — |")
+    ]
+    assert missing == [], f"settings without a meaning: {missing}"
