@@ -10,7 +10,8 @@ here, in the docs site (``docsite/hooks.py``) and in the guides the service serv
 - ``{{ pct cfg.retention.holdout_share }}``: a share as a percentage (``10 %``);
 - ``{{ pct_between cfg.training.risk_high_share cfg.training.risk_dynamic_share }}``: the
   difference of two shares as a percentage (``15 %``);
-- ``{{ reason_groups ru }}``: the reason groups and their first actions as a table.
+- ``{{ reason_groups ru }}``: the reason groups and their first actions as a table;
+- ``{{ role_endpoints supervisor }}``: the endpoints a role may call (``serving.auth``).
 
 An unknown placeholder fails the build, naming it.
 """
@@ -56,10 +57,21 @@ def _reason_groups(lang: str) -> str:
     return "\n".join(rows)
 
 
+def _role_endpoints(role: str) -> str:
+    from serving.auth import ENDPOINT_ROLES, ROLES
+
+    if role not in ROLES:
+        raise KeyError(role)
+    paths = [p for p, roles in ENDPOINT_ROLES.items() if role in roles and p != "/score_batch"]
+    return ", ".join(f"`{p}`" for p in paths)
+
+
 def fact(expression: str) -> str:
     """The text one placeholder stands for."""
     words = expression.split()
     try:
+        if words[0] == "role_endpoints" and len(words) == 2:
+            return _role_endpoints(words[1])
         if words[0] == "reason_groups" and len(words) == 2:
             return _reason_groups(words[1])
         if words[0] == "pct" and len(words) == 2:

@@ -62,3 +62,15 @@ def test_an_unknown_placeholder_fails_naming_it() -> None:
     with pytest.raises(ValueError, match="serving.no_such_key"):
         facts.expand("{{ cfg.serving.no_such_key }}")
     assert facts.expand("{{ pct cfg.retention.holdout_share }}").endswith("%")
+
+
+def test_role_tables_come_from_the_enforced_table() -> None:
+    from serving.auth import ENDPOINT_ROLES
+
+    supervisor = facts.expand("{{ role_endpoints supervisor }}")
+    scheduler = facts.expand("{{ role_endpoints scheduler }}")
+    for path, roles in ENDPOINT_ROLES.items():
+        if path == "/score_batch":
+            continue
+        assert (f"`{path}`" in supervisor) == ("supervisor" in roles), path
+        assert (f"`{path}`" in scheduler) == ("scheduler" in roles), path
