@@ -276,6 +276,9 @@ class ServingConfig(_Section):
     """What the service loads and how it ranks."""
 
     alias: str = "champion"  # the registry alias the service, scoring and monitoring load
+    # `churn serve` binds this address (loopback: the service holds client fees and debts);
+    # --host 0.0.0.0 exposes it on every interface
+    host: str = "127.0.0.1"
     # port of churn serve
     port: int = 3000
     # most client ids or rows one /score request may carry
@@ -296,6 +299,10 @@ class ServingConfig(_Section):
     key_cache_s: float = Field(30.0, ge=0)
     # at most this many call outcomes in one POST /outcomes
     max_outcomes_per_request: int = Field(1000, ge=1)
+    # a request body above this many bytes is answered 413 before it is read or parsed
+    max_body_bytes: int = Field(16_000_000, ge=1024)
+    # an outcome's called_on may lie at most this many days after today (time zones, clocks)
+    called_on_future_days: int = Field(1, ge=0)
 
 
 class RetentionConfig(_Section):

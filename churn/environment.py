@@ -18,7 +18,8 @@ CHURN_MODEL_ALIAS    registry alias the service loads (default ``serving.alias``
 CHURN_STORE_URL      SQLAlchemy URL of the score store; overrides ``store.url`` and
                      ``paths.store_path``
 CHURN_GIT_COMMIT     the code's commit where there is no git checkout (a built bento)
-CHURN_HOST           interface ``churn serve`` binds (default ``0.0.0.0``)
+CHURN_HOST           interface ``churn serve`` binds unless ``--host`` is given (default
+                     ``serving.host``: ``127.0.0.1``, loopback)
 ==================== =====================================================================
 
 ``MLFLOW_TRACKING_URI`` (MLflow's own variable) overrides ``paths.mlflow_tracking_uri``;

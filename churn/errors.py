@@ -34,3 +34,22 @@ class NotFound(ChurnError):
     """Something the user named (a client id, a model alias, a file) does not exist."""
 
     exit_code = 3
+
+
+class Conflict(ChurnError):
+    """The input contradicts what is already recorded (an id reused for other content);
+    the service answers 409."""
+
+    exit_code = 2
+
+
+SHOWN_CHARS = 40  # an offending value is quoted by at most this many characters
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error names the value without echoing
+    a 10 MB input back (``shown("x" * 10**7)`` is ``'xxx…' (10000002 characters)``)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"

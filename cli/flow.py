@@ -196,6 +196,9 @@ def call_list(
 @friendly
 def serve(
     port: int | None = typer.Option(None, help="port (default from config)"),
+    host: str | None = typer.Option(
+        None, help="address to bind (default serving.host: 127.0.0.1; 0.0.0.0 for all)"
+    ),
     alias: str | None = typer.Option(None, help="registry alias"),
 ) -> None:
     """Start the BentoML service over the weeks `churn weekly` stored (scores,
@@ -204,4 +207,4 @@ def serve(
     setup_mlflow(cfg)
     from serving.run import run_serve
 
-    run_serve(cfg, port=port, alias=alias)
+    run_serve(cfg, port=port, host=host, alias=alias)

@@ -166,17 +166,30 @@ def stop_service(proc: subprocess.Popen[Any], timeout_s: float = 20.0) -> None:
         proc.wait(timeout=timeout_s)
 
 
+def probe_host(host: str) -> str:
+    """Where to reach a server bound to ``host`` from this machine (a wildcard bind is
+    reached on loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
 def run_serve(
     cfg: Config,
     *,
     port: int | None = None,
+    host: str | None = None,
     alias: str | None = None,
 ) -> None:
-    """``churn serve``: run the service in the foreground until Ctrl-C."""
+    """``churn serve``: run the service in the foreground until Ctrl-C. It binds
+    ``serving.host`` (loopback by default: the service holds client fees and debts) unless
+    ``host`` says otherwise, and says where it listens."""
     env = service_env(cfg, alias=alias)
     port = port or cfg.serving.port
-    proc = start_service(port, env, host=environment().host or "0.0.0.0")
-    log.info(f"starting the service on port {port} ...")
+    host = host or environment().host or cfg.serving.host
+    proc = start_service(port, env, host=host)
+    where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    log.info(f"starting the service, listening on {where} ...")
 
     def interrupt(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -184,9 +197,9 @@ def run_serve(
     # SIGTERM (and SIGINT even when inherited as ignored) stop the server's whole group too
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if not wait_ready(f"http://127.0.0.1:{port}", proc, timeout_s=300, no_week_ok=True):
+        if not wait_ready(f"http://{probe_host(host)}:{port}", proc, timeout_s=300, no_week_ok=True):
             log.info(f"{NO_WEEK}: data endpoints answer 503 until a week is stored")
-        log.info(f"serving on http://localhost:{port} (UI at /ui); Ctrl-C stops it")
+        log.info(f"serving on {where} (UI at /ui); Ctrl-C stops it")
         proc.wait()
     except KeyboardInterrupt:
         pass

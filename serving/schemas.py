@@ -11,7 +11,7 @@ checked by the service and fail the same way.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from typing_extensions import TypedDict
@@ -24,6 +24,8 @@ from store.outcomes import MAX_ID_LEN, MAX_NOTE_LEN, RESULTS
 
 INT64_MAX = 2**63 - 1
 ClientId = int  # bounds are on the fields: Field(ge=0, le=INT64_MAX)
+BatchId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
+MAX_LANG_LEN = 16  # a language code; a longer one is refused without echoing it
 
 _STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -108,8 +110,26 @@ class ScoreRow(TypedDict):
 
 class ScoreResponse(BaseModel):
     model_version: str
-    as_of: str | None
+    as_of: str | None  # None when the caller gave the clients' features
     scores: list[ScoreRow]
+
+
+class ScoreBatchRequest(BaseModel):
+    """The internal batchable path behind a single-client ``/score``."""
+
+    model_config = _STRICT
+    client_ids: list[BatchId]
+
+
+class BatchScoreRow(TypedDict):
+    """A ``/score_batch`` row: an id not in the served week gets nulls, not an error."""
+
+    client_id: int
+    probability: float | None
+    risk_band: str | None
+    contact_index: float | None
+    rule_band: str | None
+    evidence: str | None
 
 
 Lang = str  # 'ru' | 'en' (checked against the config's languages: 400 naming ``lang``)
@@ -120,7 +140,8 @@ class ExplainRequest(BaseModel):
     client_id: int = Field(..., ge=0, le=INT64_MAX)
     top_k: int = Field(5, ge=1)
     as_of: date | None = None  # an earlier stored week (or snapshot); the served one by default
-    lang: Lang | None = Field(None, min_length=1)  # every sentence's language; default config
+    # every sentence's language; default config
+    lang: Lang | None = Field(None, min_length=1, max_length=MAX_LANG_LEN)
 
 
 class Contribution(BaseModel):
@@ -213,7 +234,8 @@ class CallListRequest(BaseModel):
     service_mode: Literal[SERVICE_MODES] | None = None  # type: ignore[valid-type]
     # default serving.ranking (a stored week's list: its own ranking; another one reorders it)
     ranking: Literal["expected_loss", "probability", "expected_profit"] | None = None
-    lang: Lang | None = Field(None, min_length=1)  # the reasons' language; default config
+    # the reasons' language; default config
+    lang: Lang | None = Field(None, min_length=1, max_length=MAX_LANG_LEN)
     include_holdout: bool = False  # admin only: the week's held-out clients too
 
 
@@ -326,6 +348,14 @@ class OutcomesRequest(BaseModel):
 
     model_config = _STRICT
     outcomes: list[Any] = Field(..., min_length=1)
+
+
+class OutcomesBody(BaseModel):
+    """What ``/outcomes`` takes, as documented (``/docs.json``): :class:`OutcomesRequest`
+    reads the rows as plain JSON so that each row's error names ``outcomes[i].field``."""
+
+    model_config = _STRICT
+    outcomes: list[Outcome] = Field(..., min_length=1)
 
 
 class OutcomesResponse(BaseModel):

@@ -24,7 +24,11 @@ model and say which version scored them. Settings come from the environment (set
 
 Bad input never reaches the functions as a surprise: requests are strict pydantic models
 (400 naming the field), unknown clients are 404 naming them, and a :class:`ChurnError`
-from a function becomes a 4xx with its one-line message. Single-client ``/score`` calls
+from a function becomes a 4xx with its one-line message (409 for a :class:`Conflict`).
+At the door (``serving.limits``) a body above ``serving.max_body_bytes`` is 413 before it
+is parsed, error answers have one shape with bounded messages, and a client's error is
+logged in one line without a traceback; ``/docs.json`` describes every answer
+(``serving.openapi``). Single-client ``/score`` calls
 go through ``/score_batch``, a batchable endpoint, so BentoML's adaptive batching groups
 concurrent callers into one vectorised prediction.
 """
@@ -35,8 +39,9 @@ import collections
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 import bentoml
@@ -44,14 +49,14 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.staticfiles import StaticFiles
 
 from churn.commit import git_commit
 from churn.config import Config, load_config
 from churn.environment import environment
-from churn.errors import ChurnError, NotFound
+from churn.errors import ChurnError, Conflict, NotFound
 from features.catalog import SPEC
 from serving.access import CALLER_ROLE, RequireKey, refusal
 from serving.auth import ADMIN
@@ -68,10 +73,12 @@ from serving.current import (
 )
 from serving.evidence import evidence_flags
 from serving.explain import explain_client
+from serving.limits import BodyLimit, ErrorBodies, quiet_client_errors
 from serving.loading import load_model
+from serving.openapi import OpenAPIDoc
 from serving.page_catalog import page_catalog
 from serving.schemas import (
-    INT64_MAX,
+    BatchId,
     CallListRequest,
     CallListResponse,
     ExplainRequest,
@@ -91,7 +98,7 @@ from serving.sentences import json_value
 from serving.stored import call_list_answer, history_answer, served_rows, stored_ranking
 
 log = logging.getLogger("churn.service")
-BatchId = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
+quiet_client_errors()
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_IDS_SHOWN = 5
 OUTCOME_ROWS = TypeAdapter(list[Outcome])
@@ -174,7 +181,8 @@ def churn_error(exc: ChurnError) -> JSONResponse:
     if isinstance(exc, NoWeekYet):
         return error(503, message)
     field = message.split(":", 1)[0] if ":" in message else None
-    return error(404 if isinstance(exc, NotFound) else 400, message, field)
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+    return error(status, message, field)
 
 
 def unknown_ids(ids: list[int], index: pd.Index) -> list[int]:
@@ -520,8 +528,26 @@ class ChurnService:
                 f"outcomes[{first}].client_id: unknown {ids_text(unknown)} (never scored)",
                 f"outcomes[{first}].client_id",
             )
-        inserted, known_before = add_outcomes(engine, [r.model_dump() for r in rows])
+        inserted, known_before = add_outcomes(
+            engine, [r.model_dump() for r in rows], called_on_range=self._call_days()
+        )
         return {"inserted": inserted, "already_recorded": known_before}
+
+    def _call_days(self) -> tuple[date, date]:
+        """The sane range of ``called_on``: from the client base's start (the earliest
+        contract start in the served week: ``as_of - tenure_days``) to today (UTC) plus
+        ``serving.called_on_future_days``."""
+        ld = self.loaded
+        assert ld is not None
+        snapshot = ld.week.get().snapshot
+        today = datetime.now(UTC).date()
+        latest = today + timedelta(days=ld.cfg.serving.called_on_future_days)
+        starts = pd.to_datetime(snapshot["as_of"]) - pd.to_timedelta(
+            snapshot["tenure_days"].astype("float64"), unit="D"
+        )
+        first = starts.min()
+        earliest = first.date() if pd.notna(first) else date(1970, 1, 1)
+        return min(earliest, today), latest
 
     @bentoml.api(route="/outcomes")
     async def outcomes(self, request: OutcomesRequest, /) -> OutcomesResponse:
@@ -537,7 +563,7 @@ class ChurnService:
                 f"outcomes: at most {limit} per request, got {len(request.outcomes)}",
                 "outcomes",
             )  # type: ignore[return-value]
-        try:
+        try:  # as JSON again, so dates are read as in the request (NaN stays a bad value)
             rows = OUTCOME_ROWS.validate_json(_json_dumps(request.outcomes))
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
@@ -545,7 +571,7 @@ class ChurnService:
             return error(400, f"{field}: {first['msg']}", field)  # type: ignore[return-value]
         try:
             out = await anyio.to_thread.run_sync(self._add_outcomes, rows)
-        except ChurnError as exc:
+        except ChurnError as exc:  # a bad value (400) or a conflicting outcome_id (409)
             return churn_error(exc)  # type: ignore[return-value]
         except OperationalError as exc:  # locked or unreachable: nothing was committed
             log.warning("storing outcomes failed: %s", exc)
@@ -674,9 +700,11 @@ def calibration_info(model: Any) -> dict[str, Any]:
 
 
 def _json_dumps(value: Any) -> bytes:
+    """JSON text of parsed request data; the NaN and Infinity a caller sent are written as
+    such, so validating the text refuses them by field (not a ValueError here: a 500)."""
     import json
 
-    return json.dumps(value, allow_nan=False).encode("utf-8")
+    return json.dumps(value, allow_nan=True).encode("utf-8")
 
 
 def score_records(
@@ -746,7 +774,13 @@ class ReadyBody:
 API_ROUTES = frozenset(
     {"/score", "/score_batch", "/explain", "/call_list", "/history", "/outcomes", "/find"}
 )
-# outermost first: the key is checked before anything else looks at the request
+# outermost first: the key is checked before anything else looks at the request, then the
+# body's size before anything reads it
 ChurnService.add_asgi_middleware(RequireKey)
+ChurnService.add_asgi_middleware(BodyLimit)
+ChurnService.add_asgi_middleware(ErrorBodies, paths=API_ROUTES | {"/version"})
+ChurnService.add_asgi_middleware(
+    OpenAPIDoc, bentoml_spec=lambda: ChurnService.openapi_spec.asdict()
+)
 ChurnService.add_asgi_middleware(ReadyBody)
 ChurnService.add_asgi_middleware(JsonBodiesOnly)

@@ -1,10 +1,15 @@
 """Call outcomes from the call-scheduling system: validated, idempotent, all-or-nothing.
 
-Every row carries the caller's own ``outcome_id``; sending the same id again (a retry after
-a timeout) is acknowledged as "already known" and stores nothing new, so the scheduler can
-retry freely. A batch is checked completely before anything is written and written in one
-transaction, so a bad row means nothing of its batch is stored. ``recently_called`` is what
-the weekly call list uses to leave out clients reached in the last few weeks.
+Every row carries the caller's own ``outcome_id``, which names one call. Sending the same
+row again (a retry after a timeout) is acknowledged as "already known" and stores nothing
+new, so the scheduler can retry freely; sending the id again with *different* content is
+refused (:class:`churn.errors.Conflict`, 409 from the service) rather than dropped, and so
+is a batch holding two different rows under one id (``InputError``, 400): which of the two
+is the call is the caller's to say. A batch is checked completely before anything is
+written and written in one transaction, so a bad or conflicting row means nothing of its
+batch is stored. Texts may not hold a NUL character (PostgreSQL cannot store one; SQLite
+is refused the same way). ``recently_called`` is what the weekly call list uses to leave
+out clients reached in the last few weeks.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from churn.errors import InputError
+from churn.errors import SHOWN_CHARS, Conflict, InputError, shown
 from store.db import write_transaction
 from store.schema import outcomes
 
@@ -27,30 +32,45 @@ MAX_ID_LEN = 128
 MAX_NOTE_LEN = 4000
 
 
-def validate_outcome(row: Any, where: str = "outcome") -> dict[str, Any]:
-    """One outcome as stored, or InputError naming the field (``where`` prefixes it)."""
+def validate_outcome(
+    row: Any, where: str = "outcome", called_on_range: tuple[date, date] | None = None
+) -> dict[str, Any]:
+    """One outcome as stored, or InputError naming the field (``where`` prefixes it) and a
+    short prefix of the value. ``called_on_range`` is the inclusive range of sane call days
+    (the service's: the client base's start to today plus a small tolerance)."""
     if not isinstance(row, dict):
         raise InputError(f"{where}: expected an object with {', '.join(FIELDS)}")
     unknown = sorted(set(row) - set(FIELDS))
     if unknown:
-        raise InputError(f"{where}.{unknown[0]}: unknown field")
+        raise InputError(f"{where}.{unknown[0][:SHOWN_CHARS]}: unknown field")
     for field in FIELDS[:-1]:
         if row.get(field) is None:
             raise InputError(f"{where}.{field}: required")
     oid = row["outcome_id"]
     if not isinstance(oid, str) or not oid.strip() or len(oid) > MAX_ID_LEN:
         raise InputError(f"{where}.outcome_id: expected a non-empty text of at most {MAX_ID_LEN}")
+    _no_nul(oid, f"{where}.outcome_id")
     cid = row["client_id"]
     if isinstance(cid, bool) or not isinstance(cid, int) or cid < 0:
-        raise InputError(f"{where}.client_id: expected a non-negative integer, got {cid!r}")
+        raise InputError(f"{where}.client_id: expected a non-negative integer, got {shown(cid)}")
     called_on = _date(row["called_on"], f"{where}.called_on")
+    if called_on_range is not None and not called_on_range[0] <= called_on <= called_on_range[1]:
+        first, last = called_on_range
+        raise InputError(
+            f"{where}.called_on: {called_on.isoformat()} is outside the sane range "
+            f"{first.isoformat()} (the client base's start) to {last.isoformat()}"
+        )
     if not isinstance(row["reached"], bool):
-        raise InputError(f"{where}.reached: expected true or false, got {row['reached']!r}")
+        raise InputError(f"{where}.reached: expected true or false, got {shown(row['reached'])}")
     if row["result"] not in RESULTS:
-        raise InputError(f"{where}.result: expected one of {'|'.join(RESULTS)}")
+        raise InputError(
+            f"{where}.result: expected one of {'|'.join(RESULTS)}, got {shown(row['result'])}"
+        )
     note = row.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_LEN):
         raise InputError(f"{where}.note: expected a text of at most {MAX_NOTE_LEN} characters")
+    if note is not None:
+        _no_nul(note, f"{where}.note")
     return {
         "outcome_id": oid,
         "client_id": cid,
@@ -59,6 +79,15 @@ def validate_outcome(row: Any, where: str = "outcome") -> dict[str, Any]:
         "result": row["result"],
         "note": note,
     }
+
+
+def _no_nul(text: str, field: str) -> None:
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise InputError(
+            f"{field}: contains a NUL character at position {at} ({shown(text)}); "
+            "texts cannot hold one"
+        )
 
 
 def _date(value: Any, field: str) -> date:
@@ -71,7 +100,7 @@ def _date(value: Any, field: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InputError(f"{field}: expected a date YYYY-MM-DD, got {value!r}")
+    raise InputError(f"{field}: expected a date YYYY-MM-DD, got {shown(value)}")
 
 
 def _insert_ignore(dialect: str) -> Any:
@@ -82,26 +111,88 @@ def _insert_ignore(dialect: str) -> Any:
     raise InputError(f"store: unsupported database {dialect!r}")  # pragma: no cover
 
 
-def add_outcomes(engine: Engine, rows: list[dict[str, Any]]) -> tuple[int, int]:
+CONTENT = FIELDS[1:]  # what an outcome_id stands for: the same id must mean the same call
+
+
+def _one_row_per_id(clean: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """``(position, row)`` per distinct id (an identical repeat is a retry inside the batch:
+    kept once); two different rows under one id → InputError naming both positions."""
+    first: dict[str, int] = {}
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, row in enumerate(clean):
+        j = first.setdefault(row["outcome_id"], i)
+        if j == i:
+            out.append((i, row))
+            continue
+        field = _differs(clean[j], row)
+        if field is not None:
+            raise InputError(
+                f"outcomes[{i}].outcome_id: {shown(row['outcome_id'])} is also outcomes[{j}] "
+                f"with a different {field}; one id names one call, send one row for it"
+            )
+    return out
+
+
+def _differs(stored: dict[str, Any], row: dict[str, Any]) -> str | None:
+    """The first field in which two outcomes under one id differ (None: the same call)."""
+    for field in CONTENT:
+        a, b = stored[field], row[field]
+        if field == "called_on":
+            a, b = _date(a, field), _date(b, field)
+        if a != b:
+            return field
+    return None
+
+
+def add_outcomes(
+    engine: Engine,
+    rows: list[dict[str, Any]],
+    *,
+    called_on_range: tuple[date, date] | None = None,
+) -> tuple[int, int]:
     """Store a batch of outcomes; returns ``(inserted, already_known)``.
 
-    Idempotent by ``outcome_id`` (also when two posters race with the same id), and
-    all-or-nothing: every row is validated before the single transaction starts.
+    Idempotent by ``outcome_id`` (also when two posters race with the same id) for the same
+    content; an id already stored with other content raises :class:`Conflict` and nothing
+    of the batch is stored. All-or-nothing: every row is validated before the single
+    transaction starts.
     """
     if not isinstance(rows, list):
         raise InputError("outcomes: expected a list")
-    clean = [validate_outcome(r, f"outcomes[{i}]") for i, r in enumerate(rows)]
+    clean = [validate_outcome(r, f"outcomes[{i}]", called_on_range) for i, r in enumerate(rows)]
+    distinct = _one_row_per_id(clean)
     received_at = datetime.now(UTC)
-    inserted = 0
     # in outcome_id order: two batches sharing ids then lock them in the same order, so
     # concurrent posters queue on PostgreSQL instead of deadlocking on each other's rows
-    ordered = sorted(clean, key=lambda r: r["outcome_id"])
+    ordered = sorted(distinct, key=lambda pr: pr[1]["outcome_id"])
+    known: list[tuple[int, dict[str, Any]]] = []
     with write_transaction(engine) as conn:
         stmt = _insert_ignore(engine.dialect.name).returning(outcomes.c.outcome_id)
-        for row in ordered:  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT
-            got = conn.execute(stmt, {**row, "received_at": received_at}).first()
-            inserted += got is not None
+        for pos, row in ordered:  # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT
+            if conn.execute(stmt, {**row, "received_at": received_at}).first() is None:
+                known.append((pos, row))
+        _check_known(conn, known)  # raises Conflict: the transaction rolls back
+    inserted = len(distinct) - len(known)
     return inserted, len(clean) - inserted
+
+
+def _check_known(conn: Any, known: list[tuple[int, dict[str, Any]]]) -> None:
+    """Ids that were stored already must hold the same call, else :class:`Conflict`."""
+    if not known:
+        return
+    stored: dict[str, dict[str, Any]] = {}
+    ids = [row["outcome_id"] for _, row in known]
+    for start in range(0, len(ids), 500):
+        query = sa.select(outcomes).where(outcomes.c.outcome_id.in_(ids[start : start + 500]))
+        stored.update({r.outcome_id: dict(r._mapping) for r in conn.execute(query)})
+    for pos, row in sorted(known, key=lambda pr: pr[0]):
+        field = _differs(stored[row["outcome_id"]], row)
+        if field is not None:
+            raise Conflict(
+                f"outcomes[{pos}].outcome_id: {shown(row['outcome_id'])} is already recorded "
+                f"with a different {field}; one id names one call (nothing of this batch "
+                "was stored)"
+            )
 
 
 def _frame(rows: list[Any]) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from churn.errors import InputError
+from churn.errors import Conflict, InputError
 from store.db import connect
 from store.outcomes import (
     add_outcomes,
@@ -47,6 +47,8 @@ def test_outcome_ids_are_idempotent(store_url: str) -> None:
         ({"outcome_id": None}, "outcomes[1].outcome_id"),
         ({"colour": "red"}, "outcomes[1].colour"),
         ({"note": 5}, "outcomes[1].note"),
+        ({"note": "перезвонить\x00"}, "outcomes[1].note"),  # PostgreSQL cannot store NUL
+        ({"outcome_id": "a\x00b"}, "outcomes[1].outcome_id"),
     ],
 )
 def test_a_bad_row_stores_nothing_of_its_batch(store_url: str, bad: dict, field: str) -> None:
@@ -87,7 +89,7 @@ def test_overlapping_batches_in_opposite_orders_do_not_deadlock(store_url: str) 
 
     def post(w: int) -> tuple[int, int]:
         order = ids if w % 2 else list(reversed(ids))
-        return add_outcomes(engine, [_row(oid, client_id=w) for oid in order])
+        return add_outcomes(engine, [_row(oid, client_id=int(oid[1:])) for oid in order])
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(post, range(16)))
@@ -119,3 +121,71 @@ def test_outcomes_for_a_client_oldest_first(store_url: str) -> None:
     assert [r["outcome_id"] for r in got] == ["x1", "x2"]
     assert got[1]["note"] == "перезвонить" and got[0]["received_at"].tzinfo is not None
     assert outcomes_for(engine, 12345) == []
+
+
+def test_a_reused_id_with_other_content_is_refused_and_nothing_of_its_batch_stored(
+    store_url: str,
+) -> None:
+    """Issue 18 item 5: a conflicting reuse used to be dropped with 'already recorded'."""
+    engine = connect(store_url)
+    assert add_outcomes(engine, [_row("call-1", result="callback", note="позже")]) == (1, 0)
+    changed = _row("call-1", result="retained", note="позже")
+    with pytest.raises(Conflict, match=r"outcomes\[1\]\.outcome_id: 'call-1' .*result"):
+        add_outcomes(engine, [_row("new-1"), changed])
+    assert count_outcomes(engine) == 1  # new-1 was not stored either
+    assert outcomes_for(engine, 1)[0]["result"] == "callback"  # the recorded call stands
+    # the same content again is a retry: acknowledged, nothing new
+    assert add_outcomes(engine, [_row("call-1", result="callback", note="позже")]) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"client_id": 2}, "client_id"),
+        ({"called_on": "2025-06-04"}, "called_on"),
+        ({"reached": False}, "reached"),
+        ({"note": "x"}, "note"),
+    ],
+)
+def test_two_different_rows_under_one_id_in_a_batch_are_refused(
+    store_url: str, change: dict, field: str
+) -> None:
+    """Issue 18 item 5: one of the two used to be lost silently; now the batch is 400
+    naming both positions and the differing field, and nothing is stored."""
+    engine = connect(store_url)
+    rows = [_row("x"), _row("y"), {**_row("x"), **change}]
+    with pytest.raises(
+        InputError, match=rf"outcomes\[2\]\.outcome_id: 'x' is also outcomes\[0\] .*{field}"
+    ):
+        add_outcomes(engine, rows)
+    assert count_outcomes(engine) == 0
+
+
+def test_concurrent_conflicting_posters_keep_exactly_one_call(store_url: str) -> None:
+    """Posters racing with one id but different content: one is acknowledged, the others
+    get Conflict, and what is stored is the acknowledged row."""
+    engine = connect(store_url)
+
+    def post(w: int) -> int | None:
+        try:
+            add_outcomes(engine, [_row("race", client_id=w)])
+        except Conflict:
+            return None
+        return w
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = [w for w in pool.map(post, range(8)) if w is not None]
+    assert len(won) == 1
+    assert read_outcomes(engine)["client_id"].tolist() == won
+
+
+def test_called_on_outside_the_sane_range_is_refused(store_url: str) -> None:
+    """Issue 18 item 9: 9999-12-31 and 0001-01-01 were stored."""
+    engine = connect(store_url)
+    sane = (date(2024, 1, 1), date(2026, 12, 7))
+    for day in ("9999-12-31", "0001-01-01", "2023-12-31", "2026-12-08"):
+        with pytest.raises(InputError, match=rf"outcomes\[0\]\.called_on: {day} is outside"):
+            add_outcomes(engine, [_row("r", called_on=day)], called_on_range=sane)
+    assert count_outcomes(engine) == 0
+    edges = [_row("lo", called_on="2024-01-01"), _row("hi", called_on="2026-12-07")]
+    assert add_outcomes(engine, edges, called_on_range=sane) == (2, 0)
