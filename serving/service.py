@@ -101,6 +101,7 @@ log = logging.getLogger("churn.service")
 quiet_client_errors()
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_IDS_SHOWN = 5
+EPOCH = date(1970, 1, 1)  # the earliest sane call day when the week cannot say its base's start
 OUTCOME_ROWS = TypeAdapter(list[Outcome])
 SCORE_INLINE = 50  # /score looks up this many ids on the event loop, more in a thread
 
@@ -542,11 +543,13 @@ class ChurnService:
         snapshot = ld.week.get().snapshot
         today = datetime.now(UTC).date()
         latest = today + timedelta(days=ld.cfg.serving.called_on_future_days)
-        starts = pd.to_datetime(snapshot["as_of"]) - pd.to_timedelta(
-            snapshot["tenure_days"].astype("float64"), unit="D"
-        )
-        first = starts.min()
-        earliest = first.date() if pd.notna(first) else date(1970, 1, 1)
+        earliest = EPOCH
+        if {"as_of", "tenure_days"} <= set(snapshot.columns) and len(snapshot):
+            starts = pd.to_datetime(snapshot["as_of"]) - pd.to_timedelta(
+                snapshot["tenure_days"].astype("float64"), unit="D"
+            )
+            first = starts.min()
+            earliest = first.date() if pd.notna(first) else EPOCH
         return min(earliest, today), latest
 
     @bentoml.api(route="/outcomes")
