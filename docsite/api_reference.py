@@ -174,7 +174,7 @@ def render(
                 for s, r in op.get("responses", {}).items()
                 if str(s).startswith("4")
             ]
-            if allowed is not None:
+            if allowed is not None and "401" not in op.get("responses", {}):
                 errors += ["`401` no key, or an unknown or revoked key", "`403` a role not listed"]
             if errors:
                 parts += ["**Errors:** " + "; ".join(errors) + ".", ""]
@@ -183,7 +183,7 @@ def render(
                 for n in _nested(op.get("responses", {}), spec, seen)
                 + _nested(op.get("requestBody", {}), spec, seen)
                 if not n.endswith("IODescriptor")
-                and n not in {"InvalidArgument", "NotFound", "InternalServerError"}
+                and n not in {"InvalidArgument", "NotFound", "InternalServerError", "Error"}
             ]
             for name in nested:
                 rendered = properties_table(spec["components"]["schemas"][name], spec)

@@ -164,9 +164,10 @@ def config_page() -> str:
 
 
 def openapi_spec() -> dict[str, Any]:
-    from serving.service import ChurnService
+    """What the service serves at ``/docs.json`` (``serving.openapi.service_spec``)."""
+    from serving.openapi import service_spec
 
-    return ChurnService.openapi_spec.asdict()
+    return service_spec()
 
 
 def api_pages() -> dict[str, str]:

@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 from starlette.responses import JSONResponse
 
 from serving import schemas as s
-from serving.auth import ENDPOINT_ROLES, ROLES, allowed_roles
+from serving.auth import ENDPOINT_ROLES
 
 REF = "#/components/schemas/{model}"
 OPENAPI_VERSION = "3.1.0"
@@ -102,13 +102,6 @@ def _errors(statuses: tuple[int, ...]) -> dict[str, Any]:
     }
 
 
-def _roles_text(path: str) -> str:
-    roles = allowed_roles(path)
-    if roles is None:
-        return "Open: no key needed."
-    return "Roles: " + ", ".join(r for r in ROLES if r in roles) + "."
-
-
 def describe(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
     """BentoML's spec with every API operation described as the service answers it."""
     spec = copy.deepcopy(bentoml_spec)
@@ -122,7 +115,7 @@ def describe(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
     secured = [{"bearer": []}]
     for path, op in OPERATIONS.items():
         post = dict(paths.get(path, {}).get("post") or {})
-        post["description"] = f"{post.get('description', '')}\n\n{_roles_text(path)}".strip()
+        post["description"] = str(post.get("description", "")).strip()
         post["requestBody"] = {
             "required": True,
             "content": {
@@ -145,8 +138,7 @@ def describe(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
     json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
     paths["/version"] = {
         "get": {
-            "description": "The model, the served week and the weeks available. "
-            + _roles_text("/version"),
+            "description": "The model, the served week and the weeks available.",
             "operationId": "version",
             "security": secured,
             "responses": {"200": json_ok, **_errors((401, 403, 503))},
@@ -196,19 +188,26 @@ def describe(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-class OpenAPIDoc:
-    """ASGI middleware: ``GET /docs.json`` answers :func:`describe` of BentoML's spec
-    (built once per process)."""
+def service_spec() -> dict[str, Any]:
+    """The service's description: what ``/docs.json`` serves and the docs site renders."""
+    from serving.service import ChurnService
 
-    def __init__(self, app: Any, bentoml_spec: Callable[[], dict[str, Any]] | None = None) -> None:
+    return describe(ChurnService.openapi_spec.asdict())
+
+
+class OpenAPIDoc:
+    """ASGI middleware: ``GET /docs.json`` answers :func:`service_spec` (built once per
+    process)."""
+
+    def __init__(self, app: Any, spec: Callable[[], dict[str, Any]] = service_spec) -> None:
         self.app = app
-        self._source = bentoml_spec
+        self._source = spec
         self._spec: dict[str, Any] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/docs.json" or self._source is None:
+        if scope["type"] != "http" or scope["path"] != "/docs.json":
             await self.app(scope, receive, send)
             return
         if self._spec is None:
-            self._spec = describe(self._source())
+            self._spec = self._source()
         await JSONResponse(self._spec)(scope, receive, send)

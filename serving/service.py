@@ -782,8 +782,6 @@ API_ROUTES = frozenset(
 ChurnService.add_asgi_middleware(RequireKey)
 ChurnService.add_asgi_middleware(BodyLimit)
 ChurnService.add_asgi_middleware(ErrorBodies, paths=API_ROUTES | {"/version"})
-ChurnService.add_asgi_middleware(
-    OpenAPIDoc, bentoml_spec=lambda: ChurnService.openapi_spec.asdict()
-)
+ChurnService.add_asgi_middleware(OpenAPIDoc)
 ChurnService.add_asgi_middleware(ReadyBody)
 ChurnService.add_asgi_middleware(JsonBodiesOnly)
