@@ -30,8 +30,8 @@ OPENAPI_VERSION = "3.1.0"
 ERROR = "Error"
 
 STATUS_TEXT = {
-    400: "Bad input: the error names the field (``detail`` lists pydantic's findings)",
-    401: "No key, or an unknown or revoked key (``Authorization: Bearer KEY``)",
+    400: "Bad input: the error names the field (`detail` lists pydantic's findings)",
+    401: "No key, or an unknown or revoked key (`Authorization: Bearer KEY`)",
     403: "The key's role may not call this endpoint",
     404: "A client or week the request names does not exist",
     409: "An outcome_id already recorded with different content",
