@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,17 @@ def _churn_serve(cfg: Any, work: Path, features: Path) -> tuple[subprocess.Popen
             )
         lines.append(line.strip())
         if line.startswith("serving on"):
+            # keep reading the server's output (its access log) so a full pipe never blocks it
+            threading.Thread(target=_drain, args=(proc, work / "server.out"), daemon=True).start()
             return proc, "\n".join(lines), port
     raise RuntimeError(f"churn serve not ready: {lines}")
+
+
+def _drain(proc: subprocess.Popen[str], path: Path) -> None:
+    assert proc.stdout is not None
+    with path.open("a") as out:
+        for line in proc.stdout:
+            out.write(line)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
