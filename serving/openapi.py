@@ -58,6 +58,7 @@ OPERATIONS: dict[str, Operation] = {
     "/history": Operation(s.HistoryRequest, s.HistoryResponse),
     "/outcomes": Operation(s.OutcomesBody, s.OutcomesResponse, (409,)),
     "/call_list": Operation(s.CallListRequest, s.CallListResponse),
+    "/find": Operation(s.FindRequest, s.FindResponse),
 }
 
 
@@ -135,6 +136,13 @@ def describe(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
         }
         post["security"] = secured
         paths[path] = {"post": post}
+    for path, item in paths.items():  # an endpoint not listed above: at least its errors
+        post = item.get("post") if isinstance(item, dict) else None
+        if path in OPERATIONS or not post or "x-bentoml-name" not in post:
+            continue
+        ok = post.get("responses", {}).get("200", {"description": "Successful Response"})
+        post["responses"] = {"200": ok, **_errors(API_ERRORS)}
+        post["security"] = secured
     json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
     paths["/version"] = {
         "get": {
