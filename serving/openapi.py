@@ -23,7 +23,7 @@ from pydantic import TypeAdapter
 from starlette.responses import JSONResponse
 
 from serving import schemas as s
-from serving.auth import ENDPOINT_ROLES
+from serving.auth import ENDPOINT_ROLES, allowed_roles
 
 REF = "#/components/schemas/{model}"
 OPENAPI_VERSION = "3.1.0"
@@ -143,6 +143,13 @@ def describe(bentoml_spec: dict[str, Any]) -> dict[str, Any]:
         ok = post.get("responses", {}).get("200", {"description": "Successful Response"})
         post["responses"] = {"200": ok, **_errors(API_ERRORS)}
         post["security"] = secured
+    for path, item in paths.items():  # other keyed routes (GET /catalog ...): key errors too
+        if path in OPERATIONS or allowed_roles(path) is None or not isinstance(item, dict):
+            continue
+        for op in item.values():
+            if isinstance(op, dict) and "responses" in op:
+                op["responses"] = {**op["responses"], **_errors((401, 403, 503))}
+                op["security"] = secured
     json_ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
     paths["/version"] = {
         "get": {
