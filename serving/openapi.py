@@ -5,8 +5,9 @@ fields to non-null ones (``as_of`` of posted clients and ``changes`` of a first 
 null), documents its 400 body's ``detail`` as a string (it is a list) and knows nothing of
 the answers the service adds itself: 401/403 from the key check (``serving.access``), 409
 from ``/outcomes``, 413 from the body limit, 415 for a body that is not JSON, 503 before
-the model and week are loaded. :func:`describe` keeps BentoML's description for the rest
-and rebuilds each API operation from the request and response models in
+the model and week are loaded or while the store holds no week. :func:`describe` keeps
+BentoML's description for the rest and rebuilds each API operation from the request and
+response models in
 ``serving.schemas``, as OpenAPI 3.1 (JSON Schema 2020-12: pydantic's own schemas, null
 included). ``tests/serving/test_openapi_conformance.py`` runs Schemathesis against it for
 every role: no 5xx, and every answer documented and matching its schema.
@@ -37,7 +38,7 @@ STATUS_TEXT = {
     409: "An outcome_id already recorded with different content",
     413: "The request body is above serving.max_body_bytes",
     415: "The body is not application/json",
-    503: "Not ready yet (model or week loading), or the store is busy: retry",
+    503: "Not ready yet (model or week loading), no week scored yet, or the store is busy",
 }
 API_ERRORS = (400, 401, 403, 404, 413, 415, 503)
 

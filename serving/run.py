@@ -197,7 +197,8 @@ def run_serve(
     # SIGTERM (and SIGINT even when inherited as ignored) stop the server's whole group too
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if not wait_ready(f"http://{probe_host(host)}:{port}", proc, timeout_s=300, no_week_ok=True):
+        probe = f"http://{probe_host(host)}:{port}"
+        if not wait_ready(probe, proc, timeout_s=300, no_week_ok=True):
             log.info(f"{NO_WEEK}: data endpoints answer 503 until a week is stored")
         log.info(f"serving on {where} (UI at /ui); Ctrl-C stops it")
         proc.wait()

@@ -11,7 +11,7 @@ checked by the service and fail the same way.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from typing_extensions import TypedDict
@@ -130,6 +130,7 @@ class BatchScoreRow(TypedDict):
     contact_index: float | None
     rule_band: str | None
     evidence: str | None
+    name: NotRequired[str | None]  # as in ``/score``, for a client the week holds
 
 
 Lang = str  # 'ru' | 'en' (checked against the config's languages: 400 naming ``lang``)

@@ -28,9 +28,8 @@ from a function becomes a 4xx with its one-line message (409 for a :class:`Confl
 At the door (``serving.limits``) a body above ``serving.max_body_bytes`` is 413 before it
 is parsed, error answers have one shape with bounded messages, and a client's error is
 logged in one line without a traceback; ``/docs.json`` describes every answer
-(``serving.openapi``). Single-client ``/score`` calls
-go through ``/score_batch``, a batchable endpoint, so BentoML's adaptive batching groups
-concurrent callers into one vectorised prediction.
+(``serving.openapi``). ``/score_batch`` (internal, kept for callers that used it) answers
+the served week's stored rows by id, nulls for an id the week does not hold.
 """
 
 from __future__ import annotations
@@ -536,16 +535,17 @@ class ChurnService:
 
     def _call_days(self) -> tuple[date, date]:
         """The sane range of ``called_on``: from the client base's start (the earliest
-        contract start in the served week: ``as_of - tenure_days``) to today (UTC) plus
-        ``serving.called_on_future_days``."""
+        contract start in the served week's snapshot: ``as_of - tenure_days``; 1970 while
+        no week is in memory) to today (UTC) plus ``serving.called_on_future_days``."""
         ld = self.loaded
         assert ld is not None
-        snapshot = ld.week.get().snapshot
+        week = ld.week.current()  # clients scored in a stored week may report outcomes
         today = datetime.now(UTC).date()
         latest = today + timedelta(days=ld.cfg.serving.called_on_future_days)
         earliest = EPOCH
-        if {"as_of", "tenure_days"} <= set(snapshot.columns) and len(snapshot):
-            starts = pd.to_datetime(snapshot["as_of"]) - pd.to_timedelta(
+        snapshot = week.snapshot if week is not None else None
+        if snapshot is not None and "tenure_days" in snapshot.columns and len(snapshot):
+            starts = week.as_of - pd.to_timedelta(  # type: ignore[union-attr]
                 snapshot["tenure_days"].astype("float64"), unit="D"
             )
             first = starts.min()

@@ -34,17 +34,17 @@ from store.weeks import read_scores
 START_TIMEOUT_S = 300
 
 
-def _churn_serve(cfg: Any, work: Path, features: Path) -> tuple[subprocess.Popen[str], str, int]:
-    """``churn serve`` (no --host) in its own process group; returns it, its start-up
-    lines up to "serving on", and the port."""
+def _churn_serve(cfg: Any, work: Path) -> tuple[subprocess.Popen[str], str, int]:
+    """``churn serve`` (no --host) over the store of ``cfg`` (it serves the stored week) in
+    its own process group; returns it, its start-up lines up to "serving on", and the port."""
     port = free_port()
     config = write_config(cfg, work / "config.yaml")
     churn = Path(sys.executable).with_name("churn")
     env = {k: v for k, v in os.environ.items() if k not in ("CHURN_STORE_URL", "CHURN_HOST")}
     env["BENTOML_HOME"] = str(work / "bentoml")
-    cmd = [str(churn), "--config", str(config), "serve", "--port", str(port), "--features"]
+    cmd = [str(churn), "--config", str(config), "serve", "--port", str(port)]
     proc = subprocess.Popen(
-        [*cmd, str(features)],
+        cmd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=open(work / "server.log", "w"),  # noqa: SIM115 — closed with the process
@@ -92,10 +92,10 @@ def pg_served(
     session_config: Any,
     champion: Any,
     snapshot_weeks: list[Any],
-    small_snapshots: Path,
     mlflow_uri: str,
 ) -> Iterator[Server]:
-    """A PostgreSQL store with one stored week, served by ``churn serve``."""
+    """A PostgreSQL store with one stored week, served by ``churn serve`` (the service
+    only reads stored weeks)."""
     admin = request.getfixturevalue("pg_admin_url")
     if admin is None:
         pytest.skip("PostgreSQL unavailable (no server could be started: tests/pg_server.py)")
@@ -114,7 +114,7 @@ def pg_served(
         weeks_dir=work / "weeks",
     )
     keys = make_keys(engine)
-    proc, startup, port = _churn_serve(cfg, work, small_snapshots)
+    proc, startup, port = _churn_serve(cfg, work)
     try:
         server = Server(
             url=f"http://127.0.0.1:{port}", store_url=store, keys=keys, log=work / "server.log"
