@@ -96,7 +96,9 @@ class FeaturesConfig(_Section):
     # how often training snapshots are built (monthly)
     snapshot_every: Literal["month"] = "month"
     # DuckDB memory limit for building snapshots; beyond it the engine spills to disk.
-    engine_memory_limit: str = "4GB"
+    # DuckDB reserves far more than it holds: 4GB failed on the demo (25 monthly dates,
+    # client names) at 0.7 GB resident.
+    engine_memory_limit: str = "8GB"
 
 
 class RuleBands(_Section):

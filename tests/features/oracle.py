@@ -43,6 +43,8 @@ def oracle_snapshot(raw: Path, as_of: date, cfg: Config) -> pd.DataFrame:
     out = pd.DataFrame(index=c.index)
     # optional in the contract: a single centre's export has no centre_id (all missing)
     out["centre_id"] = c["centre_id"] if "centre_id" in c else pd.Series(pd.NA, c.index, "str")
+    # optional too: the client's name (an id column, never a model input)
+    out["name"] = c["name"] if "name" in c else pd.Series(pd.NA, c.index, "str")
     for col in ("category", "segment", "service_mode", "region", "monthly_fee_rub"):
         out[col] = c[col]
     out["tenure_days"] = _days(d, c["contract_start"]).astype("int64")
