@@ -46,9 +46,12 @@ import duckdb
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 t0 = time.perf_counter()
 con = duckdb.connect()
+# sample_size=-1: DuckDB sniffs types over the whole file; its default 20 480-row sample
+# guesses a column's type from early rows and fails on the 100 000-client export
 for i, f in enumerate(sorted(src.glob("*.csv"))):
     con.execute(
-        f"COPY (SELECT * FROM read_csv('{f.as_posix()}', delim=';', header=true)) "
+        f"COPY (SELECT * FROM read_csv('{f.as_posix()}', delim=';', header=true, "
+        "sample_size=-1)) "
         f"TO '{(out / f'{i}.parquet').as_posix()}' (FORMAT parquet)"
     )
 seconds = time.perf_counter() - t0
