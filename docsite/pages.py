@@ -25,7 +25,8 @@ from typing import Any
 from docsite import api_reference, code_reference, config_reference
 from docsite.markdown import cell, code, table
 
-# bottom layer first (tests/test_layering.py); packages not named here follow in name order
+# bottom layer first: tests/test_layering.py enforces this order; packages not named here
+# follow in name order
 ROOT = Path(__file__).resolve().parents[1]
 LAYER_ORDER = [
     "churn",

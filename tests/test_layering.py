@@ -15,18 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from docsite.pages import LAYER_ORDER
+
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = [
-    "churn",
-    "features",
-    "importing",
-    "simulator",
-    "training",
-    "store",
-    "monitoring",
-    "serving",
-    "cli",
-]
+LAYERS = LAYER_ORDER  # bottom layer first; declared once, beside the docs page that shows it
 # The simulator is a data source, not a consumer: model code never reads it.
 SIBLINGS = {
     ("training", "simulator"),
