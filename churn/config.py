@@ -93,6 +93,10 @@ class FeaturesConfig(_Section):
     """
 
     signals: Path = REPO_ROOT / "configs" / "signals.yaml"
+    # a subscription + activity source spec (configs/sources/*.yaml, features/generic): the
+    # loop runs on it and its signals are generated from it (then `signals` is not read);
+    # unset: the centre's contract and `signals`. Relative: beside the config file
+    source: Path | None = None
     # how often training snapshots are built (monthly)
     snapshot_every: Literal["month"] = "month"
     # DuckDB memory limit for building snapshots; beyond it the engine spills to disk.
@@ -594,13 +598,38 @@ def check_moved(data: dict[str, Any], where: Path) -> None:
             raise InputError(f"{where}: {key} is no longer a setting here: {hint}")
 
 
-def load_config(path: Path | str | None = None) -> Config:
-    """Load ``default.yaml`` (or ``path``) plus ``rules.yaml`` and ``reasons.yaml`` beside it."""
-    main = Path(path) if path else config_dir() / "default.yaml"
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (mappings merge, the rest replaces)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _config_data(main: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The settings of ``main`` as a mapping: the file it ``extends`` (relative to it)
+    first, its own keys on top; side files and relative spec paths resolved per file."""
     if not main.exists():
         raise InputError(f"config file not found: {main}")
+    if main.resolve() in seen:
+        raise InputError(f"{main}: extends itself (through {', '.join(map(str, seen))})")
     data = _read_yaml(main)
     check_moved(data, main)
+    for key in ("signals", "source"):  # beside the config file that names them
+        value = (data.get("features") or {}).get(key)
+        if value is not None and not Path(value).is_absolute():
+            data["features"][key] = main.parent / value
+    parent = data.pop("extends", None)
+    if parent is None:
+        return _with_side_files(data, main)
+    base = _config_data(main.parent / parent, (*seen, main.resolve()))
+    return _merged(base, data)
+
+
+def _with_side_files(data: dict[str, Any], main: Path) -> dict[str, Any]:
     for section, name in (("rules", "rules.yaml"), ("reasons", "reasons.yaml")):
         side = main.parent / name
         if section not in data and side.exists():
@@ -610,9 +639,17 @@ def load_config(path: Path | str | None = None) -> Config:
             side.name.split(".")[1]: _read_yaml(side)
             for side in sorted(main.parent.glob("reasons.*.yaml"))
         }
-    signals = (data.get("features") or {}).get("signals")
-    if signals is not None and not Path(signals).is_absolute():  # beside the config file
-        data["features"]["signals"] = main.parent / signals
+    return data
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load ``default.yaml`` (or ``path``) plus ``rules.yaml`` and ``reasons.yaml`` beside it.
+
+    A config may start with ``extends: ../default.yaml``: that file (with its side files)
+    is read first and this one's sections are merged over it, so a variant states only
+    what differs (``configs/generic/default.yaml``)."""
+    main = Path(path) if path else config_dir() / "default.yaml"
+    data = _config_data(main)
     try:
         return Config.model_validate(data)
     except Exception as exc:  # pydantic.ValidationError: name the field

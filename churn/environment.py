@@ -72,3 +72,10 @@ def environment() -> Environment:
         git_commit=_text(GIT_COMMIT),
         host=_text(HOST),
     )
+
+
+def use_config(path: Path) -> None:
+    """Name ``path`` as this process's config (and its children's): modules that read the
+    config at import (``features.catalog``) and a started service then see the CLI's
+    ``--config``."""
+    os.environ[CONFIG] = str(Path(path).resolve())

@@ -102,7 +102,20 @@ def _main(
     ),
 ) -> None:
     _state["config_path"] = config
+    if config is not None and _names_source(config):
+        from churn.environment import use_config
+
+        use_config(config)  # the catalog (read at import) follows a source's --config
     show_logs()
+
+
+def _names_source(path: Path) -> bool:
+    """The config names a subscription + activity source (``features.source``); a broken
+    config is the command's to report."""
+    try:
+        return load_config(path).features.source is not None
+    except ChurnError:
+        return False
 
 
 def parse_date(value: str, field: str) -> date:

@@ -16,14 +16,38 @@ DEFAULT_MAPPING = REPO_ROOT / "configs" / "mappings" / "crm_report.yaml"  # seed
 @friendly
 def import_(
     source: Path = typer.Argument(..., help="export directory (or one report file)"),
-    mapping: Path = typer.Option(DEFAULT_MAPPING, "--mapping", help="mapping YAML"),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", help=f"CRM mapping YAML (default {DEFAULT_MAPPING.name})"
+    ),
+    spec: Path | None = typer.Option(
+        None,
+        "--source",
+        help="subscription + activity source spec (configs/sources/*.yaml; default the "
+        "config's features.source): read the export through it instead of a CRM mapping",
+    ),
     out: Path = typer.Option(..., "--out", help="raw directory to create or update"),
 ) -> None:
-    """Read a CRM export into the raw-data contract; validated before anything is kept."""
+    """Read a CRM export (or, with --source, a subscription + activity export) into the
+    raw tables; validated before anything is kept."""
+    from churn.errors import InputError
+
+    cfg = config()
+    if spec is not None and mapping is not None:
+        raise InputError("churn import: give --mapping (a CRM export) or --source, not both")
+    spec = spec or (cfg.features.source if mapping is None else None)
+    if spec is not None:
+        from features.generic.load import import_source, import_summary
+        from features.generic.spec import load_spec
+
+        rows = import_source(load_spec(spec), source, out)
+        for line in import_summary(rows, out):
+            typer.echo(line)
+        return
     from importing.mapping import load_mapping
     from importing.run import import_export
 
-    report = import_export(source, load_mapping(mapping), out, config=config().validation)
+    mapping = mapping or DEFAULT_MAPPING
+    report = import_export(source, load_mapping(mapping), out, config=cfg.validation)
     for line in report.lines():
         typer.echo(line)
     verb = "created" if report.created else "updated"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import cli.flow  # noqa: F401  (registers the flow commands)
+import cli.generic  # noqa: F401  (churn simulate-generic)
 import cli.imports  # noqa: F401  (churn import, churn export-crm)
 import cli.keys  # noqa: F401  (churn keys add|list|revoke)
 import cli.monitor  # noqa: F401  (churn monitor)

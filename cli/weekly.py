@@ -43,7 +43,7 @@ def weekly(
     if weeks_back:
         if not raw.is_dir():
             raise InputError(f"--raw: directory not found: {raw}")
-        day = week_date(raw, day) - timedelta(days=7 * weeks_back)
+        day = week_date(raw, day, cfg=cfg) - timedelta(days=7 * weeks_back)
     summary = run_weekly(
         cfg, raw, as_of=day, alias=alias, engine=engine, capacity=capacity, revalidate=revalidate
     )

@@ -29,17 +29,21 @@ class FeaturesWritten:
     rows: int
     dates: list[date]
     latest_clients: int
-    latest_bands: Mapping[str, int]
+    latest_bands: Mapping[str, int] | None  # None: the source has no rule indicator
 
     def lines(self) -> list[str]:
         """The summary a person reads after the command."""
         d = self.dates
         span = f"{d[0]}" if len(d) == 1 else f"{d[0]} .. {d[-1]}"
-        bands = ", ".join(f"{b} {self.latest_bands.get(b, 0)}" for b in (HIGH, DYNAMIC, NO_THREAT))
-        out = [
-            f"wrote {self.rows} rows, {len(d)} snapshot(s) as of {span} -> {self.out}",
-            f"latest snapshot {d[-1]}: {self.latest_clients} active clients; rule_band: {bands}",
-        ]
+        latest = f"latest snapshot {d[-1]}: {self.latest_clients} active clients"
+        if self.latest_bands is None:
+            latest += " (no rule indicator: the source has none)"
+        else:
+            bands = ", ".join(
+                f"{b} {self.latest_bands.get(b, 0)}" for b in (HIGH, DYNAMIC, NO_THREAT)
+            )
+            latest += f"; rule_band: {bands}"
+        out = [f"wrote {self.rows} rows, {len(d)} snapshot(s) as of {span} -> {self.out}", latest]
         if self.rows == 0:
             out.append("warning: no active clients on these dates")
         return out
@@ -71,9 +75,45 @@ def run_features(
     today: date | None = None,
 ) -> FeaturesWritten:
     """``churn features``: build the snapshots the flags ask for into one Parquet file."""
+    if cfg.features.source is not None:
+        return _run_generic(
+            cfg,
+            raw=Path(raw),
+            out=Path(out),
+            as_of=as_of,
+            to=to,
+            every=every,
+            today=today or date.today(),
+        )
     warmup = load_spec(cfg.features.signals).warmup_days
     dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), warmup)
     out = Path(out)
     n = write_snapshots(Path(raw), dates, cfg, out)
     total, counts = _band_summary(out, dates[-1])
     return FeaturesWritten(out, n, dates, total, counts)
+
+
+def _run_generic(
+    cfg: Config,
+    *,
+    raw: Path,
+    out: Path,
+    as_of: str | None,
+    to: str | None,
+    every: str | None,
+    today: date,
+) -> FeaturesWritten:
+    """The same flags on a subscription + activity source (``features.source``): the
+    dates from its own data span and warm-up (its longest window)."""
+    import pandas as pd
+
+    from features.catalog import spec_of
+    from features.source import data_span
+    from features.source import write_snapshots as write_source
+
+    warmup = spec_of(cfg).warmup_days
+    dates = as_of_dates(raw, as_of, to, every, today, warmup, span=data_span(cfg, raw))
+    n = write_source(cfg, raw, dates, out)
+    latest = pd.read_parquet(out, columns=["as_of"])["as_of"]
+    total = int((latest.dt.date == dates[-1]).sum())
+    return FeaturesWritten(out, n, dates, total, None)

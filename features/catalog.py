@@ -3,8 +3,9 @@
 This is the interface between ``features/`` (which must produce exactly these columns,
 in this order) and ``training/`` / ``serving/`` (which read them). It is not written here:
 it is the spec (``configs/signals.yaml``, :mod:`features.spec`) that the config names
-(``features.signals`` of the config in ``CHURN_CONFIG`` -- the service's -- or of
-``default.yaml`` in ``CHURN_CONFIG_DIR`` / ``configs/``), so the
+(``features.signals`` of the config in ``CHURN_CONFIG`` -- the service's, or the CLI's
+``--config`` -- or of ``default.yaml`` in ``CHURN_CONFIG_DIR`` / ``configs/``; generated
+from ``features.source`` for a subscription + activity source), so the
 snapshot, the model's inputs, ``features/README.md``, the request schema and the page
 cannot disagree. :func:`catalog` gives the same for any spec.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from churn.config import load_config
+from churn.config import Config, load_config
 from churn.environment import environment
 from features.spec import Signal, SignalSpec, load_spec
 
@@ -62,7 +63,19 @@ def catalog(spec: SignalSpec) -> tuple[Feature, ...]:
     return tuple(Feature.of(s) for s in spec.signals)
 
 
-SPEC: SignalSpec = load_spec(load_config(environment().config).features.signals)
+def spec_of(cfg: Config) -> SignalSpec:
+    """The signal spec the config's loop runs on: generated from the source spec when
+    ``features.source`` names one (:mod:`features.generic.catalog`), else the centre's
+    ``features.signals``."""
+    if cfg.features.source is not None:
+        from features.generic.catalog import signal_spec
+        from features.generic.spec import load_spec as load_source
+
+        return signal_spec(load_source(cfg.features.source), str(cfg.features.source))
+    return load_spec(cfg.features.signals)
+
+
+SPEC: SignalSpec = spec_of(load_config(environment().config))
 CATALOG: tuple[Feature, ...] = catalog(SPEC)
 COLUMNS: list[str] = [f.name for f in CATALOG]
 MODEL_FEATURES: list[str] = [f.name for f in CATALOG if f.model]

@@ -157,15 +157,18 @@ def as_of_dates(
     every: str | None,
     today: date,
     warmup_days: int = 90,
+    span: tuple[date, date] | None = None,
 ) -> list[date]:
-    """The as_of dates the flags ask for (see the module docstring), checked."""
+    """The as_of dates the flags ask for (see the module docstring), checked. ``span``:
+    (first activity, newest event) when already known (another source's
+    :func:`features.source.data_span`), else read from the centre's tables."""
     if every is not None and every != "month":
         raise InputError(f"--every: only 'month' is supported, got {every!r}")
     start = _parse(as_of, "--as-of") if as_of else None
     end = _parse(to, "--to") if to else None
     if end is not None and every is None:
         raise InputError("--to: needs --every month")
-    first, newest = data_span(raw_dir)
+    first, newest = span or data_span(raw_dir)
     if every is None:
         dates = [start or newest + timedelta(days=1)]
     else:

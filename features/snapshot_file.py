@@ -57,6 +57,15 @@ def load_snapshots(
             out = Path(cfg.paths.features_path)
             run_features(cfg, raw=raw, out=out, as_of=None, to=None, every="month")
             return LoadedSnapshots(read_snapshot_file(out), out, True)
+        if cfg.features.source is not None:  # a subscription + activity source
+            from datetime import timedelta
+
+            from features.generic.build import build_snapshots as build_source
+            from features.source import data_span, source_spec
+
+            day = data_span(cfg, raw)[1] + timedelta(days=1)
+            frame = build_source(source_spec(cfg), raw, [day]).frame
+            return LoadedSnapshots(frame, raw, True)
         from features.dates import latest_as_of
         from features.snapshot import build_snapshots
 

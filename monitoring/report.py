@@ -104,15 +104,14 @@ def week_drift(
 
 
 def _labels_source(
-    raw_dir: Path | None, as_of: date | None
+    cfg: Config, raw_dir: Path | None, as_of: date | None
 ) -> tuple[tuple[pd.DataFrame, pd.Timestamp] | None, str | None]:
     """((churn events, data end), None) from the raw directory, or (None, why not)."""
-    from training.labels import data_end_of, read_churn_events
+    from training.labels import churn_events_of
 
     if raw_dir is None or not Path(raw_dir).is_dir():
         return None, f"raw directory not found: {raw_dir}; realised performance needs churn_events"
-    events = read_churn_events(Path(raw_dir))
-    end = data_end_of(Path(raw_dir))
+    events, end = churn_events_of(cfg, Path(raw_dir))
     if as_of is not None:
         end = min(end, pd.Timestamp(as_of, tz="UTC"))
     return (events, end), None
@@ -164,7 +163,7 @@ def build_report(
     weeks = [w for w in list_weeks(engine) if as_of is None or w.as_of <= as_of]
     drift_weeks = {w.as_of for w in weeks[-m.weeks :]}
     perf_weeks = {w.as_of for w in weeks[-m.performance_weeks :]}
-    labels, labels_note = _labels_source(raw_dir, as_of)
+    labels, labels_note = _labels_source(cfg, raw_dir, as_of)
     cache: dict[str, Reference | None] = {champion.version: champion}
     alerts: list[Alert] = []
     notes: list[str] = [] if labels_note is None else [labels_note]

@@ -537,7 +537,7 @@ def validate_raw(cfg: Config, raw_dir: Path, *, revalidate: bool = False) -> str
     Returns ``"full"`` or ``"already validated"``.
     """
     from features.provenance import raw_digest
-    from features.schema import inspect_dir
+    from features.source import violations as contract_violations
 
     record = Path(cfg.paths.weeks_dir) / VALIDATED_FILE
     try:
@@ -547,7 +547,7 @@ def validate_raw(cfg: Config, raw_dir: Path, *, revalidate: bool = False) -> str
     known = _validated(record)
     if digest is not None and digest in known and not revalidate:
         return "already validated"
-    _, violations = inspect_dir(raw_dir, config=cfg.validation)
+    violations = contract_violations(cfg, raw_dir)
     if violations:
         tables = sorted({v.table for v in violations})
         raise InputError(
@@ -582,13 +582,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def week_date(raw_dir: Path, as_of: date | None, today: date | None = None) -> date:
+def week_date(
+    raw_dir: Path, as_of: date | None, today: date | None = None, cfg: Config | None = None
+) -> date:
     """The week's as_of: the day after the newest event by default; never later than
     that (nothing would be known of those days), never in the future, never on or before
-    the first activity event."""
-    from features.dates import data_span
+    the first activity event. ``cfg`` says which source (default: the centre's)."""
+    if cfg is None:
+        from features.dates import data_span as centre_span
 
-    first, newest = data_span(raw_dir)
+        first, newest = centre_span(raw_dir)
+    else:
+        from features.source import data_span
+
+        first, newest = data_span(cfg, raw_dir)
     latest = newest + timedelta(days=1)
     today = today or date.today()
     if as_of is None:
@@ -640,13 +647,15 @@ def build_week_snapshot(
     by the caller to its run's own name once the week is scored), provenance checked, and
     read back."""
     from features import provenance
-    from features.snapshot import write_snapshots
+    from features.source import write_snapshots
 
     folder = Path(cfg.paths.weeks_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".as_of={as_of.isoformat()}.parquet.{os.getpid()}.tmp"
+    if engine == "spark" and cfg.features.source is not None:
+        raise InputError("--engine spark: the subscription + activity source runs on duckdb")
     if engine == "duckdb":
-        write_snapshots(Path(raw_dir), [as_of], cfg, tmp)
+        write_snapshots(cfg, Path(raw_dir), [as_of], tmp)
     elif engine == "spark":
         _write_snapshot_spark(cfg, raw_dir, as_of, tmp)
     else:
@@ -775,7 +784,7 @@ def prepare_week(
     checking = checker.submit(_timed, validate_raw, cfg, raw_dir, revalidate=revalidate)
     tmp: Path | None = None
     try:
-        day = week_date(raw_dir, as_of, today)
+        day = week_date(raw_dir, as_of, today, cfg)
         # DuckDB builds the snapshot outside the GIL while this thread loads the model
         # and reads the store; Spark sessions are per thread, so Spark builds it here
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
@@ -793,7 +802,11 @@ def prepare_week(
                     if earlier
                     else None
                 )
-                missing = clients_missing_tables(raw_dir, day)
+                missing = (
+                    clients_missing_tables(raw_dir, day)
+                    if cfg.features.source is None
+                    else set()  # the generic source's evidence is its tenure alone
+                )
             except BaseException:
                 _discard(building)
                 raise

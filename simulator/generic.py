@@ -306,17 +306,21 @@ def _frames(
     }
 
 
-def write(cfg: GenericSimConfig, out_dir: Path) -> dict[str, int]:
-    """Write the tables as Parquet into ``out_dir`` (truth under ``_truth/``); rows per table."""
+def write(cfg: GenericSimConfig, out_dir: Path, fmt: str = "parquet") -> dict[str, int]:
+    """Write the tables into ``out_dir`` as Parquet, or CSV (``fmt="csv"``: UTF-8, ISO
+    times, what a spreadsheet export looks like); the truth always as Parquet under
+    ``_truth/``. Returns the rows per table."""
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"fmt: parquet or csv, got {fmt!r}")
     out_dir = Path(out_dir)
     (out_dir / "_truth").mkdir(parents=True, exist_ok=True)
     rows = {}
     for name, frame in generate(cfg).items():
-        path = (
-            out_dir / "_truth" / "hazard.parquet"
-            if name.startswith("_truth")
-            else out_dir / f"{name}.parquet"
-        )
-        frame.to_parquet(path, index=False)
+        if name.startswith("_truth"):
+            frame.to_parquet(out_dir / "_truth" / "hazard.parquet", index=False)
+        elif fmt == "csv":
+            frame.to_csv(out_dir / f"{name}.csv", index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+        else:
+            frame.to_parquet(out_dir / f"{name}.parquet", index=False)
         rows[name] = len(frame)
     return rows

@@ -112,3 +112,32 @@ def test_every_churn_variable_is_read_in_the_environment_module(monkeypatch) -> 
     monkeypatch.setenv("CHURN_MODEL_ALIAS", "")
     now = environment()
     assert now.store_url == "sqlite:///x.db" and now.model_alias is None
+
+
+def test_a_config_extends_another_and_states_only_what_differs(tmp_path: Path) -> None:
+    base = load_config()
+    generic = load_config(REPO_ROOT / "configs" / "generic" / "default.yaml")
+    # its own keys
+    assert generic.paths.raw_dir == Path("data/generic/raw")
+    assert generic.registry.model_name != base.registry.model_name
+    assert (
+        generic.features.source
+        == REPO_ROOT / "configs" / "generic" / "../sources/generic_demo.yaml"
+    )
+    # everything else from the file it extends, side files (rules, reasons) included
+    assert generic.training.search_space == base.training.search_space
+    assert generic.serving == base.serving and generic.rules == base.rules
+    assert generic.reasons == base.reasons and generic.languages() == base.languages()
+    assert base.features.source is None
+    # a section merges key by key; a cycle is named
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        f"extends: {REPO_ROOT / 'configs' / 'default.yaml'}\ntraining: {{n_trials: 3}}\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(child)
+    assert cfg.training.n_trials == 3 and cfg.training.seed == base.training.seed
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("extends: loop.yaml\n", encoding="utf-8")
+    with pytest.raises(InputError, match="extends itself"):
+        load_config(loop)

@@ -70,8 +70,8 @@ def compare(
         horizon_days=spec.churn.horizon_days,
     )
     block = {k: frame[frame["as_of"].isin(getattr(split, k))] for k in ("train", "valid", "test")}
-    features = [s.name for s in snaps.signals]
-    cats = [s.name for s in snaps.signals if s.kind == "category"]
+    features = [s.name for s in snaps.signals if s.model]
+    cats = [s.name for s in snaps.signals if s.model and s.kind == "category"]
     levels = {c: sorted(str(v) for v in block["train"][c].dropna().unique()) for c in cats}
     X = {k: _prepared(v, features, levels) for k, v in block.items()}
     y = {k: v[LABEL].to_numpy() for k, v in block.items()}

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from churn.config import Config
 from churn.errors import InputError
 from churn.utc import as_utc
 from features.contract import CHURN_TYPES
@@ -213,3 +214,21 @@ def data_end_of(raw_dir: Path) -> pd.Timestamp:
     if not ends:
         raise InputError(f"{raw_dir}: no raw event table with a ts column; cannot find data end")
     return max(ends)
+
+
+def churn_events_of(cfg: Config, raw_dir: Path) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """Churn events (client_id, ts, churn_type, resumed_ts) of the config's source and
+    the end of the data labels may use.
+
+    The centre's: the raw ``churn_events`` table and its newest event. A subscription +
+    activity source's (``features.source``): the ends of its active periods, with an end
+    ``gap_days`` before the newest data (a later period end may still be followed by a late
+    renewal), :func:`features.generic.build.churn_events`."""
+    from features.source import source_spec
+
+    spec = source_spec(cfg)
+    if spec is None:
+        return read_churn_events(raw_dir), data_end_of(raw_dir)
+    from features.generic.build import churn_events
+
+    return churn_events(spec, Path(raw_dir))

@@ -42,7 +42,7 @@ from features import provenance as raw_provenance
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
 from training.calibration import risk_thresholds
 from training.calibrators import fit_calibrator, intercept_update
-from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
+from training.labels import LABEL, churn_events_of, label_snapshots, read_churn_events
 from training.model import ChurnModel, categorical_levels_from
 from training.reference import log_reference
 from training.results import Evaluation, ReferenceInfo, TrainingReport
@@ -129,8 +129,7 @@ def labelled(cfg: Config, snapshots: pd.DataFrame, raw_dir: Path) -> pd.DataFram
             f"raw data directory not found: {raw_dir}; labels need the raw churn_events "
             "(pass --raw DIR or set paths.raw_dir)"
         )
-    events = read_churn_events(raw_dir)
-    data_end = data_end_of(raw_dir)
+    events, data_end = churn_events_of(cfg, raw_dir)
     out = label_snapshots(
         snapshots, events, cfg.training.horizon_days, data_end, churn_types=cfg.training.churn_types
     )
@@ -464,7 +463,10 @@ def refit_served(
 
 
 def churn_days(
-    raw_dir: Path, frame: pd.DataFrame, churn_types: list[str] | None = None
+    raw_dir: Path,
+    frame: pd.DataFrame,
+    churn_types: list[str] | None = None,
+    cfg: Config | None = None,
 ) -> np.ndarray:
     """Days from each row's ``as_of`` to its client's next churn of a positive type (NaN:
     none recorded on or after ``as_of``).
@@ -473,7 +475,7 @@ def churn_days(
     leaves. A client may have left and resumed before ``as_of``; only events from
     ``as_of`` on count, and of the types ``training.churn_types`` makes positives.
     """
-    events = read_churn_events(raw_dir)
+    events = read_churn_events(raw_dir) if cfg is None else churn_events_of(cfg, raw_dir)[0]
     if churn_types is not None:
         events = events[events["churn_type"].isin(churn_types)]
     rows = pd.DataFrame(
@@ -537,7 +539,7 @@ def evaluate(
         seed=cfg.training.seed,
         calib_scores={"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)},
         monthly_fee=fee,
-        churn_day=churn_days(raw_dir, test, cfg.training.churn_types),
+        churn_day=churn_days(raw_dir, test, cfg.training.churn_types, cfg),
         values=client_value(fee, policy.profit),
     )
     result = evaluate_block(block)

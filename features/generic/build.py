@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -9,13 +11,17 @@ from pathlib import Path
 
 import ibis
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from churn.errors import InputError
 from features.generic.periods import active_periods, period_churn_events
-from features.generic.signals import Signal, as_of_grid, snapshots_expr
+from features.generic.signals import Signal, as_of_grid, snapshots_expr, undeclared_types
 from features.generic.spec import SourceSpec
+from features.violation import Violation
 
 TABLES = ("subscriptions", "activities", "customers")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ def build_snapshots(
         dates = as_of_grid(
             max(start, (end - pd.Timedelta(days=3 * 365)).date()), end.date(), spec.churn.grid
         )
+    report_undeclared(spec, tables)
     expr, signals = snapshots_expr(tables, spec, list(dates))
     frame = expr.execute().sort_values(["as_of", "client_id"], kind="stable").reset_index(drop=True)
     return GenericSnapshots(frame, tuple(signals), end)
@@ -78,3 +85,70 @@ def churn_events(spec: SourceSpec, raw_dir: Path) -> tuple[pd.DataFrame, pd.Time
     periods = active_periods(tables["subscriptions"], spec.churn.gap_days)
     events = period_churn_events(periods, spec.churn.gap_days, end.to_pydatetime()).execute()
     return events, end - pd.Timedelta(days=spec.churn.gap_days)
+
+
+def report_undeclared(spec: SourceSpec, tables: dict[str, ibis.Table]) -> dict[str, int]:
+    """Log the activity types in the data the spec does not list (they are ignored)."""
+    extra = undeclared_types(spec, tables["activities"])
+    if extra:
+        shown = ", ".join(f"{t!r} ({n:,} rows)" for t, n in sorted(extra.items()))
+        log.warning(f"activity types not in the source spec's activity_types, ignored: {shown}")
+    return extra
+
+
+def default_dates(spec: SourceSpec, raw_dir: Path) -> list[date]:
+    """The spec's grid (monthly or weekly) from a month after the first subscription start
+    (at most three years back) to the data end: the training history."""
+    tables = load_tables(raw_dir)
+    end = data_end(tables)
+    start = (
+        pd.Timestamp(tables["subscriptions"].start_ts.min().execute()) + timedelta(days=31)
+    ).date()
+    return as_of_grid(
+        max(start, (end - pd.Timedelta(days=3 * 365)).date()), end.date(), spec.churn.grid
+    )
+
+
+def data_span(raw_dir: Path) -> tuple[date, date]:
+    """(date of the first activity, date of the newest activity or subscription start)."""
+    tables = load_tables(raw_dir)
+    first = tables["activities"].ts.min().execute()
+    if first is None or pd.isna(first):
+        raise InputError(f"{raw_dir}: the activities table is empty")
+    return pd.Timestamp(first).date(), data_end(tables).date()
+
+
+def write_snapshots(spec: SourceSpec, raw_dir: Path, dates: Sequence[date], out: Path) -> int:
+    """Snapshots on ``dates`` into one Parquet file (written beside ``out`` and renamed),
+    carrying the raw directory's digest like the centre's (:mod:`features.provenance`)."""
+    from features.provenance import kv_metadata
+
+    snaps = build_snapshots(spec, raw_dir, dates)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(snaps.frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta.update({k.encode(): v.encode() for k, v in kv_metadata(raw_dir).items()})
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(snaps.frame)
+
+
+def raw_violations(raw_dir: Path, today: pd.Timestamp | None = None) -> list[Violation]:
+    """The contract checks of the import (:func:`features.generic.load.check_tables`) on a
+    raw directory of canonical tables: what ``churn weekly`` runs before scoring."""
+    from features.generic.load import check_tables
+
+    raw_dir = Path(raw_dir)
+    frames: dict[str, pd.DataFrame] = {}
+    for name in TABLES:
+        path = raw_dir / f"{name}.parquet"
+        if path.is_file():
+            frames[name] = pd.read_parquet(path)
+        elif name != "customers":
+            return [Violation(name, "", "missing_file", f"{path}: not found")]
+    return check_tables(frames, today=today.to_pydatetime() if today is not None else None)

@@ -347,3 +347,9 @@ def import_source(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {name: len(frame) for name, frame in tables.items()}
+
+
+def import_summary(rows: dict[str, int], out: Path) -> list[str]:
+    """What ``churn import --source`` says after a clean import."""
+    counts = ", ".join(f"{name} {n:,}" for name, n in rows.items())
+    return [f"imported {counts} -> {out}", f"{out}: every table satisfies the contract"]

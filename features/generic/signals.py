@@ -48,10 +48,16 @@ class Signal:
     label_en: str
     direction: str  # the direction that raises risk, if known: "up" | "down" | ""
     activity_type: str | None = None
+    definition: str = ""
+    model: bool = True  # a model input (the fee is money for sizing lists, not an input)
 
 
 def activity_types(spec: SourceSpec, activities: ir.Table) -> list[tuple[str, bool]]:
-    """(type, carries values) for every type to build signals for, in a stable order."""
+    """(type, carries values) for every type to build signals for, in a stable order: the
+    spec's declared types when it lists them, else every type found in the data."""
+    declared = spec.declared_types()
+    if declared is not None:
+        return declared
     found = (
         activities.group_by("activity_type")
         .aggregate(with_value=activities.value.notnull().any())
@@ -59,14 +65,24 @@ def activity_types(spec: SourceSpec, activities: ir.Table) -> list[tuple[str, bo
         .execute()
     )
     have = dict(zip(found["activity_type"], found["with_value"].astype(bool), strict=True))
-    wanted = spec.activity_types or tuple(have)
-    return [(t, bool(have.get(t, False))) for t in wanted]
+    return [(t, bool(have[t])) for t in have]
+
+
+def undeclared_types(spec: SourceSpec, activities: ir.Table) -> dict[str, int]:
+    """Activity types in the data the spec does not list, with their row counts (ignored
+    by the signals; the caller reports them). Empty when the spec lists no types."""
+    if spec.activity_types is None:
+        return {}
+    rest = activities.filter(~activities.activity_type.isin(list(spec.activity_types)))
+    counts = rest.group_by("activity_type").aggregate(n=rest.count()).execute()
+    return {str(t): int(n) for t, n in zip(counts["activity_type"], counts["n"], strict=True)}
 
 
 def signal_list(
     spec: SourceSpec, types: Sequence[tuple[str, bool]], has_users: bool
 ) -> list[Signal]:
     """Every generated column in snapshot order (after ``client_id``, ``as_of``)."""
+    gap = spec.churn.gap_days
     out = [
         Signal(
             "tenure_days",
@@ -74,6 +90,10 @@ def signal_list(
             "дней в текущем периоде подписки",
             "days in the current subscription period",
             "down",
+            definition=(
+                "days from the start of the customer's current active period (subscriptions "
+                f"merged across gaps of at most {gap} days) to as_of"
+            ),
         ),
         Signal(
             "earlier_periods",
@@ -81,12 +101,45 @@ def signal_list(
             "прежних периодов подписки",
             "earlier subscription periods",
             "",
+            definition="active periods that ended before the current one (the customer left "
+            "and came back)",
         ),
-        Signal("amount", "money", "текущая сумма подписки", "current subscription amount", "up"),
         Signal(
-            "billing_period_months", "count", "период оплаты, месяцев", "billing period, months", ""
+            "amount",
+            "money",
+            "текущая сумма подписки",
+            "current subscription amount",
+            "up",
+            definition="amount of the subscription covering as_of (the newest started), "
+            "per billing period",
         ),
-        Signal("days_to_renewal", "days", "дней до продления", "days to the next renewal", "down"),
+        Signal(
+            "billing_period_months",
+            "count",
+            "период оплаты, месяцев",
+            "billing period, months",
+            "",
+            definition="billing period of the subscription covering as_of, months",
+        ),
+        Signal(
+            "days_to_renewal",
+            "days",
+            "дней до продления",
+            "days to the next renewal",
+            "down",
+            definition="days from as_of to the end of the covering subscription (open-ended: "
+            "to the next anniversary of its billing period)",
+        ),
+        Signal(
+            "monthly_fee_rub",
+            "money",
+            "плата в месяц",
+            "monthly fee",
+            "",
+            definition="amount / billing period in months: what a month of this customer is "
+            "worth (sizes the call list's expected loss and profit); not a model input",
+            model=False,
+        ),
     ]
     short, long_ = spec.trend_days
     for t, with_value in types:
@@ -102,6 +155,7 @@ def signal_list(
                     f"{en} in the last {w} days",
                     "down",
                     t,
+                    f"activities of type {t!r} in the {w} days before as_of (0 when none)",
                 )
             )
             if with_value:
@@ -113,6 +167,8 @@ def signal_list(
                         f"{en}: total value in {w} days",
                         "down",
                         t,
+                        f"sum of the value of activities of type {t!r} in the {w} days before "
+                        "as_of (0 when none)",
                     )
                 )
         out.append(
@@ -123,6 +179,7 @@ def signal_list(
                 f"days since the last of {en}",
                 "up",
                 t,
+                f"days from the last activity of type {t!r} before as_of (missing: never)",
             )
         )
         out.append(
@@ -133,6 +190,8 @@ def signal_list(
                 f"{en}: last {short} vs {long_} days",
                 "down",
                 t,
+                f"monthly rate of type {t!r} in the last {short} days minus its monthly rate "
+                f"over the last {long_} days",
             )
         )
     if has_users:
@@ -144,11 +203,22 @@ def signal_list(
                 f"доля пользователей, активных за {d} дн.",
                 f"share of users active in the last {d} days",
                 "down",
+                definition=f"users with an activity in the {d} days before as_of / users "
+                "ever seen before as_of (missing: no user seen)",
             )
         )
     if spec.customers is not None:
         for attr, kind in spec.customers.attributes.items():
-            out.append(Signal(attr, "category" if kind == "category" else "count", attr, attr, ""))
+            out.append(
+                Signal(
+                    attr,
+                    "category" if kind == "category" else "count",
+                    attr,
+                    attr,
+                    "",
+                    definition=f"customer attribute {attr!r} ({kind}) from the customers table",
+                )
+            )
     return out
 
 
@@ -167,6 +237,7 @@ def _population(subs: ir.Table, as_of: date, gap_days: int) -> ir.Table:
         "client_id",
         amount=cur.amount.cast("float64"),
         billing_period_months=cur.billing_period_months.cast("float64"),
+        monthly_fee_rub=cur.amount.cast("float64") / cur.billing_period_months.cast("float64"),
         days_to_renewal=ibis.ifelse(
             cur.end_ts.isnull(), period_days - since % period_days, to_end
         ).cast("float64"),
@@ -187,6 +258,7 @@ def _population(subs: ir.Table, as_of: date, gap_days: int) -> ir.Table:
         "amount",
         "billing_period_months",
         "days_to_renewal",
+        "monthly_fee_rub",
     )
 
 
@@ -291,7 +363,10 @@ def snapshots_expr(
     if not dates:
         raise ValueError("no as_of dates")
     types = activity_types(spec, tables["activities"])
-    has_users = bool(tables["activities"].user_id.notnull().any().execute())
+    if spec.activity_types is not None:  # declared: the columns never depend on the data
+        has_users = spec.has_users
+    else:
+        has_users = bool(tables["activities"].user_id.notnull().any().execute())
     signals = signal_list(spec, types, has_users)
     parts = [snapshot_one(tables, spec, types, signals, d) for d in dates]
     return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0], signals

@@ -87,7 +87,13 @@ class SourceSpec(_Spec):
     windows_days: tuple[int, ...] = (30, 90)
     trend_days: tuple[int, int] = (30, 90)
     recent_user_days: int = Field(30, gt=0)
-    activity_types: tuple[str, ...] | None = None  # None: every type found in the data
+    # the activity types signals are built for, known without reading data (the loop's
+    # catalog, request schema and page need them up front); types found in the data but not
+    # listed are reported and ignored. None: every type found in the data (library use only)
+    activity_types: tuple[str, ...] | None = None
+    # the listed types whose `value` is summed (value signals); None: every listed type a
+    # source with a `value` column can write
+    value_types: tuple[str, ...] | None = None
     # dates that are not ISO (2024-01-31): true = 03.01.2024 is 3 January; unset = a value
     # that reads as two different dates is refused, naming the file, column and row
     day_first: bool | None = None
@@ -108,6 +114,49 @@ class SourceSpec(_Spec):
                 f"trend_days must be (short, long) with 0 < short < long, got {list(v)}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _declared(self) -> SourceSpec:
+        types = self.activity_types
+        if types is not None:
+            if not types or len(set(types)) != len(types):
+                raise ValueError(f"activity_types: distinct names needed, got {list(types)}")
+            fixed = {a.type_constant for a in self.activities if a.type_constant is not None}
+            if fixed - set(types):
+                raise ValueError(
+                    f"activity_types: lacks {sorted(fixed - set(types))} (a type_constant)"
+                )
+        if self.value_types is not None:
+            if types is None:
+                raise ValueError("value_types: needs activity_types")
+            if set(self.value_types) - set(types):
+                raise ValueError(
+                    f"value_types: {sorted(set(self.value_types) - set(types))} "
+                    "not in activity_types"
+                )
+        return self
+
+    def declared_types(self) -> list[tuple[str, bool]] | None:
+        """(type, carries values) of the declared activity types, in the spec's order; None
+        when the spec lists none (then the data decides: :func:`features.generic.signals.
+        activity_types`)."""
+        if self.activity_types is None:
+            return None
+        out = []
+        for t in self.activity_types:
+            writers = [
+                a for a in self.activities if a.type_constant in (None, t)
+            ]  # the sources that can write type t
+            valued = any(a.value is not None for a in writers)
+            if self.value_types is not None:
+                valued = valued and t in self.value_types
+            out.append((t, valued))
+        return out
+
+    @property
+    def has_users(self) -> bool:
+        """Some activity source declares a user column."""
+        return any(a.user is not None for a in self.activities)
 
     def with_(self, **changes: object) -> SourceSpec:
         """A copy with ``changes`` (the spec itself is frozen), validated again."""
