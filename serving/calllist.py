@@ -77,19 +77,26 @@ def with_money_columns(
     horizon_days: int = 90,
 ) -> pd.DataFrame:
     """Scores plus segment, mode, fee, expected loss over the horizon (RUB: p × fee ×
-    horizon months) and expected profit of a call (RUB)."""
+    horizon months) and expected profit of a call (RUB). Segment and service mode are the
+    centre's; a source without them (a subscription + activity log) leaves them missing."""
     fee = snapshot["monthly_fee_rub"].astype("float64")
     params = ProfitParams.from_config(retention)
     proba = scores["probability"].to_numpy(dtype=float)
     return scores.assign(
         centre_id=centre_ids(snapshot),
         name=client_names(snapshot),
-        segment=snapshot["segment"].astype("str"),
-        service_mode=snapshot["service_mode"].astype("str"),
+        segment=_text_or_missing(snapshot, "segment"),
+        service_mode=_text_or_missing(snapshot, "service_mode"),
         monthly_fee_rub=fee,
         expected_loss_rub=expected_loss_rub(proba, fee.to_numpy(), horizon_days),
         expected_profit_rub=expected_profit(proba, client_value(fee, params), params),
     )
+
+
+def _text_or_missing(snapshot: pd.DataFrame, column: str) -> pd.Series:
+    if column in snapshot.columns:
+        return snapshot[column].astype("str")
+    return pd.Series(None, index=snapshot.index, dtype="str")
 
 
 def call_list_records(calls: pd.DataFrame) -> list[dict[str, Any]]:

@@ -229,6 +229,12 @@ def churn_events_of(cfg: Config, raw_dir: Path) -> tuple[pd.DataFrame, pd.Timest
     spec = source_spec(cfg)
     if spec is None:
         return read_churn_events(raw_dir), data_end_of(raw_dir)
+    if spec.churn.horizon_days != cfg.training.horizon_days:
+        raise InputError(
+            f"{cfg.features.source}: churn.horizon_days {spec.churn.horizon_days} differs from "
+            f"the config's training.horizon_days {cfg.training.horizon_days}; the labels need "
+            "one horizon: set both alike"
+        )
     from features.generic.build import churn_events
 
     return churn_events(spec, Path(raw_dir))

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class GenericSnapshots:
     frame: pd.DataFrame  # client_id, [name], as_of, one column per signal
     signals: tuple[Signal, ...]
-    data_end: pd.Timestamp  # the newest activity or subscription start seen
+    data_end: pd.Timestamp  # the newest activity (:func:`data_end`)
 
 
 def load_tables(raw_dir: Path, con: ibis.BaseBackend | None = None) -> dict[str, ibis.Table]:
@@ -45,9 +45,14 @@ def load_tables(raw_dir: Path, con: ibis.BaseBackend | None = None) -> dict[str,
 
 
 def data_end(tables: dict[str, ibis.Table]) -> pd.Timestamp:
+    """How far the export sees: its newest activity (the newest subscription start when
+    there is none). Subscriptions starting later are renewals booked ahead (the next
+    month's term written at month end): they continue periods, but a snapshot dated after
+    the activity log ends would read every customer as silent."""
     a = tables["activities"].ts.max().execute()
-    s = tables["subscriptions"].start_ts.max().execute()
-    return max(pd.Timestamp(x) for x in (a, s) if x is not None and not pd.isna(x))
+    if a is not None and not pd.isna(a):
+        return pd.Timestamp(a)
+    return pd.Timestamp(tables["subscriptions"].start_ts.max().execute())
 
 
 def build_snapshots(

@@ -9,7 +9,7 @@ are known without reading data: the spec must list its activity types
 (``activity_types``; labels per type are overridable under ``labels``).
 
 Kinds map onto the spec's (a trend reads as an ``index``); reason groups are by kind:
-activity -> ``low_engagement``, renewal -> ``timing``, amount -> ``financial``, the rest
+activity -> ``low_engagement``, renewal -> ``timing``, the rest (tenure, amount, plan)
 -> ``profile`` (groups and actions live in ``configs/reasons*.yaml``).
 """
 
@@ -22,7 +22,7 @@ from features.generic.spec import SourceSpec
 from features.spec import Label, Signal, SignalSpec
 
 _KIND = {"trend": "index"}  # generic kind -> spec kind where they differ
-_GROUP = {"days_to_renewal": "timing", "amount": "financial", "monthly_fee_rub": "financial"}
+_GROUP = {"days_to_renewal": "timing"}
 _UNIT = {"days": "days", "share": "share"}
 
 
