@@ -17,9 +17,15 @@ from cli.base import config as _config
 @friendly
 def validate(raw_dir: Path = typer.Argument(..., help="directory of raw Parquet tables")) -> None:
     """Check every table and cross-table rule; list all violations."""
+    cfg = _config()
+    if cfg.features.source is not None:  # a subscription + activity source
+        from features.source import run_validate_source
+
+        run_validate_source(cfg, raw_dir, say=typer.echo)
+        return
     from features.schema import run_validate
 
-    run_validate(_config(), raw_dir, say=typer.echo)
+    run_validate(cfg, raw_dir, say=typer.echo)
 
 
 @app.command()

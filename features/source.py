@@ -15,7 +15,7 @@ source spec; unset: the centre's contract and ``features.signals``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -67,3 +67,20 @@ def violations(cfg: Config, raw_dir: Path) -> list[Violation]:
     from features.generic.build import raw_violations
 
     return raw_violations(Path(raw_dir))
+
+
+def run_validate_source(cfg: Config, raw_dir: Path, say: Callable[[str], None]) -> None:
+    """``churn validate DIR`` on a subscription + activity source: every violation
+    (ValidationFailed: exit 1) or the line that says there is none."""
+    from churn.errors import InputError, ValidationFailed
+
+    if not Path(raw_dir).is_dir():
+        raise InputError(f"raw data directory not found: {raw_dir}")
+    found = violations(cfg, raw_dir)
+    if found:
+        tables = sorted({v.table for v in found})
+        raise ValidationFailed(
+            f"{raw_dir}: {len(found)} contract violation(s) in {', '.join(tables)}",
+            violations=[v.line() for v in found],
+        )
+    say(f"{raw_dir}: every table satisfies the contract (source {cfg.features.source})")

@@ -111,3 +111,28 @@ def test_mapping_and_source_together_are_refused(export, tmp_path):
         str(tmp_path / "raw"),
     )
     assert r.exit_code != 0 and "not both" in r.output
+
+
+def test_validate_and_the_weekly_check_name_a_broken_raw_table(export, tmp_path):
+    from churn.errors import InputError
+    from serving.weekly import validate_raw, week_date
+
+    raw = tmp_path / "raw"
+    assert (
+        run("import", str(export), "--source", str(csv_spec(tmp_path)), "--out", str(raw)).exit_code
+        == 0
+    )
+    r = run("--config", str(GENERIC), "validate", str(raw))
+    assert r.exit_code == 0 and "every table satisfies the contract" in r.output, r.output
+    cfg = load_config(GENERIC).override(paths=load_config(GENERIC).paths.under(tmp_path / "w"))
+    acts = pd.read_parquet(raw / "activities.parquet")
+    newest = acts["ts"].max()
+    # the week's default date: the day after the newest activity (renewals booked ahead of
+    # the log's end do not move it)
+    assert week_date(raw, None, cfg=cfg) == (newest + pd.Timedelta(days=1)).date()
+    acts.loc[0, "client_id"] = 999_999_999  # a customer nobody knows
+    acts.to_parquet(raw / "activities.parquet", index=False)
+    r = run("--config", str(GENERIC), "validate", str(raw))
+    assert r.exit_code == 1 and "unknown_customer" in r.output and "999999999" in r.output
+    with pytest.raises(InputError, match="unknown_customer"):
+        validate_raw(cfg, raw)
