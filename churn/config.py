@@ -413,6 +413,9 @@ class ReasonsConfig(_Section):
     lowers: str = "lowers risk"
     # between a driver's sentence and its direction
     separator: str = " — "
+    # said wherever the rule indicator would be shown when the source has none (the signal
+    # spec declares no rule_indicator entries: features.rules.available)
+    no_rule: str = "no rule indicator: this source lacks its inputs"
     # reason groups by code: label and first action
     groups: dict[str, ReasonGroup] = {}
     # per signal: its own wording and action where the templates by kind do not read well

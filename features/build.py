@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from churn.config import Config
+from features import rules
 from features.dates import as_of_dates
 from features.rules import DYNAMIC, HIGH, NO_THREAT
 from features.snapshot import write_snapshots
@@ -30,6 +31,7 @@ class FeaturesWritten:
     dates: list[date]
     latest_clients: int
     latest_bands: Mapping[str, int] | None  # None: the source has no rule indicator
+    no_rule: str | None = None  # why not (configs/reasons.yaml no_rule)
 
     def lines(self) -> list[str]:
         """The summary a person reads after the command."""
@@ -37,7 +39,7 @@ class FeaturesWritten:
         span = f"{d[0]}" if len(d) == 1 else f"{d[0]} .. {d[-1]}"
         latest = f"latest snapshot {d[-1]}: {self.latest_clients} active clients"
         if self.latest_bands is None:
-            latest += " (no rule indicator: the source has none)"
+            latest += f"; rule_band: {self.no_rule or 'no rule indicator'}"
         else:
             bands = ", ".join(
                 f"{b} {self.latest_bands.get(b, 0)}" for b in (HIGH, DYNAMIC, NO_THREAT)
@@ -49,12 +51,14 @@ class FeaturesWritten:
         return out
 
 
-def _band_summary(out: Path, latest: date) -> tuple[int, Mapping[str, int]]:
+def _band_summary(out: Path, latest: date, rule: bool = True) -> tuple[int, Mapping[str, int]]:
+    """Active clients of the newest date by rule band (one group, None, without a rule)."""
     con = duckdb.connect()
+    band = "rule_band" if rule else "NULL"
     try:
         con.execute("SET TimeZone = 'UTC'")
         rows = con.execute(
-            f"SELECT rule_band, count(*) FROM read_parquet('{out.as_posix()}') "
+            f"SELECT {band}, count(*) FROM read_parquet('{out.as_posix()}') "
             "WHERE as_of::DATE = ? GROUP BY 1",
             [latest],
         ).fetchall()
@@ -85,11 +89,14 @@ def run_features(
             every=every,
             today=today or date.today(),
         )
-    warmup = load_spec(cfg.features.signals).warmup_days
-    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), warmup)
+    spec = load_spec(cfg.features.signals)
+    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), spec.warmup_days)
     out = Path(out)
     n = write_snapshots(Path(raw), dates, cfg, out)
-    total, counts = _band_summary(out, dates[-1])
+    rule = rules.status(cfg, spec)
+    total, counts = _band_summary(out, dates[-1], rule.available)
+    if not rule.available:
+        return FeaturesWritten(out, n, dates, total, None, no_rule=rule.note("en"))
     return FeaturesWritten(out, n, dates, total, counts)
 
 
@@ -111,9 +118,9 @@ def _run_generic(
     from features.source import data_span
     from features.source import write_snapshots as write_source
 
-    warmup = spec_of(cfg).warmup_days
-    dates = as_of_dates(raw, as_of, to, every, today, warmup, span=data_span(cfg, raw))
+    spec = spec_of(cfg)
+    dates = as_of_dates(raw, as_of, to, every, today, spec.warmup_days, span=data_span(cfg, raw))
     n = write_source(cfg, raw, dates, out)
     latest = pd.read_parquet(out, columns=["as_of"])["as_of"]
     total = int((latest.dt.date == dates[-1]).sum())
-    return FeaturesWritten(out, n, dates, total, None)
+    return FeaturesWritten(out, n, dates, total, None, no_rule=rules.status(cfg, spec).note("en"))

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
@@ -41,6 +43,9 @@ import pyarrow as pa
 
 from churn.config import Config, ContactIndexWeights, RuleBands, RulesConfig
 from churn.errors import InputError
+
+if TYPE_CHECKING:
+    from features.spec import SignalSpec
 
 HIGH, DYNAMIC, NO_THREAT = "high", "dynamic", "no_threat"
 DECIMALS = 6  # float sums are rounded to this many decimals before comparing with bands
@@ -88,6 +93,52 @@ CSV_FLAGS: dict[str, tuple[str, bool]] = {
 YES = frozenset({"yes", "да", "true", "1"})
 NO = frozenset({"no", "нет", "false", "0"})
 EXPECTED_SUFFIX = "_expected"  # an input contact_index is kept as contact_index_expected
+
+
+# ---------------------------------------------------------------- where it exists
+
+
+def available(spec: SignalSpec | None = None) -> bool:
+    """Whether snapshots of ``spec`` carry the rule indicator (default: the configured spec).
+
+    The rule is this centre's: its inputs are the centre's CRM tables. A source without
+    them (a subscription + activity log, ``features/generic/``) declares no
+    ``rule_indicator`` entries, and every consumer (training's comparison and gate, the
+    weekly run, the store, the API, the page, the monitor) asks here instead of finding
+    empty columns. All of :data:`RULE_COLUMNS` must be declared: the explanation shows the
+    sub-indicators beside the index.
+    """
+    if spec is None:
+        from features.catalog import SPEC
+
+        spec = SPEC
+    names = set(spec.names)
+    return all(c in names for c in RULE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """Whether the rule indicator exists for the configured source, and if not, why, in
+    every language of the reasons files (``no_rule`` there: the one wording)."""
+
+    available: bool
+    reason: dict[str, str] | None = None  # language -> sentence; None when available
+
+    def to_dict(self) -> dict[str, object]:
+        return {"available": self.available, "reason": self.reason}
+
+    def note(self, language: str = "en") -> str | None:
+        """The sentence in ``language`` (English when that language has none)."""
+        if self.reason is None:
+            return None
+        return self.reason.get(language) or self.reason.get("en")
+
+
+def status(cfg: Config, spec: SignalSpec | None = None) -> RuleStatus:
+    """:func:`available` with the reason in every configured language when it is not."""
+    if available(spec):
+        return RuleStatus(True)
+    return RuleStatus(False, {lang: cfg.reasons_in(lang).no_rule for lang in cfg.languages()})
 
 
 # ---------------------------------------------------------------- the expressions (Ibis)

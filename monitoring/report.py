@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from churn.config import Config
 from churn.errors import NotFound
+from features import rules
 from features.catalog import CATEGORICAL_FEATURES
 from monitoring.alerts import (
     Alert,
@@ -198,6 +199,9 @@ def build_report(
         out_weeks.append(entry)
     if not weeks:
         notes.append("the store has no scored week yet: run `churn weekly`")
+    rule = rules.status(cfg)
+    if not rule.available:  # nothing about the rule to watch: said, not left empty
+        notes.append(f"rule indicator not available ({rule.note('en')}): no rule metrics")
     alert_rows = [a.as_dict() for a in alerts]
     return {
         "report_version": REPORT_VERSION,
@@ -223,6 +227,7 @@ def build_report(
         "alerts": alert_rows,
         "alert_names": alert_names(alert_rows),
         "notes": notes,
+        "rule_indicator": rule.to_dict(),
     }
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
-from features.rules import band, snapshot_flags
+from features.rules import available, band, snapshot_flags
 from serving import treeshap
 from serving.scoring import with_rule_columns
 from serving.sentences import group_and_action, json_value, sentence
@@ -122,6 +122,15 @@ def rule_summary(row: pd.Series, rules: RulesConfig) -> dict[str, Any]:
     }
 
 
+def rule_part(record: pd.Series, rules: RulesConfig, reasons: ReasonsConfig) -> dict[str, Any]:
+    """``rule`` (:func:`rule_summary`) and ``rule_note``: where the source has no rule
+    indicator (:func:`features.rules.available`) the rule is absent and the note says why,
+    in the explanation's language."""
+    if not available():
+        return {"rule": None, "rule_note": reasons.no_rule}
+    return {"rule": rule_summary(record, rules), "rule_note": None}
+
+
 PROTECTIVE_SHOWN = 3
 
 
@@ -183,7 +192,7 @@ def explain_client(
         ],
         "drivers": drivers,
         "protective": protective,
-        "rule": rule_summary(record, rules),
+        **rule_part(record, rules, reasons),
     }
 
 

@@ -5,7 +5,8 @@ Why: the page used to carry its own copies of the signals' labels and the rule b
 the service, which answers from the same sources everything else reads: the signal spec
 (labels, kinds, units, risk direction, reason group), the reasons files (group words per
 language), the rules config (bands and weights) and the served model (its inputs and its
-own band thresholds).
+own band thresholds). ``rule_indicator`` says whether the source has the rule indicator
+at all, and if not, why in every language (the page hides the rule and shows that).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from churn.config import Config
+from features import rules
 from features.spec import SignalSpec
 
 
@@ -38,6 +40,7 @@ def page_catalog(
         "groups": {
             lang: {k: g.label for k, g in cfg.reasons_in(lang).groups.items()} for lang in languages
         },
+        "rule_indicator": rules.status(cfg, spec).to_dict(),
         "rule_bands": cfg.rules.bands.model_dump(),
         "rule_weights": cfg.rules.contact_index.model_dump(),
         "risk_thresholds": {k: float(v) for k, v in risk_thresholds.items()},

@@ -223,7 +223,8 @@ class ExplainResponse(BaseModel):
     contributions: list[Contribution]
     drivers: list[Driver]
     protective: list[Driver] = []
-    rule: RuleView
+    rule: RuleView | None  # None where the source has no rule indicator (rule_note: why)
+    rule_note: str | None = None  # why there is no rule, in ``lang``
     changes: Changes | None  # None when the store has no earlier week for the client
 
 

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from churn.config import RulesConfig
-from features.rules import RULE_COLUMNS, SNAPSHOT_INPUTS, band_series, rule_columns_frame
+from features.rules import (
+    RULE_COLUMNS,
+    SNAPSHOT_INPUTS,
+    available,
+    band_series,
+    rule_columns_frame,
+)
 from training.model import ChurnModel
 
 SCORE_COLUMNS = ["client_id", "probability", "risk_band", "contact_index", "rule_band"]
@@ -20,8 +26,13 @@ SCORE_COLUMNS = ["client_id", "probability", "risk_band", "contact_index", "rule
 
 def with_rule_columns(snapshot: pd.DataFrame, rules: RulesConfig | None = None) -> pd.DataFrame:
     """``snapshot`` with every rule column filled: absent or null cells are computed from
-    the snapshot inputs (or, for ``rule_band``, from ``contact_index``); given ones are kept."""
+    the snapshot inputs (or, for ``rule_band``, from ``contact_index``); given ones are kept.
+    Where the configured source has no rule indicator (:func:`features.rules.available`)
+    ``contact_index`` and ``rule_band`` are null: a source whose columns happen to share a
+    name with the rule's inputs does not get this centre's rule computed from them."""
     rules = rules or RulesConfig()
+    if not available():  # the source lacks the rule's inputs: null, never guessed
+        return snapshot.assign(contact_index=np.nan, rule_band=None)
     gaps = [c for c in RULE_COLUMNS if c not in snapshot.columns or snapshot[c].isna().any()]
     if not gaps:
         return snapshot
@@ -66,7 +77,7 @@ def score_frame(
             "probability": proba,
             "risk_band": model.risk_band(proba),
             "contact_index": frame["contact_index"].astype("float64").to_numpy(),
-            "rule_band": frame["rule_band"].astype("str").to_numpy(),
+            "rule_band": frame["rule_band"].astype("str").to_numpy(),  # null stays null
         },
         index=frame.index,
     )

@@ -57,6 +57,7 @@ from churn.config import Config, load_config
 from churn.environment import environment
 from churn.errors import ChurnError, Conflict, NotFound
 from features.catalog import SPEC
+from features.rules import status as rule_status
 from serving.access import CALLER_ROLE, RequireKey, refusal
 from serving.auth import ADMIN
 from serving.centres import client_names
@@ -662,6 +663,7 @@ class ChurnService:
             "calibration": calibration_info(model),
             "language": ld.cfg.serving.language,
             "languages": ld.cfg.languages(),
+            "rule_indicator": rule_status(ld.cfg).to_dict(),
             "git_commit": ld.git_commit,
         }
 

@@ -74,6 +74,7 @@ import pandas as pd
 from churn.bulk import collector_paused
 from churn.config import Config
 from churn.errors import InputError
+from features import rules
 from serving.calllist import rank_scores, with_money_columns
 from serving.centres import centre_groups, has_centres
 from serving.drivers import TopDrivers, reason_key, top_drivers, with_words
@@ -408,6 +409,7 @@ class WeekSummary:
     excluded_held_out: int = 0
     kept_from_holdout: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    no_rule: dict[str, str] | None = None  # language -> why there are no rule bands
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -417,6 +419,8 @@ class WeekSummary:
         words = _WORDS["ru" if lang == "ru" else "en"]
         bands = ", ".join(f"{b} {self.bands.get(b, 0)}" for b in BANDS)
         rules = ", ".join(f"{b} {self.rule_bands.get(b, 0)}" for b in BANDS)
+        if self.no_rule:
+            rules = self.no_rule.get(lang) or self.no_rule.get("en", "")
         out = [
             words["week"].format(s=self, validation=words.get(self.validation, self.validation)),
             words["bands"].format(bands=bands, rules=rules),
@@ -910,11 +914,14 @@ def run_weekly(
             week.tmp.unlink(missing_ok=True)
         store.dispose()
     week.seconds["total"] = time.perf_counter() - t0
-    return week_summary(week, snapshot_path=str(final))
+    return week_summary(week, snapshot_path=str(final), no_rule=rules.status(cfg).reason)
 
 
-def week_summary(week: PreparedWeek, *, snapshot_path: str) -> WeekSummary:
-    """What ``churn weekly`` (or its dry run) reports about a prepared week."""
+def week_summary(
+    week: PreparedWeek, *, snapshot_path: str, no_rule: dict[str, str] | None = None
+) -> WeekSummary:
+    """What ``churn weekly`` (or its dry run) reports about a prepared week; ``no_rule``:
+    why the source has no rule indicator, by language (:func:`features.rules.status`)."""
     frames = week.frames
     moved: dict[str, int | None] = dict.fromkeys(("changed_band", "rose", "fell", "new_clients"))
     previous_as_of = None
@@ -928,7 +935,8 @@ def week_summary(week: PreparedWeek, *, snapshot_path: str) -> WeekSummary:
         alias=str(week.loaded.alias),
         clients=len(frames.scores),
         bands=_band_counts(frames.scores["risk_band"]),
-        rule_bands=_band_counts(frames.scores["rule_band"]),
+        rule_bands={} if no_rule else _band_counts(frames.scores["rule_band"]),
+        no_rule=no_rule,
         previous_as_of=previous_as_of,
         changed_band=moved["changed_band"],
         rose=moved["rose"],
@@ -1016,4 +1024,7 @@ def dry_run(
     finally:
         tmp.unlink(missing_ok=True)
     week.seconds["total"] = time.perf_counter() - t0
-    return week_summary(week, snapshot_path="(dry run: not kept)"), table
+    summary = week_summary(
+        week, snapshot_path="(dry run: not kept)", no_rule=rules.status(cfg).reason
+    )
+    return summary, table

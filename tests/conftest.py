@@ -20,6 +20,9 @@ from churn.config import Config, load_config
 from churn.tracking import use_tracking_uri
 from simulator.config import SimulateConfig, load_simulate_config
 
+# the `rule_free` fixture: the configured signal spec without the rule indicator
+pytest_plugins = ["rule_free_helpers"]
+
 SMALL_CLIENTS = 800
 SMALL_MONTHS = 20
 SMALL_SEED = 7

@@ -6,6 +6,8 @@ the pipeline decides which block is "test". Three scores are compared side by si
 * ``model``     - the calibrated churn probability;
 * ``rule``      - the documented contact-necessity index (a coarse additive score, *not* a
   probability);
+* ``baseline``  - (when given) a one-hot logistic regression on the model's own signals
+  (:mod:`training.baseline`): what the model must beat where no rule exists;
 * ``reference`` - the true probability of churning within the label horizon given the
   generator's whole state at ``as_of`` (``_truth/horizon_probability.parquet``, Monte
   Carlo over the hidden future, ``simulator/horizon_truth.py``): the label's own
@@ -616,6 +618,10 @@ def evaluate_block(block: HeldOutBlock) -> Evaluation:
     if "model" in boot and "rule" in boot:
         observed = _num(model.roc_auc - rule.roc_auc)
         auc_gain = _interval(boot["model"] - boot["rule"], rounds, observed)
+    baseline_gain = None
+    if "model" in boot and "baseline" in boot:
+        observed = _num(model.roc_auc - metrics["baseline"].roc_auc)
+        baseline_gain = _interval(boot["model"] - boot["baseline"], rounds, observed)
     model_auc = model.roc_auc if model else None
     reference_auc = reference.roc_auc if reference else None
     gap_closed_ci = reference_minus_model = None
@@ -630,6 +636,7 @@ def evaluate_block(block: HeldOutBlock) -> Evaluation:
         scores=metrics,
         profit=profit,
         auc_gain=auc_gain,
+        baseline_gain=baseline_gain,
         gap_closed=_gap_closed(model_auc, reference_auc),
         gap_closed_ci=gap_closed_ci,
         reference_minus_model=reference_minus_model,

@@ -18,8 +18,12 @@ alias and records the decision. The rule (``training.gate`` in the config):
   indicator with the same thresholds (the model-minus-rule gain interval of the evaluation,
   its Brier against the rule's validation-mapped Brier). A catalog change therefore never
   freezes promotion, and it never lets a model that loses to the rule through either.
+  A source without the rule indicator (its inputs are this centre's CRM tables:
+  :func:`features.rules.available`) is judged against the logistic baseline on the same
+  signals instead (the model-minus-baseline interval, the baseline's Brier), with the same
+  thresholds; the decision's ``comparison.against`` says which comparator it used.
 * **No champion yet**: the challenger is promoted (the service needs a model to load); the
-  decision still records its figures against the rule.
+  decision still records its figures against the rule (or the baseline, without a rule).
 
 Every number in the decision is a finite float or ``None`` (JSON has no ``inf``).
 """
@@ -79,7 +83,9 @@ def _verdict(c: Comparison, profit_ok: bool, gate: GateConfig) -> tuple[bool, st
     b_new, b_old = c.brier.challenger, c.brier.reference
     brier_ok = b_new is None or b_old is None or b_new <= b_old + gate.brier_tolerance
     ok = auc_ok and brier_ok and profit_ok
-    against = "champion" if c.against == "champion" else "rule indicator"
+    against = {"champion": "champion", "baseline": "logistic baseline"}.get(
+        c.against, "rule indicator"
+    )
     parts = [
         f"ROC-AUC gain over the {against} {_fmt(gain.observed)} "
         f"(95 % CI {_fmt(low)} .. {_fmt(gain.ci_high)}; needs lower end > {gate.min_gain:g})"
@@ -129,9 +135,30 @@ def against_champion(
     return ok, reason, comparison
 
 
+def against_own_figures(result: Evaluation, *, gate: GateConfig) -> tuple[bool, str, Comparison]:
+    """The challenger's own test figures against the rule indicator, or, where the source
+    has none (:func:`features.rules.available`), against the logistic baseline on the same
+    signals (same thresholds); ``comparison.against`` says which."""
+    if result.rule is None and result.baseline is not None:
+        return against_baseline(result, gate=gate)
+    return against_rule(result, gate=gate)
+
+
+def against_baseline(result: Evaluation, *, gate: GateConfig) -> tuple[bool, str, Comparison]:
+    """The challenger's own test figures against the logistic baseline (same thresholds)."""
+    return _against_score(result, "baseline", result.baseline_gain, gate=gate)
+
+
 def against_rule(result: Evaluation, *, gate: GateConfig) -> tuple[bool, str, Comparison]:
     """The challenger's own test figures against the rule indicator (same thresholds)."""
-    model, rule = result.model, result.rule
+    return _against_score(result, "rule", result.auc_gain, gate=gate)
+
+
+def _against_score(
+    result: Evaluation, name: str, gain: Interval | None, *, gate: GateConfig
+) -> tuple[bool, str, Comparison]:
+    """The challenger's test figures against another score of the same evaluation."""
+    model, rule = result.model, result.scores.get(name)
 
     def figure(m: Any, key: str) -> float | None:
         return getattr(m, key) if m is not None else None
@@ -140,10 +167,10 @@ def against_rule(result: Evaluation, *, gate: GateConfig) -> tuple[bool, str, Co
         figure(model, "empc_rub"), figure(rule, "empc_rub"), gate.profit_tolerance
     )
     comparison = Comparison(
-        against="rule",
+        against=name,
         rows=result.block.rows,
         roc_auc=Pair(figure(model, "roc_auc"), figure(rule, "roc_auc")),
-        auc_gain=result.auc_gain,
+        auc_gain=gain,
         brier=Tolerated(figure(model, "brier"), figure(rule, "brier"), gate.brier_tolerance),
         profit=profit_fig,
     )

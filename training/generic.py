@@ -17,9 +17,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from churn.config import TrainingConfig
 from features.generic.build import GenericSnapshots, build_snapshots, churn_events
 from features.generic.spec import SourceSpec
+from training.baseline import baseline_proba
 from training.labels import LABEL, label_snapshots
 from training.split import time_split
-from training.table_mode import _baseline_frame, baseline_pipeline
 from training.tune import tune_lgbm
 
 
@@ -78,9 +78,7 @@ def compare(
     tuned = tune_lgbm(X["train"], y["train"], X["valid"], y["valid"], cfg=cfg, n_trials=n_trials)
     model = tuned.booster.predict(X["test"])
     fit_rows = pd.concat([block["train"], block["valid"]])
-    base = baseline_pipeline([f for f in features if f not in cats], cats, cfg.seed)
-    base.fit(_baseline_frame(fit_rows[features], cats), fit_rows[LABEL].to_numpy())
-    baseline = base.predict_proba(_baseline_frame(block["test"][features], cats))[:, 1]
+    baseline = baseline_proba(fit_rows, block["test"], features, cats, seed=cfg.seed)
     yt = y["test"]
     return GenericComparison(
         test_rows=len(yt),

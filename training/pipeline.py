@@ -39,7 +39,9 @@ from churn.errors import InputError
 from churn.progress import counter
 from churn.utc import as_utc
 from features import provenance as raw_provenance
+from features import rules
 from features.catalog import CATALOG, CATEGORICAL_FEATURES, MODEL_FEATURES
+from training.baseline import baseline_proba
 from training.calibration import risk_thresholds
 from training.calibrators import fit_calibrator, intercept_update
 from training.labels import LABEL, churn_events_of, label_snapshots, read_churn_events
@@ -96,7 +98,7 @@ def training_snapshots(
         _say(f"building monthly snapshots from {raw_dir} -> {cfg.paths.features_path}")
     loaded = load_snapshots(cfg, features_file=features_file, raw=raw_dir, build="monthly")
     frame, features_file = loaded.frame, loaded.source
-    needed = ["client_id", "as_of", *MODEL_FEATURES, RULE_SCORE]
+    needed = ["client_id", "as_of", *MODEL_FEATURES, *([RULE_SCORE] if rules.available() else [])]
     missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
     if missing:
         raise InputError(
@@ -510,8 +512,13 @@ def call_policy(cfg: Config) -> Any:
 def evaluate(
     cfg: Config, model: ChurnModel, blocks: Blocks, raw_dir: Path, reference: Path | None = None
 ) -> tuple[Evaluation, dict]:
-    """Test-block metrics of model, rule and the ``reference`` file's true probability
-    (when given); returns (evaluation, scores)."""
+    """Test-block metrics of model, rule, the logistic baseline on the model's signals
+    (fitted on train + validation) and the ``reference`` file's true probability (when
+    given); returns (evaluation, scores).
+
+    Without the rule indicator (a source that lacks its inputs: :func:`features.rules.
+    available`) the rule's score is absent and the evaluation says why.
+    """
     from training.evaluate import HeldOutBlock, evaluate_block, evaluate_by_centre
     from training.profit import client_value
 
@@ -519,10 +526,18 @@ def evaluate(
 
     test, valid = blocks.test, blocks.valid
     y, y_valid = test[LABEL].to_numpy(), valid[LABEL].to_numpy()
+    rule = rules.status(cfg)
     scores: dict[str, np.ndarray | None] = {
         "model": model.predict_proba(test),
-        "rule": test[RULE_SCORE].to_numpy(dtype=float),
+        "rule": test[RULE_SCORE].to_numpy(dtype=float) if rule.available else None,
         "reference": None,
+        "baseline": baseline_proba(
+            pd.concat([blocks.train, valid]),
+            test,
+            list(MODEL_FEATURES),
+            list(CATEGORICAL_FEATURES),
+            seed=cfg.training.seed,
+        ),
     }
     reference = reference_scores(reference_file, test, cfg.training.horizon_days)
     if reference is not None:
@@ -537,7 +552,9 @@ def evaluate(
         policy=policy,
         bootstrap_rounds=cfg.training.bootstrap_rounds,
         seed=cfg.training.seed,
-        calib_scores={"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)},
+        calib_scores=(
+            {"rule": (valid[RULE_SCORE].to_numpy(dtype=float), y_valid)} if rule.available else {}
+        ),
         monthly_fee=fee,
         churn_day=churn_days(raw_dir, test, cfg.training.churn_types, cfg),
         values=client_value(fee, policy.profit),
@@ -555,7 +572,10 @@ def evaluate(
     by_centre = None
     if "centre_id" in test.columns:  # a network export: the same test block, centre by centre
         by_centre = evaluate_by_centre(block, test["centre_id"].to_numpy())
-    return replace(result, reference_info=info, by_centre=by_centre), scores
+    result = replace(
+        result, reference_info=info, by_centre=by_centre, rule_indicator=rule.to_dict()
+    )
+    return result, scores
 
 
 def _span(dates: list[str]) -> str:
@@ -635,7 +655,7 @@ def build_report(
 def metrics_table(report: TrainingReport) -> str:
     """A compact model / rule / reference table for the terminal."""
     ev = report.evaluation
-    cols = ("model", "rule", "reference")
+    cols = tuple(c for c in ("model", "rule", "baseline", "reference") if c != "rule" or ev.rule)
     lines = [f"{'metric':<22}" + "".join(f"{c:>10}" for c in cols)]
     for key in HEADLINE:
         cells = []
@@ -644,12 +664,17 @@ def metrics_table(report: TrainingReport) -> str:
             value = metrics.get(key) if metrics is not None else None
             cells.append(f"{value:>10.4f}" if isinstance(value, int | float) else f"{'-':>10}")
         lines.append(f"{key:<22}" + "".join(cells))
-    gain, gap = ev.auc_gain, ev.gap_closed
-    if gain is not None:
-        lines.append(
-            f"AUC gain model-rule: {gain.observed if gain.observed is not None else gain.mean:.4f} "
-            f"(95% CI {gain.ci_low:.4f} .. {gain.ci_high:.4f})"
-        )
+    gap = ev.gap_closed
+    for what, gain in (("rule", ev.auc_gain), ("baseline", ev.baseline_gain)):
+        if gain is not None and gain.ci_low is not None:
+            lines.append(
+                f"AUC gain model-{what}: "
+                f"{gain.observed if gain.observed is not None else gain.mean:.4f} "
+                f"(95% CI {gain.ci_low:.4f} .. {gain.ci_high:.4f})"
+            )
+    note = rule_note(ev)
+    if note is not None:
+        lines.append(f"rule: {note}")
     if gap is not None:
         lines.append(f"share of the reference's AUC over chance (model-0.5)/(ref-0.5): {gap:.3f}")
     if ev.reference_info is not None:
@@ -669,6 +694,14 @@ def metrics_table(report: TrainingReport) -> str:
     if report.gate is not None:
         lines.append(f"gate: {report.gate.reason}")
     return "\n".join(lines)
+
+
+def rule_note(ev: Evaluation) -> str | None:
+    """ "not available (why)" when the source has no rule indicator, else None."""
+    status = ev.rule_indicator or {}
+    if status.get("available", True):
+        return None
+    return f"not available ({(status.get('reason') or {}).get('en', 'no inputs')})"
 
 
 def backtest_line(backtest: dict[str, Any]) -> str:
@@ -724,7 +757,11 @@ def run_train(
     _say(f"tuning LightGBM: {cfg.training.n_trials} trials, <= {cfg.training.timeout_s}s")
     model, tuned = fit_model(cfg, blocks)
     _say(f"best validation ROC-AUC {tuned.best_score:.4f} at {tuned.best_iteration} trees")
-    _say("evaluating on the test block (model, rule, reference)")
+    _say(
+        "evaluating on the test block (model, "
+        + ("rule, " if rules.available() else "")
+        + "logistic baseline, reference)"
+    )
     result, scores = evaluate(cfg, model, blocks, raw_dir, reference)
     if cfg.training.calibration.backtest_blocks:
         _say(

@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COLOURS = {"model": "#1f77b4", "rule": "#d62728", "reference": "#2ca02c"}
+COLOURS = {"model": "#1f77b4", "rule": "#d62728", "baseline": "#9467bd", "reference": "#2ca02c"}
 LABELS = {
     "model": "model (LightGBM)",
     "rule": "rule (contact_index)",
+    "baseline": "baseline (logistic regression, same signals)",
     "reference": "reference (true horizon probability)",
 }
 SHAP_SAMPLE_ROWS = 2000
@@ -210,22 +211,43 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def metrics_html(result: Evaluation) -> str:
-    names = [n for n in ("model", "rule", "reference") if result.scores.get(n)]
+    names = [n for n in ("model", "rule", "baseline", "reference") if result.scores.get(n)]
     rows = [[label, *(_metric(result, n, key) for n in names)] for key, label in METRIC_ROWS]
     return _table(["metric", *names], rows)
 
 
 def summary_html(result: Evaluation) -> str:
-    gain, gap_ci, ref_gap = (
+    gain, base_gain, gap_ci, ref_gap = (
         x.to_dict() if x is not None else {}
-        for x in (result.auc_gain, result.gap_closed_ci, result.reference_minus_model)
+        for x in (
+            result.auc_gain,
+            result.baseline_gain,
+            result.gap_closed_ci,
+            result.reference_minus_model,
+        )
     )
     block = vars(result.block)
+    rule = result.rule_indicator or {"available": True}
+    if rule.get("available", True):
+        rule_items: list[tuple[str, Any]] = [
+            ("AUC gain, model - rule (observed)", gain.get("observed")),
+            ("AUC gain, bootstrap mean", gain.get("mean")),
+            (
+                "AUC gain, 95 % CI",
+                f"[{_plain(gain.get('ci_low'))}, {_plain(gain.get('ci_high'))}]",
+            ),
+        ]
+    else:
+        why = (rule.get("reason") or {}).get("en", "")
+        rule_items = [("rule indicator", f"not available ({why})")]
     items = [
-        ("AUC gain, model - rule (observed)", gain.get("observed")),
-        ("AUC gain, bootstrap mean", gain.get("mean")),
-        ("AUC gain, 95 % CI", f"[{_plain(gain.get('ci_low'))}, {_plain(gain.get('ci_high'))}]"),
-        ("bootstrap rounds (clients resampled)", gain.get("rounds")),
+        *rule_items,
+        ("AUC gain, model - baseline (observed)", base_gain.get("observed")),
+        (
+            "AUC gain over the baseline, 95 % CI",
+            f"[{_plain(base_gain.get('ci_low'))}, {_plain(base_gain.get('ci_high'))}]",
+        ),
+        ("bootstrap rounds (clients resampled)", (gain or base_gain).get("rounds")),
         (
             "share of the reference's AUC over chance, (model-0.5)/(ref-0.5)",
             result.gap_closed,
@@ -281,9 +303,10 @@ def report_html(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
         "<p>Held-out test block (later in time than training and validation). The rule is the "
-        "documented contact-necessity index; the reference is the true probability of "
-        "churning within the label horizon given the generator's whole state at as_of "
-        "(Monte Carlo over the hidden future), the ceiling of any model up to noise. "
+        "documented contact-necessity index (where the source has its inputs); the baseline "
+        "a one-hot logistic regression on the model's own signals; the reference is the true "
+        "probability of churning within the label horizon given the generator's whole state "
+        "at as_of (Monte Carlo over the hidden future), the ceiling of any model up to noise. "
         "Capacity figures replay the served weekly call list (calls per week, the call "
         "list's ranking; expected loss = probability x monthly fee x horizon months, RUB "
         "over the horizon). Lift shares tied scores fractionally at its cut-off.</p>"

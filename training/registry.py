@@ -41,7 +41,7 @@ from churn.config import Config
 from churn.errors import ChurnError, NotFound
 from training import artifact, portable
 from training.artifact import ModelFormatError
-from training.gate import GateDecision, against_champion, against_rule
+from training.gate import GateDecision, against_champion, against_own_figures
 from training.model import ChurnModel
 from training.results import Evaluation, ScoreMetrics
 
@@ -215,16 +215,22 @@ def _requirements() -> list[str]:
 
 
 def _flat_metrics(result: Evaluation) -> dict[str, float]:
-    """test_<score>_<metric> for every numeric metric of model / rule / reference, plus gain."""
+    """test_<score>_<metric> for every numeric metric of model / rule / baseline / reference,
+    plus the gains over the rule and over the baseline (no ``test_rule_*`` metric at all
+    where the source has no rule indicator: the run's ``rule_indicator`` tag says why)."""
     out: dict[str, float] = {}
-    for name in ("model", "rule", "reference"):
+    for name in ("model", "rule", "baseline", "reference"):
         metrics = result.scores.get(name)
         for key, value in (metrics.numbers() if metrics is not None else {}).items():
             out[f"test_{name}_{key}"] = value
-    gain = result.auc_gain.to_dict() if result.auc_gain is not None else {}
-    for key, value in gain.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[f"test_auc_gain_{key}"] = float(value)
+    for prefix, interval in (
+        ("auc_gain", result.auc_gain),
+        ("baseline_gain", result.baseline_gain),
+    ):
+        gain = interval.to_dict() if interval is not None else {}
+        for key, value in gain.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[f"test_{prefix}_{key}"] = float(value)
     if result.gap_closed is not None:
         out["test_gap_closed"] = float(result.gap_closed)
     backtest = result.calibration_backtest or {}
@@ -264,6 +270,13 @@ def log_run(
     mlflow.log_dict(model.risk_thresholds, "config/risk_thresholds.json")
     commit = git_commit()
     mlflow.set_tags({"git_commit": commit or "unknown", "model_name": cfg.registry.model_name})
+    rule = result.rule_indicator or {"available": True}
+    mlflow.set_tag(
+        "rule_indicator",
+        "available"
+        if rule.get("available", True)
+        else f"not available: {(rule.get('reason') or {}).get('en', '')}",
+    )
     digest = log_dataset(frame, source)
     mlflow.set_tag("dataset_digest", digest)
     mlflow.log_metric("valid_roc_auc", tuned.best_score)
@@ -387,14 +400,15 @@ def decide(
     t = cfg.training
     champ = rescore_champion(cfg, test_rows)
     if champ.version is None:
-        _, reason, comparison = against_rule(result, gate=t.gate)
+        _, reason, comparison = against_own_figures(result, gate=t.gate)
         return GateDecision(
             True, "promoted: no champion yet; " + reason.split(": ", 1)[1], None, "none", None,
             comparison,
         )  # fmt: skip
     if champ.proba is None:
-        ok, reason, comparison = against_rule(result, gate=t.gate)
-        reason = f"champion incompatible ({champ.detail}); judged against the rule: {reason}"
+        ok, reason, comparison = against_own_figures(result, gate=t.gate)
+        against = "the rule" if comparison.against == "rule" else "the logistic baseline"
+        reason = f"champion incompatible ({champ.detail}); judged against {against}: {reason}"
         return GateDecision(ok, reason, champ.version, "incompatible", champ.detail, comparison)
     rows = champ.rows if champ.rows is not None else np.ones(len(test_rows), dtype=bool)
     y, new = np.asarray(y_test)[rows], np.asarray(proba, dtype=float)[rows]

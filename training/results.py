@@ -146,6 +146,7 @@ class Evaluation:
     scores: dict[str, ScoreMetrics | None]  # model, rule, reference (+ any other), in order
     profit: dict[str, Any] | None  # the call economics and the perfect-information ceiling
     auc_gain: Interval | None  # model minus rule ROC-AUC
+    baseline_gain: Interval | None  # model minus the logistic baseline's ROC-AUC
     gap_closed: float | None  # (model - 0.5) / (reference - 0.5)
     gap_closed_ci: Interval | None
     reference_minus_model: Interval | None
@@ -155,6 +156,8 @@ class Evaluation:
     by_centre: dict[str, Any] | None = None  # the headline metrics centre by centre
     # the served recipe replayed on the newest monthly blocks (training.backtest)
     calibration_backtest: dict[str, Any] | None = None
+    # whether the source has the rule indicator, and why not (features.rules.RuleStatus)
+    rule_indicator: dict[str, Any] | None = None
 
     @property
     def model(self) -> ScoreMetrics | None:
@@ -168,6 +171,10 @@ class Evaluation:
     def reference(self) -> ScoreMetrics | None:
         return self.scores.get("reference")
 
+    @property
+    def baseline(self) -> ScoreMetrics | None:
+        return self.scores.get("baseline")
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             name: m.to_dict() if m is not None else None for name, m in self.scores.items()
@@ -176,6 +183,8 @@ class Evaluation:
             {
                 "profit": self.profit,
                 "auc_gain": _dict(self.auc_gain),
+                "baseline_gain": _dict(self.baseline_gain),
+                "rule_indicator": self.rule_indicator,
                 "gap_closed": self.gap_closed,
                 "gap_closed_ci": _dict(self.gap_closed_ci),
                 "reference_minus_model": _dict(self.reference_minus_model),
@@ -225,7 +234,7 @@ class ProfitCheck(Tolerated):
 class Comparison:
     """The figures the gate judged: the challenger against the champion or the rule."""
 
-    against: str  # "champion" or "rule"
+    against: str  # "champion", "rule" or "baseline" (no rule indicator in this source)
     rows: int | None
     roc_auc: Pair
     auc_gain: Interval | None
@@ -264,11 +273,18 @@ class TrainingReport:
     def to_dict(self) -> dict[str, Any]:
         ev = self.evaluation.to_dict()
         out = {
-            "test": {name: ev.get(name) for name in ("model", "rule", "reference")},
+            "test": {name: ev.get(name) for name in ("model", "rule", "baseline", "reference")},
+            "rule_indicator": ev["rule_indicator"],
             "provenance": self.provenance,
             **{
                 key: ev[key]
-                for key in ("auc_gain", "gap_closed", "gap_closed_ci", "reference_info")
+                for key in (
+                    "auc_gain",
+                    "baseline_gain",
+                    "gap_closed",
+                    "gap_closed_ci",
+                    "reference_info",
+                )
             },
             "reference_minus_model": ev["reference_minus_model"],
             "by_centre": ev["by_centre"],

@@ -306,6 +306,8 @@ const state = {
   key: sessionStorage.getItem(KEY_STORAGE) || "",
   horizonDays: 90,
   ruleBands: null, // the rule's bands (configs/rules.yaml), from /catalog
+  // whether the source has the documented rule indicator, and why not ({ru, en}), from /catalog
+  rule: { available: true, reason: null },
   catalog: null, // the signals' labels and the reason groups' words, from /catalog
   riskThresholds: null, // the model's own band edges, from /version
   lastClient: null, // the client shown, re-opened after a new key is entered
@@ -591,10 +593,36 @@ async function loadCatalog() {
     const c = await api("/catalog", undefined, { quiet: true });
     state.catalog = c;
     state.ruleBands = c.rule_bands;
+    state.rule = c.rule_indicator || { available: true, reason: null };
+    showRuleParts(ruleAvailable());
     if (c.risk_thresholds) state.riskThresholds = c.risk_thresholds;
   } catch (err) {
     state.catalog = null; // names fall back to the codes; the rest of the page still works
   }
+}
+
+/* ------------------------------------------------ a source without the rule -- */
+
+/** False where the source lacks the rule indicator's inputs (/catalog's rule_indicator). */
+function ruleAvailable() {
+  return !state.rule || state.rule.available !== false;
+}
+
+/** The service's sentence saying why there is no rule, in the page's language. */
+function ruleNote() {
+  const reason = state.rule && state.rule.reason;
+  return reason ? reason[state.lang] || reason.en || "" : "";
+}
+
+/** Rule columns, boxes and badges shown, or hidden with the sentence in their place. */
+function showRuleParts(shown, note) {
+  document.querySelectorAll("[data-rule-part]").forEach((node) => {
+    node.hidden = !shown;
+  });
+  document.querySelectorAll("[data-rule-note]").forEach((node) => {
+    node.hidden = shown;
+    node.textContent = shown ? "" : note || ruleNote();
+  });
 }
 
 /* ------------------------------------------------------------------- call list -- */
@@ -671,6 +699,7 @@ function callListRow(row, i) {
   bandBadge(risk, row.risk_band);
   const rule = el("span");
   bandBadge(rule, row.rule_band || ruleBandOf(row.contact_index));
+  const ruleCell = ruleAvailable() ? el("td", {}, rule) : null; // no empty column
   const action = firstAction(row);
   const tr = el(
     "tr",
@@ -684,7 +713,7 @@ function callListRow(row, i) {
     ),
     el("td", { class: "num" }, percent(row.probability)),
     el("td", {}, risk),
-    el("td", {}, rule),
+    ruleCell,
     el(
       "td",
       { class: "num", title: t("row_fee", { fee: money(row.monthly_fee_rub) }) },
@@ -799,6 +828,8 @@ function renderClient(ex, score) {
   badge.hidden = evidence !== "limited";
   badge.dataset.evidence = evidence || "";
 
+  // no rule for this source: its box and the agreement line give way to the sentence
+  showRuleParts(ex.rule !== null && ruleAvailable(), ex.rule_note);
   $("#rule-index").textContent = isNumber(contactIndex) ? decimal(contactIndex) : "—";
   bandBadge($("#rule-band"), ruleBand);
   renderSubIndicators(rule);

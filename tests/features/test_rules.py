@@ -348,3 +348,37 @@ def test_ibis_columns_are_double_when_written_through_sql(cfg: Config, tmp_path:
     got = pd.read_parquet(out)
     for col in EXPECTED.columns:
         assert got[col].tolist() == EXPECTED[col].tolist(), col
+
+
+# ---------------------------------------------------------------- where it exists
+
+
+def test_the_rule_exists_only_where_the_spec_declares_its_columns() -> None:
+    """One decision (``available``) and one sentence per language (the reasons files)."""
+    from rule_free_helpers import SAID, rule_free_spec
+
+    from features.rules import available, status
+    from features.spec import load_spec
+
+    cfg = load_config()
+    centre = load_spec(cfg.features.signals)
+    assert available(centre) and status(cfg, centre).to_dict() == {
+        "available": True,
+        "reason": None,
+    }
+    bare = rule_free_spec()
+    assert not available(bare)
+    said = status(cfg, bare)
+    assert said.to_dict() == {"available": False, "reason": SAID}
+    assert said.note("ru") == SAID["ru"] and said.note("xx") == SAID["en"]
+    # one rule column short is no rule: the page shows the sub-indicators beside the index
+    partial = bare.model_copy(
+        update={"signals": (*bare.signals, *(s for s in centre.signals if s.name == "rule_band"))}
+    )
+    assert "rule_band" in partial.names and not available(partial)
+
+
+def test_the_configured_spec_decides_by_default(rule_free) -> None:
+    from features.rules import available
+
+    assert not available()  # features.catalog.SPEC is the rule-free spec in this test

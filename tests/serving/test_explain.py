@@ -215,3 +215,24 @@ def test_protective_signals_are_the_strongest_risk_lowering_ones(tiny_model, tin
         got = [p["contribution"] for p in ex["protective"]]
         assert got == lowering[:3]
         assert all(p["direction"] == "lowers" and p["text"] for p in ex["protective"])
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_without_a_rule_the_explanation_says_why_in_its_language(
+    tiny_model, tiny_snapshot, cfg, lang, rule_free
+):
+    from rule_free_helpers import SAID
+
+    from serving.schemas import ExplainResponse
+
+    row = tiny_snapshot.iloc[[3]]
+    out = explain_client(tiny_model, row, top_k=3, reasons=cfg.reasons_in(lang), rules=cfg.rules)
+    assert out["rule"] is None and out["rule_note"] == SAID[lang]
+    assert out["drivers"]  # the model's part is whole
+    shaped = {**out, "model_version": "1", "lang": lang, "evidence": None, "changes": None}
+    assert ExplainResponse.model_validate(shaped).rule is None  # the documented schema
+
+
+def test_with_the_rule_the_explanation_has_no_note(tiny_model, tiny_snapshot, cfg):
+    out = explain_client(tiny_model, tiny_snapshot.iloc[[3]], top_k=1, reasons=cfg.reasons)
+    assert out["rule"] is not None and out["rule_note"] is None

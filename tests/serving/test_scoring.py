@@ -92,3 +92,17 @@ def test_fast_matrix_coerces_text_in_numeric_columns_like_prepare(tiny_model, ti
 def test_empty_frame_scores_to_empty(tiny_model, tiny_snapshot):
     scores = score_frame(tiny_model, tiny_snapshot.iloc[:0])
     assert scores.empty and list(scores.columns) == SCORE_COLUMNS
+
+
+def test_without_a_rule_in_the_spec_the_rule_columns_are_null_not_computed(
+    tiny_model, tiny_snapshot, rule_free
+):
+    """A source whose columns happen to include the rule's inputs does not get this
+    centre's rule computed from them; the model's scores do not change."""
+    with_rule = score_frame(tiny_model, tiny_snapshot)
+    bare = tiny_snapshot.drop(columns=["contact_index", "rule_band"])
+    scores = score_frame(tiny_model, bare.assign(contact_index=0.5), RulesConfig())
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert scores["contact_index"].isna().all() and scores["rule_band"].isna().all()
+    np.testing.assert_allclose(scores["probability"], with_rule["probability"])
+    assert (scores["risk_band"] == with_rule["risk_band"]).all()

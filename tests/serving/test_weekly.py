@@ -616,3 +616,22 @@ def test_spark_engine_gives_the_duckdb_week(
     np.testing.assert_allclose(both["probability_spark"], both["probability_duck"], atol=1e-9)
     assert (both["rank_spark"] == both["rank_duck"]).all()
     assert (both["evidence_spark"] == both["evidence_duck"]).all()
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_the_summary_says_why_there_are_no_rule_bands(lang: str) -> None:
+    from rule_free_helpers import SAID
+
+    from serving.weekly import WeekSummary
+
+    fields = dict(
+        as_of="2025-09-01", model_version="1", alias="champion", clients=10,
+        bands={"high": 1, "dynamic": 2, "no_threat": 7}, rule_bands={}, previous_as_of=None,
+        changed_band=None, rose=None, fell=None, new_clients=None, call_list=3, sent=3,
+        held_out=0, excluded_recently_called=0, capacity=3, profit_optimal_count=3,
+        capacity_binds=True, ranking="expected_loss", snapshot_path="s.parquet", store="db",
+    )  # fmt: skip
+    bare = WeekSummary(**fields, no_rule=SAID).lines(lang)[1]
+    assert bare.endswith(SAID[lang]) and "no_threat 0" not in bare.split(";")[1]
+    centre = WeekSummary(**{**fields, "rule_bands": {"high": 4}}).lines(lang)[1]
+    assert SAID[lang] not in centre and "high 4" in centre

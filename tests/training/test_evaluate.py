@@ -280,3 +280,59 @@ def test_plots_and_self_contained_html(tmp_path: Path) -> None:
     no_model = write_plots_and_report(res, y, scores, tmp_path / "b", None, None)
     assert "shap_summary.png" not in {p.name for p in no_model}
     assert (tmp_path / "b" / "report.html").exists()
+
+
+def test_a_baseline_score_adds_its_gain_and_leaves_every_other_figure_unchanged() -> None:
+    """The logistic baseline beside the model: its own metrics and the paired model-minus-
+    baseline interval, drawn from the same client resamples (so the rule's and the
+    reference's figures are those of an evaluation without it)."""
+    b = _block(2000, 3)
+    valid = _block(2000, 3, seed=5)
+    blurred = 1 / (1 + np.exp(-(np.log(b["model"] / (1 - b["model"])) * 0.3)))
+    common = dict(
+        as_of=b["as_of"],
+        client_id=b["client_id"],
+        capacity_per_week=30,
+        bootstrap_rounds=100,
+        seed=3,
+        calib_scores={"rule": (valid["rule"], valid["y"])},
+    )
+    scores = {"model": b["model"], "rule": b["rule"], "reference": b["hazard"]}
+    without = _evaluate(b["y"], scores, **common)
+    with_baseline = _evaluate(b["y"], {**scores, "baseline": blurred}, **common)
+    for key in ("model", "rule", "reference", "auc_gain", "gap_closed_ci", "profit"):
+        assert with_baseline[key] == without[key]
+    assert without["baseline_gain"] is None
+    gain = with_baseline["baseline_gain"]
+    assert gain["observed"] == pytest.approx(
+        with_baseline["model"]["roc_auc"] - with_baseline["baseline"]["roc_auc"]
+    )
+    assert gain["ci_low"] <= gain["observed"] <= gain["ci_high"] and gain["rounds"] == 100
+
+
+def test_without_a_rule_the_report_and_plots_say_so_instead_of_empty_columns(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    b = _block(600, 2)
+    blurred = np.clip(b["model"] * 0.5 + 0.1, 0, 1)
+    block = ev.HeldOutBlock(
+        b["y"],
+        {"model": b["model"], "rule": None, "reference": None, "baseline": blurred},
+        as_of=b["as_of"],
+        client_id=b["client_id"],
+        policy=ev.CallPolicy(capacity_per_week=10),
+        bootstrap_rounds=20,
+    )
+    why = {"en": "no rule indicator: this source lacks its inputs", "ru": "нет индикатора"}
+    result = replace(ev.evaluate_block(block), rule_indicator={"available": False, "reason": why})
+    out = result.to_dict()
+    assert out["rule"] is None and out["auc_gain"] is None and out["baseline_gain"] is not None
+    assert out["rule_indicator"] == {"available": False, "reason": why}
+    paths = write_plots_and_report(result, b["y"], block.scores, tmp_path, None, None)
+    page = next(p for p in paths if p.name == "report.html").read_text(encoding="utf-8")
+    assert f"not available ({why['en']})" in page
+    text = re.sub(r"<img[^>]*>", "", page)
+    assert "model - rule" not in text and "nan" not in text.lower()
+    assert "baseline" in page

@@ -161,6 +161,56 @@ def test_an_incompatible_champion_does_not_freeze_promotion(fresh_mlflow, settin
     assert not lost.promoted and lost.decision.champion_status == "incompatible"
 
 
+def _without_rule(result: Evaluation) -> Evaluation:
+    """The evaluation of a source that lacks the rule's inputs (no rule score, no gain)."""
+    why = {"en": "no rule indicator: this source lacks its inputs"}
+    return replace(
+        result,
+        scores={**result.scores, "rule": None},
+        auc_gain=None,
+        rule_indicator={"available": False, "reason": why},
+    )
+
+
+def test_without_a_rule_the_gate_falls_back_to_the_baseline(fresh_mlflow, setting) -> None:
+    cfg = _cfg(fresh_mlflow, setting)
+    _, _, blocks, good, result = setting
+    assert result.baseline is not None and result.baseline_gain is not None
+    norule = _without_rule(result)
+    first = _register(cfg, good, blocks, norule)
+    d = first.decision
+    assert first.promoted and d.champion_status == "none"
+    assert d.comparison.against == "baseline" and "logistic baseline" in d.reason
+    assert d.comparison.auc_gain == result.baseline_gain
+    assert d.comparison.roc_auc.reference == result.baseline.roc_auc
+    assert d.comparison.brier.reference == result.baseline.brier
+    assert json.loads(json.dumps(d.to_dict()))["comparison"]["against"] == "baseline"
+
+    # an incompatible champion: judged against the baseline with the same thresholds
+    champion = first.version
+    old_rows = blocks.train.assign(retired_signal=1.0)
+    old = ChurnModel(None, None, [*good.features, "retired_signal"], good.categorical_levels)
+    old.booster = lgb.train(
+        {"objective": "binary", "verbosity": -1},
+        lgb.Dataset(old.prepare(old_rows), old_rows["label"].to_numpy()),
+        5,
+    )
+    old.calibrator = PlattCalibrator(1.0, 0.0)
+    with mlflow.start_run(experiment_id=ensure_experiment(cfg)):
+        version = log_model(cfg, old, old_rows)
+    client = MlflowClient()
+    client.set_registered_model_alias(cfg.registry.model_name, CHAMPION, version)
+    losing = replace(norule, baseline_gain=replace(result.baseline_gain, ci_low=-0.01))
+    lost = _register(cfg, good, blocks, losing)
+    d = lost.decision
+    assert d.champion_status == "incompatible" and d.comparison.against == "baseline"
+    assert "judged against the logistic baseline" in d.reason and not lost.promoted
+    assert load_by_alias(cfg).version == version != champion
+    winning = replace(norule, baseline_gain=replace(result.baseline_gain, ci_low=0.02))
+    won = _register(cfg, good, blocks, winning)
+    assert won.promoted and won.decision.comparison.against == "baseline"
+
+
 def test_a_champion_fitted_on_the_test_block_is_not_compared_on_it(setting) -> None:
     _, _, blocks, good, _ = setting
     as_of = blocks.test["as_of"]
