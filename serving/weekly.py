@@ -971,6 +971,8 @@ def call_list_table(frames: WeekFrames, as_of: date) -> pd.DataFrame:
     calls = frames.call_list
     table = calls.assign(as_of=as_of.isoformat())
     for col in DRY_RUN_SCORE_COLUMNS:
+        if col == "rule_band" and not rules.available():
+            continue  # the source has no rule indicator: no empty column
         table[col] = scores[col].reindex(calls["client_id"]).to_numpy()
     drivers = scores["drivers"].reindex(calls["client_id"]).tolist()
     parsed = [json.loads(d) if isinstance(d, str) else (d or []) for d in drivers]

@@ -64,6 +64,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Any:
                             "data/features/snapshots.parquet", "--every", "month")  # fmt: skip
     out["train"] = churn("train", "--features", "data/features/snapshots.parquet", "--trials",
                          "2", "--report", "reports/train.json")  # fmt: skip
+    out["call_list"] = churn("call-list", "--raw", "data/raw", "--out", "reports/calls.csv")
     out["weekly"] = churn("weekly", "--raw", "data/raw")
     out["monitor"] = churn(
         "monitor", "--raw", "data/raw", "--report", "reports/monitor.json", ok=(0, 4)
@@ -148,6 +149,10 @@ def test_the_weekly_run_stores_null_rule_columns_and_says_why(flow: dict) -> Non
     assert rows[0] > 0 and rows[1] == rows[0] and rows[2] == rows[3] == 0
     said = flow["weekly"]
     assert SAID["ru"] in said or SAID["en"] in said  # the configured serving.language
+    # the dry run's CSV (churn call-list) has no empty rule column
+    calls = pd.read_csv(flow["work"] / "reports" / "calls.csv")
+    assert len(calls) > 0 and "risk_band" in calls.columns
+    assert not set(RULE_COLUMNS) & set(calls.columns)
 
 
 @pytest.mark.slow
