@@ -728,3 +728,67 @@ def test_labels_and_bands_come_from_the_catalog(fresh_page: Any, world: StoredWo
         assert page.evaluate("ruleBandOf(0.85)") == "dynamic"
         page.evaluate("sessionStorage.clear()")
     assert page.js_errors == []
+
+
+def test_without_a_rule_the_page_hides_it_and_shows_the_sentence(
+    fresh_page: Any, world: StoredWorld
+) -> None:
+    """Where the source lacks the rule's inputs the service says so (``rule_indicator`` in
+    /catalog, ``rule: null`` and ``rule_note`` in /explain, null rule bands in the list):
+    the page shows no empty rule column, box or agreement line, and the service's sentence
+    instead (the answers are this world's, re-shaped as such a service gives them; the
+    real one is tests/test_rule_free.py)."""
+    import json
+
+    from rule_free_helpers import SAID
+
+    page = fresh_page
+    lang = "en"
+
+    def reshape(route: Any, change: Any) -> None:
+        answer = route.fetch()
+        body = change(answer.json())
+        route.fulfill(response=answer, body=json.dumps(body))
+
+    def catalog(c: dict) -> dict:
+        return {**c, "rule_indicator": {"available": False, "reason": SAID}}
+
+    def call_list(c: dict) -> dict:
+        rows = [{**r, "rule_band": None, "contact_index": None} for r in c["clients"]]
+        return {**c, "clients": rows}
+
+    def explain(c: dict) -> dict:
+        return {**c, "rule": None, "rule_note": SAID[lang]}
+
+    page.route("**/catalog", lambda r: reshape(r, catalog))
+    page.route("**/call_list", lambda r: reshape(r, call_list))
+    page.route("**/explain", lambda r: reshape(r, explain))
+    with page.expect_response(lambda r: r.url.endswith("/call_list")):
+        _sign_in(page, world, world.supervisor_key, lang)
+    rows = page.locator("[data-testid=call-list] tbody tr")
+    rows.first.wait_for()
+    header = page.locator("[data-testid=call-list] thead th")
+    visible = sum(header.nth(i).is_visible() for i in range(header.count()))
+    assert visible == header.count() - 1 and rows.first.locator("td").count() == visible
+    assert not page.locator("th[data-i18n=th_rule]").is_visible()
+    note = page.locator("[data-testid=list-rule-note]")
+    assert note.is_visible() and note.inner_text() == SAID[lang]
+    client_id = int(rows.first.get_attribute("data-client-id"))
+    _open_client(page, client_id)
+    assert not page.locator("[data-testid=rule-box]").is_visible()
+    assert not page.locator("[data-testid=agreement]").is_visible()
+    missing = page.locator("[data-testid=rule-missing]")
+    assert missing.is_visible() and missing.inner_text() == SAID[lang]
+    assert page.locator("[data-testid=driver]").count() >= 1  # the model's part is whole
+    assert page.js_errors == []
+
+
+def test_with_the_rule_the_page_shows_its_column_and_box(page: Any, world: StoredWorld) -> None:
+    rows = _open_call_list(page, world, capacity=3)
+    header = page.locator("[data-testid=call-list] thead th")
+    assert all(header.nth(i).is_visible() for i in range(header.count()))
+    assert rows.first.locator("td").count() == header.count()
+    assert not page.locator("[data-testid=list-rule-note]").is_visible()
+    _open_client(page, int(rows.first.get_attribute("data-client-id")))
+    assert page.locator("[data-testid=rule-box]").is_visible()
+    assert not page.locator("[data-testid=rule-missing]").is_visible()

@@ -336,3 +336,23 @@ def test_without_a_rule_the_report_and_plots_say_so_instead_of_empty_columns(
     text = re.sub(r"<img[^>]*>", "", page)
     assert "model - rule" not in text and "nan" not in text.lower()
     assert "baseline" in page
+
+
+def test_mlflow_metrics_have_the_baseline_and_no_rule_metric_without_a_rule() -> None:
+    from dataclasses import replace
+
+    from training.registry import _flat_metrics
+
+    b = _block(600, 2)
+    scores = {"model": b["model"], "rule": b["rule"], "reference": None, "baseline": b["hazard"]}
+    kw = dict(as_of=b["as_of"], client_id=b["client_id"], bootstrap_rounds=20)
+    policy = ev.CallPolicy(capacity_per_week=10)
+    centre = _flat_metrics(ev.evaluate_block(ev.HeldOutBlock(b["y"], scores, policy=policy, **kw)))
+    assert "test_rule_roc_auc" in centre and "test_auc_gain_ci_low" in centre
+    assert "test_baseline_roc_auc" in centre and "test_baseline_gain_ci_low" in centre
+    bare_block = ev.HeldOutBlock(b["y"], {**scores, "rule": None}, policy=policy, **kw)
+    bare_result = replace(ev.evaluate_block(bare_block), rule_indicator={"available": False})
+    bare = _flat_metrics(bare_result)
+    assert not [k for k in bare if k.startswith(("test_rule_", "test_auc_gain_"))]
+    assert bare["test_baseline_roc_auc"] == centre["test_baseline_roc_auc"]
+    assert bare["test_model_roc_auc"] == centre["test_model_roc_auc"]
