@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -18,6 +18,11 @@ T = TypeVar("T")
 def on_terminal() -> bool:
     """True when standard error is a terminal: the place a bar may be drawn."""
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def bar_on_screen() -> bool:
+    """True while a bar of ours is drawn (another drawing, DuckDB's own bar, would tear it)."""
+    return bool(_live)
 
 
 def progress(items: Iterable[T], *, total: int | None = None, what: str = "") -> Iterator[T]:
@@ -28,11 +33,30 @@ def progress(items: Iterable[T], *, total: int | None = None, what: str = "") ->
             advance()
 
 
+_live: list = []  # the bar on screen, if any: a step inside a step adds a line to it
+
+
+Advance = Callable[..., None]  # advance(step=None): one step done, ``step`` names it
+
+
 @contextmanager
-def counter(total: int | None, what: str = "") -> Iterator[Callable[[], None]]:
-    """A function that advances a bar of ``total`` steps by one (a no-op off a terminal)."""
+def counter(total: int | None, what: str = "") -> Iterator[Advance]:
+    """A function that advances a bar of ``total`` steps by one (a no-op off a terminal);
+    ``advance("scored")`` also names the step just done beside ``what`` and redraws.
+
+    A counter opened while another is on screen (the months a week's regeneration
+    simulates, inside the simulated weeks) is a second line of the same display, removed
+    when it ends: one live display at a time."""
     if not on_terminal():
-        yield lambda: None
+        yield lambda step=None: None
+        return
+    if _live:
+        bar = _live[-1]
+        task = bar.add_task(what, total=total)
+        try:
+            yield _advancer(bar, task, what)
+        finally:
+            bar.remove_task(task)
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -47,4 +71,19 @@ def counter(total: int | None, what: str = "") -> Iterator[Callable[[], None]]:
     )
     with bar:
         task = bar.add_task(what, total=total)
-        yield lambda: bar.advance(task)
+        _live.append(bar)
+        try:
+            yield _advancer(bar, task, what)
+        finally:
+            _live.remove(bar)
+
+
+def _advancer(bar: Any, task: Any, what: str) -> Advance:
+    def advance(step: str | None = None) -> None:
+        if step is None:
+            bar.advance(task)
+            return
+        bar.update(task, advance=1, description=f"{what}: {step}")
+        bar.refresh()  # a named step is shown even if it ends before the next redraw
+
+    return advance

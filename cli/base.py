@@ -45,6 +45,7 @@ LIBRARY = (
     "store",
     "monitoring",
     "simulator",
+    "loop",
 )
 
 

@@ -1,4 +1,4 @@
-"""``churn simulate-weeks``: the weekly loop closed over a generated base (``cli.closed_loop``)."""
+"""``churn simulate-weeks``: the weekly loop closed over a generated base (``loop.closed_loop``)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def simulate_weeks(
 ) -> None:
     """Generate a base, train a model, run the weeks (score, list, hold out, call, regenerate)."""
     from churn.errors import InputError
-    from cli.closed_loop import registered_model, run_loop
+    from loop.closed_loop import registered_model, run_loop
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
@@ -48,7 +48,6 @@ def simulate_weeks(
         capacity=capacity,
         ranking=ranking,
         model=model,
-        say=lambda line: typer.echo(f"[loop] {line}"),
         sim=simulate_config(),
     )
     if json_out is not None:
@@ -78,7 +77,7 @@ def simulate_rankings(
 ) -> None:
     """Risk vs expected loss vs expected profit vs uplift ranking: retained per 100 calls."""
     from churn.errors import InputError
-    from cli.ranking_compare import REPORT_FILE, compare_rankings
+    from loop.rankings import REPORT_FILE, compare_rankings
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a directory")
@@ -89,19 +88,18 @@ def simulate_rankings(
         clients=clients,
         seed=seed,
         capacity=capacity,
-        say=lambda line: typer.echo(f"[rankings] {line}"),
         sim=simulate_config(),
     )
-    for name, r in report["rankings"].items():
-        m = r["measured_ci"] or [float("nan")] * 2
+    for name, r in report.rankings.items():
+        m = r.measured_ci or [float("nan")] * 2
         typer.echo(
-            f"{name:>16}: true {r['true_retained_per_100_calls']:5.2f} retained per 100 calls "
-            f"({r['true_ci'][0]:.2f}..{r['true_ci'][1]:.2f}); measured by the holdout "
-            f"{r['measured_retained_per_100_calls']:6.2f} ({m[0]:.2f}..{m[1]:.2f})"
+            f"{name:>16}: true {r.true_retained_per_100_calls:5.2f} retained per 100 calls "
+            f"({r.true_ci[0]:.2f}..{r.true_ci[1]:.2f}); measured by the holdout "
+            f"{r.measured_retained_per_100_calls:6.2f} ({m[0]:.2f}..{m[1]:.2f})"
         )
-    v = report["verdict"]
+    v = report.verdict
     typer.echo(
-        f"best by the truth: {v['best_by_truth']}; its interval is above "
-        f"{', '.join(v['best_interval_above']) or 'none'}, overlaps "
-        f"{', '.join(v['overlapping']) or 'none'} -> {out / REPORT_FILE}"
+        f"best by the truth: {v.best_by_truth}; its interval is above "
+        f"{', '.join(v.best_interval_above) or 'none'}, overlaps "
+        f"{', '.join(v.overlapping) or 'none'} -> {out / REPORT_FILE}"
     )

@@ -37,6 +37,7 @@ LAYER_ORDER = [
     "store",
     "monitoring",
     "serving",
+    "loop",
     "cli",
 ]
 PACKAGE_READMES = {

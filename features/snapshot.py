@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from churn.config import Config, FeaturesConfig, RulesConfig
 from churn.errors import InputError
-from churn.progress import on_terminal
+from churn.progress import bar_on_screen, on_terminal
 from features.compile import (
     add_rules,
     client_columns,
@@ -289,7 +289,9 @@ def write_snapshots(raw_dir: Path, as_of_dates: Sequence[date], cfg: Config, out
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     con, sql = _snapshots_query(raw_dir, as_of_dates, cfg)
-    if on_terminal():  # DuckDB's own bar: the query over every date is one statement
+    # DuckDB's own bar: the query over every date is one statement (not inside a bar of
+    # ours, e.g. the weekly run's steps: two drawings on one line tear each other)
+    if on_terminal() and not bar_on_screen():
         con.raw_sql("SET enable_progress_bar = true")
     target = out.as_posix().replace("'", "''")
     kv = ", ".join(

@@ -74,6 +74,7 @@ import pandas as pd
 from churn.bulk import collector_paused
 from churn.config import Config
 from churn.errors import InputError
+from churn.progress import Advance, counter
 from features import rules
 from serving.calllist import rank_scores, with_money_columns
 from serving.centres import centre_groups, has_centres
@@ -88,6 +89,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 log = logging.getLogger("churn.weekly")
+# the steps :func:`prepare_week` reports as done (a bar on a terminal): the validation
+# runs beside the snapshot and the scoring, and is awaited last
+PREPARE_STEPS = ("snapshot built", "scored with drivers", "export validated")
 BANDS = ("high", "dynamic", "no_threat")
 _BAND_LEVEL = {"no_threat": 0, "dynamic": 1, "high": 2}
 # tables whose absence for a client leaves its signals at defaults ("limited evidence")
@@ -764,11 +768,13 @@ def prepare_week(
     capacity: int | None = None,
     today: date | None = None,
     revalidate: bool = False,
+    advance: Advance = lambda step=None: None,
 ) -> PreparedWeek:
     """Validate ``raw_dir``, snapshot as of ``as_of`` (default the day after the newest
     event) into a temporary file, score with the aliased model (default champion) and
     build the list (:func:`build_week`, exclusions read from ``store``); nothing is kept.
-    A bad export's one-line reason wins over whatever else failed on the same files."""
+    A bad export's one-line reason wins over whatever else failed on the same files.
+    ``advance`` is told each of :data:`PREPARE_STEPS` as it is done (a progress bar)."""
     from serving.loading import load_model
     from store.weeks import list_weeks, read_scores
 
@@ -816,6 +822,7 @@ def prepare_week(
                 raise
             snapshot, tmp = building.result()
             seconds["snapshot"] = time.perf_counter() - t
+            advance(PREPARE_STEPS[0])
         t = time.perf_counter()
         frames = build_week(
             loaded.model,
@@ -827,7 +834,9 @@ def prepare_week(
             missing_tables=missing,
         )
         seconds["score"] = time.perf_counter() - t
+        advance(PREPARE_STEPS[1])
         validation, seconds["validate"] = checking.result()
+        advance(PREPARE_STEPS[2])
     except BaseException:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -870,41 +879,30 @@ def run_weekly(
     (:func:`clean_weeks_dir`). Returns the summary. Runs with the cyclic garbage
     collector paused (:mod:`churn.bulk`)."""
     from store import db
-    from store.weeks import snapshot_paths, write_week
+    from store.weeks import snapshot_paths
 
     t0 = time.perf_counter()
     url = store_url or db.store_url(cfg)
     store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
     week: PreparedWeek | None = None
+    steps = (*PREPARE_STEPS, "stored")
     try:
-        week = prepare_week(
-            cfg,
-            raw_dir,
-            store,
-            url=url,
-            as_of=as_of,
-            alias=alias,
-            engine=engine,
-            capacity=capacity,
-            today=today,
-            revalidate=revalidate,
-        )
-        final = week_path(cfg, week.day, new_run_id())
-        os.replace(week.tmp, final)  # a new name: no stored week's file is replaced
-        t = time.perf_counter()
-        try:
-            write_week(
+        with counter(len(steps), "weekly run") as advance:
+            week = prepare_week(
+                cfg,
+                raw_dir,
                 store,
-                as_of=week.day,
-                model_version=str(week.loaded.version),
-                scores=week.frames.scores,
-                call_list=week.frames.call_list,
-                snapshot_path=str(final),
+                url=url,
+                as_of=as_of,
+                alias=alias,
+                engine=engine,
+                capacity=capacity,
+                today=today,
+                revalidate=revalidate,
+                advance=advance,
             )
-        except BaseException:
-            final.unlink(missing_ok=True)  # not committed: nothing points at it
-            raise
-        week.seconds["store"] = time.perf_counter() - t
+            final = _store_week(cfg, store, week)
+            advance(steps[-1])
         try:
             clean_weeks_dir(cfg, snapshot_paths(store))
         except OSError as exc:  # the week is stored; a leftover file is not an error
@@ -915,6 +913,30 @@ def run_weekly(
         store.dispose()
     week.seconds["total"] = time.perf_counter() - t0
     return week_summary(week, snapshot_path=str(final), no_rule=rules.status(cfg).reason)
+
+
+def _store_week(cfg: Config, store: Engine, week: PreparedWeek) -> Path:
+    """Rename the week's snapshot to this run's own file and store the week pointing at it
+    (one transaction); the file goes again when the transaction does not commit."""
+    from store.weeks import write_week
+
+    final = week_path(cfg, week.day, new_run_id())
+    os.replace(week.tmp, final)  # a new name: no stored week's file is replaced
+    t = time.perf_counter()
+    try:
+        write_week(
+            store,
+            as_of=week.day,
+            model_version=str(week.loaded.version),
+            scores=week.frames.scores,
+            call_list=week.frames.call_list,
+            snapshot_path=str(final),
+        )
+    except BaseException:
+        final.unlink(missing_ok=True)  # not committed: nothing points at it
+        raise
+    week.seconds["store"] = time.perf_counter() - t
+    return final
 
 
 def week_summary(
@@ -1007,9 +1029,11 @@ def dry_run(
     url = store_url or db.store_url(cfg)
     store = db.connect(url, busy_timeout_s=cfg.store.busy_timeout_s)
     try:
-        week = prepare_week(
-            cfg, raw_dir, store, url=url, as_of=as_of, alias=alias, capacity=capacity, today=today
-        )
+        with counter(len(PREPARE_STEPS), "call list (dry run)") as advance:
+            week = prepare_week(
+                cfg, raw_dir, store, url=url, as_of=as_of, alias=alias, capacity=capacity,
+                today=today, advance=advance,
+            )  # fmt: skip
     finally:
         store.dispose()
     week.tmp.unlink(missing_ok=True)

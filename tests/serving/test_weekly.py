@@ -4,6 +4,7 @@ with SIGKILL inside the store transaction that leaves the previous week intact."
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ from features.dates import data_span
 from serving.holdout import HOLDOUT, to_scheduler
 from serving.loading import load_model
 from serving.run import write_config
-from serving.weekly import WeekFrames, run_weekly, score_week
+from serving.weekly import PREPARE_STEPS, WeekFrames, run_weekly, score_week
 from store.db import connect
 from store.outcomes import add_outcomes
 from store.weeks import (
@@ -120,6 +121,28 @@ def test_two_consecutive_weeks_differ_and_reruns_replace(
     engine.dispose()
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_names_the_steps_on_a_terminal_and_is_quiet_elsewhere(
+    weekly_cfg: Config, small_raw: Path, newest: date, tmp_path: Path, monkeypatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'progress.db'}"
+    piped = io.StringIO()  # a log file, cron, CI: nothing drawn
+    monkeypatch.setattr(sys, "stderr", piped)
+    run_weekly(weekly_cfg, small_raw, as_of=newest - timedelta(days=7), store_url=url)
+    assert piped.getvalue() == ""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    summary = run_weekly(weekly_cfg, small_raw, as_of=newest, store_url=url)
+    drawn = terminal.getvalue()
+    for step in (*PREPARE_STEPS, "stored"):
+        assert f"weekly run: {step}" in drawn, drawn
+    assert summary.validation == "already validated"  # the run itself is unchanged
+
+
 def test_drivers_are_the_explain_frame_reasons(base_config: Config, tiny_model, tiny_snapshot):
     from serving.explain import explain_frame
 
@@ -185,7 +208,7 @@ def test_rerank_keeps_the_capacity_with_most_uplift_and_draws_the_holdout(
 ) -> None:
     """The simulation's uplift ranking goes through the one builder: a pool of 3 x capacity
     of the base ranking's best, reordered by predicted uplift, capacity kept, holdout drawn."""
-    from cli.closed_loop import uplift_rerank
+    from loop.closed_loop import uplift_rerank
 
     cfg = base_config.override(retention__holdout_share=0.1)
     day = date(2025, 4, 7)

@@ -3,7 +3,7 @@
 One seed, a small base, the real weekly run (snapshot, score_week, holdout, store, outcomes)
 and the real uplift command on the result: its bootstrap 95 % interval must cover the true
 average effect the generator wrote to ``_truth/treatment.json``. The ten-seed version is
-``tests/cli/test_simulate_weeks_slow.py``.
+``tests/loop/test_closed_loop_slow.py``.
 """
 
 from __future__ import annotations

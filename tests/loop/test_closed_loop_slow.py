@@ -15,7 +15,7 @@ import pytest
 from loop_helpers import invoke, loop_config
 
 from churn.config import Config, load_config
-from cli.closed_loop import run_loop
+from loop.closed_loop import run_loop
 from simulator.config import load_simulate_config
 
 CLIENTS, WEEKS, SEEDS = 1000, 26, range(10)

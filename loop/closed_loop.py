@@ -35,8 +35,8 @@ keeps ``capacity`` of them and the holdout is drawn over those, inside the same 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,6 +47,7 @@ import pandas as pd
 
 from churn.config import Config
 from churn.errors import InputError
+from churn.progress import counter
 
 if TYPE_CHECKING:
     from serving.weekly import Rerank
@@ -58,6 +59,8 @@ ASSIGNMENTS_FILE = "assignments.parquet"
 FEATURES_FILE = "listed_features.parquet"  # listed clients' snapshot rows (uplift models)
 SUMMARY_FILE = "loop.json"
 RERANK_POOL = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -259,11 +262,12 @@ def run_loop(
     ranking: str | None = None,
     model: LoadedModel | None = None,
     rerank: Rerank | None = None,
-    say: Callable[[str], None] = lambda _: None,
     sim: SimulateConfig | None = None,
 ) -> LoopResult:
     """Run the closed loop into ``out`` (raw/, store.db, models/, assignments.parquet);
-    ``sim`` is the generator's settings (default: the repository's ``simulate.yaml``)."""
+    ``sim`` is the generator's settings (default: the repository's ``simulate.yaml``).
+
+    Each week is logged (INFO) and the weeks advance a progress bar on a terminal."""
     import mlflow
 
     from churn.tracking import use_tracking_uri
@@ -302,7 +306,7 @@ def run_loop(
         if model is None:
             use_tracking_uri(run.paths.mlflow_tracking_uri)
             t = time.perf_counter()
-            say(f"training a model on the base ({sim.clients} clients)")
+            log.info("training a model on the base (%d clients)", sim.clients)
             model = train_base(run, dates[0], sim.loop.n_trials)
             seconds["train"] = time.perf_counter() - t
     finally:
@@ -313,67 +317,72 @@ def run_loop(
     relist = timedelta(days=sim.loop.relist_after_days)
     listed: list[pd.DataFrame] = []
     features: list[pd.DataFrame] = []
-    try:
-        by_month: dict[int, list[date]] = {}
-        for d in dates:
-            by_month.setdefault(month_index(start, d), []).append(d)
-        for i, month_dates in enumerate(by_month.values()):
-            if i:
-                regenerate()
-            t = time.perf_counter()
-            snaps = numeric_as_float(build_snapshots(Path(run.paths.raw_dir), month_dates, run))
-            as_of_day = pd.to_datetime(snaps["as_of"]).dt.date
-            seconds["snapshots"] += time.perf_counter() - t
-            for d in month_dates:
+    with counter(len(dates), "simulating weeks") as advance:
+        try:
+            by_month: dict[int, list[date]] = {}
+            for d in dates:
+                by_month.setdefault(month_index(start, d), []).append(d)
+            for i, month_dates in enumerate(by_month.values()):
+                if i:
+                    regenerate()
                 t = time.perf_counter()
-                snap = snaps[(as_of_day == d).to_numpy()].reset_index(drop=True)
-                relisted: set[int] = set()
-                for frame in listed:
-                    if frame["as_of"].iloc[0] > d - relist:
-                        relisted |= set(frame["client_id"].astype(int))
-                frames = build_week(
-                    model.model,
-                    snap,
-                    engine,
-                    cfg=run,
-                    as_of=d,
-                    capacity=capacity,
-                    also_excluded=relisted,
-                    rerank=rerank,
-                )
-                seconds["score"] += time.perf_counter() - t
-                t = time.perf_counter()
-                write_week(
-                    engine,
-                    as_of=d,
-                    model_version=str(model.version),
-                    scores=frames.scores,
-                    call_list=frames.call_list,
-                    snapshot_path=None,
-                )
-                calls = frames.call_list
-                week = draw_week(
-                    sim.treatment,
-                    sim.seed,
-                    d,
-                    calls["client_id"].to_numpy(),
-                    (calls["assignment"] == "call").to_numpy(),
-                )
-                add_outcomes(engine, outcome_rows(week, d))
-                seconds["store"] += time.perf_counter() - t
-                listings = listings.plus(week)
-                listed.append(calls.assign(as_of=d))
-                features.append(snap[snap["client_id"].isin(calls["client_id"])])
-                say(
-                    f"week {d}: {len(snap)} active, {int(week.called.sum())} called, "
-                    f"{int((~week.called).sum())} held out"
-                )
-        summary = regenerate()
-        assignments = out / ASSIGNMENTS_FILE
-        export_assignments(engine, listed, assignments)
-        pd.concat(features, ignore_index=True).to_parquet(out / FEATURES_FILE, index=False)
-    finally:
-        engine.dispose()
+                snaps = numeric_as_float(build_snapshots(Path(run.paths.raw_dir), month_dates, run))
+                as_of_day = pd.to_datetime(snaps["as_of"]).dt.date
+                seconds["snapshots"] += time.perf_counter() - t
+                for d in month_dates:
+                    t = time.perf_counter()
+                    snap = snaps[(as_of_day == d).to_numpy()].reset_index(drop=True)
+                    relisted: set[int] = set()
+                    for frame in listed:
+                        if frame["as_of"].iloc[0] > d - relist:
+                            relisted |= set(frame["client_id"].astype(int))
+                    frames = build_week(
+                        model.model,
+                        snap,
+                        engine,
+                        cfg=run,
+                        as_of=d,
+                        capacity=capacity,
+                        also_excluded=relisted,
+                        rerank=rerank,
+                    )
+                    seconds["score"] += time.perf_counter() - t
+                    t = time.perf_counter()
+                    write_week(
+                        engine,
+                        as_of=d,
+                        model_version=str(model.version),
+                        scores=frames.scores,
+                        call_list=frames.call_list,
+                        snapshot_path=None,
+                    )
+                    calls = frames.call_list
+                    week = draw_week(
+                        sim.treatment,
+                        sim.seed,
+                        d,
+                        calls["client_id"].to_numpy(),
+                        (calls["assignment"] == "call").to_numpy(),
+                    )
+                    add_outcomes(engine, outcome_rows(week, d))
+                    seconds["store"] += time.perf_counter() - t
+                    listings = listings.plus(week)
+                    listed.append(calls.assign(as_of=d))
+                    features.append(snap[snap["client_id"].isin(calls["client_id"])])
+                    log.info(
+                        "week %s: %d active, %d called, %d held out",
+                        d,
+                        len(snap),
+                        int(week.called.sum()),
+                        int((~week.called).sum()),
+                    )
+                    advance()
+            summary = regenerate()
+            assignments = out / ASSIGNMENTS_FILE
+            export_assignments(engine, listed, assignments)
+            pd.concat(features, ignore_index=True).to_parquet(out / FEATURES_FILE, index=False)
+        finally:
+            engine.dispose()
     seconds["total"] = time.perf_counter() - t0
     result = LoopResult(
         out=str(out),
