@@ -5,7 +5,8 @@ The assignments (one row per week and would-be-called client: ``as_of``, ``clien
 come from a CSV or Parquet file, e.g. an export of the store's ``call_list``. Only rows
 whose whole horizon has been observed in the raw data are used. On a base written by
 ``churn simulate-weeks`` the report also gives ``simulated_truth``: the generator's true
-average effect and whether the interval covers it.
+average effect and whether the interval covers it. The measuring is
+``training.uplift.measure_uplift``; the truth, ``simulator.treatment.simulated_truth``.
 """
 
 from __future__ import annotations
@@ -27,39 +28,11 @@ def uplift(
     capacity: int | None = typer.Option(None, help="calls to read the Qini curve at"),
 ) -> None:
     """Churn of called vs held-out clients, with a bootstrap interval and the Qini curve."""
-    import pandas as pd
-
-    from churn.errors import InputError
-    from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
-    from training.uplift import controls_sent, uplift_report
+    from simulator.treatment import simulated_truth
+    from training.uplift import measure_uplift
 
     cfg = config()
-    if not assignments.exists():
-        raise InputError(f"--assignments: file not found: {assignments}")
-    frame = (
-        pd.read_parquet(assignments)
-        if assignments.suffix == ".parquet"
-        else pd.read_csv(assignments)
-    )
-    labelled = label_snapshots(
-        frame,
-        read_churn_events(raw),
-        cfg.training.horizon_days,
-        data_end_of(raw),
-        churn_types=cfg.training.churn_types,
-    )
-    if labelled.empty:
-        raise InputError(
-            f"--assignments: no row has its {cfg.training.horizon_days}-day horizon observed yet"
-        )
-    out = uplift_report(
-        labelled.rename(columns={LABEL: "churned"}),
-        capacity=capacity,
-        rounds=cfg.training.bootstrap_rounds,
-        seed=cfg.retention.holdout_seed,
-    )
-    out["rows_used"], out["rows_waiting_for_horizon"] = len(labelled), len(frame) - len(labelled)
-    out["controls"] = controls_sent(frame, cfg.training.horizon_days)
+    out = measure_uplift(cfg, assignments, raw, capacity=capacity)
     truth = simulated_truth(raw, out["overall"])
     if truth is not None:
         out["simulated_truth"] = truth
@@ -82,21 +55,3 @@ def uplift(
         f"{o['churn_holdout']:.3f}; retained per 100 calls {o['retained_per_100_calls']}"
         f" -> {report}"
     )
-
-
-def simulated_truth(raw: Path, overall: dict) -> dict | None:
-    """On a ``churn simulate-weeks`` base: the generator's true average effect and whether
-    the interval covers it (``raw/_truth/treatment.json``); None on real data."""
-    path = Path(raw) / "_truth" / "treatment.json"
-    if not path.exists() or overall.get("ci_low") is None:
-        return None
-    truth = json.loads(path.read_text(encoding="utf-8"))
-    effect = truth.get("average_effect")
-    if effect is None:
-        return None
-    return {
-        "average_effect": effect,
-        "retained_per_100_calls": truth.get("retained_per_100_calls"),
-        "covered": bool(overall["ci_low"] <= effect <= overall["ci_high"]),
-        "source": str(path),
-    }

@@ -186,7 +186,7 @@ def week_exclusions(
 class Rerank:
     """Reorder a pool of the list's best candidates (``pool`` x capacity, already worded)
     by ``priority`` (higher first) and keep ``capacity`` of them: the uplift ranking of
-    the simulation (``cli.closed_loop.uplift_rerank``). The holdout is drawn after."""
+    the simulation (``loop.closed_loop.uplift_rerank``). The holdout is drawn after."""
 
     priority: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray]
     name: str = "uplift"

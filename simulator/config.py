@@ -155,12 +155,12 @@ class TreatmentConfig(Settings):
 
 
 class LoopConfig(Settings):
-    """``churn simulate-weeks``: the closed loop over a generated base (``cli.closed_loop``)."""
+    """``churn simulate-weeks``: the closed loop over a generated base (``loop.closed_loop``)."""
 
     base_months: int = Field(15, ge=8)  # generated history before the first simulated week
     calls_per_1000_clients: float = Field(33.3, gt=0)  # weekly capacity (100 for 3 000 clients)
     relist_after_days: int = Field(98, ge=0)  # no client listed (either arm) twice within:
-    # >= horizon and >= 31 x (treatment.months + 1): see cli.closed_loop
+    # >= horizon and >= 31 x (treatment.months + 1): see loop.closed_loop
     n_trials: int = Field(5, gt=0)  # Optuna trials of the model trained on the base
 
 

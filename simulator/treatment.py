@@ -297,3 +297,22 @@ def read_truth(raw_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     table = pq.read_table(path)
     summary = json.loads((table.schema.metadata or {}).get(b"treatment", b"{}"))
     return table.to_pandas(), summary
+
+
+def simulated_truth(raw_dir: Path, overall: dict[str, Any]) -> dict[str, Any] | None:
+    """On a ``churn simulate-weeks`` base: the generator's true average effect and whether
+    the measured interval (``overall``: ``training.uplift``'s ``ci_low`` / ``ci_high``)
+    covers it, from ``_truth/treatment.json``; None on real data or without an interval."""
+    path = Path(raw_dir) / TRUTH_DIR / SUMMARY_FILE
+    if not path.exists() or overall.get("ci_low") is None:
+        return None
+    truth = json.loads(path.read_text(encoding="utf-8"))
+    effect = truth.get("average_effect")
+    if effect is None:
+        return None
+    return {
+        "average_effect": effect,
+        "retained_per_100_calls": truth.get("retained_per_100_calls"),
+        "covered": bool(overall["ci_low"] <= effect <= overall["ci_high"]),
+        "source": str(path),
+    }

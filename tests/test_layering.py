@@ -3,7 +3,8 @@
 The order, bottom to top: ``churn`` (config, errors, tracking) → ``features`` (the raw
 contract and signals) → ``importing`` (CRM reports into that contract) → ``simulator``
 (writes in that contract, stands in for the CRM) →
-``training`` → ``store`` → ``monitoring`` → ``serving`` → ``cli``. A module may import its
+``training`` → ``store`` → ``monitoring`` → ``serving`` → ``loop`` (the closed loop in
+simulation: drives the weekly run over the simulator's base) → ``cli``. A module may import its
 own layer and any layer below it, never above; checked on the source, so it fails on any
 new upward import, including one hidden inside a function.
 """

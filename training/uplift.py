@@ -20,12 +20,16 @@ length delivers.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from churn.errors import InputError
+
+if TYPE_CHECKING:
+    from churn.config import Config
 
 REQUIRED = ("assignment", "churned")
 
@@ -122,3 +126,40 @@ def uplift_report(
         k = int(min(capacity, len(curve)))
         report["uplift_at_capacity"] = {"listed": k, "retained": float(curve["qini"].iloc[k - 1])}
     return report
+
+
+def measure_uplift(
+    cfg: Config, assignments: Path, raw: Path, *, capacity: int | None = None
+) -> dict[str, Any]:
+    """``churn uplift``: the logged assignments (CSV or Parquet) labelled from ``raw``'s
+    churn events, only rows whose whole horizon is observed; the :func:`uplift_report`
+    with the rows used and waiting, and the controls ever sent (:func:`controls_sent`)."""
+    from training.labels import LABEL, data_end_of, label_snapshots, read_churn_events
+
+    assignments = Path(assignments)
+    if not assignments.exists():
+        raise InputError(f"--assignments: file not found: {assignments}")
+    frame = (
+        pd.read_parquet(assignments)
+        if assignments.suffix == ".parquet"
+        else pd.read_csv(assignments)
+    )
+    horizon = cfg.training.horizon_days
+    labelled = label_snapshots(
+        frame,
+        read_churn_events(raw),
+        horizon,
+        data_end_of(raw),
+        churn_types=cfg.training.churn_types,
+    )
+    if labelled.empty:
+        raise InputError(f"--assignments: no row has its {horizon}-day horizon observed yet")
+    out = uplift_report(
+        labelled.rename(columns={LABEL: "churned"}),
+        capacity=capacity,
+        rounds=cfg.training.bootstrap_rounds,
+        seed=cfg.retention.holdout_seed,
+    )
+    out["rows_used"], out["rows_waiting_for_horizon"] = len(labelled), len(frame) - len(labelled)
+    out["controls"] = controls_sent(frame, horizon)
+    return out
