@@ -621,10 +621,12 @@ def _config_data(main: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise InputError(f"{main}: extends itself (through {', '.join(map(str, seen))})")
     data = _read_yaml(main)
     check_moved(data, main)
-    for key in ("signals", "source"):  # beside the config file that names them
+    # spec paths are relative to the config file that names them, made absolute so that a
+    # copy of the settings written elsewhere (the service's) still names the same file
+    for key in ("signals", "source"):
         value = (data.get("features") or {}).get(key)
         if value is not None and not Path(value).is_absolute():
-            data["features"][key] = main.parent / value
+            data["features"][key] = (main.parent / value).resolve()
     parent = data.pop("extends", None)
     if parent is None:
         return _with_side_files(data, main)

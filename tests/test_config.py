@@ -114,21 +114,23 @@ def test_every_churn_variable_is_read_in_the_environment_module(monkeypatch) -> 
     assert now.store_url == "sqlite:///x.db" and now.model_alias is None
 
 
-def test_a_config_extends_another_and_states_only_what_differs(tmp_path: Path) -> None:
+def test_a_config_extends_another_and_states_only_what_differs(tmp_path: Path, monkeypatch) -> None:
     base = load_config()
     generic = load_config(REPO_ROOT / "configs" / "generic" / "default.yaml")
     # its own keys
     assert generic.paths.raw_dir == Path("data/generic/raw")
     assert generic.registry.model_name != base.registry.model_name
-    assert (
-        generic.features.source
-        == REPO_ROOT / "configs" / "generic" / "../sources/generic_demo.yaml"
-    )
+    assert generic.features.source == REPO_ROOT / "configs" / "sources" / "generic_demo.yaml"
     # everything else from the file it extends, side files (rules, reasons) included
     assert generic.training.search_space == base.training.search_space
     assert generic.serving == base.serving and generic.rules == base.rules
     assert generic.reasons == base.reasons and generic.languages() == base.languages()
     assert base.features.source is None
+    # relative to the config file, made absolute: a copy written elsewhere (the service's
+    # config) names the same file, whatever the working directory was
+    monkeypatch.chdir(REPO_ROOT)
+    rel = load_config(Path("configs/generic/default.yaml"))
+    assert rel.features.source.is_absolute() and rel.features.source == generic.features.source
     # a section merges key by key; a cycle is named
     child = tmp_path / "child.yaml"
     child.write_text(
@@ -141,3 +143,17 @@ def test_a_config_extends_another_and_states_only_what_differs(tmp_path: Path) -
     loop.write_text("extends: loop.yaml\n", encoding="utf-8")
     with pytest.raises(InputError, match="extends itself"):
         load_config(loop)
+
+
+def test_the_services_copy_of_a_relative_config_names_the_same_spec_files(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``churn --config configs/generic/default.yaml serve`` hands the service a copy of the
+    settings in a temporary folder: the spec paths in it must still name the files."""
+    from serving.run import write_config
+
+    monkeypatch.chdir(REPO_ROOT)
+    cfg = load_config(Path("configs/generic/default.yaml"))
+    copy = load_config(write_config(cfg, tmp_path / "elsewhere" / "config.yaml"))
+    assert copy.features.source == cfg.features.source and copy.features.source.is_file()
+    assert copy.features.signals == cfg.features.signals and copy.features.signals.is_file()
