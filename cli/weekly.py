@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import typer
@@ -34,18 +33,19 @@ def weekly(
     ),
 ) -> None:
     """Score this week's export into the score store and build the call list (with holdout)."""
-    from churn.errors import InputError
-    from serving.weekly import run_weekly, week_date
+    from serving.weekly import run_weekly
 
     cfg = _config()
     setup_mlflow(cfg)
-    day = parse_date(as_of, "--as-of") if as_of else None
-    if weeks_back:
-        if not raw.is_dir():
-            raise InputError(f"--raw: directory not found: {raw}")
-        day = week_date(raw, day, cfg=cfg) - timedelta(days=7 * weeks_back)
     summary = run_weekly(
-        cfg, raw, as_of=day, alias=alias, engine=engine, capacity=capacity, revalidate=revalidate
+        cfg,
+        raw,
+        as_of=parse_date(as_of, "--as-of") if as_of else None,
+        alias=alias,
+        engine=engine,
+        capacity=capacity,
+        revalidate=revalidate,
+        weeks_back=weeks_back,
     )
     for line in summary.lines(cfg.serving.language):
         typer.echo(line)

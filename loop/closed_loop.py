@@ -369,12 +369,10 @@ def run_loop(
                     listings = listings.plus(week)
                     listed.append(calls.assign(as_of=d))
                     features.append(snap[snap["client_id"].isin(calls["client_id"])])
+                    called = int(week.called.sum())
+                    held = int((~week.called).sum())
                     log.info(
-                        "week %s: %d active, %d called, %d held out",
-                        d,
-                        len(snap),
-                        int(week.called.sum()),
-                        int((~week.called).sum()),
+                        "week %s: %d active, %d called, %d held out", d, len(snap), called, held
                     )
                     advance()
             summary = regenerate()

@@ -769,12 +769,14 @@ def prepare_week(
     today: date | None = None,
     revalidate: bool = False,
     advance: Advance = lambda step=None: None,
+    weeks_back: int = 0,
 ) -> PreparedWeek:
     """Validate ``raw_dir``, snapshot as of ``as_of`` (default the day after the newest
     event) into a temporary file, score with the aliased model (default champion) and
     build the list (:func:`build_week`, exclusions read from ``store``); nothing is kept.
     A bad export's one-line reason wins over whatever else failed on the same files.
-    ``advance`` is told each of :data:`PREPARE_STEPS` as it is done (a progress bar)."""
+    ``advance`` is told each of :data:`PREPARE_STEPS` as it is done (a progress bar);
+    ``weeks_back``: the week that many weeks before ``as_of`` (``churn weekly --weeks-back``)."""
     from serving.loading import load_model
     from store.weeks import list_weeks, read_scores
 
@@ -786,6 +788,8 @@ def prepare_week(
         raise InputError(f"--engine: unknown engine {engine!r}; expected duckdb or spark")
     if capacity is not None and capacity <= 0:
         raise InputError(f"--capacity: must be a positive number of clients, got {capacity}")
+    if weeks_back < 0:
+        raise InputError(f"--weeks-back: must be 0 or more weeks, got {weeks_back}")
     # the contract check runs beside the snapshot and the scoring (a clean export is
     # proved clean in DuckDB, outside the GIL) and its verdict is awaited before anything
     # is returned: a bad export keeps no snapshot, and its one-line reason wins over
@@ -794,7 +798,7 @@ def prepare_week(
     checking = checker.submit(_timed, validate_raw, cfg, raw_dir, revalidate=revalidate)
     tmp: Path | None = None
     try:
-        day = week_date(raw_dir, as_of, today, cfg)
+        day = week_date(raw_dir, as_of, today, cfg) - timedelta(days=7 * weeks_back)
         # DuckDB builds the snapshot outside the GIL while this thread loads the model
         # and reads the store; Spark sessions are per thread, so Spark builds it here
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-snapshot") as pool:
@@ -872,6 +876,7 @@ def run_weekly(
     capacity: int | None = None,
     today: date | None = None,
     revalidate: bool = False,
+    weeks_back: int = 0,
 ) -> WeekSummary:
     """``churn weekly``: :func:`prepare_week`, then the snapshot renamed to this run's
     own file (:func:`week_path`) and the week and its call list stored in one transaction
@@ -900,6 +905,7 @@ def run_weekly(
                 today=today,
                 revalidate=revalidate,
                 advance=advance,
+                weeks_back=weeks_back,
             )
             final = _store_week(cfg, store, week)
             advance(steps[-1])

@@ -343,6 +343,8 @@ def test_bad_input_is_one_line_naming_the_thing(
         run_weekly(weekly_cfg, small_raw, as_of=newest + timedelta(days=1), store_url=url)
     with pytest.raises(InputError, match=r"--raw: directory not found"):
         run_weekly(weekly_cfg, tmp_path / "nowhere", store_url=url)
+    with pytest.raises(InputError, match=r"--weeks-back: must be 0 or more weeks, got -1"):
+        run_weekly(weekly_cfg, small_raw, weeks_back=-1, store_url=url)
     assert not list(Path(weekly_cfg.paths.weeks_dir).glob("*.parquet"))  # nothing written
 
     for args, expect in (
@@ -351,6 +353,7 @@ def test_bad_input_is_one_line_naming_the_thing(
         (["--raw", str(small_raw), "--as-of", "2025-13-40"], "--as-of: expected a date"),
         (["--raw", str(small_raw), "--engine", "hive"], "--engine: unknown engine"),
         (["--raw", str(small_raw), "--capacity", "0"], "--capacity: must be a positive"),
+        (["--raw", str(tmp_path / "nowhere"), "--weeks-back", "1"], "--raw: directory not found"),
     ):
         result = churn("--config", str(cli_config), "weekly", *args)
         assert result.exit_code != 0, result.output
