@@ -136,3 +136,44 @@ def test_validate_and_the_weekly_check_name_a_broken_raw_table(export, tmp_path)
     assert r.exit_code == 1 and "unknown_customer" in r.output and "999999999" in r.output
     with pytest.raises(InputError, match="unknown_customer"):
         validate_raw(cfg, raw)
+
+
+def test_import_reads_excel_and_parquet_exports_alike(tmp_path):
+    """The same small export as .xlsx and as .parquet: the same canonical tables."""
+    from simulator.generic import GenericSimConfig, generate
+
+    frames = generate(GenericSimConfig(customers=25, months=4, seed=5))
+    out = {}
+    for ext in ("xlsx", "parquet"):
+        src = tmp_path / f"src_{ext}"
+        src.mkdir()
+        for name in ("subscriptions", "events", "customers"):
+            frame = frames[name]
+            if ext == "xlsx":  # a spreadsheet keeps no time zone: UTC wall-clock times
+                frame = frame.assign(
+                    **{
+                        c: frame[c].dt.tz_convert(None)
+                        for c in frame.columns
+                        if isinstance(frame[c].dtype, pd.DatetimeTZDtype)
+                    }
+                )
+                frame.to_excel(src / f"{name}.xlsx", index=False)
+            else:
+                frame.to_parquet(src / f"{name}.parquet", index=False)
+        spec = tmp_path / f"spec_{ext}.yaml"
+        spec.write_text(
+            SPEC.read_text(encoding="utf-8").replace(".parquet", f".{ext}"), encoding="utf-8"
+        )
+        raw = tmp_path / f"raw_{ext}"
+        r = run("import", str(src), "--source", str(spec), "--out", str(raw))
+        assert r.exit_code == 0, r.output
+        out[ext] = {
+            n: pd.read_parquet(raw / f"{n}.parquet") for n in ("subscriptions", "activities")
+        }
+    for name in ("subscriptions", "activities"):
+        a, b = out["xlsx"][name], out["parquet"][name]
+        assert len(a) == len(b) > 0
+        assert (a["client_id"].to_numpy() == b["client_id"].to_numpy()).all()
+        ts = "start_ts" if name == "subscriptions" else "ts"
+        # Excel keeps milliseconds at most: the instants agree to the second
+        assert ((a[ts] - b[ts]).abs() < pd.Timedelta(seconds=1)).all()
