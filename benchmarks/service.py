@@ -12,8 +12,11 @@ JSON line with
 * ``bulk_rows_per_s_http``: ``/score`` with 10 000 ids (ids repeated if the snapshot is
   smaller);
 * the same five measured in-process in the same run (``*_inproc``: ``score_frame`` and
-  ``explain_client`` called directly), and the ratios ``bulk_http_over_inproc`` (target
-  >= 0.30) and ``explain_p99_http_over_inproc`` (target <= 3);
+  ``serving.stored.explain_answer``, what ``/explain`` runs: the stored week's SHAP values
+  worded, with what changed), and the ratios ``bulk_http_over_inproc`` (target >= 0.30)
+  and ``explain_p99_http_over_inproc`` (target <= 2); ``explain_computed_*_ms_inproc``:
+  ``explain_client``, SHAP computed per request (what ``/explain`` did before the weekly
+  run stored every client's SHAP values, and still does for a week stored without them);
 * ``load``: 20 concurrent async clients for 30 s against ``/score`` and ``/explain``:
   requests, errors (must be 0), throughput and p50/p99 (targets, issue 17: >= 300
   requests/s, stored-client ``/score`` p99 <= 100 ms, ``explain_p99_http_over_inproc``
@@ -212,14 +215,16 @@ def store_week(setup: Setup, engine: Any, weeks_dir: Path) -> None:
     """The newest snapshot as a stored week, built by the weekly run's one builder
     (``serving.weekly.build_week``) and written as ``churn weekly`` writes it."""
     from serving.weekly import build_week
-    from store.weeks import get_week, write_week
+    from store.weeks import get_week, read_scores, write_week
     from training.registry import load_by_alias
 
     snapshot = latest_snapshot(setup).reset_index(drop=True)
     as_of = pd.Timestamp(snapshot["as_of"].iloc[0]).date()
     loaded = load_by_alias(setup.cfg)
     if get_week(engine, as_of, loaded.version) is not None:
-        return  # a kept store holds it already
+        kept = read_scores(engine, as_of, loaded.version, columns=("shap_raw",))
+        if kept["shap_raw"].notna().all():
+            return  # a kept store holds it already (rewritten if stored without SHAP values)
     weeks_dir.mkdir(parents=True, exist_ok=True)
     path = weeks_dir / f"as_of={as_of.isoformat()}.parquet"
     snapshot.to_parquet(path, index=False)
@@ -295,11 +300,21 @@ def bulk_ids(snapshot: pd.DataFrame, rows: int) -> list[int]:
 
 
 def measure_inproc(
-    setup: Setup, snapshot: pd.DataFrame, sample: list[int], rows: int, warmup: int, repeats: int
+    setup: Setup,
+    snapshot: pd.DataFrame,
+    sample: list[int],
+    rows: int,
+    warmup: int,
+    repeats: int,
+    store: str,
 ) -> dict[str, float]:
-    """The library functions the service calls, without HTTP, on the same model and rows."""
+    """The library functions the service calls, without HTTP, on the same model, rows and
+    stored week (``store``)."""
+    from serving.current import CurrentWeek
     from serving.explain import explain_client
     from serving.scoring import score_frame
+    from serving.stored import explain_answer
+    from store.db import connect
     from training.registry import load_by_alias
 
     cfg = setup.cfg
@@ -307,7 +322,14 @@ def measure_inproc(
     score_lat = time_calls(
         lambda cid: score_frame(model, snapshot.loc[[cid]], cfg.rules), sample, warmup
     )
+    weeks = CurrentWeek(connect(store), poll_s=3600)
+    weeks.start()
     explain_lat = time_calls(
+        lambda cid: explain_answer(weeks, lambda version: model, cfg, client_id=cid, top_k=5),
+        sample,
+        warmup,
+    )
+    computed_lat = time_calls(
         lambda cid: explain_client(
             model, snapshot.loc[[cid]], top_k=5, reasons=cfg.reasons, rules=cfg.rules
         ),
@@ -318,11 +340,14 @@ def measure_inproc(
     rate = best_rate(lambda: score_frame(model, snapshot.loc[many], cfg.rules), rows, repeats)
     s50, s99 = percentiles_ms(score_lat)
     e50, e99 = percentiles_ms(explain_lat)
+    c50, c99 = percentiles_ms(computed_lat)
     return {
         "score_p50_ms_inproc": s50,
         "score_p99_ms_inproc": s99,
         "explain_p50_ms_inproc": e50,
         "explain_p99_ms_inproc": e99,
+        "explain_computed_p50_ms_inproc": c50,
+        "explain_computed_p99_ms_inproc": c99,
         "bulk_rows_per_s_inproc": rate,
     }
 
@@ -491,9 +516,15 @@ def measure_all(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "calls": args.calls,
         "bulk_rows": args.bulk_rows,
     }
-    result |= measure_inproc(setup, snapshot, sample, args.bulk_rows, args.warmup, args.repeats)
+    store = f"sqlite:///{work / 'store.db'}"
+    from store.db import connect
+
+    store_week(setup, connect(store), work / "weeks")  # what the server will serve
+    result |= measure_inproc(
+        setup, snapshot, sample, args.bulk_rows, args.warmup, args.repeats, store
+    )
     log("in-process done; starting the server")
-    with running_server(setup, work) as url:
+    with running_server(setup, work, store=store) as url:
         result |= measure_http(url, snapshot, sample, args.bulk_rows, args.warmup, args.repeats)
         log("sequential HTTP done")
         if args.load_seconds > 0:

@@ -31,7 +31,7 @@ from scipy.special import expit
 from churn.config import ReasonsConfig, RulesConfig
 from churn.errors import InputError
 from features.catalog import CATALOG
-from serving.explain import as_of_text, contributions
+from serving.explain import as_of_text, calibrated, raw_contributions
 from serving.scoring import with_rule_columns
 from serving.sentences import formatter, is_missing, json_value, signal_label
 from training.model import ChurnModel
@@ -98,6 +98,7 @@ def what_changed(
     rules: RulesConfig | None = None,
     previous_score: dict[str, Any] | None = None,
     top_k: int = CHANGES_SHOWN,
+    raw: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The client's changes between two snapshot rows (one-row frames), biggest first.
 
@@ -108,6 +109,9 @@ def what_changed(
     (only features whose value moved, at most ``top_k``), and ``unchanged_change``: what the
     features that did not move add together (calibrated log-odds, so the listed changes plus
     it equal the change of logit(probability)).
+
+    ``raw``: the two rows' raw SHAP values by ``model`` (previous first; (2, features) and
+    (2,) bases) when the weeks stored them (``serving.stored_shap``); else computed here.
     """
     if len(current) != 1 or len(previous) != 1:
         raise InputError(
@@ -117,7 +121,9 @@ def what_changed(
     if top_k < 1:
         raise InputError(f"top_k: must be at least 1, got {top_k}")
     both = with_rule_columns(pd.concat([previous, current], ignore_index=True), rules)
-    contrib, base = contributions(model, both)  # calibrated log-odds
+    if raw is None:
+        raw = raw_contributions(model, both)
+    contrib, base = calibrated(model, *raw)  # calibrated log-odds
     proba = expit(base + contrib.sum(axis=1))  # = the served probability
     bands = model.risk_band(proba)
     before_row, after_row = both.iloc[0].to_dict(), both.iloc[1].to_dict()

@@ -25,13 +25,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from churn.config import REPO_ROOT, Config
 from churn.errors import ChurnError, InputError, NotFound
 from churn.utc import utc_day
+from features.rules import available as rules_available
+from features.rules import snapshot_flags
 from features.snapshot_file import read_snapshot_file
+from serving import stored_shap
 from serving.loading import index_snapshots
 from store import weeks as store_weeks
 
@@ -89,6 +93,9 @@ class ServedWeek:
     model_version: str  # the model that scored the week
     created_at: datetime | None = None
     snapshot_path: str | None = None
+    # every client's raw SHAP values and base by position, as stored (serving.stored_shap);
+    # None for a week stored without them
+    shap: np.ndarray | None = None
 
     @property
     def day(self) -> date:
@@ -138,6 +145,27 @@ class ServedWeek:
         where = self._position
         return [where.get(int(c)) for c in ids]
 
+    @functools.cached_property
+    def flags(self) -> pd.DataFrame | None:
+        """Which contact-index conditions hold for each client of the snapshot
+        (``features.rules.snapshot_flags``: an engine round trip, so once per week, not
+        once per ``/explain``); None for a source without the rule indicator."""
+        if not rules_available():
+            return None
+        try:
+            return snapshot_flags(self.snapshot)
+        except InputError as exc:  # its inputs missing: each /explain says so itself
+            log.warning("week %s: rule conditions not precomputed: %s", self.as_of_text, exc)
+            return None
+
+    def shap_of(self, client_id: int, n_features: int) -> tuple[np.ndarray, float] | None:
+        """The client's stored raw SHAP values and base (None: the week stored none, or
+        not for a model of ``n_features`` features, or does not hold the client)."""
+        if self.shap is None:
+            return None
+        i = self._position.get(int(client_id))
+        return None if i is None else stored_shap.split(self.shap[i], n_features)
+
     def score_rows(self, ids: list[int]) -> list[dict[str, Any]]:
         """The stored score rows of ``ids`` (all held by the week), as ``/score`` answers."""
         cols = self.score_columns
@@ -156,6 +184,7 @@ def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
     snapshot = read_week_snapshot(week.snapshot_path, week.as_of)
     scores = store_weeks.read_scores(engine, week.as_of, week.model_version)
     calls = store_weeks.read_call_list(engine, week.as_of, week.model_version)
+    shap = stored_shap.decode_all(scores.pop("shap_raw").tolist())  # kept once, decoded
     return ServedWeek(
         as_of=utc_day(week.as_of),
         snapshot=snapshot,
@@ -164,6 +193,7 @@ def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
         model_version=week.model_version,
         created_at=week.created_at,
         snapshot_path=week.snapshot_path,
+        shap=shap,
     )
 
 
@@ -228,6 +258,7 @@ class CurrentWeek:
                 self.last_error = f"week {week.as_of} not served: {type(exc).__name__}: {exc}"
                 log.error(self.last_error)
                 return False
+            served.flags  # noqa: B018 — computed before the first /explain needs them
             self._served = served  # the swap: one assignment
             self.last_error = None
             self._warm_previous(served)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from churn.config import Config
+from serving import stored_shap
 from serving.calllist import TOP_REASONS
 from serving.explain import explain_frame, raw_contributions
 from serving.scoring import with_rule_columns
@@ -48,6 +49,12 @@ class TopDrivers:
     raising: np.ndarray
     value_json: np.ndarray
     raw: np.ndarray  # (n,) the booster's raw score, rebuilt from the contributions
+    raw_contrib: np.ndarray  # (n, features) every raw SHAP value (what /explain words)
+    raw_base: np.ndarray  # (n,) the raw base value: raw == raw_contrib.sum(1) + raw_base
+
+    def shap_cells(self) -> list[bytes]:
+        """Every row's raw SHAP values as the store keeps them (:mod:`serving.stored_shap`)."""
+        return stored_shap.encode(self.raw_contrib, self.raw_base)
 
     def __len__(self) -> int:
         return len(self.top)
@@ -125,6 +132,8 @@ def top_drivers(model: ChurnModel, snapshot: pd.DataFrame, k: int = TOP_REASONS)
         raising=raising,
         value_json=texts,
         raw=total,
+        raw_contrib=raw,
+        raw_base=np.broadcast_to(raw_base, total.shape),
     )
 
 

@@ -69,7 +69,14 @@ def _compiled(model: ChurnModel) -> treeshap.Trees | None:
 def contributions(model: ChurnModel, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(n × features) SHAP contributions in calibrated log-odds and the (n,) base value:
     ``sigmoid(base + sum) == model.predict_proba`` (what every explanation shows)."""
-    contrib, base = raw_contributions(model, frame)
+    return calibrated(model, *raw_contributions(model, frame))
+
+
+def calibrated(
+    model: ChurnModel, contrib: np.ndarray, base: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw contributions and base (:func:`raw_contributions`, or as a week stored them:
+    :mod:`serving.stored_shap`) on the shown probability's scale (calibrated log-odds)."""
     scale, shown_base = model.explain_scale(contrib.sum(axis=1) + base, base)
     return scale[:, None] * contrib, shown_base
 
@@ -99,9 +106,15 @@ def driver_order(contrib: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
-def rule_summary(row: pd.Series, rules: RulesConfig) -> dict[str, Any]:
-    """The documented rule next to the model: index, band, sub-indicators, conditions met."""
-    flags = snapshot_flags(row.to_frame().T).iloc[0]
+def rule_summary(
+    row: pd.Series, rules: RulesConfig, flags: pd.Series | None = None
+) -> dict[str, Any]:
+    """The documented rule next to the model: index, band, sub-indicators, conditions met.
+    ``flags``: the row's :func:`features.rules.snapshot_flags` when already known (a served
+    week computes them for all its clients at once: one engine round trip per week, not
+    one per request)."""
+    if flags is None:
+        flags = snapshot_flags(row.to_frame().T).iloc[0]
     weights = rules.contact_index
     return {
         "contact_index": json_value(row["contact_index"]),
@@ -122,13 +135,15 @@ def rule_summary(row: pd.Series, rules: RulesConfig) -> dict[str, Any]:
     }
 
 
-def rule_part(record: pd.Series, rules: RulesConfig, reasons: ReasonsConfig) -> dict[str, Any]:
+def rule_part(
+    record: pd.Series, rules: RulesConfig, reasons: ReasonsConfig, flags: pd.Series | None = None
+) -> dict[str, Any]:
     """``rule`` (:func:`rule_summary`) and ``rule_note``: where the source has no rule
     indicator (:func:`features.rules.available`) the rule is absent and the note says why,
     in the explanation's language."""
     if not available():
         return {"rule": None, "rule_note": reasons.no_rule}
-    return {"rule": rule_summary(record, rules), "rule_note": None}
+    return {"rule": rule_summary(record, rules, flags), "rule_note": None}
 
 
 PROTECTIVE_SHOWN = 3
@@ -142,17 +157,47 @@ def explain_client(
     reasons: ReasonsConfig,
     rules: RulesConfig | None = None,
 ) -> dict[str, Any]:
-    """Everything a supervisor needs about one client (``row``: a one-row snapshot frame)."""
+    """Everything a supervisor needs about one client (``row``: a one-row snapshot frame),
+    its SHAP values computed now (:func:`explain_stored` words ones a week stored)."""
+    rules = rules or RulesConfig()
+    if len(row) != 1:
+        raise InputError(f"explain: expected one client row, got {len(row)}")
+    frame = with_rule_columns(row, rules)
+    raw_c, raw_base = raw_contributions(model, frame)
+    return explain_stored(
+        model, frame, raw_c[0], float(raw_base[0]), top_k=top_k, reasons=reasons, rules=rules
+    )
+
+
+def explain_stored(
+    model: ChurnModel,
+    row: pd.DataFrame,
+    raw_contrib: np.ndarray,
+    raw_base: float,
+    *,
+    top_k: int,
+    reasons: ReasonsConfig,
+    rules: RulesConfig | None = None,
+    flags: pd.Series | None = None,
+) -> dict[str, Any]:
+    """:func:`explain_client` from the row's raw SHAP values already known (``raw_contrib``:
+    one per feature of ``model``, ``raw_base``: the base value), as the weekly run stored
+    them: the same answer without a pass over the trees. Pure and cheap: what ``/explain``
+    does for a client of a stored week (``flags``: see :func:`rule_summary`)."""
     rules = rules or RulesConfig()
     if len(row) != 1:
         raise InputError(f"explain: expected one client row, got {len(row)}")
     if not 1 <= top_k <= len(model.features):
         raise InputError(f"top_k: must be between 1 and {len(model.features)}, got {top_k}")
+    raw_c = np.asarray(raw_contrib, dtype=float)
+    if raw_c.shape != (len(model.features),):
+        raise InputError(
+            f"explain: {raw_c.size} SHAP values for a model of {len(model.features)} features"
+        )
     frame = with_rule_columns(row, rules)
-    raw_c, raw_base = raw_contributions(model, frame)
-    raw = float(raw_base[0] + raw_c[0].sum())
-    scale, shown_base = model.explain_scale(np.array([raw]), raw_base[:1])
-    c, record = float(scale[0]) * raw_c[0], frame.iloc[0]
+    raw = float(raw_base + raw_c.sum())
+    scale, shown_base = model.explain_scale(np.array([raw]), np.array([raw_base]))
+    c, record = float(scale[0]) * raw_c, frame.iloc[0]
     base = float(shown_base[0])
     proba = float(model.calibrate(np.array([raw]))[0])
     values = record.to_dict()
@@ -192,7 +237,7 @@ def explain_client(
         ],
         "drivers": drivers,
         "protective": protective,
-        **rule_part(record, rules, reasons),
+        **rule_part(record, rules, reasons, flags),
     }
 
 

@@ -1,10 +1,15 @@
-"""Stored weeks as the API answers them: the week's call list, a client's history.
+"""Stored weeks as the API answers them: the week's call list, a client's explanation and
+history.
 
 The weekly run decided who is called this week (capacity, clients reached recently left
 out, inactive clients gone, the randomised holdout drawn); the service serves that
 decision as stored rather than ranking the snapshot again, so the scheduler, the page and
 the store agree. Only the reason sentences are made here, from the week's snapshot rows in
 the language asked for. Pure apart from the model's SHAP call: frames in, records out.
+
+A client's explanation (:func:`explain_answer`) words the SHAP values the week stored
+(``serving.stored_shap``): a lookup, no pass over the trees per request; only a week
+stored without them is explained by computing them.
 """
 
 from __future__ import annotations
@@ -17,13 +22,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from churn.config import ReasonsConfig
+from churn.config import Config, ReasonsConfig
 from churn.errors import NotFound
+from serving import stored_shap
 from serving.calllist import LEADING_COLUMNS, RANK_KEYS, TOP_REASONS, call_list_records
 from serving.centres import client_names
-from serving.explain import explain_frame
+from serving.changes import what_changed
+from serving.current import CurrentWeek
+from serving.evidence import evidence_flags
+from serving.explain import explain_client, explain_frame, explain_stored
 from serving.holdout import CALL, HOLDOUT
 from serving.sentences import json_value
+from store.weeks import client_week
 from training.model import ChurnModel
 
 # score columns the call list rows carry, taken from the week's stored scores
@@ -191,3 +201,86 @@ def history_answer(
         "history": history_records(rows),
         "outcomes": outcome_records(outcomes_for(engine, client_id)),
     }
+
+
+def explain_answer(
+    weeks: CurrentWeek,
+    model_of: Callable[[str], ChurnModel],
+    cfg: Config,
+    *,
+    client_id: int,
+    top_k: int,
+    as_of: date | None = None,
+    lang: str | None = None,
+) -> dict[str, Any]:
+    """``POST /explain``'s answer for ``client_id`` in the served week (or the stored week
+    ``as_of``): SHAP contributions, drivers and protective signals in ``lang``, the rule,
+    evidence and what changed since the client's previous stored week, worded with the
+    model that scored the week (``model_of(version)``), so they add up to its probability.
+
+    The SHAP values are the ones the week stored (:func:`serving.explain.explain_stored`);
+    computed (:func:`serving.explain.explain_client`) only for a week stored without them.
+    NotFound for a client the week does not hold."""
+    reasons = cfg.reasons_in(lang)
+    served = weeks.get()
+    snapshot, day, version = weeks.snapshot_of(as_of)
+    if client_id not in snapshot.index:
+        raise NotFound(f"client_id: unknown client {client_id} in the week of {day.date()}")
+    row = snapshot.loc[[client_id]]
+    model = model_of(version)  # the week's model: its drivers add up to its score
+    n_features = len(model.features)
+    flags = None
+    if day == served.as_of:
+        shap = served.shap_of(client_id, n_features)
+        evidence = served.evidence([client_id])[0]
+        flags = served.flags.loc[client_id] if served.flags is not None else None
+    else:  # an earlier week: its row as stored (evidence from the tenure without one)
+        stored = client_week(weeks.engine, day.date(), version, client_id) or {}
+        shap = stored_shap.decode(stored.get("shap_raw"), n_features)
+        evidence = stored.get("evidence") or str(evidence_flags(row).iloc[0])
+    kw: dict[str, Any] = {"top_k": top_k, "reasons": reasons, "rules": cfg.rules}
+    out = (
+        explain_stored(model, row, *shap, flags=flags, **kw)
+        if shap is not None
+        else explain_client(model, row, **kw)
+    )
+    out["model_version"] = version
+    out["name"] = json_value(client_names(row).iloc[0])
+    out["lang"] = lang or cfg.serving.language
+    out["evidence"] = evidence
+    out["changes"] = changes_answer(weeks, model, version, row, day, reasons, cfg, shap)
+    return out
+
+
+def changes_answer(
+    weeks: CurrentWeek,
+    model: ChurnModel,
+    version: str,
+    row: pd.DataFrame,
+    day: pd.Timestamp,
+    reasons: ReasonsConfig,
+    cfg: Config,
+    shap: tuple[np.ndarray, float] | None,
+) -> dict[str, Any] | None:
+    """What moved since the client's previous stored week (None without one). Both rows'
+    SHAP values as stored when both weeks were scored by ``model`` (``version``) and stored
+    them (``shap``: this week's), else computed with ``model``."""
+    client_id = int(row.index[0])
+    previous = weeks.previous(client_id, day.date())
+    if previous is None:
+        return None
+    prev_score, prev_row = previous
+    raw = None
+    if shap is not None and str(prev_score.get("model_version")) == version:
+        before = stored_shap.decode(prev_score.get("shap_raw"), len(model.features))
+        if before is not None:
+            raw = (np.vstack([before[0], shap[0]]), np.array([before[1], shap[1]]))
+    return what_changed(
+        model,
+        row,
+        prev_row,
+        reasons=reasons,
+        rules=cfg.rules,
+        previous_score=prev_score,
+        raw=raw,
+    )

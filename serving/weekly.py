@@ -108,6 +108,7 @@ SCORE_COLUMNS = (
     "rule_band",
     "rank",
     "drivers",
+    "shap_raw",  # every raw SHAP value: /explain's lookup (serving.stored_shap)
     "evidence",
     "expected_loss_rub",
     "expected_profit_rub",
@@ -271,6 +272,7 @@ def score_week(
     scored["risk_decile"] = risk_deciles(scored["probability"], cfg.retention.risk_deciles)
     # object dtype: pandas 3 would infer ``str`` and drop the JsonText mark the store trusts
     scored["drivers"] = pd.Series(drivers.json_texts(), index=scored.index, dtype=object)
+    scored["shap_raw"] = pd.Series(drivers.shap_cells(), index=scored.index, dtype=object)
     called = set(int(c) for c in recently_called)
     controls = set(int(c) for c in held_out) - called
     network = has_centres(scored)

@@ -51,6 +51,8 @@ weekly_scores = sa.Table(
     sa.Column("service_mode", sa.String(32), nullable=True),
     sa.Column("centre_id", sa.String(64), nullable=True),  # 0002: NULL for one centre
     sa.Column("name", sa.String(512), nullable=True),  # 0003: NULL when the export has none
+    # 0004: every raw SHAP value, then the base (serving.stored_shap); NULL in older weeks
+    sa.Column("shap_raw", sa.LargeBinary, nullable=True),
     sa.Index(None, "client_id", "as_of"),
     sa.Index(None, "as_of", "rank"),
 )

@@ -38,6 +38,7 @@ SCORE_OPTIONAL = (
     "service_mode",
     "centre_id",
     "name",
+    "shap_raw",
 )
 CALL_REQUIRED = ("client_id", "rank", "selected", "reason")
 CALL_OPTIONAL = ("ranking", "expected_profit_rub", "assignment", "propensity", "centre_id")
@@ -403,6 +404,22 @@ def previous_score(engine: Engine, client_id: int, before: date) -> dict[str, An
         .where(weekly_scores.c.as_of < before)
         .order_by(weekly_scores.c.as_of.desc())
         .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return dict(row._mapping) if row else None
+
+
+def client_week(
+    engine: Engine, as_of: date, model_version: str, client_id: int
+) -> dict[str, Any] | None:
+    """The client's stored row of week ``(as_of, model_version)`` (one indexed lookup by
+    primary key), or ``None`` when the week does not hold the client."""
+    ws = weekly_scores
+    query = sa.select(ws).where(
+        ws.c.as_of == as_of,
+        ws.c.model_version == str(model_version),
+        ws.c.client_id == int(client_id),
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()

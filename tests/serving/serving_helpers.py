@@ -8,6 +8,9 @@ logins, debt and competitor presence so explanations have something true to find
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -98,3 +101,23 @@ def make_model(snapshot: pd.DataFrame, seed: int = 0) -> ChurnModel:
     raw = model.booster.predict(X, raw_score=True)
     model.calibrator = fit_platt(raw, y, block="tiny")
     return model
+
+
+def assert_same_answer(got: Any, want: Any, where: str = "") -> None:
+    """Equal structure and text; numbers equal to 1e-9 (the weekly run's TreeSHAP and
+    LightGBM's agree to about 1e-15, not bit for bit)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want), where
+        for key in want:
+            assert_same_answer(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_same_answer(g, w, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(got, bool):
+        assert isinstance(got, float | int), where
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9) or (
+            math.isnan(got) and math.isnan(want)
+        ), f"{where}: {got} != {want}"
+    else:
+        assert got == want, f"{where}: {got!r} != {want!r}"

@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from serving_helpers import assert_same_answer
 from week_helpers import concurrent_posters, outcome_row
 
 from serving.changes import what_changed
 from serving.current import read_week_snapshot
-from serving.explain import explain_frame
+from serving.explain import explain_client, explain_frame
 from serving.sentences import signal_label
 from store.outcomes import count_outcomes, outcomes_for
 from store.weeks import get_week, history, previous_score, read_call_list, read_scores
@@ -214,6 +215,40 @@ def test_explain_says_what_changed_since_last_week(weekly_service, champion, ses
     has_cyrillic = any("а" <= ch <= "я" for ch in driver_texts.lower())
     assert has_cyrillic == (lang == "ru")
     assert body["evidence"] in ("full", "limited")
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_explain_words_the_stored_shap_values_as_computing_them_would(
+    weekly_service, champion, session_config, lang
+):
+    """/explain reads the SHAP values the week stored: the answer is the one computing
+    them for the request gives (explain_client, what_changed against the previous stored
+    week), and its probability is the stored one."""
+    engine, (w1, w2) = weekly_service.extra["engine"], weekly_service.extra["weeks"][-2:]
+    now, before = week_snapshot(weekly_service, w2), week_snapshot(weekly_service, w1)
+    scores = read_scores(engine, w2).set_index("client_id")
+    assert scores["shap_raw"].notna().all(), "the weekly run stores every client's values"
+    reasons = session_config.reasons_in(lang)
+    ids = [*scores.index[:2].tolist(), int(scores.index[-1]), _moved_client(weekly_service)]
+    for cid in ids:
+        r = post(weekly_service, "/explain", {"client_id": cid, "top_k": 4, "lang": lang})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        want = explain_client(
+            champion.model, now.loc[[cid]], top_k=4, reasons=reasons, rules=session_config.rules
+        )
+        assert_same_answer({k: body[k] for k in want}, want, f"client {cid}")
+        assert body["probability"] == scores.loc[cid, "probability"]
+        if cid in before.index:
+            changes = what_changed(
+                champion.model,
+                now.loc[[cid]],
+                before.loc[[cid]],
+                reasons=reasons,
+                rules=session_config.rules,
+                previous_score=previous_score(engine, cid, w2),
+            )
+            assert_same_answer(body["changes"], changes, f"changes of {cid}")
 
 
 def test_explain_default_language_and_bad_lang(weekly_service, session_config):

@@ -10,7 +10,7 @@ from store.db import connect, current_revision
 from store.schema import metadata
 
 TABLES = {"weeks", "weekly_scores", "call_list", "outcomes", "api_keys"}
-HEAD = "0003"
+HEAD = "0004"
 
 
 def test_empty_database_is_migrated_to_head(store_url: str) -> None:
@@ -181,3 +181,75 @@ def test_0003_adds_client_names_and_keeps_earlier_weeks(store_url: str) -> None:
     got = read_scores(engine, date(2026, 1, 12)).set_index("client_id")["name"]
     assert got[1] == 'ООО "Строй Дом Крым 2012"' and pd.isna(got[2])
     assert [w["name"] for w in history(engine, 1, 10)] == [None, 'ООО "Строй Дом Крым 2012"']
+
+
+def test_0004_adds_stored_shap_values_and_keeps_earlier_weeks(store_url: str) -> None:
+    """A store at 0003 with a week in it is upgraded in place: the week reads back with
+    shap_raw NULL (explained the computed way), and a new week's binary cells come back
+    byte for byte; downgrading to 0003 drops the column and keeps the weeks."""
+    from datetime import date
+
+    import pandas as pd
+
+    from serving import stored_shap
+    from store.db import MIGRATIONS_DIR, upgrade
+    from store.weeks import client_week, previous_score, read_scores, write_week
+
+    engine = connect(store_url, migrate=False)
+    upgrade(engine, "0003")
+    assert "shap_raw" not in {c["name"] for c in sa.inspect(engine).get_columns("weekly_scores")}
+    old = {"as_of": date(2026, 1, 5), "model_version": "1", "client_id": 1, "probability": 0.5}
+    with engine.begin() as conn:  # a week written before 0004 (raw SQL: the old columns)
+        conn.execute(
+            sa.text(
+                "INSERT INTO weekly_scores (as_of, model_version, client_id, probability, "
+                "risk_band, rank, evidence) VALUES (:as_of, :model_version, :client_id, "
+                ":probability, 'high', 1, 'full')"
+            ),
+            old,
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO weeks (as_of, model_version, created_at, n_clients, status) "
+                "VALUES (:as_of, :model_version, CURRENT_TIMESTAMP, 1, 'complete')"
+            ),
+            old,
+        )
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert read_scores(engine, date(2026, 1, 5))["shap_raw"].isna().all()
+    contrib = [[0.25, -1.5, 0.0], [1e-300, float("inf"), -0.0]]
+    cells = stored_shap.encode(contrib, [-2.0, 3.5])
+    scores = pd.DataFrame(
+        {
+            "client_id": [1, 2],
+            "probability": [0.4, 0.3],
+            "risk_band": ["high", "dynamic"],
+            "rank": [1, 2],
+            "evidence": ["full", "full"],
+            "shap_raw": pd.Series(cells, dtype=object),
+        }
+    )
+    calls = scores[["client_id", "rank"]].assign(selected=True, reason="financial")
+    write_week(engine, as_of=date(2026, 1, 12), model_version="1", scores=scores,
+               call_list=calls, snapshot_path=None)  # fmt: skip
+    got = read_scores(engine, date(2026, 1, 12)).set_index("client_id")["shap_raw"]
+    assert [bytes(got[1]), bytes(got[2])] == cells
+    assert bytes(client_week(engine, date(2026, 1, 12), "1", 2)["shap_raw"]) == cells[1]
+    assert client_week(engine, date(2026, 1, 5), "1", 1)["shap_raw"] is None
+    assert client_week(engine, date(2026, 1, 12), "1", 3) is None
+    assert bytes(previous_score(engine, 1, date(2026, 1, 13))["shap_raw"]) == cells[0]
+
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    with engine.begin() as conn:
+        acfg = AlembicConfig()
+        acfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        acfg.attributes["connection"] = conn
+        command.downgrade(acfg, "0003")
+    assert current_revision(engine) == "0003"
+    assert "shap_raw" not in {c["name"] for c in sa.inspect(engine).get_columns("weekly_scores")}
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT COUNT(*) FROM weekly_scores")).scalar_one()
+    assert n == 3
