@@ -116,6 +116,10 @@ class ServedWeek:
         names = client_names(self.snapshot).reindex(ids)
         return [v if isinstance(v, str) else None for v in names.tolist()]
 
+    def position(self, client_id: int) -> int | None:
+        """The client's row in :attr:`score_columns` (None: the week does not hold it)."""
+        return self._position.get(int(client_id))
+
     def evidence(self, ids: list[int]) -> list[str | None]:
         """'full' | 'limited' per id as stored for the week; None for an id it does not hold."""
         flags = self.scores["evidence"]
@@ -166,6 +170,23 @@ class ServedWeek:
         i = self._position.get(int(client_id))
         return None if i is None else stored_shap.split(self.shap[i], n_features)
 
+    def stored_row(self, client_id: int) -> dict[str, Any] | None:
+        """The client's stored row as ``store.weeks.previous_score`` gives it (the week's
+        as_of, model version, snapshot path, score and SHAP cell), None if not held."""
+        i = self._position.get(int(client_id))
+        if i is None:
+            return None
+        out = {name: values[i] for name, values in self.score_columns.items()}
+        out.pop("name")
+        cell = self.shap[i].tobytes() if self.shap is not None else None
+        return {
+            **out,
+            "as_of": self.day,
+            "model_version": self.model_version,
+            "snapshot_path": self.snapshot_path,
+            "shap_raw": cell,
+        }
+
     def score_rows(self, ids: list[int]) -> list[dict[str, Any]]:
         """The stored score rows of ``ids`` (all held by the week), as ``/score`` answers."""
         cols = self.score_columns
@@ -177,11 +198,15 @@ def nulls(values: list[Any]) -> list[Any]:
     return [None if v is None or v != v else v for v in values]  # NaN != NaN
 
 
-def from_store(engine: Engine, week: store_weeks.WeekInfo) -> ServedWeek:
-    """Read one stored week completely (scores, call list, snapshot) into memory."""
+def from_store(
+    engine: Engine, week: store_weeks.WeekInfo, snapshot: pd.DataFrame | None = None
+) -> ServedWeek:
+    """Read one stored week completely (scores, call list, snapshot unless given) into
+    memory."""
     if not week.snapshot_path:
         raise NotFound(f"week {week.as_of}: the store names no snapshot file for it")
-    snapshot = read_week_snapshot(week.snapshot_path, week.as_of)
+    if snapshot is None:
+        snapshot = read_week_snapshot(week.snapshot_path, week.as_of)
     scores = store_weeks.read_scores(engine, week.as_of, week.model_version)
     calls = store_weeks.read_call_list(engine, week.as_of, week.model_version)
     shap = stored_shap.decode_all(scores.pop("shap_raw").tolist())  # kept once, decoded
@@ -207,6 +232,11 @@ class CurrentWeek:
         self.engine = engine
         self.poll_s = poll_s
         self._served: ServedWeek | None = None
+        # the newest stored week before the served one, in memory, with the key of the
+        # served week it precedes (one assignment): what "what changed" compares with (a
+        # lookup, not a store query per /explain)
+        # (None in place of the week: the served week is the first stored one)
+        self._previous: tuple[tuple[Any, ...], ServedWeek | None] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.last_error: str | None = None
@@ -251,6 +281,7 @@ class CurrentWeek:
             current = self._served
             key = (week.as_of, week.model_version, week.created_at)
             if current is not None and current.key == key:
+                self._load_previous(current)  # an earlier week may have been (re)written
                 return False
             try:
                 served = from_store(self.engine, week)
@@ -261,7 +292,7 @@ class CurrentWeek:
             served.flags  # noqa: B018 — computed before the first /explain needs them
             self._served = served  # the swap: one assignment
             self.last_error = None
-            self._warm_previous(served)
+            self._load_previous(served)
             log.info(
                 "serving week %s (model %s, %d clients)",
                 served.as_of_text,
@@ -270,19 +301,28 @@ class CurrentWeek:
             )
             return True
 
-    def _warm_previous(self, served: ServedWeek) -> None:
-        """Read the week before the served one into the cache now, so the first
-        ``/explain`` (its ``changes``) does not pay for reading that snapshot."""
+    def _load_previous(self, served: ServedWeek) -> None:
+        """Hold the newest stored week before the served one in memory (its snapshot
+        through the cache), unless it is held already. Until it is, and for a client it
+        does not hold, :meth:`previous` asks the store."""
         try:
-            earlier = [
-                w
-                for w in store_weeks.list_weeks(self.engine)
-                if w.as_of < served.day and w.snapshot_path
-            ]
-            if earlier:
-                self.cached_snapshot(str(earlier[-1].snapshot_path), earlier[-1].as_of)
-        except Exception as exc:  # noqa: BLE001 — only a cache warm-up
-            log.warning("previous week not preloaded: %s", exc)
+            earlier = [w for w in store_weeks.list_weeks(self.engine) if w.as_of < served.day]
+            if not earlier:  # the first week: no client has a previous one
+                self._previous = (served.key, None)
+                return
+            if not earlier[-1].snapshot_path:
+                self._previous = None
+                return
+            info = earlier[-1]
+            held = self._previous
+            key = (info.as_of, info.model_version, info.created_at)
+            if held is not None and held[0] == served.key and held[1] and held[1].key == key:
+                return
+            snapshot = self.cached_snapshot(str(info.snapshot_path), info.as_of)
+            self._previous = (served.key, from_store(self.engine, info, snapshot))
+        except Exception as exc:  # noqa: BLE001 — only a lookup table: the store answers
+            self._previous = None
+            log.warning("previous week not held in memory: %s", exc)
 
     def poll(self) -> None:
         """Refresh every ``poll_s`` seconds until :meth:`stop` (a daemon thread's loop)."""
@@ -335,7 +375,20 @@ class CurrentWeek:
 
     def previous(self, client_id: int, before: date) -> tuple[dict[str, Any], pd.DataFrame] | None:
         """The client's stored score of the last week before ``before`` and that week's
-        snapshot row (one-row frame); None when there is no such week or row."""
+        snapshot row (one-row frame); None when there is no such week or row. For the
+        served week's clients, from the previous week held in memory when it holds them."""
+        served, pair = self._served, self._previous
+        held = None
+        if served and pair and (pair[0], before) == (served.key, served.day):
+            if pair[1] is None:
+                return None  # no week before the served one
+            held = pair[1]
+        if held is not None:
+            row = held.stored_row(client_id)
+            if row is not None:  # the newest earlier week holds the client: that one
+                if client_id not in held.snapshot.index:
+                    return None
+                return row, held.snapshot.loc[[client_id]]
         prev = store_weeks.previous_score(self.engine, client_id, before)
         if prev is None or not prev.get("snapshot_path"):
             return None

@@ -229,15 +229,22 @@ def explain_answer(
     row = snapshot.loc[[client_id]]
     model = model_of(version)  # the week's model: its drivers add up to its score
     n_features = len(model.features)
-    flags = None
-    if day == served.as_of:
-        shap = served.shap_of(client_id, n_features)
-        evidence = served.evidence([client_id])[0]
-        flags = served.flags.loc[client_id] if served.flags is not None else None
+    flags, shap, name = None, None, None
+    if day == served.as_of:  # the served week: by position, nothing recomputed
+        where = served.position(client_id)
+        if where is not None:
+            shap = served.shap_of(client_id, n_features)
+            name = served.score_columns["name"][where]
+            flags = served.flags.loc[client_id] if served.flags is not None else None
+            evidence = served.score_columns["evidence"][where]
+        else:  # in the snapshot but not scored (not expected): as before
+            name = json_value(client_names(row).iloc[0])
+            evidence = None
     else:  # an earlier week: its row as stored (evidence from the tenure without one)
         stored = client_week(weeks.engine, day.date(), version, client_id) or {}
         shap = stored_shap.decode(stored.get("shap_raw"), n_features)
         evidence = stored.get("evidence") or str(evidence_flags(row).iloc[0])
+        name = json_value(client_names(row).iloc[0])
     kw: dict[str, Any] = {"top_k": top_k, "reasons": reasons, "rules": cfg.rules}
     out = (
         explain_stored(model, row, *shap, flags=flags, **kw)
@@ -245,7 +252,7 @@ def explain_answer(
         else explain_client(model, row, **kw)
     )
     out["model_version"] = version
-    out["name"] = json_value(client_names(row).iloc[0])
+    out["name"] = name
     out["lang"] = lang or cfg.serving.language
     out["evidence"] = evidence
     out["changes"] = changes_answer(weeks, model, version, row, day, reasons, cfg, shap)

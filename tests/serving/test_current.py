@@ -113,6 +113,65 @@ def test_earlier_weeks_and_the_previous_week(engine, tiny_model, cfg, tmp_path):
     assert week.previous(cid, date(2025, 6, 2)) is None  # nothing before the first week
 
 
+# what "what changed" reads of the previous week's row (serving.stored.changes_answer)
+PREVIOUS_KEYS = (
+    "client_id",
+    "as_of",
+    "model_version",
+    "probability",
+    "risk_band",
+    "contact_index",
+    "rule_band",
+    "evidence",
+    "shap_raw",
+    "snapshot_path",
+)
+
+
+def test_the_previous_week_is_held_in_memory_and_says_what_the_store_says(
+    engine, tiny_model, cfg, tmp_path
+):
+    """``previous`` for the served week's clients answers from the week before it held in
+    memory: the store's row (``previous_score``) for a client that week holds; a client
+    only an older week holds is looked up in the store; a rewritten earlier week is picked
+    up by the next refresh."""
+    from store.weeks import previous_score
+
+    oldest = _snap("2025-05-26", 3)
+    _write(engine, tiny_model, cfg, oldest, tmp_path)
+    middle = _snap("2025-06-02", 1)
+    gone = int(middle.index[5])  # scored in the oldest week only: skipped the middle one
+    _write(engine, tiny_model, cfg, middle.drop(index=gone), tmp_path)
+    _write(engine, tiny_model, cfg, _snap("2025-06-09", 2), tmp_path)
+    week = CurrentWeek(engine, poll_s=60)
+    week.start()
+    served = date(2025, 6, 9)
+    ids = [int(c) for c in middle.index[:6] if int(c) != gone]
+    for cid in ids:
+        score, row = week.previous(cid, served)
+        want = previous_score(engine, cid, served)
+        assert {k: score[k] for k in PREVIOUS_KEYS} == {k: want[k] for k in PREVIOUS_KEYS}
+        assert row.index.tolist() == [cid] and score["as_of"] == date(2025, 6, 2)
+    score, _ = week.previous(gone, served)  # not in the week held: the store's answer
+    assert score["as_of"] == date(2025, 5, 26)
+    # the middle week rewritten (say, rescored by another model): the next refresh holds it
+    _write_version(engine, tiny_model, cfg, middle, tmp_path, "8")
+    assert week.previous(ids[0], served)[0]["model_version"] == "7"
+    assert week.refresh() is False  # the served week is the same
+    assert week.previous(ids[0], served)[0]["model_version"] == "8"
+
+
+def _write_version(engine, tiny_model, cfg, snapshot, tmp_path, version):
+    return write_test_week(
+        engine,
+        model=tiny_model,
+        model_version=version,
+        snapshot=snapshot,
+        cfg=cfg,
+        weeks_dir=tmp_path / "weeks",
+    )
+
+
 def test_key_cache_remembers_for_its_ttl_only():
     now = [0.0]
     calls: list[str] = []
