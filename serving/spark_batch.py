@@ -106,6 +106,11 @@ def run_score_spark(
 
     if (raw is None) == (features_file is None):
         raise InputError("score --engine spark: give exactly one of --raw DIR or --features FILE")
+    if raw is not None and cfg.features.source is not None:
+        raise InputError(
+            "score --engine spark --raw: a subscription + activity source builds its snapshots "
+            "on DuckDB; give --features FILE (from churn features) or --engine duckdb"
+        )
     loaded = load_model(cfg, alias)
     owned = session is None and SparkSession.getActiveSession() is None  # stop only our own
     session = session or local_session()

@@ -177,3 +177,23 @@ def test_import_reads_excel_and_parquet_exports_alike(tmp_path):
         ts = "start_ts" if name == "subscriptions" else "ts"
         # Excel keeps milliseconds at most: the instants agree to the second
         assert ((a[ts] - b[ts]).abs() < pd.Timedelta(seconds=1)).all()
+
+
+def test_spark_scoring_from_raw_is_refused_with_the_way_out(tmp_path):
+    config = tmp_path / "config.yaml"  # its own MLflow folder: nothing under the repo
+    config.write_text(
+        f"extends: {GENERIC}\npaths:\n  mlflow_tracking_uri: sqlite:///{tmp_path / 'm.db'}\n",
+        encoding="utf-8",
+    )
+    r = run(
+        "--config",
+        str(config),
+        "score",
+        "--engine",
+        "spark",
+        "--raw",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert r.exit_code != 0 and "--features FILE" in r.output and "Traceback" not in r.output
