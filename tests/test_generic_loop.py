@@ -3,7 +3,8 @@ parts: the generic generator's CSV in its own column names -> ``churn import --s
 ``churn features`` -> ``churn train`` (a real MLflow store in tmp; LightGBM beside the
 logistic baseline, no rule indicator) -> two ``churn weekly`` runs into a real SQLite store
 -> the real BentoML server (``/score``, ``/explain`` in ru and en with the activity types'
-labels in the sentences, ``/call_list``, ``/catalog``) -> ``churn monitor``.
+labels in the sentences, ``/call_list``, ``/catalog``; the supervisor page in headless
+Chromium) -> ``churn monitor``.
 
 Every command runs as its own process with ``--config``, as an operator runs it: the
 catalog (read at import) then follows the generic config. Per-layer tests sit beside their
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.slow  # ~3 minutes: eight commands as processes and a r
 GENERIC = REPO_ROOT / "configs" / "generic" / "default.yaml"
 SPEC = REPO_ROOT / "configs" / "sources" / "generic_demo.yaml"
 CHURN = Path(sys.executable).with_name("churn")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def churn(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
@@ -141,54 +144,101 @@ def test_two_weeks_stored_with_calls_and_no_rule_bands(loop):
     assert week["previous_as_of"] is not None and week["no_rule"]
 
 
-def test_service_answers_score_explain_and_call_list_on_the_generic_signals(loop):
+@pytest.fixture(scope="module")
+def served(loop):
+    """The real BentoML server over the loop's store, and a supervisor key."""
     from serving.run import free_port, service_env, start_service, stop_service, wait_ready
     from store.db import open_store
     from store.keys import add_key
 
     cfg = load_config(loop["config"])
     key = add_key(open_store(cfg), "supervisor", f"e2e-{uuid.uuid4().hex[:8]}")
-    env = {k: v for k, v in service_env(cfg).items() if k != "CHURN_CONFIG"}
-    env["CHURN_CONFIG"] = str(loop["config"])
+    env = {**service_env(cfg), "CHURN_CONFIG": str(loop["config"])}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with (loop["root"] / "serve.log").open("w") as log:
         proc = start_service(port, env, log=log)
         try:
             wait_ready(url, proc, timeout_s=300)
-            h = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=url, headers=h, timeout=60) as c:
-                assert c.post("/score", json={"client_ids": [1]}).status_code in (404, 422)
-                calls = c.post("/call_list", json={"capacity": 5, "lang": "en"}).json()
-                assert calls["clients"], calls
-                top = calls["clients"][0]
-                assert top["rule_band"] is None and top["contact_index"] is None
-                assert top["reasons"] and all(r["text"] for r in top["reasons"])
-                cid = top["client_id"]
-                score = c.post("/score", json={"client_ids": [cid]}).json()["scores"][0]
-                assert 0 < score["probability"] < 1 and score["rule_band"] is None
-                catalog = c.get("/catalog").json()
-                inputs = [s for s in catalog["signals"] if s["model_input"]]
-                assert {"login_n_30d", "export_value_30d", "days_to_renewal"} <= {
-                    s["name"] for s in inputs
-                }
-                words = {}
-                for lang in ("en", "ru"):
-                    r = c.post(
-                        "/explain", json={"client_id": cid, "top_k": len(inputs), "lang": lang}
-                    )
-                    assert r.status_code == 200, r.text
-                    body = r.json()
-                    assert body["rule"] is None and body["rule_note"]
-                    words[lang] = " ".join(d["text"] for d in body["drivers"] + body["protective"])
-                # activity-type labels from the source spec, in each language
-                assert "logins" in words["en"] or "document exports" in words["en"], words["en"]
-                assert "входы в систему" in words["ru"] or "выгрузки документов" in words["ru"]
-                assert "raises risk" in words["en"] or "lowers risk" in words["en"]
-                anon = httpx.post(f"{url}/score", json={"client_ids": [cid]}, timeout=30)
-                assert anon.status_code == 401
+            yield {"url": url, "key": key}
         finally:
             stop_service(proc)
+
+
+def test_service_answers_score_explain_and_call_list_on_the_generic_signals(served):
+    url, key = served["url"], served["key"]
+    h = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, headers=h, timeout=60) as c:
+        assert c.post("/score", json={"client_ids": [1]}).status_code in (404, 422)
+        calls = c.post("/call_list", json={"capacity": 5, "lang": "en"}).json()
+        assert calls["clients"], calls
+        top = calls["clients"][0]
+        assert top["rule_band"] is None and top["contact_index"] is None
+        assert top["reasons"] and all(r["text"] for r in top["reasons"])
+        cid = top["client_id"]
+        score = c.post("/score", json={"client_ids": [cid]}).json()["scores"][0]
+        assert 0 < score["probability"] < 1 and score["rule_band"] is None
+        catalog = c.get("/catalog").json()
+        inputs = [s for s in catalog["signals"] if s["model_input"]]
+        assert {"login_n_30d", "export_value_30d", "days_to_renewal"} <= {s["name"] for s in inputs}
+        words = {}
+        for lang in ("en", "ru"):
+            r = c.post("/explain", json={"client_id": cid, "top_k": len(inputs), "lang": lang})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["rule"] is None and body["rule_note"]
+            words[lang] = " ".join(d["text"] for d in body["drivers"] + body["protective"])
+        # activity-type labels from the source spec, in each language
+        assert "logins" in words["en"] or "document exports" in words["en"], words["en"]
+        assert "входы в систему" in words["ru"] or "выгрузки документов" in words["ru"]
+        assert "raises risk" in words["en"] or "lowers risk" in words["en"]
+        anon = httpx.post(f"{url}/score", json={"client_ids": [cid]}, timeout=30)
+        assert anon.status_code == 401
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make browser)")
+def test_the_page_shows_the_list_and_the_drivers_in_the_sources_words(served):
+    from playwright.sync_api import sync_playwright
+
+    h = {"Authorization": f"Bearer {served['key']}"}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(30_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{served['url']}/ui/?lang=ru")
+            page.locator("[data-testid=auth-panel]").wait_for(state="visible")
+            page.fill("[data-testid=api-key]", served["key"])
+            with page.expect_response(lambda r: r.url.endswith("/call_list")):
+                page.click("[data-testid=auth-submit]")
+            rows = page.locator("[data-testid=call-list] tbody tr")
+            rows.first.wait_for()
+            assert not page.locator("th[data-i18n=th_rule]").is_visible()
+            with page.expect_response(lambda r: r.url.endswith("/explain")) as answer:
+                rows.first.click()
+            cid = answer.value.json()["client_id"]
+            page.locator("[data-testid=driver]").first.wait_for()
+            shown = [t.strip() for t in page.locator("[data-testid=driver]").all_inner_texts()]
+            assert shown and errors == []
+            catalog = httpx.get(f"{served['url']}/catalog", headers=h, timeout=60).json()
+            n = sum(1 for x in catalog["signals"] if x["model_input"])
+            said = httpx.post(
+                f"{served['url']}/explain",
+                json={"client_id": cid, "top_k": n, "lang": "ru"},
+                headers=h,
+                timeout=60,
+            ).json()
+            texts = [d["text"].split(" — ")[0] for d in said["drivers"] + said["protective"]]
+            # every driver on the page is one of the service's sentences for the client,
+            # in the source's words (its activity types' Russian labels among them)
+            for line in shown:
+                assert any(t in line for t in texts), (line, texts)
+        finally:
+            browser.close()
 
 
 def test_monitor_reads_the_stored_weeks_against_the_training_reference(loop):
