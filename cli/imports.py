@@ -39,8 +39,9 @@ def import_(
         from features.generic.load import import_source, import_summary
         from features.generic.spec import load_spec
 
-        rows = import_source(load_spec(spec), source, out)
-        for line in import_summary(rows, out):
+        source_spec = load_spec(spec)
+        rows = import_source(source_spec, source, out)
+        for line in import_summary(rows, out, source_spec):
             typer.echo(line)
         return
     from importing.mapping import load_mapping

@@ -349,7 +349,16 @@ def import_source(
     return {name: len(frame) for name, frame in tables.items()}
 
 
-def import_summary(rows: dict[str, int], out: Path) -> list[str]:
-    """What ``churn import --source`` says after a clean import."""
+def import_summary(rows: dict[str, int], out: Path, spec: SourceSpec | None = None) -> list[str]:
+    """What ``churn import --source`` says after a clean import; with ``spec``, also the
+    activity types in the export that it does not list (kept in the raw tables, ignored by
+    the signals), so the operator can add them to ``activity_types`` or let them be."""
     counts = ", ".join(f"{name} {n:,}" for name, n in rows.items())
-    return [f"imported {counts} -> {out}", f"{out}: every table satisfies the contract"]
+    lines = [f"imported {counts} -> {out}", f"{out}: every table satisfies the contract"]
+    if spec is not None and spec.activity_types is not None:
+        types = pd.read_parquet(Path(out) / "activities.parquet", columns=["activity_type"])
+        extra = types["activity_type"][~types["activity_type"].isin(spec.activity_types)]
+        if len(extra):
+            shown = ", ".join(f"{t!r} ({n:,} rows)" for t, n in extra.value_counts().items())
+            lines.append(f"note: activity types not in the spec's activity_types, ignored: {shown}")
+    return lines

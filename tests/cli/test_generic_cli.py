@@ -197,3 +197,16 @@ def test_spark_scoring_from_raw_is_refused_with_the_way_out(tmp_path):
         str(tmp_path / "o"),
     )
     assert r.exit_code != 0 and "--features FILE" in r.output and "Traceback" not in r.output
+
+
+def test_import_names_activity_types_the_spec_does_not_list(export, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in export.glob("*.csv"):
+        (src / f.name).write_bytes(f.read_bytes())
+    events = pd.read_csv(src / "events.csv")
+    events.loc[:2, "event_type"] = "refund"
+    events.to_csv(src / "events.csv", index=False)
+    r = run("import", str(src), "--source", str(csv_spec(tmp_path)), "--out", str(tmp_path / "r"))
+    assert r.exit_code == 0, r.output
+    assert "'refund' (3 rows)" in r.output and "ignored" in r.output
