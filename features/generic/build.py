@@ -1,4 +1,12 @@
-"""I/O edge of the generic source: canonical Parquet in, snapshots and churn events out."""
+"""I/O edge of the generic source: canonical Parquet in, snapshots and churn events out.
+
+Every reader takes an Ibis connection (``con``; default: a fresh in-memory DuckDB), so the
+same expressions of :mod:`features.generic.signals` and :mod:`features.generic.periods` run
+on Spark with ``ibis.pyspark.connect(session)`` (``features.spark`` does that for the
+loop). What comes back is made engine-neutral here (:func:`utc_frame`): Spark hands
+timestamps back in ns, and naive where its column type carries no zone.
+``tests/features/test_generic_spark.py`` checks Spark gives the DuckDB rows.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +40,8 @@ class GenericSnapshots:
 
 
 def load_tables(raw_dir: Path, con: ibis.BaseBackend | None = None) -> dict[str, ibis.Table]:
-    """The canonical tables of ``raw_dir`` (customers optional) on DuckDB (default)."""
+    """The canonical tables of ``raw_dir`` (customers optional) read by ``con``'s backend
+    (default: a fresh DuckDB)."""
     con = con or ibis.duckdb.connect()
     out = {}
     for name in TABLES:
@@ -51,8 +60,27 @@ def data_end(tables: dict[str, ibis.Table]) -> pd.Timestamp:
     the activity log ends would read every customer as silent."""
     a = tables["activities"].ts.max().execute()
     if a is not None and not pd.isna(a):
-        return pd.Timestamp(a)
-    return pd.Timestamp(tables["subscriptions"].start_ts.max().execute())
+        return utc(a)
+    return utc(tables["subscriptions"].start_ts.max().execute())
+
+
+def utc(value: object) -> pd.Timestamp:
+    """An instant as a UTC timestamp: Spark returns naive UTC wall time (its session runs
+    in UTC, ``features.spark.LOCAL_CONF``), DuckDB a zoned one."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def utc_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every timestamp column as ``datetime64[us, UTC]`` (the DuckDB path's dtype; naive
+    values are UTC wall time, as :func:`utc` says), whichever engine computed the frame."""
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            if getattr(col.dtype, "tz", None) is None:
+                col = col.dt.tz_localize("UTC")
+            frame[name] = col.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    return frame
 
 
 def build_snapshots(
@@ -61,34 +89,33 @@ def build_snapshots(
     dates: Sequence[date] | None = None,
     *,
     first: date | None = None,
+    con: ibis.BaseBackend | None = None,
 ) -> GenericSnapshots:
     """Snapshots on ``dates`` (default: the spec's grid from ``first``, or the first full
-    month of data, to the data end)."""
-    tables = load_tables(raw_dir)
+    month of data, to the data end), computed by ``con``'s backend (default DuckDB)."""
+    tables = load_tables(raw_dir, con)
     end = data_end(tables)
     if dates is None:
-        start = (
-            first
-            or (
-                pd.Timestamp(tables["subscriptions"].start_ts.min().execute()) + timedelta(days=31)
-            ).date()
-        )
-        dates = as_of_grid(
-            max(start, (end - pd.Timedelta(days=3 * 365)).date()), end.date(), spec.churn.grid
-        )
+        dates = _grid(spec, tables, end, first)
     report_undeclared(spec, tables)
     expr, signals = snapshots_expr(tables, spec, list(dates))
-    frame = expr.execute().sort_values(["as_of", "client_id"], kind="stable").reset_index(drop=True)
+    frame = utc_frame(expr.execute())
+    frame = frame.sort_values(["as_of", "client_id"], kind="stable").reset_index(drop=True)
     return GenericSnapshots(frame, tuple(signals), end)
 
 
-def churn_events(spec: SourceSpec, raw_dir: Path) -> tuple[pd.DataFrame, pd.Timestamp]:
+def churn_events(
+    spec: SourceSpec, raw_dir: Path, con: ibis.BaseBackend | None = None
+) -> tuple[pd.DataFrame, pd.Timestamp]:
     """The churn events the periods imply, and the end up to which labels are certain
-    (``data_end - gap_days``: a later end may still be followed by a late renewal)."""
-    tables = load_tables(raw_dir)
+    (``data_end - gap_days``: a later end may still be followed by a late renewal),
+    computed by ``con``'s backend (default DuckDB)."""
+    tables = load_tables(raw_dir, con)
     end = data_end(tables)
     periods = active_periods(tables["subscriptions"], spec.churn.gap_days)
-    events = period_churn_events(periods, spec.churn.gap_days, end.to_pydatetime()).execute()
+    events = utc_frame(
+        period_churn_events(periods, spec.churn.gap_days, end.to_pydatetime()).execute()
+    )
     return events, end - pd.Timedelta(days=spec.churn.gap_days)
 
 
@@ -101,34 +128,48 @@ def report_undeclared(spec: SourceSpec, tables: dict[str, ibis.Table]) -> dict[s
     return extra
 
 
-def default_dates(spec: SourceSpec, raw_dir: Path) -> list[date]:
+def default_dates(
+    spec: SourceSpec, raw_dir: Path, con: ibis.BaseBackend | None = None
+) -> list[date]:
     """The spec's grid (monthly or weekly) from a month after the first subscription start
     (at most three years back) to the data end: the training history."""
-    tables = load_tables(raw_dir)
-    end = data_end(tables)
-    start = (
-        pd.Timestamp(tables["subscriptions"].start_ts.min().execute()) + timedelta(days=31)
-    ).date()
+    tables = load_tables(raw_dir, con)
+    return _grid(spec, tables, data_end(tables))
+
+
+def _grid(
+    spec: SourceSpec, tables: dict[str, ibis.Table], end: pd.Timestamp, first: date | None = None
+) -> list[date]:
+    """The spec's grid from ``first`` (default: a month after the first subscription start),
+    at most three years back, to ``end``."""
+    if first is None:
+        first = (utc(tables["subscriptions"].start_ts.min().execute()) + timedelta(days=31)).date()
     return as_of_grid(
-        max(start, (end - pd.Timedelta(days=3 * 365)).date()), end.date(), spec.churn.grid
+        max(first, (end - pd.Timedelta(days=3 * 365)).date()), end.date(), spec.churn.grid
     )
 
 
-def data_span(raw_dir: Path) -> tuple[date, date]:
+def data_span(raw_dir: Path, con: ibis.BaseBackend | None = None) -> tuple[date, date]:
     """(date of the first activity, date of the newest activity or subscription start)."""
-    tables = load_tables(raw_dir)
+    tables = load_tables(raw_dir, con)
     first = tables["activities"].ts.min().execute()
     if first is None or pd.isna(first):
         raise InputError(f"{raw_dir}: the activities table is empty")
-    return pd.Timestamp(first).date(), data_end(tables).date()
+    return utc(first).date(), data_end(tables).date()
 
 
-def write_snapshots(spec: SourceSpec, raw_dir: Path, dates: Sequence[date], out: Path) -> int:
+def write_snapshots(
+    spec: SourceSpec,
+    raw_dir: Path,
+    dates: Sequence[date],
+    out: Path,
+    con: ibis.BaseBackend | None = None,
+) -> int:
     """Snapshots on ``dates`` into one Parquet file (written beside ``out`` and renamed),
     carrying the raw directory's digest like the centre's (:mod:`features.provenance`)."""
     from features.provenance import kv_metadata
 
-    snaps = build_snapshots(spec, raw_dir, dates)
+    snaps = build_snapshots(spec, raw_dir, dates, con=con)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(snaps.frame, preserve_index=False)
