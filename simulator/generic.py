@@ -28,8 +28,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-ACTIVITY_TYPES = ("login", "export", "support_ticket")
+from simulator.generic_horizon import AsOfState, Trace, horizon_probability
+from simulator.generic_mechanism import (
+    ACTIVITY_TYPES,
+    decision_hazard,
+    month_counts,
+    monthly_hazard,
+    renewal_logit,
+    solve_intercept,
+)
+from simulator.truth import (
+    HORIZON_ESTIMATOR,
+    HORIZON_SCHEMA,
+    TRUTH_DIR,
+    TRUTH_HAZARD_FILE,
+    TRUTH_HORIZON_FILE,
+)
+
 PLANS = ("basic", "team", "business")
 COUNTRIES = ("RU", "KZ", "BY", "AM")
 
@@ -51,6 +69,11 @@ class GenericSimConfig:
     target_monthly_churn: float = 0.025
     engagement_ar: float = 0.8
     engagement_sd: float = 0.45
+    # the reference (simulator/generic_horizon.py): the label's horizon (the source spec's
+    # churn.horizon_days; `churn simulate-generic` passes training.horizon_days) and its
+    # forward paths per as_of month (0: not computed, no horizon_probability.parquet)
+    horizon_days: int = 90
+    reference_paths: int = 200
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "login": -0.45,  # per log1p(count in the month)
@@ -70,18 +93,6 @@ class GenericSimConfig:
 def _month_start(start: date, m: int) -> pd.Timestamp:
     y, mo = divmod(start.month - 1 + m, 12)
     return pd.Timestamp(year=start.year + y, month=mo + 1, day=1, tz="UTC")
-
-
-def _solve_intercept(logit: np.ndarray, target: float) -> float:
-    """The shift b with mean(sigmoid(logit + b)) == target (bisection, vectorised)."""
-    lo, hi = -20.0, 20.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if np.mean(1 / (1 + np.exp(-(logit + mid)))) < target:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 @dataclass
@@ -119,8 +130,11 @@ def _events(rng, cfg, ids, users, n_users, counts, m0, m1, kind, out) -> None:
 
 
 def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
-    """Tables in this generator's own column names: customers, subscriptions, events, and
-    ``_truth_hazard`` (customer_id, month, hazard: the true renewal-time churn probability)."""
+    """Tables in this generator's own column names: customers, subscriptions, events,
+    ``_truth_hazard`` (customer_id, month, hazard: the true monthly churn probability at the
+    month's renewal) and, unless ``reference_paths`` is 0, ``_truth_horizon`` (client_id,
+    as_of, probability: the true probability that the active period ends within
+    ``horizon_days`` given the state at as_of, :mod:`simulator.generic_horizon`)."""
     rng = np.random.Generator(np.random.PCG64(cfg.seed))
     n = cfg.customers
     ids = np.arange(1, n + 1, dtype=np.int64) + 500_000
@@ -134,7 +148,6 @@ def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
     new = rng.random(n) < cfg.new_customer_share
     start_month = np.where(new, rng.integers(0, cfg.months, n), -rng.integers(1, 48, n))
     eng = rng.normal(0, cfg.engagement_sd, n)
-    base = {"login": 10.0, "export": 2.5, "support_ticket": 0.35}
     w = cfg.weights
     active = np.zeros(n, dtype=bool)
     period_start_month = np.full(n, -10_000)
@@ -144,6 +157,15 @@ def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
     renew_due = np.full(n, 10_000)  # month index of the next renewal decision
     back_at = np.full(n, 10_000)  # month a leaver returns
     out = _Out()
+    trace = Trace(
+        ids=ids,
+        plan=plan,
+        amount=amount,
+        median=median,
+        n_users=n_users,
+        period=period,
+        month_starts=pd.DatetimeIndex([_month_start(cfg.start, k) for k in range(cfg.months + 1)]),
+    )
     next_sub_id = 1
 
     def open_subs(who: np.ndarray, m: int, late: np.ndarray) -> None:
@@ -180,6 +202,16 @@ def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
                 }
             )
             next_sub_id += len(first)
+            trace.states.append(  # as_of = the window's start: legacy customers, no decision
+                AsOfState(
+                    month=0,
+                    pos=first,
+                    eng=eng[first].copy(),
+                    pending=np.full(len(first), np.nan),
+                    next_due=renew_due[first].copy(),
+                    period_start=period_start_month[first].copy(),
+                )
+            )
         arriving = np.flatnonzero(~active & ((start_month == m) | (back_at == m)))
         if len(arriving):
             returning = back_at[arriving] == m
@@ -192,11 +224,7 @@ def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
         # the month's activity, driven by engagement
         eng[idx] = cfg.engagement_ar * eng[idx] + rng.normal(0, cfg.engagement_sd, len(idx))
         e = eng[idx]
-        counts = {
-            "login": rng.poisson(base["login"] * np.exp(e) * (1 + 0.3 * plan[idx])),
-            "export": rng.poisson(base["export"] * np.exp(1.2 * e)),
-            "support_ticket": rng.poisson(base["support_ticket"] * np.exp(-0.8 * e)),
-        }
+        counts = month_counts(rng, e, plan[idx])
         for kind in ACTIVITY_TYPES:
             _events(
                 rng, cfg, ids[idx], first_user[idx], n_users[idx], counts[kind], m0, m1, kind, out
@@ -204,20 +232,31 @@ def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
         # renewal decisions at the month's end for subscriptions that end now
         due = renew_due[idx] == m + 1
         tenure = m + 1 - period_start_month[idx]
-        logit = (
-            w["login"] * np.log1p(counts["login"])
-            + w["export"] * np.log1p(counts["export"])
-            + w["support_ticket"] * np.log1p(counts["support_ticket"])
-            + w["price_shock"] * (amount[idx] > 1.4 * median[idx])
-            + w["few_logins_many_seats"] * ((plan[idx] > 0) & (counts["login"] < 2 * n_users[idx]))
-            + w["young"] * (tenure < 6)
-            + w["silent_with_tickets"] * ((counts["login"] == 0) & (counts["support_ticket"] > 0))
+        logit = renewal_logit(
+            w,
+            counts,
+            amount=amount[idx],
+            median=median[idx],
+            plan=plan[idx],
+            n_users=n_users[idx],
+            tenure=tenure,
         )
-        b = _solve_intercept(logit, cfg.target_monthly_churn)
-        h_month = 1 / (1 + np.exp(-(logit + b)))
-        h = np.where(period[idx] == 12, 1 - (1 - h_month) ** 12, h_month)
+        b = solve_intercept(logit, cfg.target_monthly_churn)
+        h_month = monthly_hazard(logit, b)
+        h = decision_hazard(h_month, period[idx])
         out.hazard.append(
             {"customer_id": ids[idx], "month": np.full(len(idx), m), "hazard": h_month}
+        )
+        trace.intercepts.append(b)
+        trace.states.append(  # as_of = the next month's start; the decision due then pending
+            AsOfState(
+                month=m + 1,
+                pos=idx,
+                eng=eng[idx].copy(),
+                pending=np.where(due, h, np.nan),
+                next_due=renew_due[idx] + np.where(due, period[idx], 0),
+                period_start=period_start_month[idx].copy(),
+            )
         )
         d = idx[due]
         if not len(d):
@@ -270,7 +309,18 @@ def generate(cfg: GenericSimConfig) -> dict[str, pd.DataFrame]:
             "billing": period[still],
         }
     )
-    return _frames(cfg, ids, plan, out)
+    frames = _frames(cfg, ids, plan, out)
+    if cfg.reference_paths > 0:
+        frames["_truth_horizon"] = horizon_probability(
+            trace,
+            horizon_days=cfg.horizon_days,
+            paths=cfg.reference_paths,
+            seed=cfg.seed,
+            engagement_ar=cfg.engagement_ar,
+            engagement_sd=cfg.engagement_sd,
+            weights=cfg.weights,
+        )
+    return frames
 
 
 def _frames(
@@ -308,16 +358,29 @@ def _frames(
 
 def write(cfg: GenericSimConfig, out_dir: Path, fmt: str = "parquet") -> dict[str, int]:
     """Write the tables into ``out_dir`` as Parquet, or CSV (``fmt="csv"``: UTF-8, ISO
-    times, what a spreadsheet export looks like); the truth always as Parquet under
-    ``_truth/``. Returns the rows per table."""
+    times, what a spreadsheet export looks like); the truths always as Parquet under
+    ``_truth/`` (``hazard.parquet``, ``horizon_probability.parquet`` with its horizon and
+    paths in the file's metadata, what ``churn train --reference`` checks). Returns the rows
+    per table."""
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt: parquet or csv, got {fmt!r}")
     out_dir = Path(out_dir)
-    (out_dir / "_truth").mkdir(parents=True, exist_ok=True)
+    (out_dir / TRUTH_DIR).mkdir(parents=True, exist_ok=True)
     rows = {}
     for name, frame in generate(cfg).items():
-        if name.startswith("_truth"):
-            frame.to_parquet(out_dir / "_truth" / "hazard.parquet", index=False)
+        if name == "_truth_hazard":
+            frame.to_parquet(out_dir / TRUTH_DIR / TRUTH_HAZARD_FILE, index=False)
+        elif name == "_truth_horizon":
+            meta = {
+                b"horizon_days": str(cfg.horizon_days).encode(),
+                b"paths": str(cfg.reference_paths).encode(),
+                b"estimator": HORIZON_ESTIMATOR,
+            }
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            pq.write_table(
+                table.cast(HORIZON_SCHEMA).replace_schema_metadata(meta),
+                out_dir / TRUTH_DIR / TRUTH_HORIZON_FILE,
+            )
         elif fmt == "csv":
             frame.to_csv(out_dir / f"{name}.csv", index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         else:

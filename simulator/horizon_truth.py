@@ -66,17 +66,11 @@ from simulator.config import SimulateConfig
 from simulator.population import Population
 from simulator.state import History, State
 from simulator.treatment import Listings, Plan, Treatment
-from simulator.truth import TRUTH_DIR, TRUTH_HORIZON_FILE
+from simulator.truth import HORIZON_ESTIMATOR, HORIZON_SCHEMA, TRUTH_DIR, TRUTH_HORIZON_FILE
 from simulator.users import Users
 
 STREAM = 0x5EF  # spawn-key tag of the reference's random streams ("ref")
-SCHEMA = pa.schema(
-    [
-        ("client_id", pa.int64()),
-        ("as_of", pa.timestamp("us", tz="UTC")),
-        ("probability", pa.float64()),
-    ]
-)
+SCHEMA = HORIZON_SCHEMA
 Step = Callable[..., Any]  # generate._month(cfg, cal, m, pop, st, users, bill, rng, sink, t)
 
 
@@ -173,7 +167,7 @@ class HorizonTruth:
         self.meta = {
             b"horizon_days": str(int(horizon_days)).encode(),
             b"paths": str(self.paths).encode(),
-            b"estimator": b"monte carlo forward simulation from the state at as_of",
+            b"estimator": HORIZON_ESTIMATOR,
         }
         path = Path(out_dir) / TRUTH_DIR / TRUTH_HORIZON_FILE
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -106,6 +106,8 @@ def loop(tmp_path_factory) -> dict:
         str(paths.features_path),
         "--report",
         str(report),
+        "--reference",  # the generator's truth, beside the export, never imported
+        str(export / "_truth" / "horizon_probability.parquet"),
     )
     churn(cfg_file, "weekly", "--raw", str(raw), "--weeks-back", "1")
     week = churn(cfg_file, "weekly", "--raw", str(raw), "--json", str(root / "week.json"))
@@ -133,6 +135,10 @@ def test_import_features_and_training_without_a_rule_indicator(loop):
     assert baseline > 0.55
     assert report["baseline_gain"]["ci_low"] is not None and report["gate"]["reason"]
     assert report["model_version"] is not None and report["alias"] == "champion"
+    # the ceiling: the generator's true probability that the active period ends in 90 days
+    assert report["reference_info"]["rows_without_reference"] == 0
+    assert report["test"]["reference"]["roc_auc"] > 0.7 and report["gap_closed"] is not None
+    assert "share of the reference's AUC over chance" in loop["train"]
     assert (
         "baseline" in loop["train"] and "rule" not in loop["train"].split("metric")[1].split()[:4]
     )

@@ -53,6 +53,38 @@ def test_simulate_generic_writes_csv_in_the_generators_own_names(export):
     assert (export / "events.csv").is_file() and (export / "_truth" / "hazard.parquet").is_file()
 
 
+def test_simulate_generic_writes_the_reference_for_the_configs_horizon(export, tmp_path):
+    """The truth stays Parquet beside a CSV export, carrying the horizon the labels use
+    (``training.horizon_days``) for ``churn train --reference``; ``--reference-paths 0``
+    leaves it out, a negative count is refused."""
+    import pyarrow.parquet as pq
+
+    ref = export / "_truth" / "horizon_probability.parquet"
+    meta = pq.read_schema(ref).metadata
+    assert meta[b"horizon_days"] == str(load_config().training.horizon_days).encode()
+    assert meta[b"paths"] == b"200"
+    frame = pd.read_parquet(ref)
+    assert list(frame.columns) == ["client_id", "as_of", "probability"] and len(frame) > 0
+    r = run(
+        "--config",
+        str(GENERIC),
+        "simulate-generic",
+        "--customers",
+        "40",
+        "--months",
+        "5",
+        "--reference-paths",
+        "0",
+        "--out",
+        str(tmp_path / "off"),
+    )
+    assert r.exit_code == 0 and "not written (--reference-paths 0)" in r.output, r.output
+    assert not (tmp_path / "off" / "_truth" / "horizon_probability.parquet").exists()
+    assert (tmp_path / "off" / "subscriptions.parquet").is_file()
+    r = run("simulate-generic", "--reference-paths", "-1", "--out", str(tmp_path / "bad"))
+    assert r.exit_code != 0 and "--reference-paths" in r.output and "Traceback" not in r.output
+
+
 def test_import_csv_through_the_spec_then_features(export, tmp_path):
     raw = tmp_path / "raw"
     r = run("import", str(export), "--source", str(csv_spec(tmp_path)), "--out", str(raw))
