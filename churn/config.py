@@ -370,6 +370,9 @@ class StoreConfig(_Section):
     # SQLAlchemy URL of the store (CHURN_STORE_URL wins); unset: paths.store_path
     url: str | None = None
     busy_timeout_s: float = Field(30.0, gt=0)  # how long a SQLite writer waits for another
+    # stored SHAP values (weekly_scores.shap_raw) kept for the newest this many weeks; each
+    # weekly write clears them in older weeks, whose /explain computes them again
+    shap_weeks: int = Field(2, ge=1)
 
 
 class ReasonGroup(_Section):

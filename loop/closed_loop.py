@@ -355,6 +355,7 @@ def run_loop(
                         scores=frames.scores,
                         call_list=frames.call_list,
                         snapshot_path=None,
+                        shap_weeks=run.store.shap_weeks,
                     )
                     calls = frames.call_list
                     week = draw_week(

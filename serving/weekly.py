@@ -939,6 +939,7 @@ def _store_week(cfg: Config, store: Engine, week: PreparedWeek) -> Path:
             scores=week.frames.scores,
             call_list=week.frames.call_list,
             snapshot_path=str(final),
+            shap_weeks=cfg.store.shap_weeks,
         )
     except BaseException:
         final.unlink(missing_ok=True)  # not committed: nothing points at it

@@ -55,9 +55,10 @@ HISTORY_FIELDS = (
 )
 _CHUNK = 10_000
 JSON_COLUMNS = ("drivers",)  # serialised here (_json_text), cast to json on PostgreSQL
-# Called inside write_week's transaction, after the scores are inserted and before the
-# call list: the tests install a pause (to SIGKILL a run mid-write) or an error here to show
-# that a week is stored whole or not at all. The program itself installs nothing.
+# Called inside write_week's transaction, after the scores are inserted (and older weeks'
+# SHAP values cleared) and before the call list: the tests install a pause (to SIGKILL a run
+# mid-write) or an error here to show that a week is stored whole or not at all. The program
+# itself installs nothing.
 MID_WRITE_HOOKS: list[Callable[[], None]] = []
 
 
@@ -169,9 +170,16 @@ def write_week(
     scores: pd.DataFrame,
     call_list: pd.DataFrame,
     snapshot_path: str | None,
+    shap_weeks: int | None = None,
 ) -> None:
     """Store one week's scores and call list in one transaction, replacing the same
-    ``(as_of, model_version)`` if it was written before."""
+    ``(as_of, model_version)`` if it was written before.
+
+    ``shap_weeks`` (``store.shap_weeks``): in the same transaction, clear the stored SHAP
+    values of every week older than the newest ``shap_weeks`` stored weeks
+    (:func:`prune_shap`); ``None`` keeps them all."""
+    if shap_weeks is not None and shap_weeks < 1:
+        raise InputError(f"store.shap_weeks: expected a positive number, got {shap_weeks}")
     model_version = str(model_version)
     if "client_id" in scores.columns:  # in key order: b-tree appends, not random inserts
         scores = scores.sort_values("client_id", kind="stable")
@@ -200,9 +208,38 @@ def write_week(
             },
         )
         _bulk_insert(conn, weekly_scores, key, score_cols)
+        if shap_weeks is not None:
+            prune_shap(conn, shap_weeks)
         for hook in MID_WRITE_HOOKS:
             hook()
         _bulk_insert(conn, call_list_t, key, call_cols)
+
+
+def prune_shap(conn: Connection, keep_weeks: int) -> int:
+    """Clear ``weekly_scores.shap_raw`` in weeks (by ``as_of``) older than the newest
+    ``keep_weeks`` stored ones; the number of rows cleared.
+
+    They cost 8 bytes per feature and client a week (~35 MB per 100 000 clients on
+    SQLite) and only ``/explain`` reads them, almost always of the newest weeks; an older
+    week without them is explained by computing them from its snapshot, with the same
+    answer. On SQLite the freed pages are reused but the file does not shrink (``VACUUM``
+    does that)."""
+    newest = (
+        sa.select(weeks.c.as_of)
+        .distinct()
+        .order_by(weeks.c.as_of.desc())
+        .limit(1)
+        .offset(keep_weeks - 1)
+    )
+    cutoff = conn.execute(newest).scalar()
+    if cutoff is None:  # fewer stored weeks than kept
+        return 0
+    cleared = conn.execute(
+        sa.update(weekly_scores)
+        .where(weekly_scores.c.as_of < cutoff, weekly_scores.c.shap_raw.is_not(None))
+        .values(shap_raw=None)
+    )
+    return int(cleared.rowcount or 0)
 
 
 def _bulk_insert(

@@ -28,7 +28,7 @@ from store.weeks import read_scores
 from training.model import SMALL_BATCH_ROWS
 
 N = SMALL_BATCH_ROWS + 100  # a week big enough for the weekly run's own TreeSHAP path
-W1, W2 = "2025-06-02", "2025-06-09"
+W1, W2, W3 = "2025-06-02", "2025-06-09", "2025-06-16"
 ONLY_NEW = 1000  # a client missing from the first week: no previous week to compare with
 
 
@@ -171,3 +171,62 @@ def test_stored_answer_adds_up_to_the_stored_probability(store_url, tiny_model, 
         assert total == pytest.approx(float(logit(out["probability"])), abs=1e-9)
         assert out["evidence"] == scores.loc[cid, "evidence"]
         assert out["changes"]["previous_probability"] == before.loc[cid, "probability"]
+
+
+def test_pruned_weeks_explain_as_before(store_url, tiny_model, cfg, tmp_path):
+    """``store.shap_weeks``: the weekly write clears the SHAP values of older weeks; their
+    ``/explain`` (and the served week's "what changed" against them) is computed again and
+    answers as it did while they were stored."""
+    engine = connect(store_url)
+    w1, w2 = _weeks()
+    w3 = index_snapshots(make_snapshot(n=N, seed=13, as_of=W3), "w3").get()
+
+    def write(snap, shap_weeks):
+        write_test_week(
+            engine,
+            model=tiny_model,
+            model_version="7",
+            snapshot=snap,
+            cfg=cfg,
+            weeks_dir=tmp_path / "weeks",
+            shap_weeks=shap_weeks,
+        )
+
+    def answers() -> list:
+        week = CurrentWeek(engine, poll_s=60)
+        assert week.start() is not None
+        asked = [(cid, d) for cid in (1001, 3099) for d in (W1, W2, None)]
+        return [
+            explain_answer(
+                week,
+                lambda v: tiny_model,
+                cfg,
+                client_id=cid,
+                top_k=5,
+                as_of=None if d is None else pd.Timestamp(d).date(),
+            )
+            for cid, d in asked
+        ]
+
+    write(w1, None)
+    write(w2, None)
+    write(w3, None)
+    kept = answers()
+    assert _cleared(engine) == {W1: False, W2: False, W3: False}
+    write(w3, 1)  # the weekly run again, keeping one week's values
+    assert _cleared(engine) == {W1: True, W2: True, W3: False}
+    pruned = answers()
+    for i, (got, want) in enumerate(zip(pruned, kept, strict=True)):
+        assert_same_answer(got, want, f"answer {i}")
+    assert kept[2]["changes"]["items"], "the served week's changes against a pruned week"
+
+
+def _cleared(engine) -> dict[str, bool]:
+    """Per stored week: whether every client's SHAP cell is empty (else all are filled)."""
+    out = {}
+    for day in (W1, W2, W3):
+        cells = read_scores(engine, pd.Timestamp(day).date(), columns=["shap_raw"])["shap_raw"]
+        empty = cells.isna()
+        assert len(cells) and (empty.all() or not empty.any()), day
+        out[day] = bool(empty.all())
+    return out

@@ -48,10 +48,12 @@ def write_test_week(
     weeks_dir: Path,
     capacity: int = 40,
     exclude: set[int] | None = None,
+    shap_weeks: int | None = None,
 ) -> date:
     """Score ``snapshot`` (one as_of, indexed by client_id) as ``churn weekly`` does
     (``serving.weekly.score_week``), write its Parquet and store the week; ``exclude``
-    leaves clients out of the call list (called recently)."""
+    leaves clients out of the call list (called recently); ``shap_weeks``: clear the stored
+    SHAP values of older weeks as ``store.shap_weeks`` does (None: keep them all)."""
     from serving.weekly import score_week
 
     rows = snapshot.reset_index(drop=True)
@@ -69,6 +71,7 @@ def write_test_week(
         scores=frames.scores,
         call_list=frames.call_list,
         snapshot_path=str(path),
+        shap_weeks=shap_weeks,
     )
     return as_of
 

@@ -194,3 +194,65 @@ def test_drivers_given_as_json_text_are_stored_as_is_and_bad_text_is_refused(
         with pytest.raises(InputError, match="scores.drivers"):
             _write(engine, W2, scores=scores)
     assert read_scores(engine, W2).empty  # nothing of the refused week was written
+
+
+def _with_shap(seed: int) -> pd.DataFrame:
+    scores = scores_frame(n=4, seed=seed)
+    scores["shap_raw"] = [bytes([seed, i]) * 8 for i in range(4)]
+    return scores
+
+
+def _shap_cells(engine, as_of) -> list:
+    return read_scores(engine, as_of, columns=["shap_raw"])["shap_raw"].tolist()
+
+
+def test_the_weekly_write_clears_shap_values_older_than_the_newest_weeks(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``store.shap_weeks``: each write keeps the SHAP values of the newest N stored weeks
+    (by as_of, any model version) and clears older ones, in its own transaction; nothing
+    else of a week changes."""
+    engine = connect(store_url)
+    days = [W1 + timedelta(days=7 * i) for i in range(4)]
+    frames = {d: _with_shap(i + 1) for i, d in enumerate(days)}
+    for d in days[:2]:
+        _write(engine, d, scores=frames[d])  # no setting: every week keeps them
+    assert all(_shap_cells(engine, d) == frames[d]["shap_raw"].tolist() for d in days[:2])
+    for d in days[2:]:
+        write_week(engine, as_of=d, model_version="3", scores=frames[d],
+                   call_list=call_frame(frames[d]), snapshot_path=None, shap_weeks=2)  # fmt: skip
+    assert [_shap_cells(engine, d) for d in days[:2]] == [[None] * 4] * 2
+    for d in days[2:]:
+        assert _shap_cells(engine, d) == frames[d]["shap_raw"].tolist()  # bytes as written
+    for d in days:  # the rest of a pruned week as it was
+        assert read_scores(engine, d)["probability"].tolist() == pytest.approx(
+            frames[d]["probability"].tolist()
+        )
+        assert len(read_call_list(engine, d)) == 4
+
+    # a second model for the newest week is the same week: the one before keeps its values
+    new = _with_shap(9)
+    write_week(engine, as_of=days[3], model_version="4", scores=new, call_list=call_frame(new),
+               snapshot_path=None, shap_weeks=2)  # fmt: skip
+    assert _shap_cells(engine, days[2]) == frames[days[2]]["shap_raw"].tolist()
+    # a week backfilled behind the newest two is stored without them at once
+    old = _with_shap(7)
+    write_week(engine, as_of=W1 - timedelta(days=7), model_version="3", scores=old,
+               call_list=call_frame(old), snapshot_path=None, shap_weeks=2)  # fmt: skip
+    assert _shap_cells(engine, W1 - timedelta(days=7)) == [None] * 4
+    assert _shap_cells(engine, days[2]) == frames[days[2]]["shap_raw"].tolist()
+
+    # a write that fails after clearing leaves every week's values as they were
+    def boom() -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("store.weeks.MID_WRITE_HOOKS", [boom])
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_week(engine, as_of=days[3], model_version="4", scores=new,
+                   call_list=call_frame(new), snapshot_path=None, shap_weeks=1)  # fmt: skip
+    assert _shap_cells(engine, days[2]) == frames[days[2]]["shap_raw"].tolist()
+    monkeypatch.setattr("store.weeks.MID_WRITE_HOOKS", [])
+    with pytest.raises(InputError, match="shap_weeks"):
+        write_week(engine, as_of=days[3], model_version="4", scores=new,
+                   call_list=call_frame(new), snapshot_path=None, shap_weeks=0)  # fmt: skip
+    assert _shap_cells(engine, days[3]) == new["shap_raw"].tolist()
