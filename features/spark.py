@@ -13,7 +13,11 @@ On a cluster the same module runs under ``spark-submit`` (see the deployment not
 ``features/README.md``): :func:`snapshot_dataframe` returns a lazy Spark DataFrame, so
 the snapshots are written (or scored, ``serving.spark_batch``) by the executors without
 passing through the driver. :func:`build_snapshots_spark` collects to pandas and is only
-for tests and small bases.
+for tests, small bases and one week's snapshot (``churn weekly --engine spark``).
+
+Both sources run here: the centre's contract, and a subscription + activity source when
+the config names one (``features.source``; :mod:`features.generic`, whose expressions get
+the same PySpark connection; ``tests/features/test_generic_spark.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from churn.errors import InputError
 from features.catalog import CATALOG
 from features.contract import TABLES
 from features.snapshot import load_tables, snapshots_expr, with_optional_columns
+from features.source import source_spec
 
 if TYPE_CHECKING:  # pyspark is imported only when a session is built
     from pyspark.sql import DataFrame, SparkSession
@@ -82,6 +87,11 @@ def build_snapshots_spark(
     session = session or local_session()
     try:
         con = ibis.pyspark.connect(session)  # also sets spark.sql.session.timeZone=UTC
+        spec = source_spec(cfg)
+        if spec is not None:  # a subscription + activity source: its own I/O edge
+            from features.generic.build import build_snapshots as build_source
+
+            return build_source(spec, Path(raw_dir), as_of_dates, con=con).frame
         tables = load_tables(raw_dir, con)
         expr = snapshots_expr(tables, as_of_dates, cfg.features, cfg.rules)
         frame = con.execute(expr)
@@ -102,8 +112,15 @@ def snapshot_dataframe(
     ``s3a://``): Ibis registers it without looking at it.
     """
     con = ibis.pyspark.connect(session)
-    tables = load_tables_spark(con, raw_dir)
-    expr = snapshots_expr(tables, as_of_dates, cfg.features, cfg.rules)
+    spec = source_spec(cfg)
+    if spec is not None:  # a subscription + activity source (a local folder)
+        from features.generic.build import load_tables as load_source
+        from features.generic.signals import snapshots_expr as source_expr
+
+        expr = source_expr(load_source(Path(raw_dir), con), spec, as_of_dates)[0]
+    else:
+        tables = load_tables_spark(con, raw_dir)
+        expr = snapshots_expr(tables, as_of_dates, cfg.features, cfg.rules)
     return session.sql(con.compile(expr))
 
 
@@ -121,13 +138,21 @@ def load_tables_spark(con: ibis.BaseBackend, raw_dir: Path | str) -> dict[str, A
     }
 
 
-def latest_as_of_spark(session: SparkSession, raw_dir: Path | str) -> date:
+def latest_as_of_spark(
+    session: SparkSession, raw_dir: Path | str, cfg: Config | None = None
+) -> date:
     """The day after the newest event of any event table (as ``features.dates.latest_as_of``),
-    computed by Spark, so a cluster job does not read the lake on the driver."""
+    computed by Spark, so a cluster job does not read the lake on the driver. For a
+    subscription + activity source (``cfg`` names one): the day after its data end
+    (:func:`features.generic.build.data_end`, as ``churn score --raw`` on DuckDB)."""
     from datetime import timedelta
 
     from pyspark.sql import functions as F
 
+    if cfg is not None and source_spec(cfg) is not None:
+        from features.generic.build import data_span
+
+        return data_span(Path(raw_dir), ibis.pyspark.connect(session))[1] + timedelta(days=1)
     newest = None
     for name, spec in TABLES.items():
         if not spec.is_event:

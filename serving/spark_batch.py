@@ -106,11 +106,6 @@ def run_score_spark(
 
     if (raw is None) == (features_file is None):
         raise InputError("score --engine spark: give exactly one of --raw DIR or --features FILE")
-    if raw is not None and cfg.features.source is not None:
-        raise InputError(
-            "score --engine spark --raw: a subscription + activity source builds its snapshots "
-            "on DuckDB; give --features FILE (from churn features) or --engine duckdb"
-        )
     loaded = load_model(cfg, alias)
     owned = session is None and SparkSession.getActiveSession() is None  # stop only our own
     session = session or local_session()
@@ -119,9 +114,10 @@ def run_score_spark(
         if raw is not None:
             if "://" not in str(raw) and not Path(raw).is_dir():
                 raise InputError(f"--raw: directory not found: {raw}")
-            as_of = latest_as_of_spark(session, raw)
+            as_of = latest_as_of_spark(session, raw, cfg)
             snapshots = snapshot_dataframe(session, raw, [as_of], cfg)
-            by_centre = raw_has_centres(session, raw)
+            # a subscription + activity source has no centres (nor the centre's clients table)
+            by_centre = cfg.features.source is None and raw_has_centres(session, raw)
         else:
             if "://" not in str(features_file) and not Path(features_file).is_file():
                 raise InputError(f"--features: file not found: {features_file}")

@@ -662,8 +662,6 @@ def build_week_snapshot(
     folder = Path(cfg.paths.weeks_dir)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".as_of={as_of.isoformat()}.parquet.{os.getpid()}.tmp"
-    if engine == "spark" and cfg.features.source is not None:
-        raise InputError("--engine spark: the subscription + activity source runs on duckdb")
     if engine == "duckdb":
         write_snapshots(cfg, Path(raw_dir), [as_of], tmp)
     elif engine == "spark":

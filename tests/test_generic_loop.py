@@ -150,6 +150,38 @@ def test_two_weeks_stored_with_calls_and_no_rule_bands(loop):
     assert week["previous_as_of"] is not None and week["no_rule"]
 
 
+def test_batch_scores_from_raw_on_spark_equal_duckdb(loop):
+    """``churn score --engine spark --raw`` builds the source's snapshot on Spark and scores
+    it on the executors: the DuckDB path's clients, as_of and probabilities (1e-9)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    root = loop["root"]
+    churn(loop["config"], "score", "--raw", str(loop["raw"]), "--out", str(root / "duck.parquet"))
+    churn(
+        loop["config"],
+        "score",
+        "--engine",
+        "spark",
+        "--raw",
+        str(loop["raw"]),
+        "--out",
+        str(root / "spark_scores"),
+    )
+    duck = pd.read_parquet(root / "duck.parquet")
+    got = ds.dataset(root / "spark_scores", format="parquet", partitioning="hive").to_table()
+    got = got.to_pandas()
+    assert [p.name for p in (root / "spark_scores").iterdir() if p.is_dir()] == [
+        f"as_of={duck['as_of'].iloc[0].date().isoformat()}"
+    ]
+    both = duck.merge(got, on="client_id", suffixes=("_duck", "_spark"), validate="1:1")
+    assert len(both) == len(duck) == len(got) > 100
+    np.testing.assert_allclose(both["probability_spark"], both["probability_duck"], atol=1e-9)
+    assert (both["risk_band_spark"] == both["risk_band_duck"]).all()
+    assert both["rule_band_spark"].isna().all() and both["probability_duck"].std() > 0.01
+
+
 @pytest.fixture(scope="module")
 def served(loop):
     """The real BentoML server over the loop's store, and a supervisor key."""

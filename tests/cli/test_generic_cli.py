@@ -211,26 +211,6 @@ def test_import_reads_excel_and_parquet_exports_alike(tmp_path):
         assert ((a[ts] - b[ts]).abs() < pd.Timedelta(seconds=1)).all()
 
 
-def test_spark_scoring_from_raw_is_refused_with_the_way_out(tmp_path):
-    config = tmp_path / "config.yaml"  # its own MLflow folder: nothing under the repo
-    config.write_text(
-        f"extends: {GENERIC}\npaths:\n  mlflow_tracking_uri: sqlite:///{tmp_path / 'm.db'}\n",
-        encoding="utf-8",
-    )
-    r = run(
-        "--config",
-        str(config),
-        "score",
-        "--engine",
-        "spark",
-        "--raw",
-        str(tmp_path),
-        "--out",
-        str(tmp_path / "o"),
-    )
-    assert r.exit_code != 0 and "--features FILE" in r.output and "Traceback" not in r.output
-
-
 def test_import_names_activity_types_the_spec_does_not_list(export, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
