@@ -14,7 +14,6 @@ packages (tests/features/test_generic_*.py, tests/cli/test_generic_cli.py).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from program_env import program_env, without_program_vars
 
 from churn.config import REPO_ROOT, load_config
 
@@ -36,12 +36,11 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def churn(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("CHURN_CONFIG", "MLFLOW_TRACKING_URI")}
     out = subprocess.run(
         [str(CHURN), "--config", str(config), *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=program_env(),
         timeout=900,
     )
     assert out.returncode in ok, (
@@ -184,14 +183,16 @@ def test_batch_scores_from_raw_on_spark_equal_duckdb(loop):
 
 @pytest.fixture(scope="module")
 def served(loop):
-    """The real BentoML server over the loop's store, and a supervisor key."""
+    """The real BentoML server over the loop's store and registry (not the session's: see
+    ``program_env``), and a supervisor key."""
     from serving.run import free_port, service_env, start_service, stop_service, wait_ready
     from store.db import open_store
     from store.keys import add_key
 
-    cfg = load_config(loop["config"])
-    key = add_key(open_store(cfg), "supervisor", f"e2e-{uuid.uuid4().hex[:8]}")
-    env = {**service_env(cfg), "CHURN_CONFIG": str(loop["config"])}
+    with without_program_vars():
+        cfg = load_config(loop["config"])
+        key = add_key(open_store(cfg), "supervisor", f"e2e-{uuid.uuid4().hex[:8]}")
+        env = {**service_env(cfg), "CHURN_CONFIG": str(loop["config"])}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with (loop["root"] / "serve.log").open("w") as log:

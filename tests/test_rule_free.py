@@ -14,7 +14,6 @@ baseline on the same signals.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from program_env import program_env
 from rule_free_helpers import SAID, rule_free_text
 
 from churn.config import REPO_ROOT
@@ -44,12 +44,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Any:
     shutil.copytree(REPO_ROOT / "configs", configs)
     spec = configs / "signals.yaml"
     spec.write_text(rule_free_text(spec.read_text(encoding="utf-8")), encoding="utf-8")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CHURN_CONFIG", "CHURN_STORE_URL", "MLFLOW_TRACKING_URI")
-    }
-    env["CHURN_CONFIG_DIR"] = str(configs)
+    env = {**program_env(), "CHURN_CONFIG_DIR": str(configs)}
 
     def churn(*args: str, ok: tuple[int, ...] = (0,)) -> str:
         done = subprocess.run(
