@@ -94,15 +94,13 @@ same columns.
 The same expressions run on Spark with no rewrite: `features.spark.build_snapshots_spark`
 passes the unchanged `snapshots_expr` a PySpark connection (`ibis.pyspark.connect`) over the
 same Parquet files, in a local session with `spark.sql.session.timeZone=UTC`.
-`tests/features/test_spark_engine.py` (slow; skipped unless the extra is installed) checks
-the Spark rows equal the DuckDB rows column by column, on the hand-built base and on a
-generated one. Install with `pip install -e '.[spark]'` (Java 17+; ibis 12 needs
-`pyspark<4.1`).
+`tests/features/test_spark_engine.py` (part of `make test`) checks the Spark rows equal the
+DuckDB rows column by column, on the hand-built base and on a generated one. PySpark is a
+dev dependency (Java 17+; ibis 12 needs `pyspark<4.1`). From the command line, Spark builds
+the newest snapshot and scores it:
 
 ```
-python -c "from datetime import date; from churn.config import load_config; \
-from features.spark import build_snapshots_spark as b; \
-print(b('data/raw', [date(2025, 6, 1)], load_config()))"
+churn score --engine spark --raw data/raw --out data/scores_spark
 ```
 
 On a cluster the job is a `spark-submit` script that reads the raw tables from the lake,
