@@ -39,7 +39,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,7 +389,7 @@ def measure_http(
 
 
 async def _load_worker(
-    client: httpx.AsyncClient,
+    post: Callable[[str, dict[str, Any]], Awaitable[str | None]],
     ids: list[int],
     stop_at: float,
     seed: int,
@@ -397,6 +397,8 @@ async def _load_worker(
     errors: list[str],
     explain_share: float,
 ) -> None:
+    """One client's loop; ``post`` sends a request and returns an error text or None (the
+    same requests whichever HTTP client is measured)."""
     rng = random.Random(seed)
     while time.perf_counter() < stop_at:
         cid = rng.choice(ids)
@@ -405,36 +407,51 @@ async def _load_worker(
         else:
             path, body = "/explain", {"client_id": cid, "top_k": 3}
         t0 = time.perf_counter()
-        try:
-            response = await client.post(path, json=body)
-            if response.status_code != 200:
-                errors.append(f"{path} {response.status_code}: {response.text[:200]}")
-                continue
-        except httpx.HTTPError as exc:
-            errors.append(f"{path} {type(exc).__name__}: {exc}")
+        failure = await post(path, body)
+        if failure is not None:
+            errors.append(f"{path} {failure}")
             continue
         lat[path].append(time.perf_counter() - t0)
+
+
+async def _workers(
+    post: Callable[[str, dict[str, Any]], Awaitable[str | None]],
+    ids: list[int],
+    seconds: float,
+    concurrency: int,
+    explain_share: float,
+) -> dict[str, Any]:
+    lat: dict[str, list[float]] = {"/score": [], "/explain": []}
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    stop_at = t0 + seconds
+    await asyncio.gather(
+        *(
+            _load_worker(post, ids, stop_at, i, lat, errors, explain_share)
+            for i in range(concurrency)
+        )
+    )
+    return _load_summary(lat, errors, time.perf_counter() - t0, concurrency)
 
 
 async def _load(
     url: str, ids: list[int], seconds: float, concurrency: int, explain_share: float
 ) -> dict[str, Any]:
-    lat: dict[str, list[float]] = {"/score": [], "/explain": []}
-    errors: list[str] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=url, timeout=60, limits=limits, headers=HEADERS
     ) as client:
-        t0 = time.perf_counter()
-        stop_at = t0 + seconds
-        await asyncio.gather(
-            *(
-                _load_worker(client, ids, stop_at, i, lat, errors, explain_share)
-                for i in range(concurrency)
-            )
-        )
-        wall = time.perf_counter() - t0
-    return _load_summary(lat, errors, wall, concurrency)
+
+        async def post(path: str, body: dict[str, Any]) -> str | None:
+            try:
+                response = await client.post(path, json=body)
+            except httpx.HTTPError as exc:
+                return f"{type(exc).__name__}: {exc}"
+            if response.status_code != 200:
+                return f"{response.status_code}: {response.text[:200]}"
+            return None
+
+        return await _workers(post, ids, seconds, concurrency, explain_share)
 
 
 def _load_summary(
@@ -460,38 +477,6 @@ def _load_summary(
     return out
 
 
-async def _aiohttp_worker(
-    session: Any,
-    url: str,
-    ids: list[int],
-    stop_at: float,
-    seed: int,
-    lat: dict[str, list[float]],
-    errors: list[str],
-    explain_share: float,
-) -> None:
-    import aiohttp
-
-    rng = random.Random(seed)
-    while time.perf_counter() < stop_at:
-        cid = rng.choice(ids)
-        if rng.random() >= explain_share:
-            path, body = "/score", {"client_ids": [cid]}
-        else:
-            path, body = "/explain", {"client_id": cid, "top_k": 3}
-        t0 = time.perf_counter()
-        try:
-            async with session.post(url + path, json=body) as response:
-                text = await response.read()
-                if response.status != 200:
-                    errors.append(f"{path} {response.status}: {text[:200]!r}")
-                    continue
-        except aiohttp.ClientError as exc:
-            errors.append(f"{path} {type(exc).__name__}: {exc}")
-            continue
-        lat[path].append(time.perf_counter() - t0)
-
-
 async def _load_aiohttp(
     url: str, ids: list[int], seconds: float, concurrency: int, explain_share: float
 ) -> dict[str, Any]:
@@ -500,23 +485,23 @@ async def _load_aiohttp(
     about three times the server's own, so it, not the service, set the throughput)."""
     import aiohttp
 
-    lat: dict[str, list[float]] = {"/score": [], "/explain": []}
-    errors: list[str] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=HEADERS
     ) as session:
-        t0 = time.perf_counter()
-        stop_at = t0 + seconds
-        await asyncio.gather(
-            *(
-                _aiohttp_worker(session, url, ids, stop_at, i, lat, errors, explain_share)
-                for i in range(concurrency)
-            )
-        )
-        wall = time.perf_counter() - t0
-    return _load_summary(lat, errors, wall, concurrency)
+
+        async def post(path: str, body: dict[str, Any]) -> str | None:
+            try:
+                async with session.post(url + path, json=body) as response:
+                    text = await response.read()
+            except aiohttp.ClientError as exc:
+                return f"{type(exc).__name__}: {exc}"
+            if response.status != 200:
+                return f"{response.status}: {text[:200]!r}"
+            return None
+
+        return await _workers(post, ids, seconds, concurrency, explain_share)
 
 
 def load_run(
