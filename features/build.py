@@ -1,8 +1,9 @@
 """``churn features``: the snapshots the flags ask for, written into one Parquet file.
 
 The dates come from :func:`features.dates.as_of_dates`; the snapshots from
-:func:`features.snapshot.write_snapshots` (DuckDB, streamed to the file; its own progress
-bar on a terminal). Returns what was written; the command prints it.
+:func:`features.source.write_snapshots` (the centre's contract or a subscription +
+activity source; DuckDB, streamed to the file; its own progress bar on a terminal).
+Returns what was written; the command prints it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from churn.config import Config
 from features import rules
 from features.dates import as_of_dates
 from features.rules import DYNAMIC, HIGH, NO_THREAT
-from features.snapshot import write_snapshots
-from features.spec import load_spec
+from features.source import data_span, write_snapshots
 
 
 @dataclass(frozen=True)
@@ -78,49 +78,18 @@ def run_features(
     every: str | None,
     today: date | None = None,
 ) -> FeaturesWritten:
-    """``churn features``: build the snapshots the flags ask for into one Parquet file."""
-    if cfg.features.source is not None:
-        return _run_generic(
-            cfg,
-            raw=Path(raw),
-            out=Path(out),
-            as_of=as_of,
-            to=to,
-            every=every,
-            today=today or date.today(),
-        )
-    spec = load_spec(cfg.features.signals)
-    dates = as_of_dates(Path(raw), as_of, to, every, today or date.today(), spec.warmup_days)
-    out = Path(out)
-    n = write_snapshots(Path(raw), dates, cfg, out)
+    """``churn features``: build the snapshots the flags ask for into one Parquet file, on
+    the source the config names (the centre's contract, or ``features.source``: its dates
+    from its own data span and warm-up)."""
+    from features.catalog import spec_of  # the catalog module reads the config at import
+
+    spec = spec_of(cfg)
+    raw, out = Path(raw), Path(out)
+    span = data_span(cfg, raw)
+    dates = as_of_dates(raw, as_of, to, every, today or date.today(), spec.warmup_days, span=span)
+    n = write_snapshots(cfg, raw, dates, out)
     rule = rules.status(cfg, spec)
     total, counts = _band_summary(out, dates[-1], rule.available)
     if not rule.available:
         return FeaturesWritten(out, n, dates, total, None, no_rule=rule.note("en"))
     return FeaturesWritten(out, n, dates, total, counts)
-
-
-def _run_generic(
-    cfg: Config,
-    *,
-    raw: Path,
-    out: Path,
-    as_of: str | None,
-    to: str | None,
-    every: str | None,
-    today: date,
-) -> FeaturesWritten:
-    """The same flags on a subscription + activity source (``features.source``): the
-    dates from its own data span and warm-up (its longest window)."""
-    import pandas as pd
-
-    from features.catalog import spec_of
-    from features.source import data_span
-    from features.source import write_snapshots as write_source
-
-    spec = spec_of(cfg)
-    dates = as_of_dates(raw, as_of, to, every, today, spec.warmup_days, span=data_span(cfg, raw))
-    n = write_source(cfg, raw, dates, out)
-    latest = pd.read_parquet(out, columns=["as_of"])["as_of"]
-    total = int((latest.dt.date == dates[-1]).sum())
-    return FeaturesWritten(out, n, dates, total, None, no_rule=rules.status(cfg, spec).note("en"))
